@@ -1,0 +1,25 @@
+# `make demo` and `make test` set up .venv on first use (Python 3.12), then run.
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: demo test bench lint
+
+$(STAMP): pyproject.toml
+	@python=$${PYTHON:-$$(python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null || \
+	  ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1)}; \
+	test -n "$$python" || { echo "Python 3.12 not found: put python3.12 on PATH or set PYTHON=..."; exit 1; }; \
+	echo "setting up $(VENV) with $$python (first use only)"; \
+	$$python -m venv $(VENV) && $(BIN)/python -m pip install -q --upgrade pip && \
+	$(BIN)/python -m pip install -q -e '.[test]' && touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/shapeopt solve cases/cylinder-re40.toml --out runs/demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/solver.py

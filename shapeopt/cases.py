@@ -1,0 +1,170 @@
+"""Case files: a typed TOML schema, validated before any work starts.
+
+A case names the domain kind, the Reynolds number, the mesh level and the solver settings.
+Every problem found in a file is collected and reported together in one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shapeopt.errors import CaseError
+
+DOMAIN_KINDS = ("freestream", "dfg-channel")
+LEVELS = ("coarse", "medium", "fine")
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Flow domain. Lengths are in body diameters (freestream) or metres (dfg-channel)."""
+
+    kind: str
+    upstream: float = 40.0
+    downstream: float = 80.0
+    half_width: float = 40.0
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """Newton settings: tolerances on the residual norm, iteration cap, Re continuation."""
+
+    rtol: float = 1e-10
+    atol: float = 1e-12
+    max_iterations: int = 25
+    continuation: bool = True
+
+
+@dataclass(frozen=True)
+class Case:
+    """A validated case. `re` is based on the body diameter and the mean inflow speed."""
+
+    name: str
+    domain: Domain
+    re: float
+    level: str = "medium"
+    solver: SolverSettings = dataclasses.field(default_factory=SolverSettings)
+    description: str = ""
+
+    def with_overrides(self, re: float | None = None, level: str | None = None) -> Case:
+        """Copy with the Reynolds number and/or mesh level replaced (validated)."""
+        errors: list[str] = []
+        if re is not None:
+            _check_positive(errors, "re", re)
+        if level is not None and level not in LEVELS:
+            errors.append(f"level '{level}' is not one of {', '.join(LEVELS)}")
+        if errors:
+            raise CaseError("; ".join(errors))
+        return dataclasses.replace(self, re=self.re if re is None else float(re), level=level or self.level)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved case as plain data (saved with every result)."""
+        return dataclasses.asdict(self)
+
+
+# section -> key -> (accepted python types, description used in messages)
+_NUMBER = ((int, float), "a number")
+_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
+    "": {"name": ((str,), "a string"), "description": ((str,), "a string")},
+    "domain": {
+        "kind": ((str,), "a string"),
+        "upstream": _NUMBER,
+        "downstream": _NUMBER,
+        "half_width": _NUMBER,
+    },
+    "flow": {"re": _NUMBER},
+    "mesh": {"level": ((str,), "a string")},
+    "solver": {
+        "rtol": _NUMBER,
+        "atol": _NUMBER,
+        "max_iterations": ((int,), "an integer"),
+        "continuation": ((bool,), "true or false"),
+    },
+}
+_REQUIRED = (("domain", "kind"), ("flow", "re"))
+
+
+def load_case(path: str | Path) -> Case:
+    """Read and validate a case file; raise `CaseError` listing every problem found."""
+    path = Path(path)
+    if not path.is_file():
+        raise CaseError(f"case file not found: {path}")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CaseError(f"{path}: not valid TOML ({exc})") from None
+    return parse_case(raw, default_name=path.stem, source=str(path))
+
+
+def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "case") -> Case:
+    """Validate a parsed TOML mapping against the schema and build a `Case`."""
+    errors: list[str] = []
+    values: dict[str, dict[str, Any]] = {section: {} for section in _SCHEMA}
+    seen: set[tuple[str, str]] = set()
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            if key not in _SCHEMA or key == "":
+                errors.append(f"unknown section [{key}]")
+                continue
+            for sub, subvalue in value.items():
+                seen.add((key, sub))
+                _check_key(errors, values, key, sub, subvalue)
+        else:
+            _check_key(errors, values, "", key, value)
+    for section, key in _REQUIRED:
+        if (section, key) not in seen:
+            errors.append(f"missing required key '{section}.{key}'")
+
+    domain = values["domain"]
+    kind = domain.get("kind")
+    if kind is not None and kind not in DOMAIN_KINDS:
+        errors.append(f"unknown domain kind '{kind}' (expected one of {', '.join(DOMAIN_KINDS)})")
+    for key in ("upstream", "downstream", "half_width"):
+        if key in domain:
+            _check_positive(errors, f"domain.{key}", domain[key])
+            if kind == "dfg-channel":
+                errors.append(f"'domain.{key}' does not apply to the fixed dfg-channel geometry")
+    if "re" in values["flow"]:
+        _check_positive(errors, "flow.re", values["flow"]["re"])
+    level = values["mesh"].get("level")
+    if level is not None and level not in LEVELS:
+        errors.append(f"mesh.level '{level}' is not one of {', '.join(LEVELS)}")
+    solver = values["solver"]
+    for key in ("rtol", "atol", "max_iterations"):
+        if key in solver:
+            _check_positive(errors, f"solver.{key}", solver[key])
+    if errors:
+        raise CaseError(f"{source}: " + "; ".join(errors))
+
+    return Case(
+        name=values[""].get("name", default_name),
+        description=values[""].get("description", ""),
+        domain=Domain(**{k: (v if k == "kind" else float(v)) for k, v in domain.items()}),
+        re=float(values["flow"]["re"]),
+        level=level or "medium",
+        solver=SolverSettings(**{k: (float(v) if k in ("rtol", "atol") else v) for k, v in solver.items()}),
+    )
+
+
+def _check_key(
+    errors: list[str], values: dict[str, dict[str, Any]], section: str, key: str, value: Any
+) -> None:
+    name = f"{section}.{key}" if section else key
+    spec = _SCHEMA[section].get(key)
+    if spec is None:
+        errors.append(f"unknown key '{name}'")
+        return
+    types, described = spec
+    # bool is an int subclass in Python; a TOML boolean is never a number here.
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        errors.append(f"'{name}' must be {described}, got {type(value).__name__} {value!r}")
+        return
+    values[section][key] = value
+
+
+def _check_positive(errors: list[str], name: str, value: float) -> None:
+    if not value > 0:
+        errors.append(f"'{name}' must be > 0, got {value!r}")

@@ -1,0 +1,183 @@
+"""Body-fitted triangle meshes from gmsh: curved (order-2) body, graded near the body and in the wake.
+
+Facet markers: INLET, OUTLET, WALLS (channel walls or free-stream sides), BODY.
+Meshing runs on rank 0 only; the mesh is then distributed over the communicator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import dolfinx_solver  # noqa: F401  (must precede dolfinx)
+import gmsh
+import numpy as np
+from dolfinx.io import gmsh as gmshio
+from dolfinx.mesh import Mesh, MeshTags
+from mpi4py import MPI
+
+from shapeopt.cases import Case
+from shapeopt.errors import MeshError
+
+FLUID, INLET, OUTLET, WALLS, BODY = 1, 2, 3, 4, 5
+
+# DFG 2D-1 geometry (Schäfer & Turek 1996), in metres.
+DFG_LENGTH, DFG_HEIGHT = 2.2, 0.41
+DFG_CENTER, DFG_RADIUS = (0.2, 0.2), 0.05
+
+_REFINEMENT = {"coarse": 1.0, "medium": 2.0, "fine": 4.0}
+
+
+@dataclass(frozen=True)
+class MeshSizes:
+    """Element sizes (case length units): `body + growth·distance`, capped at `far`; `wake` likewise."""
+
+    body: float
+    wake: float
+    far: float
+    growth: float
+    wake_length: float
+
+
+@dataclass
+class FlowMesh:
+    """A distributed mesh with its facet markers and a content hash of the gmsh output."""
+
+    mesh: Mesh
+    facets: MeshTags
+    sha256: str
+    diameter: float
+    center: tuple[float, float]
+    seconds: float
+
+
+def mesh_sizes(case: Case) -> MeshSizes:
+    """Element sizes for the case's domain kind and mesh level: each level halves every size."""
+    f = _REFINEMENT[case.level]
+    if case.domain.kind == "dfg-channel":
+        base = MeshSizes(body=0.004, wake=0.015, far=0.04, growth=0.3, wake_length=1.0)
+    else:
+        base = MeshSizes(body=0.06, wake=0.25, far=8.0, growth=0.25, wake_length=12.0)
+    return MeshSizes(base.body / f, base.wake / f, base.far / f, base.growth / f, base.wake_length)
+
+
+def domain_geometry(case: Case) -> tuple[tuple[float, float, float, float], tuple[float, float], float]:
+    """Box (x0, x1, y0, y1), body centre and body radius of the case's domain."""
+    if case.domain.kind == "dfg-channel":
+        return (0.0, DFG_LENGTH, 0.0, DFG_HEIGHT), DFG_CENTER, DFG_RADIUS
+    d = case.domain
+    return (-d.upstream, d.downstream, -d.half_width, d.half_width), (0.0, 0.0), 0.5
+
+
+def build_mesh(case: Case, comm: MPI.Comm = MPI.COMM_WORLD) -> FlowMesh:
+    """Generate the case's mesh on rank 0 and distribute it over `comm`."""
+    start = time.perf_counter()
+    box, center, radius = domain_geometry(case)
+    sha, failure = None, None
+    if comm.rank == 0:
+        gmsh.initialize(interruptible=False)
+        try:
+            gmsh.option.setNumber("General.Terminal", 0)
+            gmsh.option.setNumber("General.NumThreads", 1)
+            gmsh.model.add(case.name)
+            _circle_in_box(box, center, radius, mesh_sizes(case))
+            sha = _content_hash()
+        except Exception as exc:  # gmsh raises plain Exceptions
+            failure = str(exc)
+    failure = comm.bcast(failure, root=0)
+    if failure is not None:
+        if comm.rank == 0:
+            gmsh.finalize()
+        raise MeshError(f"gmsh failed for case '{case.name}': {failure}")
+    data = gmshio.model_to_mesh(gmsh.model if comm.rank == 0 else None, comm, 0, gdim=2)
+    if comm.rank == 0:
+        gmsh.finalize()
+    return FlowMesh(
+        mesh=data.mesh,
+        facets=data.facet_tags,
+        sha256=comm.bcast(sha, root=0),
+        diameter=2 * radius,
+        center=center,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _circle_in_box(
+    box: tuple[float, float, float, float],
+    center: tuple[float, float],
+    radius: float,
+    sizes: MeshSizes,
+) -> None:
+    """Build the geometry, size fields and an order-2 mesh in the current gmsh model."""
+    x0, x1, y0, y1 = box
+    cx, cy = center
+    occ = gmsh.model.occ
+    corners = [
+        occ.addPoint(x0, y0, 0),
+        occ.addPoint(x1, y0, 0),
+        occ.addPoint(x1, y1, 0),
+        occ.addPoint(x0, y1, 0),
+    ]
+    bottom, right, top, left = (occ.addLine(corners[i], corners[(i + 1) % 4]) for i in range(4))
+    # Four quarter arcs sharing their end points, so that the stagnation points are mesh vertices.
+    centre = occ.addPoint(cx, cy, 0)
+    ends = [
+        occ.addPoint(cx + radius * np.cos(a), cy + radius * np.sin(a), 0) for a in np.arange(4) * np.pi / 2
+    ]
+    arcs = [occ.addCircleArc(ends[i], centre, ends[(i + 1) % 4]) for i in range(4)]
+    occ.remove([(0, centre)])  # a free point would become a node outside every cell
+    outer = occ.addCurveLoop([bottom, right, top, left])
+    inner = occ.addCurveLoop(arcs)
+    surface = occ.addPlaneSurface([outer, inner])
+    occ.synchronize()
+
+    model = gmsh.model
+    model.addPhysicalGroup(2, [surface], FLUID, name="fluid")
+    model.addPhysicalGroup(1, [left], INLET, name="inlet")
+    model.addPhysicalGroup(1, [right], OUTLET, name="outlet")
+    model.addPhysicalGroup(1, [bottom, top], WALLS, name="walls")
+    model.addPhysicalGroup(1, arcs, BODY, name="body")
+
+    fields = model.mesh.field
+    body_distance = fields.add("Distance")
+    fields.setNumbers(body_distance, "CurvesList", arcs)
+    fields.setNumber(body_distance, "Sampling", 400)
+    near_body = fields.add("MathEval")
+    fields.setString(near_body, "F", f"{sizes.body} + {sizes.growth} * F{body_distance}")
+
+    # Distance to the wake segment from the rear of the body to `wake_length` behind it.
+    rear, end = cx + radius, cx + radius + sizes.wake_length
+    wake_distance = f"Sqrt(Max(Max(x - {end}, {rear} - x), 0)^2 + (y - {cy})^2)"
+    in_wake = fields.add("MathEval")
+    fields.setString(in_wake, "F", f"{sizes.wake} + {sizes.growth} * {wake_distance}")
+
+    far = fields.add("MathEval")  # MathEval fields must not nest: gmsh deadlocks on them
+    fields.setString(far, "F", f"{sizes.far}")
+    smallest = fields.add("Min")
+    fields.setNumbers(smallest, "FieldsList", [near_body, in_wake, far])
+    fields.setAsBackgroundMesh(smallest)
+
+    gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
+    gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
+    gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
+    gmsh.option.setNumber("Mesh.Algorithm", 6)
+    gmsh.option.setNumber("Mesh.RandomSeed", 1)
+    model.mesh.generate(2)
+    model.mesh.setOrder(2)
+
+
+def _content_hash() -> str:
+    """SHA-256 of node coordinates and the fluid cells' node tags of the current gmsh model."""
+    tags, coords, _ = gmsh.model.mesh.getNodes()
+    order = np.argsort(tags)
+    digest = hashlib.sha256()
+    digest.update(np.asarray(tags)[order].astype(np.int64).tobytes())
+    digest.update(np.asarray(coords).reshape(-1, 3)[order].astype(np.float64).tobytes())
+    for dim, tag in gmsh.model.getPhysicalGroups():
+        for entity in gmsh.model.getEntitiesForPhysicalGroup(dim, tag):
+            types, _, nodes = gmsh.model.mesh.getElements(dim, entity)
+            for t, n in zip(types, nodes, strict=True):
+                digest.update(np.int64([dim, tag, t]).tobytes())
+                digest.update(np.asarray(n, dtype=np.int64).tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,40 @@
+"""Run directories: fields for ParaView (VTX, ADIOS2 .bp) and a JSON summary, written once under MPI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import basix.ufl
+import dolfinx_solver  # noqa: F401  (must precede dolfinx)
+from dolfinx import fem
+from dolfinx.io import VTXWriter
+
+from shapeopt.flow import FlowSolver
+
+
+def write_fields(solver: FlowSolver, out: Path) -> list[Path]:
+    """Write velocity and pressure (interpolated to P2, the geometry's degree) as VTX folders."""
+    comm = solver.W.mesh.comm
+    if comm.rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    comm.barrier()
+    u, p = solver.split()
+    mesh = solver.W.mesh
+    p2 = fem.Function(
+        fem.functionspace(mesh, basix.ufl.element("Lagrange", mesh.basix_cell(), 2)), name="pressure"
+    )
+    p2.interpolate(p)
+    paths = [out / "velocity.bp", out / "pressure.bp"]
+    for path, field in zip(paths, (u, p2), strict=True):
+        with VTXWriter(comm, path, [field], engine="BP4") as writer:
+            writer.write(0.0)
+    return paths
+
+
+def write_json(data: dict[str, Any], path: Path, rank: int = 0) -> None:
+    """Write `data` as indented JSON from rank 0 only."""
+    if rank == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n")

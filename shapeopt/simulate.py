@@ -1,0 +1,89 @@
+"""One flow solve for a case: mesh, Navier–Stokes, forces, and the DFG pressure difference."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from mpi4py import MPI
+
+from shapeopt.cases import Case
+from shapeopt.flow import FlowSolver, NewtonReport
+from shapeopt.forces import ForceEvaluator, evaluate_points
+from shapeopt.meshing import DFG_CENTER, DFG_RADIUS, FlowMesh, build_mesh
+
+# DFG 2D-1 reference values (Schäfer & Turek 1996; digits from the high-accuracy reference computations).
+DFG_REFERENCE = {"cd": 5.57953523384, "cl": 0.010618948146, "dp": 0.11752016697}
+
+
+@dataclass
+class FlowResult:
+    """Summary of one solve. Coefficients are non-dimensional; `dp` only for the DFG channel."""
+
+    case: str
+    re: float
+    level: str
+    cd: float
+    cl: float
+    cd_surface: float
+    cl_surface: float
+    dp: float | None
+    dofs: int
+    cells: int
+    newton_iterations: int
+    continuation_steps: list[float]
+    mesh_seconds: float
+    solve_seconds: float
+    seconds: float
+    mesh_sha256: str
+    ranks: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return asdict(self)
+
+
+def run_solve(case: Case, comm: MPI.Comm = MPI.COMM_WORLD) -> tuple[FlowResult, FlowSolver]:
+    """Mesh the case, solve Navier–Stokes at its Re, and evaluate the outputs."""
+    start = time.perf_counter()
+    flow_mesh = build_mesh(case, comm)
+    solver = FlowSolver(flow_mesh, case)
+    report = solver.solve()
+    return summarize(case, flow_mesh, solver, report, time.perf_counter() - start), solver
+
+
+def summarize(
+    case: Case, flow_mesh: FlowMesh, solver: FlowSolver, report: NewtonReport, seconds: float
+) -> FlowResult:
+    """Forces, Δp (DFG channel) and statistics of a converged solver state."""
+    forces = ForceEvaluator(solver)
+    volume, surface = forces.volume(), forces.surface()
+    dp = None
+    if case.domain.kind == "dfg-channel":
+        _, p = solver.split()
+        cx, cy = DFG_CENTER
+        front_back = np.array([[cx - DFG_RADIUS, cy], [cx + DFG_RADIUS, cy]])
+        values = evaluate_points(p, front_back)
+        dp = float(values[0] - values[1])
+    mesh = flow_mesh.mesh
+    return FlowResult(
+        case=case.name,
+        re=case.re,
+        level=case.level,
+        cd=volume.cd,
+        cl=volume.cl,
+        cd_surface=surface.cd,
+        cl_surface=surface.cl,
+        dp=dp,
+        dofs=solver.dofs,
+        cells=mesh.topology.index_map(mesh.topology.dim).size_global,
+        newton_iterations=report.iterations,
+        continuation_steps=report.continuation_steps,
+        mesh_seconds=flow_mesh.seconds,
+        solve_seconds=report.seconds,
+        seconds=seconds,
+        mesh_sha256=flow_mesh.sha256,
+        ranks=mesh.comm.size,
+    )
