@@ -148,9 +148,15 @@ class FlowSolver:
                 trial = min(target, 2.0 * trial)
                 continue
             failures += 1
-            if not self.case.solver.continuation or failures > 8:
-                what = "after continuation in Re" if self.case.solver.continuation else "(continuation off)"
-                raise SolverError(f"Newton did not converge at Re={trial:g} {what}: {self._failure_reason()}")
+            if not self.case.solver.continuation:
+                raise SolverError(
+                    f"Newton did not converge at Re={target:g} (continuation off): {self._failure_reason()}"
+                )
+            if failures > 8:
+                raise SolverError(
+                    f"Newton did not converge at Re={target:g}: continuation in Re stalled at "
+                    f"Re={trial:g} ({self._failure_reason()})"
+                )
             self.w.x.array[:] = guess
             lower = converged_re if converged_re is not None else target / 16.0
             trial = float(np.sqrt(lower * trial))
@@ -160,7 +166,6 @@ class FlowSolver:
     def _stokes(self) -> int:
         self.convection.value = 0.0
         self.w.x.array[:] = 0.0
-        fem.set_bc(self.w.x.array, self.bcs)
         ok, iterations = self._newton(self.case.re)
         self.convection.value = 1.0
         if not ok:
@@ -170,7 +175,8 @@ class FlowSolver:
     def _newton(self, re: float) -> tuple[bool, int]:
         """One SNES solve at `re` from the current state; (converged, iterations)."""
         self.set_reynolds(re)
-        fem.set_bc(self.w.x.array, self.bcs)
+        for bc in self.bcs:
+            bc.set(self.w.x.array)
         self.problem.solve()
         snes = self.problem.solver
         converged = snes.getConvergedReason() > 0 and np.isfinite(self.residual_norm())

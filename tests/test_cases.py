@@ -1,0 +1,77 @@
+"""Case files: the schema accepts the shipped cases and rejects bad ones with one clear line."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from conftest import CASES, shapeopt_command
+
+from shapeopt.cases import load_case
+from shapeopt.cli import main
+
+GOOD = """
+name = "t"
+[domain]
+kind = "freestream"
+[flow]
+re = 10
+"""
+
+
+@pytest.mark.parametrize("path", sorted(CASES.glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_cases_are_valid(path):
+    case = load_case(path)
+    assert case.re > 0
+    assert case.domain.kind in ("freestream", "dfg-channel")
+
+
+def test_defaults_and_overrides(write_case):
+    case = load_case(write_case(GOOD))
+    assert (case.domain.upstream, case.domain.half_width, case.level) == (40.0, 40.0, "medium")
+    changed = case.with_overrides(re=5, level="coarse")
+    assert (changed.re, changed.level, case.re) == (5.0, "coarse", 10.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD + "speed = 3\n", "unknown key 'flow.speed'"),
+        (GOOD.replace("re = 10", 're = "ten"'), "'flow.re' must be a number, got str 'ten'"),
+        (GOOD.replace("re = 10", "re = true"), "'flow.re' must be a number"),
+        (GOOD.replace("re = 10", "re = 0"), "'flow.re' must be > 0, got 0"),
+        (GOOD.replace("re = 10", "re = -5.0"), "'flow.re' must be > 0, got -5.0"),
+        (GOOD.replace('"freestream"', '"lake"'), "unknown domain kind 'lake'"),
+        (GOOD + "[solver]\nmax_iterations = 2.5\n", "'solver.max_iterations' must be an integer"),
+        (GOOD + "[extras]\na = 1\n", "unknown section [extras]"),
+        (GOOD.replace("[flow]\nre = 10", ""), "missing required key 'flow.re'"),
+        ("[domain\nkind=", "not valid TOML"),
+        (GOOD.replace("re = 10", "re = 10\n[mesh]\nlevel = 'huge'"), "mesh.level 'huge' is not one of"),
+    ],
+)
+def test_bad_case_is_one_line_and_exit_code_2(write_case, capsys, text, expected):
+    path = write_case(text)
+    assert main(["solve", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    assert err.count("\n") == 1 and err.startswith("shapeopt: error: ")
+
+
+def test_every_problem_is_reported_together(write_case, capsys):
+    path = write_case(GOOD.replace("re = 10", "re = -1\nfoo = 2"))
+    assert main(["solve", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "'flow.re' must be > 0" in err and "unknown key 'flow.foo'" in err
+
+
+def test_missing_file_from_the_shell_has_no_traceback(tmp_path):
+    missing = tmp_path / "nope.toml"
+    proc = subprocess.run(shapeopt_command("solve", str(missing)), capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"shapeopt: error: case file not found: {missing}"
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_override_is_rejected(capsys):
+    assert main(["solve", str(CASES / "cylinder-re1.toml"), "--re", "-3"]) == 2
+    assert "'re' must be > 0" in capsys.readouterr().err

@@ -1,0 +1,46 @@
+"""The solver under mpirun: same coefficients as in serial, outputs written once."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CASES, shapeopt_command
+
+MPIRUN = Path(sys.executable).parent / "mpirun"
+
+
+@pytest.mark.mpi
+@pytest.mark.skipif(not MPIRUN.exists() and shutil.which("mpirun") is None, reason="no mpirun")
+def test_two_ranks_match_serial(tmp_path):
+    mpirun = str(MPIRUN) if MPIRUN.exists() else "mpirun"
+    args = ("solve", str(CASES / "dfg-2d1.toml"), "--level", "coarse", "--json")
+    serial = json.loads(
+        subprocess.run(shapeopt_command(*args), capture_output=True, text=True, check=True).stdout
+    )
+    proc = subprocess.run(
+        [mpirun, "-n", "2", *shapeopt_command(*args, "--out", str(tmp_path / "run"))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, proc.stdout  # printed by rank 0 only
+    parallel = json.loads(lines[0])
+    assert parallel["ranks"] == 2 and parallel["dofs"] == serial["dofs"]
+    assert parallel["mesh_sha256"] == serial["mesh_sha256"]
+    for key in ("cd", "cl", "dp", "cd_surface"):
+        assert abs(parallel[key] / serial[key] - 1) < 1e-8, key
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["result"]["ranks"] == 2
+    assert (tmp_path / "run" / "flow.png").stat().st_size > 10_000
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        "flow.png",
+        "pressure.bp",
+        "summary.json",
+        "velocity.bp",
+    ]
