@@ -56,7 +56,7 @@ def mesh_sizes(case: Case) -> MeshSizes:
     """Element sizes for the case's domain kind and mesh level: each level halves every size."""
     f = _REFINEMENT[case.level]
     if case.domain.kind == "dfg-channel":
-        base = MeshSizes(body=0.004, wake=0.015, far=0.04, growth=0.3, wake_length=1.0)
+        base = MeshSizes(body=0.005, wake=0.02, far=0.04, growth=0.35, wake_length=1.0)
     else:
         base = MeshSizes(body=0.06, wake=0.25, far=8.0, growth=0.25, wake_length=12.0)
     return MeshSizes(base.body / f, base.wake / f, base.far / f, base.growth / f, base.wake_length)

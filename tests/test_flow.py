@@ -28,8 +28,11 @@ def test_dfg_medium_matches_reference(dfg_medium, key, tolerance):
 
 
 def test_surface_integral_cross_check(dfg_medium):
-    # The surface integral converges more slowly; it agrees with the volume form to 1e-4 here.
-    assert abs(dfg_medium.cd_surface / dfg_medium.cd - 1) < 1e-4
+    # Both force evaluations agree; the volume (weak-residual) form is the more accurate one.
+    surface_error = abs(dfg_medium.cd_surface / DFG_REFERENCE["cd"] - 1)
+    volume_error = abs(dfg_medium.cd / DFG_REFERENCE["cd"] - 1)
+    assert surface_error < 5e-4
+    assert volume_error < surface_error / 10
     assert dfg_medium.newton_iterations <= 6
 
 
