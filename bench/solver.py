@@ -52,7 +52,7 @@ def dfg_table(levels: list[str]) -> None:
 
 
 def circle_table(level: str) -> None:
-    print(f"\n| Re | C_D (volume) | C_D (surface) | DOFs | Newton | solve s |   level {level}")
+    print(f"\nCircle, level {level}:\n\n| Re | C_D (volume) | C_D (surface) | DOFs | Newton | solve s |")
     print("|---|---|---|---|---|---|")
     for re in (1, 5, 10, 20, 40):
         case = load_case(CASES / f"cylinder-re{re}.toml").with_overrides(level=level)
@@ -65,7 +65,8 @@ def circle_table(level: str) -> None:
 
 
 def box_table(level: str) -> None:
-    print(f"\n| box (upstream, downstream, half width) / D | C_D at Re 20 | change vs. this box |   level {level}")
+    print(f"\nBox size, level {level}:\n")
+    print("| box (upstream, downstream, half width) / D | C_D at Re 20 | change |")
     print("|---|---|---|")
     base = load_case(CASES / "cylinder-re20.toml").with_overrides(level=level)
     results = []
