@@ -23,3 +23,9 @@ class MeshError(ShapeoptError):
     """A mesh could not be generated for the requested geometry."""
 
     exit_code = 4
+
+
+class ShapeError(ShapeoptError):
+    """A shape is refused: not a simple curve, or its mesh morph inverts or degrades cells."""
+
+    exit_code = 5

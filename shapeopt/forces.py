@@ -35,11 +35,11 @@ class ForceEvaluator:
         fdim = solver.flow_mesh.mesh.topology.dim - 1
         body_facets = facets.find(BODY)
         n_owned = W.dofmap.index_map.size_local * W.dofmap.index_map_bs
-        self._body_dofs = []
+        self.body_dofs = []
         for component in range(2):
             dofs = fem.locate_dofs_topological(W.sub(0).sub(component), fdim, body_facets)
-            self._body_dofs.append(dofs[dofs < n_owned])
-        self._scale = 2.0 / (solver.u_ref**2 * solver.diameter)
+            self.body_dofs.append(dofs[dofs < n_owned])
+        self.scale = 2.0 / (solver.u_ref**2 * solver.diameter)
 
         u, p = ufl.split(solver.w)
         n = ufl.FacetNormal(solver.flow_mesh.mesh)
@@ -52,14 +52,14 @@ class ForceEvaluator:
         residual = fem.assemble_vector(self.solver.residual)
         residual.scatter_reverse(la.InsertMode.add)
         comm = self.solver.flow_mesh.mesh.comm
-        force = [-comm.allreduce(float(np.sum(residual.array[dofs]))) for dofs in self._body_dofs]
-        return Coefficients(cd=self._scale * force[0], cl=self._scale * force[1])
+        force = [-comm.allreduce(float(np.sum(residual.array[dofs]))) for dofs in self.body_dofs]
+        return Coefficients(cd=self.scale * force[0], cl=self.scale * force[1])
 
     def surface(self) -> Coefficients:
         """Coefficients from the surface integral of the traction (cross-check)."""
         comm = self.solver.flow_mesh.mesh.comm
         force = [comm.allreduce(fem.assemble_scalar(form)) for form in self._surface]
-        return Coefficients(cd=self._scale * force[0], cl=self._scale * force[1])
+        return Coefficients(cd=self.scale * force[0], cl=self.scale * force[1])
 
 
 def evaluate_points(function: fem.Function, points: np.ndarray) -> np.ndarray:

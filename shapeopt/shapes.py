@@ -1,0 +1,75 @@
+"""Shape parametrisations: the body radius `r(θ) = r₀ (1 + Σ_i s_i φ_i(θ))` about a fixed centre.
+
+Two bases: `fourier` (`φ = cos θ, …, cos Kθ, sin θ, …, sin Kθ`, so `s = (a_1..a_K, b_1..b_K)`) and
+`bspline` (periodic cubic B-splines on `m` uniform knots in θ). Both are linear in `s`, so a boundary
+displacement, and with it the morphed mesh, is linear in `s`. Pure numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PARAMETRISATIONS = ("fourier", "bspline")
+
+
+@dataclass(frozen=True)
+class RadialShape:
+    """Star-shaped body about `center`; `r0` is the reference circle's radius (lengths in D)."""
+
+    kind: str = "fourier"
+    modes: int = 4
+    r0: float = 0.5
+    center: tuple[float, float] = (0.0, 0.0)
+
+    def __post_init__(self):
+        if self.kind not in PARAMETRISATIONS:
+            raise ValueError(f"unknown parametrisation '{self.kind}' (expected {', '.join(PARAMETRISATIONS)})")
+
+    @property
+    def size(self) -> int:
+        """Number of shape parameters m."""
+        return 2 * self.modes if self.kind == "fourier" else self.modes
+
+    def names(self) -> list[str]:
+        """Parameter names, in order."""
+        if self.kind == "fourier":
+            return [f"a{k}" for k in range(1, self.modes + 1)] + [f"b{k}" for k in range(1, self.modes + 1)]
+        return [f"c{j}" for j in range(self.modes)]
+
+    def basis(self, theta: np.ndarray) -> np.ndarray:
+        """φ_i(θ): (len(theta), m)."""
+        theta = np.asarray(theta, dtype=float)
+        if self.kind == "fourier":
+            k = np.arange(1, self.modes + 1)
+            return np.hstack([np.cos(np.outer(theta, k)), np.sin(np.outer(theta, k))])
+        # Periodic uniform cubic B-splines, knot spacing 2π/m.
+        u = np.mod(theta, 2 * np.pi)[:, None] / (2 * np.pi) * self.modes - np.arange(self.modes)[None, :]
+        u = np.mod(u + 2.0, self.modes) - 2.0  # distance to each knot, wrapped into [-2, m-2)
+        a = np.abs(u)
+        return np.where(a < 1, 2 / 3 - a**2 + a**3 / 2, np.where(a < 2, (2 - a) ** 3 / 6, 0.0))
+
+    def radius(self, theta: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """r(θ; s): (len(theta),)."""
+        return self.r0 * (1.0 + self.basis(theta) @ np.asarray(s, dtype=float))
+
+    def outline(self, s: np.ndarray, n: int = 400) -> np.ndarray:
+        """Closed boundary polygon of the exact parametrised curve: (n+1, 2)."""
+        theta = np.linspace(0.0, 2 * np.pi, n + 1)
+        r = self.radius(theta, s)
+        return np.column_stack([self.center[0] + r * np.cos(theta), self.center[1] + r * np.sin(theta)])
+
+    def displacement_basis(self, points: np.ndarray) -> np.ndarray:
+        """Boundary displacement per parameter of points on the reference circle: (n, 2, m).
+
+        A point at angle θ moves radially by `r₀ φ_i(θ)`, so it stays on the curve `r(θ; s)`.
+        """
+        offset = np.asarray(points, dtype=float)[:, :2] - np.asarray(self.center)
+        theta = np.arctan2(offset[:, 1], offset[:, 0])
+        direction = np.column_stack([np.cos(theta), np.sin(theta)])
+        return self.r0 * direction[:, :, None] * self.basis(theta)[:, None, :]
+
+    def min_radius_ratio(self, s: np.ndarray, n: int = 2048) -> float:
+        """min_θ r(θ; s) / r₀; a star-shaped curve is simple (no self-intersection) iff this is > 0."""
+        return float(np.min(self.radius(np.linspace(0.0, 2 * np.pi, n, endpoint=False), s)) / self.r0)
