@@ -100,4 +100,3 @@ class ShapeGradient:
     def __del__(self):
         for obj in (self._rhs, self._lam, self._work, self._step, self._jacobian):
             obj.destroy()
-

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from shapeopt.errors import CaseError
+from shapeopt.shapes import PARAMETRISATIONS
 
 DOMAIN_KINDS = ("freestream", "dfg-channel")
 LEVELS = ("coarse", "medium", "fine")
@@ -39,6 +40,32 @@ class SolverSettings:
 
 
 @dataclass(frozen=True)
+class ShapeSettings:
+    """Body parametrisation (`fourier` or `bspline` radial form), its size and the bound |s_i| ≤ bound."""
+
+    parametrisation: str = "fourier"
+    modes: int = 4
+    bound: float = 0.3
+    min_quality: float = 0.1
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Optimization constraints: body area = `area_ratio` × the reference circle's; centroid fixed."""
+
+    area_ratio: float = 1.0
+    fix_centroid: bool = True
+
+
+@dataclass(frozen=True)
+class OptimizeSettings:
+    """Outer optimizer: iteration cap (a safeguard) and first-order tolerance."""
+
+    max_iterations: int = 100
+    tolerance: float = 1e-6
+
+
+@dataclass(frozen=True)
 class Case:
     """A validated case. `re` is based on the body diameter and the mean inflow speed."""
 
@@ -47,6 +74,9 @@ class Case:
     re: float
     level: str = "medium"
     solver: SolverSettings = dataclasses.field(default_factory=SolverSettings)
+    shape: ShapeSettings = dataclasses.field(default_factory=ShapeSettings)
+    constraints: Constraints = dataclasses.field(default_factory=Constraints)
+    optimize: OptimizeSettings = dataclasses.field(default_factory=OptimizeSettings)
     description: str = ""
 
     def with_overrides(self, re: float | None = None, level: str | None = None) -> Case:
@@ -83,6 +113,14 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "max_iterations": ((int,), "an integer"),
         "continuation": ((bool,), "true or false"),
     },
+    "shape": {
+        "parametrisation": ((str,), "a string"),
+        "modes": ((int,), "an integer"),
+        "bound": _NUMBER,
+        "min_quality": _NUMBER,
+    },
+    "constraints": {"area_ratio": _NUMBER, "fix_centroid": ((bool,), "true or false")},
+    "optimize": {"max_iterations": ((int,), "an integer"), "tolerance": _NUMBER},
 }
 _REQUIRED = (("domain", "kind"), ("flow", "re"))
 
@@ -136,16 +174,42 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
     for key in ("rtol", "atol", "max_iterations"):
         if key in solver:
             _check_positive(errors, f"solver.{key}", solver[key])
+    shape = values["shape"]
+    if shape.get("parametrisation", "fourier") not in PARAMETRISATIONS:
+        errors.append(
+            f"unknown shape.parametrisation '{shape['parametrisation']}' "
+            f"(expected one of {', '.join(PARAMETRISATIONS)})"
+        )
+    for section, key in (
+        ("shape", "modes"),
+        ("shape", "bound"),
+        ("shape", "min_quality"),
+        ("constraints", "area_ratio"),
+        ("optimize", "max_iterations"),
+        ("optimize", "tolerance"),
+    ):
+        if key in values[section]:
+            _check_positive(errors, f"{section}.{key}", values[section][key])
+    if shape.get("parametrisation") == "bspline" and shape.get("modes", 4) < 4:
+        errors.append("'shape.modes' must be ≥ 4 for the bspline parametrisation")
+    if kind == "dfg-channel" and any(values[s] for s in ("shape", "constraints", "optimize")):
+        errors.append(
+            "the dfg-channel domain has a fixed cylinder: [shape], [constraints] and "
+            "[optimize] apply to freestream cases only"
+        )
     if errors:
         raise CaseError(f"{source}: " + "; ".join(errors))
 
     return Case(
         name=values[""].get("name", default_name),
         description=values[""].get("description", ""),
-        domain=Domain(**{k: (v if k == "kind" else float(v)) for k, v in domain.items()}),
-        re=float(values["flow"]["re"]),
+        domain=Domain(**domain),
+        re=values["flow"]["re"],
         level=level or "medium",
-        solver=SolverSettings(**{k: (float(v) if k in ("rtol", "atol") else v) for k, v in solver.items()}),
+        solver=SolverSettings(**solver),
+        shape=ShapeSettings(**shape),
+        constraints=Constraints(**values["constraints"]),
+        optimize=OptimizeSettings(**values["optimize"]),
     )
 
 
@@ -162,7 +226,7 @@ def _check_key(
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
         errors.append(f"'{name}' must be {described}, got {type(value).__name__} {value!r}")
         return
-    values[section][key] = value
+    values[section][key] = float(value) if spec is _NUMBER else value
 
 
 def _check_positive(errors: list[str], name: str, value: float) -> None:

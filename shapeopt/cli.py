@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
+
 from shapeopt.cases import LEVELS, Case, load_case
-from shapeopt.errors import ShapeoptError
+from shapeopt.errors import CaseError, ShapeoptError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +38,27 @@ def _parser() -> argparse.ArgumentParser:
     _add_case_arguments(solve)
     solve.add_argument("--re", type=float, help="override the case's Reynolds number")
     solve.add_argument("--out", type=Path, help="write fields (VTX), a PNG and summary.json here")
+    solve.add_argument("--shape", type=Path, help="shape.json to solve for (morphs the reference mesh)")
     solve.set_defaults(run=_solve)
+
+    gradient = commands.add_parser("gradient", help="adjoint dC_D/ds (and dC_L/ds) of a shape")
+    _add_case_arguments(gradient)
+    gradient.add_argument("--shape", type=Path, help="shape.json (default: the reference circle)")
+    gradient.add_argument("--check", action="store_true", help="Taylor test in a random direction")
+    gradient.add_argument("--seed", type=int, default=0, help="seed of the Taylor-test direction")
+    gradient.set_defaults(run=_gradient)
+
+    optimize = commands.add_parser("optimize", help="minimise C_D under the case's constraints")
+    _add_case_arguments(optimize)
+    optimize.add_argument(
+        "--method",
+        choices=["adjoint"],
+        default="adjoint",
+        help="adjoint: SLSQP on the FEM drag with adjoint gradients",
+    )
+    optimize.add_argument("--shape", type=Path, help="initial shape.json (default: the circle)")
+    optimize.add_argument("--out", type=Path, required=True, help="run directory")
+    optimize.set_defaults(run=_optimize)
     return parser
 
 
@@ -56,8 +79,23 @@ def _solve(args: argparse.Namespace) -> int:
 
     comm = MPI.COMM_WORLD
     case = _load(args, re=args.re)
-    result, solver = run_solve(case, comm)
-    summary = result.to_dict()
+    if args.shape is None:
+        result, solver = run_solve(case, comm)
+        summary = result.to_dict()
+    else:
+        from shapeopt.problem import DragProblem
+        from shapeopt.simulate import summarize
+
+        start = time.perf_counter()
+        problem = DragProblem(case, comm)
+        evaluation = problem.evaluate(_read_shape(args.shape, problem))
+        solver = problem.solver
+        result = summarize(case, problem.flow_mesh, solver, problem.report, time.perf_counter() - start)
+        summary = result.to_dict() | {
+            "shape": str(args.shape),
+            "s": evaluation.s.tolist(),
+            "mesh_quality": evaluation.quality,
+        }
     if args.out is not None:
         from shapeopt.output import write_fields, write_json
         from shapeopt.pictures import render_speed
@@ -76,6 +114,170 @@ def _solve(args: argparse.Namespace) -> int:
     if comm.rank == 0:
         print(json.dumps(summary) if args.json else _solve_text(summary))
     return 0
+
+
+def _read_shape(path: Path, problem) -> np.ndarray:
+    """Parameters from a shape.json, checked against the case's parametrisation."""
+    try:
+        data = json.loads(path.read_text())
+        s = np.asarray(data["s"], dtype=float)
+        kind, modes = data["parametrisation"], data["modes"]
+    except FileNotFoundError:
+        raise CaseError(f"shape file not found: {path}") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise CaseError(f"{path}: not a shape file ({exc.__class__.__name__}: {exc})") from None
+    shape = problem.shape
+    if (kind, modes) != (shape.kind, shape.modes) or s.shape != (shape.size,):
+        raise CaseError(
+            f"{path}: shape is {kind} with {modes} modes ({s.size} parameters), the case uses "
+            f"{shape.kind} with {shape.modes} modes ({shape.size} parameters)"
+        )
+    return s
+
+
+def _gradient(args: argparse.Namespace) -> int:
+    from mpi4py import MPI
+
+    from shapeopt.problem import DragProblem
+    from shapeopt.verify import taylor_test
+
+    comm = MPI.COMM_WORLD
+    case = _load(args)
+    problem = DragProblem(case, comm)
+    s = np.zeros(problem.size) if args.shape is None else _read_shape(args.shape, problem)
+    start = time.perf_counter()
+    evaluation = problem.evaluate(s, gradient=True)
+    out = {
+        "case": case.name,
+        "re": case.re,
+        "level": case.level,
+        "names": problem.shape.names(),
+        "s": s.tolist(),
+        "cd": evaluation.cd,
+        "cl": evaluation.cl,
+        "dcd_ds": evaluation.dcd.tolist(),
+        "dcl_ds": evaluation.dcl.tolist(),
+        "seconds": time.perf_counter() - start,
+    }
+    if args.check:
+        taylor = {q: taylor_test(problem, s, q, seed=args.seed) for q in ("cd", "cl")}
+        out["taylor"] = {
+            q: {
+                "steps": t.steps,
+                "remainder_without_gradient": t.zeroth,
+                "remainder_with_gradient": t.first,
+                "rates": t.rates,
+                "min_rate": t.min_rate,
+            }
+            for q, t in taylor.items()
+        }
+    if comm.rank == 0:
+        print(json.dumps(out) if args.json else _gradient_text(out))
+    return 0
+
+
+def _gradient_text(out: dict) -> str:
+    lines = [
+        f"case {out['case']}  Re {out['re']:g}  level {out['level']}",
+        f"  C_D {out['cd']:.8f}   C_L {out['cl']:.8f}",
+        "  parameter        s       dC_D/ds      dC_L/ds",
+    ]
+    for name, s, dcd, dcl in zip(out["names"], out["s"], out["dcd_ds"], out["dcl_ds"], strict=True):
+        lines.append(f"  {name:>9} {s:9.5f} {dcd:12.6f} {dcl:12.6f}")
+    for q, t in out.get("taylor", {}).items():
+        lines.append(f"  Taylor test of {q}: h, |C(s+hδ)-C(s)|, |C(s+hδ)-C(s)-h∇C·δ|, rate")
+        rates = ["", *[f"{r:.3f}" for r in t["rates"]]]
+        for h, r0, r1, rate in zip(
+            t["steps"], t["remainder_without_gradient"], t["remainder_with_gradient"], rates, strict=True
+        ):
+            lines.append(f"    {h:9.2e} {r0:11.3e} {r1:11.3e}  {rate}")
+        lines.append(f"    observed rate {t['min_rate']:.3f} (second order: 2)")
+    lines.append(f"  {out['seconds']:.2f} s")
+    return "\n".join(lines)
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    from mpi4py import MPI
+
+    from shapeopt.optimize import optimize_adjoint
+    from shapeopt.output import write_json
+    from shapeopt.plots import plot_history, plot_shapes
+    from shapeopt.problem import DragProblem
+
+    comm = MPI.COMM_WORLD
+    case = _load(args)
+    problem = DragProblem(case, comm)
+    s0 = None if args.shape is None else _read_shape(args.shape, problem)
+    history: list[dict] = []
+
+    def progress(item) -> None:
+        history.append(item.__dict__)
+        write_json(
+            {"case": case.name, "method": args.method, "history": history},
+            args.out / "history.json",
+            comm.rank,
+        )
+        if comm.rank == 0:
+            print(
+                f"iter {item.iteration:3d}  C_D {item.cd:.8f}  violation {item.violation:.1e}  "
+                f"|dC_D/ds| {item.gradient_norm:.2e}  KKT {item.kkt_residual:.1e}  "
+                f"FEM solves {item.fem_solves}  {item.seconds:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    result = optimize_adjoint(problem, s0, progress)
+    summary = result.to_dict() | {"case": case.to_dict()}
+    summary.pop("history")
+    write_json(result.final, args.out / "shape.json", comm.rank)
+    write_json(
+        {"case": case.name, "method": args.method, "history": [h.__dict__ for h in result.history]},
+        args.out / "history.json",
+        comm.rank,
+    )
+    write_json(summary, args.out / "summary.json", comm.rank)
+
+    from shapeopt.pictures import render_speed
+
+    problem.evaluate(np.asarray(result.final["s"]))
+    u, _ = problem.solver.split()
+    render_speed(
+        u,
+        problem.flow_mesh,
+        args.out / "flow.png",
+        _picture_window(case),
+        title=f"{case.name} optimized  C_D={result.final['cd']:.5f}",
+    )
+    if comm.rank == 0:
+        plot_shapes(
+            problem.shape,
+            [("initial", np.asarray(result.initial["s"])), ("optimized", np.asarray(result.final["s"]))],
+            args.out / "shapes.png",
+            title=f"Re {case.re:g}: C_D {result.initial['cd']:.4f} → {result.final['cd']:.4f}",
+        )
+        plot_history(
+            [h.__dict__ for h in result.history],
+            args.out / "history.png",
+            title=f"{case.name}, adjoint SLSQP",
+        )
+        print(json.dumps(summary) if args.json else _optimize_text(result, args.out))
+    return 0 if result.converged else 6
+
+
+def _optimize_text(result, out: Path) -> str:
+    i, f = result.initial, result.final
+    return "\n".join(
+        [
+            f"{result.method} optimization: {result.message}",
+            f"  C_D {i['cd']:.6f} → {f['cd']:.6f} ({f['cd'] / i['cd'] - 1:+.2%}), "
+            f"area ratio {f['area_ratio']:.10f}",
+            f"  {len(result.history) - 1} iterations, {result.fem_solves} FEM solves, "
+            f"{result.adjoint_solves} adjoint gradients, {result.refused} refused trial shapes, "
+            f"{result.seconds:.1f} s",
+            f"  s = [{', '.join(f'{v:.5f}' for v in f['s'])}]",
+            f"  wrote {out}/shape.json, summary.json, history.json, shapes.png, history.png, flow.png",
+        ]
+    )
 
 
 def _picture_window(case: Case) -> tuple[float, float, float, float]:

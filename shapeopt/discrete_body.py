@@ -20,7 +20,7 @@ _DN = np.stack([4 * _T - 3, 4 * _T - 1, 4 - 8 * _T], axis=1)
 
 @dataclass
 class DiscreteBody:
-    """Body boundary nodes `X(s) = nodes + basis @ s` and edges (start, end, middle) in counter-clockwise order.
+    """Body boundary nodes `X(s) = nodes + basis @ s`; edges (start, end, middle), counter-clockwise.
 
     nodes: (n, 2) reference positions; basis: (n, 2, m) displacement per parameter; edges: (e, 3) int.
     """

@@ -35,7 +35,9 @@ class MeshMorph:
         mesh = flow_mesh.mesh
         self.reference = mesh.geometry.x.copy()
         degree = mesh.geometry.cmaps[0].degree
-        self.space = fem.functionspace(mesh, basix.ufl.element("Lagrange", mesh.basix_cell(), degree, shape=(2,)))
+        self.space = fem.functionspace(
+            mesh, basix.ufl.element("Lagrange", mesh.basix_cell(), degree, shape=(2,))
+        )
         # Geometry node -> dof of `space` (same element, same local ordering per cell).
         self.node_dofs = np.empty(len(self.reference), dtype=np.int32)
         self.node_dofs[mesh.geometry.dofmap.ravel()] = self.space.dofmap.list.ravel()
@@ -54,11 +56,15 @@ class MeshMorph:
         mesh, facets = self.flow_mesh.mesh, self.flow_mesh.facets
         V = self.space
         areas = fem.Function(fem.functionspace(mesh, ("DG", 0)))
-        areas.x.array[:] = fem.assemble_vector(fem.form(ufl.TestFunction(areas.function_space) * ufl.dx)).array
+        areas.x.array[:] = fem.assemble_vector(
+            fem.form(ufl.TestFunction(areas.function_space) * ufl.dx)
+        ).array
         stiffness = 1.0 / areas
         d, v = ufl.TrialFunction(V), ufl.TestFunction(V)
         strain = ufl.sym(ufl.grad(d))
-        a = fem.form(stiffness * (2 * ufl.inner(strain, ufl.sym(ufl.grad(v))) + ufl.div(d) * ufl.div(v)) * ufl.dx)
+        a = fem.form(
+            stiffness * (2 * ufl.inner(strain, ufl.sym(ufl.grad(v))) + ufl.div(d) * ufl.div(v)) * ufl.dx
+        )
         fdim = mesh.topology.dim - 1
         outer = np.concatenate([facets.find(m) for m in (INLET, OUTLET, WALLS)])
         zero = fem.Function(V)

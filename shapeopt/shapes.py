@@ -1,8 +1,10 @@
 """Shape parametrisations: the body radius `r(θ) = r₀ (1 + Σ_i s_i φ_i(θ))` about a fixed centre.
 
-Two bases: `fourier` (`φ = cos θ, …, cos Kθ, sin θ, …, sin Kθ`, so `s = (a_1..a_K, b_1..b_K)`) and
-`bspline` (periodic cubic B-splines on `m` uniform knots in θ). Both are linear in `s`, so a boundary
-displacement, and with it the morphed mesh, is linear in `s`. Pure numpy.
+Two bases: `fourier` (`φ = 1, cos θ, …, cos Kθ, sin θ, …, sin Kθ`, so `s = (a_0..a_K, b_1..b_K)`) and
+`bspline` (periodic cubic B-splines on `m` uniform knots in θ). Both contain the uniform dilation
+(`a_0`; the B-splines sum to one), without which no non-circular shape could keep the circle's area.
+Both are linear in `s`, so a boundary displacement, and with it the morphed mesh, is linear in `s`.
+Pure numpy.
 """
 
 from __future__ import annotations
@@ -25,25 +27,36 @@ class RadialShape:
 
     def __post_init__(self):
         if self.kind not in PARAMETRISATIONS:
-            raise ValueError(f"unknown parametrisation '{self.kind}' (expected {', '.join(PARAMETRISATIONS)})")
+            raise ValueError(
+                f"unknown parametrisation '{self.kind}' (expected {', '.join(PARAMETRISATIONS)})"
+            )
 
     @property
     def size(self) -> int:
         """Number of shape parameters m."""
-        return 2 * self.modes if self.kind == "fourier" else self.modes
+        return 2 * self.modes + 1 if self.kind == "fourier" else self.modes
 
     def names(self) -> list[str]:
         """Parameter names, in order."""
         if self.kind == "fourier":
-            return [f"a{k}" for k in range(1, self.modes + 1)] + [f"b{k}" for k in range(1, self.modes + 1)]
+            return [f"a{k}" for k in range(self.modes + 1)] + [f"b{k}" for k in range(1, self.modes + 1)]
         return [f"c{j}" for j in range(self.modes)]
+
+    def scales(self) -> np.ndarray:
+        """Relative size of each parameter's admissible range: 1/k for Fourier mode k, 1 for B-splines."""
+        if self.kind == "fourier":
+            k = np.arange(1, self.modes + 1, dtype=float)
+            return np.concatenate([[1.0], 1.0 / k, 1.0 / k])
+        return np.ones(self.modes)
 
     def basis(self, theta: np.ndarray) -> np.ndarray:
         """φ_i(θ): (len(theta), m)."""
         theta = np.asarray(theta, dtype=float)
         if self.kind == "fourier":
             k = np.arange(1, self.modes + 1)
-            return np.hstack([np.cos(np.outer(theta, k)), np.sin(np.outer(theta, k))])
+            return np.hstack(
+                [np.ones((len(theta), 1)), np.cos(np.outer(theta, k)), np.sin(np.outer(theta, k))]
+            )
         # Periodic uniform cubic B-splines, knot spacing 2π/m.
         u = np.mod(theta, 2 * np.pi)[:, None] / (2 * np.pi) * self.modes - np.arange(self.modes)[None, :]
         u = np.mod(u + 2.0, self.modes) - 2.0  # distance to each knot, wrapped into [-2, m-2)

@@ -1,0 +1,167 @@
+"""The FEM-adjoint drag optimizer: SLSQP on C_D(s) with exact gradients, area/centroid equalities, bounds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy.optimize import minimize
+
+from shapeopt.errors import ShapeError, ShapeoptError
+from shapeopt.problem import DragProblem, Evaluation
+
+
+@dataclass
+class Iteration:
+    """One optimizer iteration: FEM C_D, constraint violation, gradient norms, work so far."""
+
+    iteration: int
+    s: list[float]
+    cd: float
+    cl: float
+    violation: float
+    gradient_norm: float
+    kkt_residual: float
+    fem_solves: int
+    seconds: float
+
+
+@dataclass
+class OptimizationResult:
+    """Initial and final shapes with FEM coefficients, the history, and why the optimizer stopped."""
+
+    method: str
+    initial: dict
+    final: dict
+    history: list[Iteration] = field(default_factory=list)
+    message: str = ""
+    converged: bool = False
+    refused: int = 0
+    fem_solves: int = 0
+    adjoint_solves: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        """Plain data for JSON."""
+        return asdict(self)
+
+
+def kkt_residual(
+    problem: DragProblem, s: np.ndarray, gradient: np.ndarray, active_tol: float = 1e-9
+) -> float:
+    """‖∇C_D − Aᵀλ − ν‖∞ with least-squares multipliers of the equalities and active bounds."""
+    _, jacobian = problem.constraints(s)
+    bound = np.array([b for _, b in problem.bounds()])
+    active = np.flatnonzero(np.abs(np.abs(s) - bound) <= active_tol)
+    rows = [jacobian] + [np.eye(problem.size)[i][None, :] for i in active]
+    matrix = np.vstack(rows).T
+    multipliers, *_ = np.linalg.lstsq(matrix, gradient, rcond=None)
+    residual = gradient - matrix @ multipliers
+    # At an upper bound KKT needs ∂C/∂s_i ≤ 0 (the bound holds the shape back), at a lower bound ≥ 0;
+    # a multiplier of the wrong sign means the bound should be released: count it as residual.
+    for k, i in enumerate(active, start=jacobian.shape[0]):
+        if multipliers[k] * np.sign(s[i]) > 0:
+            residual[i] = max(abs(residual[i]), abs(multipliers[k]))
+    return float(np.max(np.abs(residual)))
+
+
+def shape_record(problem: DragProblem, evaluation: Evaluation) -> dict:
+    """A shape with its FEM coefficients, area and centroid (what `shape.json` holds)."""
+    area, centroid, _, _ = problem.morph.body.area_centroid(evaluation.s)
+    shape = problem.shape
+    return {
+        "parametrisation": shape.kind,
+        "modes": shape.modes,
+        "r0": shape.r0,
+        "center": list(shape.center),
+        "names": shape.names(),
+        "s": evaluation.s.tolist(),
+        "area": area,
+        "area_ratio": area / problem.reference_area,
+        "centroid": centroid.tolist(),
+        "cd": evaluation.cd,
+        "cl": evaluation.cl,
+        "mesh_quality": evaluation.quality,
+        "re": problem.case.re,
+        "level": problem.case.level,
+        "mesh_sha256": problem.flow_mesh.sha256,
+    }
+
+
+def optimize_adjoint(
+    problem: DragProblem,
+    s0: np.ndarray | None = None,
+    progress: Callable[[Iteration], None] | None = None,
+) -> OptimizationResult:
+    """Minimise FEM C_D under the case's constraints with SLSQP and adjoint gradients."""
+    start = time.perf_counter()
+    s0 = np.zeros(problem.size) if s0 is None else np.asarray(s0, dtype=float)
+    initial = problem.evaluate(s0, gradient=True)
+    result = OptimizationResult("adjoint", shape_record(problem, initial), {})
+    settings = problem.case.optimize
+
+    def record(s: np.ndarray) -> None:
+        if result.history and np.array_equal(result.history[-1].s, s):
+            return
+        evaluation = problem.evaluate(s, gradient=True)
+        values, _ = problem.constraints(s)
+        item = Iteration(
+            iteration=len(result.history),
+            s=s.tolist(),
+            cd=evaluation.cd,
+            cl=evaluation.cl,
+            violation=float(np.max(np.abs(values))),
+            gradient_norm=float(np.linalg.norm(evaluation.dcd)),
+            kkt_residual=kkt_residual(problem, s, evaluation.dcd),
+            fem_solves=problem.fem_solves,
+            seconds=time.perf_counter() - start,
+        )
+        result.history.append(item)
+        if progress is not None:
+            progress(item)
+
+    best = [initial]
+
+    def objective(s: np.ndarray) -> tuple[float, np.ndarray]:
+        try:
+            evaluation = problem.evaluate(s, gradient=True)
+        except ShapeError:
+            # A trial step the mesh cannot follow: report it as much worse so the line search backs off.
+            result.refused += 1
+            return 2.0 * best[0].cd, best[0].dcd
+        if evaluation.cd < best[0].cd:
+            best[0] = evaluation
+        return evaluation.cd, evaluation.dcd
+
+    record(s0)
+    try:
+        outcome = minimize(
+            objective,
+            s0,
+            jac=True,
+            method="SLSQP",
+            bounds=problem.bounds(),
+            constraints=[
+                {
+                    "type": "eq",
+                    "fun": lambda s: problem.constraints(s)[0],
+                    "jac": lambda s: problem.constraints(s)[1],
+                }
+            ],
+            callback=record,
+            options={"maxiter": settings.max_iterations, "ftol": settings.tolerance},
+        )
+    except ShapeoptError as exc:
+        raise type(exc)(
+            f"{exc} (during adjoint optimization, after {len(result.history)} iterations)"
+        ) from None
+    final = problem.evaluate(outcome.x, gradient=True)
+    record(outcome.x)
+    result.final = shape_record(problem, final)
+    result.message = str(outcome.message)
+    result.converged = bool(outcome.success)
+    result.fem_solves, result.adjoint_solves = problem.fem_solves, problem.adjoint_solves
+    result.seconds = time.perf_counter() - start
+    return result

@@ -1,0 +1,54 @@
+"""Matplotlib figures: shape outlines and optimization histories (PNG, rank 0 only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from shapeopt.shapes import RadialShape
+
+
+def plot_shapes(
+    shape: RadialShape, shapes: list[tuple[str, np.ndarray]], path: Path, title: str = ""
+) -> Path:
+    """Outlines of several shapes `(label, s)` of one parametrisation, equal axes, flow from the left."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for label, s in shapes:
+        outline = shape.outline(s)
+        ax.plot(outline[:, 0], outline[:, 1], label=label)
+    ax.annotate("", xy=(-0.55, -0.6), xytext=(-0.95, -0.6), arrowprops={"arrowstyle": "->"})
+    ax.text(-0.95, -0.55, "flow", fontsize=9)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x / D")
+    ax.set_ylabel("y / D")
+    ax.legend()
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_history(history: list[dict], path: Path, title: str = "") -> Path:
+    """C_D, constraint violation and KKT residual per iteration."""
+    iterations = [h["iteration"] for h in history]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
+    top.plot(iterations, [h["cd"] for h in history], "o-")
+    top.set_ylabel("C_D (FEM)")
+    top.set_title(title)
+    for key, label in (("violation", "constraint violation"), ("kkt_residual", "KKT residual")):
+        values = np.maximum([h[key] for h in history], 1e-16)
+        bottom.semilogy(iterations, values, "o-", label=label)
+    bottom.set_xlabel("iteration")
+    bottom.legend()
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,121 @@
+"""The reduced functional `s ↦ (C_D, C_L)` with adjoint gradients and the shape constraints.
+
+One object serves the FEM-adjoint optimizer, the `gradient` command and (later) dataset generation and
+the trust-region loop: it owns the reference mesh, the morph, the flow solver and the adjoint, and it
+counts FEM solves.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from mpi4py import MPI
+
+from shapeopt.adjoint import ShapeGradient
+from shapeopt.cases import Case
+from shapeopt.errors import CaseError, SolverError
+from shapeopt.flow import FlowSolver, NewtonReport
+from shapeopt.forces import ForceEvaluator
+from shapeopt.meshing import build_mesh
+from shapeopt.morph import MeshMorph
+from shapeopt.shapes import RadialShape
+
+
+@dataclass
+class Evaluation:
+    """FEM result for one shape: coefficients, adjoint gradients (m,) when asked, solver statistics."""
+
+    s: np.ndarray
+    cd: float
+    cl: float
+    quality: float
+    newton_iterations: int
+    seconds: float
+    dcd: np.ndarray | None = None
+    dcl: np.ndarray | None = None
+
+
+def shape_of(case: Case) -> RadialShape:
+    """The case's parametrisation about the reference circle (diameter 1, centre at the origin)."""
+    if case.domain.kind != "freestream":
+        raise CaseError(f"case '{case.name}': shape optimization needs a freestream domain")
+    return RadialShape(kind=case.shape.parametrisation, modes=case.shape.modes, r0=0.5, center=(0.0, 0.0))
+
+
+class DragProblem:
+    """C_D(s), C_L(s) and their gradients by FEM + adjoint on one morphed reference mesh."""
+
+    def __init__(self, case: Case, comm: MPI.Comm = MPI.COMM_WORLD):
+        self.case = case
+        self.shape = shape_of(case)
+        self.flow_mesh = build_mesh(case, comm)
+        self.morph = MeshMorph(self.flow_mesh, self.shape, case.shape.min_quality)
+        self.solver = FlowSolver(self.flow_mesh, case)
+        self.forces = ForceEvaluator(self.solver)
+        self.adjoint = ShapeGradient(self.solver, self.forces, self.morph)
+        area, centroid, _, _ = self.morph.body.area_centroid(np.zeros(self.shape.size))
+        self.reference_area, self.reference_centroid = area, centroid
+        self.fem_solves = 0
+        self.adjoint_solves = 0
+        self.report: NewtonReport | None = None
+        self._last: Evaluation | None = None
+        self._warm: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        """Number of shape parameters."""
+        return self.shape.size
+
+    def evaluate(self, s: np.ndarray, gradient: bool = False) -> Evaluation:
+        """FEM coefficients at shape `s` (cached for the last shape); with adjoint gradients if asked."""
+        s = np.asarray(s, dtype=float)
+        last = self._last
+        if last is None or not np.array_equal(last.s, s):
+            last = self._solve(s)
+        if gradient and last.dcd is None:
+            start = time.perf_counter()
+            grads = self.adjoint.gradients()
+            last.dcd, last.dcl = grads["cd"], grads["cl"]
+            last.seconds += time.perf_counter() - start
+            self.adjoint_solves += 1
+        return last
+
+    def _solve(self, s: np.ndarray) -> Evaluation:
+        start = time.perf_counter()
+        quality = self.morph.apply(s)
+        try:
+            report = self.solver.solve(initial=self._warm)
+        except SolverError:
+            if self._warm is None:
+                raise
+            report = self.solver.solve()  # the neighbouring state was a poor guess: start from Stokes
+        self.fem_solves += 1
+        self.report = report
+        self._warm = self.solver.w.x.array.copy()
+        coefficients = self.forces.volume()
+        self._last = Evaluation(
+            s=s.copy(),
+            cd=coefficients.cd,
+            cl=coefficients.cl,
+            quality=quality,
+            newton_iterations=report.iterations,
+            seconds=time.perf_counter() - start,
+        )
+        return self._last
+
+    def constraints(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Equality constraints g(s) = 0 and their Jacobian (k, m): area ratio, then centroid if fixed."""
+        area, centroid, d_area, d_centroid = self.morph.body.area_centroid(s)
+        target = self.case.constraints.area_ratio * self.reference_area
+        values = [np.array([(area - target) / self.reference_area])]
+        jacobian = [d_area[None, :] / self.reference_area]
+        if self.case.constraints.fix_centroid:
+            values.append(centroid - self.reference_centroid)
+            jacobian.append(d_centroid)
+        return np.concatenate(values), np.vstack(jacobian)
+
+    def bounds(self) -> list[tuple[float, float]]:
+        """Box bounds per parameter: ±bound, divided by k for Fourier mode k (smooth shapes)."""
+        return [(-b, b) for b in self.case.shape.bound * self.shape.scales()]
