@@ -40,7 +40,7 @@ class MeshMorph:
         )
         # Geometry node -> dof of `space` (same element, same local ordering per cell).
         self.node_dofs = np.empty(len(self.reference), dtype=np.int32)
-        self.node_dofs[mesh.geometry.dofmap.ravel()] = self.space.dofmap.list.ravel()
+        self.node_dofs[mesh.geometry.dofmaps[0].ravel()] = self.space.dofmap.list.ravel()
         self.fields = self._solve_basis()  # (m, n_local_dofs * 2) arrays on `space`
         self.basis = np.stack(
             [f.reshape(-1, 2)[self.node_dofs] for f in self.fields], axis=-1

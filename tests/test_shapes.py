@@ -1,0 +1,59 @@
+"""Parametrisations and the exact discrete area/centroid (pure numpy)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shapeopt.discrete_body import DiscreteBody, orient_edges
+from shapeopt.shapes import RadialShape
+
+
+def test_bspline_basis_is_a_partition_of_unity():
+    theta = np.linspace(0, 2 * np.pi, 1000)
+    basis = RadialShape("bspline", 8).basis(theta)
+    assert np.allclose(basis.sum(axis=1), 1.0, atol=1e-14)
+    assert basis.min() >= 0.0
+
+
+def test_fourier_radius_and_names():
+    shape = RadialShape("fourier", 2)
+    assert shape.names() == ["a0", "a1", "a2", "b1", "b2"]
+    theta = np.array([0.0, np.pi / 2])
+    r = shape.radius(theta, np.array([0.1, 0.0, 0.2, 0.0, 0.0]))
+    assert np.allclose(r, 0.5 * np.array([1.3, 0.9]))
+
+
+def _chain(shape: RadialShape, n_edges: int) -> DiscreteBody:
+    """P2 chain through points of the reference circle, like the mesh's body edges."""
+    theta = np.linspace(0, 2 * np.pi, 2 * n_edges, endpoint=False)
+    nodes = 0.5 * np.column_stack([np.cos(theta), np.sin(theta)])
+    edges = np.array([[2 * i, (2 * i + 2) % (2 * n_edges), 2 * i + 1] for i in range(n_edges)])
+    edges = orient_edges(nodes, edges[:, [1, 0, 2]], np.zeros(2))  # scrambled orientation, repaired
+    return DiscreteBody(nodes, shape.displacement_basis(nodes), edges)
+
+
+@pytest.mark.parametrize("kind", ["fourier", "bspline"])
+def test_discrete_area_and_centroid_gradients_match_finite_differences(kind):
+    shape = RadialShape(kind, 4 if kind == "fourier" else 6)
+    body = _chain(shape, 64)
+    s = 0.05 * np.random.default_rng(3).standard_normal(shape.size)
+    area, centroid, d_area, d_centroid = body.area_centroid(s)
+    h = 1e-6
+    for i in range(shape.size):
+        e = np.zeros(shape.size)
+        e[i] = h
+        plus, minus = body.area_centroid(s + e), body.area_centroid(s - e)
+        assert abs((plus[0] - minus[0]) / (2 * h) - d_area[i]) < 1e-8
+        assert np.allclose((plus[1] - minus[1]) / (2 * h), d_centroid[:, i], atol=1e-8)
+    assert area > 0
+
+
+def test_discrete_area_converges_to_the_analytic_fourier_area():
+    # A = π r0² ((1 + a0)² + ½ Σ (a_k² + b_k²)) for the exact curve; P2 edges converge like h⁴.
+    shape = RadialShape("fourier", 3)
+    s = np.array([0.02, 0.0, 0.1, -0.05, 0.0, 0.03, 0.02])
+    exact = np.pi * 0.25 * ((1 + s[0]) ** 2 + 0.5 * np.sum(s[1:] ** 2))
+    errors = [abs(_chain(shape, n).area_centroid(s)[0] - exact) for n in (32, 64)]
+    assert errors[1] < 1e-6
+    assert errors[0] / errors[1] > 12  # ≈ 16 for fourth order
