@@ -40,7 +40,8 @@ def cost_table(level: str, repeats: int = 3) -> None:
         gradient.append(time.perf_counter() - start)
     c, w, g = (statistics.median(v) for v in (cold, warm, gradient))
     print(
-        f"Adjoint cost, cylinder Re 40, level {level}, {problem.solver.dofs} DOFs, {problem.size} parameters:\n"
+        f"Adjoint cost, cylinder Re 40, level {level}, {problem.solver.dofs} DOFs, "
+        f"{problem.size} parameters:\n"
     )
     print(
         "| nonlinear solve s (Stokes + Newton) | warm-started solve s | gradient of C_D and C_L s | ratio |"
@@ -63,7 +64,8 @@ def optimization_table(level: str, out: Path) -> None:
         last = result.history[-1]
         i, f = result.initial, result.final
         print(
-            f"| {re} | {i['cd']:.5f} | {f['cd']:.5f} | {f['cd'] / i['cd'] - 1:+.2%} | {len(result.history) - 1} "
+            f"| {re} | {i['cd']:.5f} | {f['cd']:.5f} | {f['cd'] / i['cd'] - 1:+.2%} "
+            f"| {len(result.history) - 1} "
             f"| {result.fem_solves} | {abs(f['area_ratio'] - 1):.1e} | {last.kkt_residual:.1e} "
             f"| {result.seconds:.1f} | {result.message} |",
             flush=True,

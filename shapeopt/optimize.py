@@ -105,7 +105,10 @@ def optimize_adjoint(
     def record(s: np.ndarray) -> None:
         if result.history and np.array_equal(result.history[-1].s, s):
             return
-        evaluation = problem.evaluate(s, gradient=True)
+        try:
+            evaluation = problem.evaluate(s, gradient=True)
+        except ShapeError:
+            return  # a refused trial shape that SLSQP reports as its iterate; the next one is recorded
         values, _ = problem.constraints(s)
         item = Iteration(
             iteration=len(result.history),

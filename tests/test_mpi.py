@@ -44,3 +44,20 @@ def test_two_ranks_match_serial(tmp_path):
         "summary.json",
         "velocity.bp",
     ]
+
+
+@pytest.mark.mpi
+@pytest.mark.skipif(not MPIRUN.exists() and shutil.which("mpirun") is None, reason="no mpirun")
+def test_adjoint_gradient_on_two_ranks_matches_serial():
+    mpirun = str(MPIRUN) if MPIRUN.exists() else "mpirun"
+    args = ("gradient", str(CASES / "cylinder-re20.toml"), "--level", "coarse", "--json")
+    serial = json.loads(
+        subprocess.run(shapeopt_command(*args), capture_output=True, text=True, check=True).stdout
+    )
+    proc = subprocess.run(
+        [mpirun, "-n", "2", *shapeopt_command(*args)], capture_output=True, text=True, check=True
+    )
+    parallel = json.loads(proc.stdout)
+    scale = max(abs(g) for g in serial["dcd_ds"])
+    for a, b in zip(parallel["dcd_ds"], serial["dcd_ds"], strict=True):
+        assert abs(a - b) < 1e-7 * scale

@@ -1,0 +1,62 @@
+"""`gradient`, `optimize` and `solve --shape` from the shell."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+from conftest import CASES, shapeopt_command
+
+
+def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(shapeopt_command(*args), capture_output=True, text=True, check=check)
+
+
+def test_gradient_check_json():
+    out = json.loads(
+        _run("gradient", str(CASES / "cylinder-re10.toml"), "--level", "coarse", "--check", "--json").stdout
+    )
+    assert len(out["dcd_ds"]) == len(out["names"]) == 9
+    # Growing the circle uniformly (a0) raises its drag; the symmetric circle has no lift gradient in a0.
+    assert out["dcd_ds"][0] > 0 and abs(out["dcl_ds"][0]) < 1e-3
+    assert out["taylor"]["cd"]["min_rate"] >= 1.9
+
+
+def test_optimize_then_solve_the_optimized_shape(tmp_path):
+    run = tmp_path / "adj"
+    proc = _run(
+        "optimize", str(CASES / "cylinder-re5.toml"), "--level", "coarse", "--out", str(run), "--json"
+    )
+    summary = json.loads(proc.stdout)
+    assert summary["converged"] and summary["final"]["cd"] < summary["initial"]["cd"]
+    assert "iter" in proc.stderr and "KKT" in proc.stderr  # progress per iteration
+    for name in ("shape.json", "summary.json", "history.json", "shapes.png", "history.png", "flow.png"):
+        assert (run / name).stat().st_size > 0, name
+    history = json.loads((run / "history.json").read_text())["history"]
+    assert history[0]["cd"] == summary["initial"]["cd"] and history[-1]["cd"] == summary["final"]["cd"]
+
+    shape = json.loads((run / "shape.json").read_text())
+    solved = json.loads(
+        _run(
+            "solve",
+            str(CASES / "cylinder-re5.toml"),
+            "--level",
+            "coarse",
+            "--shape",
+            str(run / "shape.json"),
+            "--json",
+        ).stdout
+    )
+    assert abs(solved["cd"] / shape["cd"] - 1) < 1e-8
+    assert np.allclose(solved["s"], shape["s"])
+
+
+def test_shape_file_for_another_parametrisation_is_refused(tmp_path):
+    bad = tmp_path / "shape.json"
+    bad.write_text(json.dumps({"parametrisation": "bspline", "modes": 8, "s": [0.0] * 8}))
+    proc = _run(
+        "solve", str(CASES / "cylinder-re5.toml"), "--level", "coarse", "--shape", str(bad), check=False
+    )
+    assert proc.returncode == 2
+    assert "the case uses fourier with 4 modes" in proc.stderr and "Traceback" not in proc.stderr
