@@ -7,8 +7,10 @@ Meshing runs on rank 0 only; the mesh is then distributed over the communicator.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import dolfinx_solver  # noqa: F401  (must precede dolfinx)
 import gmsh
@@ -27,6 +29,7 @@ DFG_LENGTH, DFG_HEIGHT = 2.2, 0.41
 DFG_CENTER, DFG_RADIUS = (0.2, 0.2), 0.05
 
 _REFINEMENT = {"coarse": 1.0, "medium": 2.0, "fine": 4.0}
+MESH_DIR = Path(os.environ.get("SHAPEOPT_MESHES", Path(__file__).resolve().parents[1] / "meshes"))
 
 
 @dataclass(frozen=True)
@@ -70,18 +73,38 @@ def domain_geometry(case: Case) -> tuple[tuple[float, float, float, float], tupl
     return (-d.upstream, d.downstream, -d.half_width, d.half_width), (0.0, 0.0), 0.5
 
 
-def build_mesh(case: Case, comm: MPI.Comm = MPI.COMM_WORLD) -> FlowMesh:
-    """Generate the case's mesh on rank 0 and distribute it over `comm`."""
+def reference_mesh_path(case: Case) -> Path | None:
+    """Where the reference mesh of a freestream case and level is stored (None for the DFG channel)."""
+    if case.domain.kind != "freestream":
+        return None
+    d = case.domain
+    return MESH_DIR / f"freestream-{d.upstream:g}x{d.downstream:g}x{d.half_width:g}-{case.level}.msh"
+
+
+def build_mesh(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, store: bool = False) -> FlowMesh:
+    """The case's mesh, distributed over `comm`: read from `meshes/` when stored there, else generated.
+
+    With `store`, a generated freestream reference mesh is written to `meshes/` so that every later
+    run (and every surrogate trained on it) uses exactly these nodes.
+    """
     start = time.perf_counter()
     box, center, radius = domain_geometry(case)
+    stored = reference_mesh_path(case)
     sha, failure = None, None
     if comm.rank == 0:
         gmsh.initialize(interruptible=False)
         try:
             gmsh.option.setNumber("General.Terminal", 0)
             gmsh.option.setNumber("General.NumThreads", 1)
-            gmsh.model.add(case.name)
-            _circle_in_box(box, center, radius, mesh_sizes(case))
+            if stored is not None and stored.is_file():
+                gmsh.open(str(stored))
+            else:
+                gmsh.model.add(case.name)
+                _circle_in_box(box, center, radius, mesh_sizes(case))
+                if store and stored is not None:
+                    stored.parent.mkdir(parents=True, exist_ok=True)
+                    gmsh.option.setNumber("Mesh.Binary", 1)
+                    gmsh.write(str(stored))
             sha = _content_hash()
         except Exception as exc:  # gmsh raises plain Exceptions
             failure = str(exc)

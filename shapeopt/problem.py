@@ -50,7 +50,7 @@ class DragProblem:
     def __init__(self, case: Case, comm: MPI.Comm = MPI.COMM_WORLD):
         self.case = case
         self.shape = shape_of(case)
-        self.flow_mesh = build_mesh(case, comm)
+        self.flow_mesh = build_mesh(case, comm, store=True)
         self.morph = MeshMorph(self.flow_mesh, self.shape, case.shape.min_quality)
         self.solver = FlowSolver(self.flow_mesh, case)
         self.forces = ForceEvaluator(self.solver)

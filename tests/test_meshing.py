@@ -28,3 +28,17 @@ def test_body_is_curved_and_markers_exist():
     outline = body_outline(flow_mesh)
     radii = np.linalg.norm(outline, axis=1)
     assert np.allclose(radii, 0.5, atol=1e-12)
+
+
+def test_stored_reference_mesh_round_trip(tmp_path, monkeypatch):
+    import shapeopt.meshing as meshing
+
+    monkeypatch.setattr(meshing, "MESH_DIR", tmp_path)
+    case = load_case(CASES / "cylinder-re5.toml").with_overrides(level="coarse")
+    generated = build_mesh(case, store=True)
+    path = meshing.reference_mesh_path(case)
+    assert path.parent == tmp_path and path.is_file()
+    loaded = build_mesh(case)
+    assert loaded.sha256 == generated.sha256
+    assert np.array_equal(loaded.mesh.geometry.x, generated.mesh.geometry.x)
+    assert len(loaded.facets.find(BODY)) == len(generated.facets.find(BODY))
