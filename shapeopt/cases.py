@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from shapeopt.errors import CaseError
 from shapeopt.shapes import PARAMETRISATIONS
 
@@ -67,11 +69,16 @@ class OptimizeSettings:
 
 @dataclass(frozen=True)
 class Case:
-    """A validated case. `re` is based on the body diameter and the mean inflow speed."""
+    """A validated case. `re` is based on the body diameter and the mean inflow speed.
+
+    A case may give Re as a range (`re_range`, for datasets and surrogates); `re` is then its geometric
+    mean, the value a single solve uses.
+    """
 
     name: str
     domain: Domain
     re: float
+    re_range: tuple[float, float] | None = None
     level: str = "medium"
     solver: SolverSettings = dataclasses.field(default_factory=SolverSettings)
     shape: ShapeSettings = dataclasses.field(default_factory=ShapeSettings)
@@ -105,7 +112,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "downstream": _NUMBER,
         "half_width": _NUMBER,
     },
-    "flow": {"re": _NUMBER},
+    "flow": {"re": ((int, float, list), "a number or a [low, high] range")},
     "mesh": {"level": ((str,), "a string")},
     "solver": {
         "rtol": _NUMBER,
@@ -165,7 +172,18 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
             _check_positive(errors, f"domain.{key}", domain[key])
             if kind == "dfg-channel":
                 errors.append(f"'domain.{key}' does not apply to the fixed dfg-channel geometry")
-    if "re" in values["flow"]:
+    re_range = None
+    if isinstance(values["flow"].get("re"), list):
+        re_range = values["flow"]["re"]
+        if len(re_range) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in re_range):
+            errors.append(f"'flow.re' range must be two numbers [low, high], got {re_range!r}")
+        elif not 0 < re_range[0] < re_range[1]:
+            errors.append(f"'flow.re' range must satisfy 0 < low < high, got {re_range!r}")
+        else:
+            re_range = (float(re_range[0]), float(re_range[1]))
+            values["flow"]["re"] = float(np.sqrt(re_range[0] * re_range[1]))
+    elif "re" in values["flow"]:
+        values["flow"]["re"] = float(values["flow"]["re"])
         _check_positive(errors, "flow.re", values["flow"]["re"])
     level = values["mesh"].get("level")
     if level is not None and level not in LEVELS:
@@ -205,6 +223,7 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
         description=values[""].get("description", ""),
         domain=Domain(**domain),
         re=values["flow"]["re"],
+        re_range=re_range,
         level=level or "medium",
         solver=SolverSettings(**solver),
         shape=ShapeSettings(**shape),

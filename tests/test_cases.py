@@ -37,9 +37,11 @@ def test_defaults_and_overrides(write_case):
     ("text", "expected"),
     [
         (GOOD + "speed = 3\n", "unknown key 'flow.speed'"),
-        (GOOD.replace("re = 10", 're = "ten"'), "'flow.re' must be a number, got str 'ten'"),
+        (GOOD.replace("re = 10", 're = "ten"'), "'flow.re' must be a number or a [low, high] range, got str 'ten'"),
         (GOOD.replace("re = 10", "re = true"), "'flow.re' must be a number"),
         (GOOD.replace("re = 10", "re = 0"), "'flow.re' must be > 0, got 0"),
+        (GOOD.replace("re = 10", "re = [40, 1]"), "range must satisfy 0 < low < high"),
+        (GOOD.replace("re = 10", "re = [1, 2, 3]"), "range must be two numbers"),
         (GOOD.replace("re = 10", "re = -5.0"), "'flow.re' must be > 0, got -5.0"),
         (GOOD.replace('"freestream"', '"lake"'), "unknown domain kind 'lake'"),
         (GOOD + "[solver]\nmax_iterations = 2.5\n", "'solver.max_iterations' must be an integer"),
@@ -70,6 +72,11 @@ def test_missing_file_from_the_shell_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"shapeopt: error: case file not found: {missing}"
     assert "Traceback" not in proc.stderr
+
+
+def test_reynolds_range(write_case):
+    case = load_case(write_case(GOOD.replace("re = 10", "re = [1, 40]")))
+    assert case.re_range == (1.0, 40.0) and abs(case.re - 40**0.5) < 1e-12
 
 
 def test_bad_override_is_rejected(capsys):
