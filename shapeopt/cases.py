@@ -175,7 +175,9 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
     re_range = None
     if isinstance(values["flow"].get("re"), list):
         re_range = values["flow"]["re"]
-        if len(re_range) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in re_range):
+        if len(re_range) != 2 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in re_range
+        ):
             errors.append(f"'flow.re' range must be two numbers [low, high], got {re_range!r}")
         elif not 0 < re_range[0] < re_range[1]:
             errors.append(f"'flow.re' range must satisfy 0 < low < high, got {re_range!r}")

@@ -59,6 +59,27 @@ def _parser() -> argparse.ArgumentParser:
     optimize.add_argument("--shape", type=Path, help="initial shape.json (default: the circle)")
     optimize.add_argument("--out", type=Path, required=True, help="run directory")
     optimize.set_defaults(run=_optimize)
+
+    dataset = commands.add_parser("dataset", help="FEM samples (s, Re, C_D, C_L, gradients, state) to HDF5")
+    _add_case_arguments(dataset)
+    dataset.add_argument("--samples", type=int, required=True, help="number of samples (resumes)")
+    dataset.add_argument("--out", type=Path, required=True, help="HDF5 file")
+    dataset.add_argument("--seed", type=int, default=0, help="seed of the Sobol design")
+    dataset.add_argument("--workers", type=int, default=1, help="local worker processes (serial runs)")
+    dataset.set_defaults(run=_dataset)
+
+    train = commands.add_parser("train", help="train the drag surrogate on a dataset")
+    _add_case_arguments(train)
+    train.add_argument("--data", type=Path, required=True, help="HDF5 dataset from `shapeopt dataset`")
+    train.add_argument("--method", choices=["supervised", "sobolev"], default="supervised")
+    train.add_argument("--out", type=Path, required=True, help="surrogate file (.pt)")
+    train.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    train.add_argument("--budget-seconds", type=float, default=600.0, help="wall-time budget of training")
+    train.add_argument("--epochs", type=int, default=3000)
+    train.add_argument("--batch", type=int, default=64)
+    train.add_argument("--lr", type=float, default=2e-3)
+    train.add_argument("--seed", type=int, default=0, help="seed of the split and the initial weights")
+    train.set_defaults(run=_train)
     return parser
 
 
@@ -278,6 +299,95 @@ def _optimize_text(result, out: Path) -> str:
             f"  wrote {out}/shape.json, summary.json, history.json, shapes.png, history.png, flow.png",
         ]
     )
+
+
+def _dataset(args: argparse.Namespace) -> int:
+    from mpi4py import MPI
+
+    from shapeopt.dataset import generate
+
+    comm = MPI.COMM_WORLD
+    case = _load(args)
+    if args.samples < 1 or args.workers < 1:
+        raise CaseError("--samples and --workers must be ≥ 1")
+
+    def progress(p) -> None:
+        print(
+            f"[{p.stored}/{args.samples}] {p.done} computed here, {p.failed} failed, "
+            f"{p.seconds / max(p.done, 1):.2f} s/sample, ETA {p.eta:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        summary = generate(case, args.out, args.samples, args.seed, args.workers, progress, comm)
+    except ValueError as exc:
+        raise CaseError(str(exc)) from None
+    summary |= {"out": str(args.out), "case": case.name, "level": case.level}
+    if comm.rank == 0:
+        print(
+            json.dumps(summary)
+            if args.json
+            else f"{args.out}: {summary['computed']} samples computed ({summary['failed']} failed) in "
+            f"{summary['seconds']:.1f} s; {args.samples} requested"
+        )
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from shapeopt.problem import shape_of
+    from surrogates.data import read_dataset
+    from surrogates.train import TrainSettings, train
+
+    case = _load(args)
+    try:
+        data = read_dataset(args.data)
+    except (OSError, KeyError) as exc:
+        raise CaseError(f"cannot read dataset {args.data}: {exc}") from None
+    shape = shape_of(case)
+    expected = {"kind": shape.kind, "modes": shape.modes, "names": shape.names()}
+    if {k: data.spec.get(k) for k in expected} != expected or data.case.get("level") != case.level:
+        raise CaseError(
+            f"{args.data} was made for another parametrisation or mesh level than case '{case.name}' "
+            f"at level {case.level}"
+        )
+    settings = TrainSettings(
+        method=args.method,
+        epochs=args.epochs,
+        batch=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        budget_seconds=args.budget_seconds,
+        device=args.device,
+    )
+
+    def progress(item: dict) -> None:
+        if item["epoch"] % 100 == 0:
+            print(
+                f"epoch {item['epoch']:5d}  validation loss {item['validation_loss']:.3e}  "
+                f"{item['seconds']:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    try:
+        result = train(data, settings, {"case": case.name, "dataset": str(args.data)}, progress)
+    except ValueError as exc:
+        raise CaseError(str(exc)) from None
+    result.surrogate.save(args.out)
+    m = result.metrics
+    out = {"out": str(args.out), "method": args.method, "metrics": m}
+    print(
+        json.dumps(out)
+        if args.json
+        else f"{args.out}: {args.method}, {m['epochs']} epochs in {m['train_seconds']:.0f} s, "
+        f"{m['pod_modes']} POD modes\n"
+        f"  test C_D relative error: median {m['cd_error_median']:.2e}, p95 {m['cd_error_p95']:.2e}, "
+        f"max {m['cd_error_max']:.2e}\n"
+        f"  median cosine(dC_D/ds surrogate, adjoint) {m['gradient_cosine_median']:.4f}, "
+        f"median field error {m['field_error_median']:.2e} ({m['test_samples']} test samples)"
+    )
+    return 0
 
 
 def _picture_window(case: Case) -> tuple[float, float, float, float]:

@@ -28,6 +28,7 @@ class Evaluation:
     """FEM result for one shape: coefficients, adjoint gradients (m,) when asked, solver statistics."""
 
     s: np.ndarray
+    re: float
     cd: float
     cl: float
     quality: float
@@ -68,12 +69,14 @@ class DragProblem:
         """Number of shape parameters."""
         return self.shape.size
 
-    def evaluate(self, s: np.ndarray, gradient: bool = False) -> Evaluation:
-        """FEM coefficients at shape `s` (cached for the last shape); with adjoint gradients if asked."""
+    def evaluate(self, s: np.ndarray, gradient: bool = False, re: float | None = None) -> Evaluation:
+        """FEM coefficients at shape `s` and `re` (default: the case's), cached for the last query;
+        with adjoint gradients if asked."""
         s = np.asarray(s, dtype=float)
+        re = self.case.re if re is None else float(re)
         last = self._last
-        if last is None or not np.array_equal(last.s, s):
-            last = self._solve(s)
+        if last is None or not np.array_equal(last.s, s) or last.re != re:
+            last = self._solve(s, re)
         if gradient and last.dcd is None:
             start = time.perf_counter()
             grads = self.adjoint.gradients()
@@ -82,21 +85,23 @@ class DragProblem:
             self.adjoint_solves += 1
         return last
 
-    def _solve(self, s: np.ndarray) -> Evaluation:
+    def _solve(self, s: np.ndarray, re: float) -> Evaluation:
         start = time.perf_counter()
         quality = self.morph.apply(s)
+        self._last = None  # the mesh has moved: the cached result no longer matches it
         try:
-            report = self.solver.solve(initial=self._warm)
+            report = self.solver.solve(re=re, initial=self._warm)
         except SolverError:
             if self._warm is None:
                 raise
-            report = self.solver.solve()  # the neighbouring state was a poor guess: start from Stokes
+            report = self.solver.solve(re=re)  # the neighbouring state was a poor guess: start from Stokes
         self.fem_solves += 1
         self.report = report
         self._warm = self.solver.w.x.array.copy()
         coefficients = self.forces.volume()
         self._last = Evaluation(
             s=s.copy(),
+            re=re,
             cd=coefficients.cd,
             cl=coefficients.cl,
             quality=quality,

@@ -37,7 +37,10 @@ def test_defaults_and_overrides(write_case):
     ("text", "expected"),
     [
         (GOOD + "speed = 3\n", "unknown key 'flow.speed'"),
-        (GOOD.replace("re = 10", 're = "ten"'), "'flow.re' must be a number or a [low, high] range, got str 'ten'"),
+        (
+            GOOD.replace("re = 10", 're = "ten"'),
+            "'flow.re' must be a number or a [low, high] range, got str 'ten'",
+        ),
         (GOOD.replace("re = 10", "re = true"), "'flow.re' must be a number"),
         (GOOD.replace("re = 10", "re = 0"), "'flow.re' must be > 0, got 0"),
         (GOOD.replace("re = 10", "re = [40, 1]"), "range must satisfy 0 < low < high"),

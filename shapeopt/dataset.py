@@ -1,0 +1,247 @@
+"""Datasets of FEM samples for surrogate training: designs, generation (serial, process pool, MPI), HDF5.
+
+Sample `i` is fixed by the seed: the i-th point of a scrambled Sobol sequence over the parameter box and
+log Re, projected onto the case's area/centroid constraints. Per sample the file holds s, Re, C_D, C_L,
+dC_D/ds, dC_L/ds (adjoint), the state on the reference DOF layout, Newton iterations, seconds and the morph
+quality; a failed sample is stored with its reason. Rerunning the same command resumes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx.fem.petsc import assemble_matrix
+from mpi4py import MPI
+from scipy.stats import qmc
+
+from shapeopt.cases import Case
+from shapeopt.datafile import SampleFile
+from shapeopt.errors import CaseError, ShapeoptError
+from shapeopt.problem import DragProblem
+
+
+@dataclass
+class Progress:
+    """Counts for the progress line: samples done in this run, failures, total wanted, seconds."""
+
+    done: int
+    failed: int
+    todo: int
+    stored: int
+    seconds: float
+
+    @property
+    def eta(self) -> float:
+        """Seconds left at the rate of this run."""
+        return self.seconds / max(self.done, 1) * (self.todo - self.done)
+
+
+def design_points(problem: DragProblem, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sobol designs: s (n, m) projected onto the constraints, Re (n,) log-uniform, feasible mask (n,)."""
+    re_range = problem.case.re_range or (problem.case.re, problem.case.re)
+    bounds = np.array(problem.bounds())
+    unit = qmc.Sobol(problem.size + 1, scramble=True, seed=seed).random_base2(
+        int(np.ceil(np.log2(max(n, 2))))
+    )[:n]
+    s = bounds[:, 0] + unit[:, :-1] * (bounds[:, 1] - bounds[:, 0])
+    log_lo, log_hi = np.log(re_range[0]), np.log(re_range[1])
+    re = np.exp(log_lo + unit[:, -1] * (log_hi - log_lo))
+    feasible = np.ones(n, dtype=bool)
+    dependent = dependent_parameters(problem)
+    s[:, dependent] = 0.0  # start of the projection; the Sobol values there are not used
+    for i in range(n):
+        s[i], feasible[i] = project(problem, s[i])
+    return s, re, feasible
+
+
+def dependent_parameters(problem: DragProblem) -> np.ndarray:
+    """The parameters that the constraints fix, chosen by pivoted QR of their Jacobian at the circle.
+
+    For the Fourier form these are a0 (area) and a1, b1 (centroid); the others stay free design variables.
+    """
+    from scipy.linalg import qr
+
+    _, jacobian = problem.constraints(np.zeros(problem.size))
+    _, _, pivots = qr(jacobian, pivoting=True)
+    return np.sort(pivots[: jacobian.shape[0]])
+
+
+def project(problem: DragProblem, s: np.ndarray, iterations: int = 30) -> tuple[np.ndarray, bool]:
+    """Solve g(s) = 0 for the dependent parameters (Newton), the others fixed; feasible if inside bounds."""
+    s = s.copy()
+    dependent = dependent_parameters(problem)
+    for _ in range(iterations):
+        values, jacobian = problem.constraints(s)
+        if np.max(np.abs(values)) < 1e-13:
+            break
+        s[dependent] -= np.linalg.solve(jacobian[:, dependent], values)
+    bounds = np.array(problem.bounds())
+    inside = bool(np.all(s >= bounds[:, 0]) and np.all(s <= bounds[:, 1]))
+    return s, bool(np.max(np.abs(problem.constraints(s)[0])) < 1e-10) and inside
+
+
+def state_weights(problem: DragProblem) -> np.ndarray:
+    """Diagonal of the mass matrix of (u, p) on the reference mesh: the state inner-product weights."""
+    problem.morph.apply(np.zeros(problem.size))
+    W = problem.solver.W
+    (u, p), (v, q) = ufl.TrialFunctions(W), ufl.TestFunctions(W)
+    matrix = assemble_matrix(fem.form((ufl.inner(u, v) + p * q) * ufl.dx))
+    matrix.assemble()
+    diagonal = matrix.getDiagonal().array.copy()
+    matrix.destroy()
+    return diagonal
+
+
+def compute_sample(
+    problem: DragProblem, index: int, s: np.ndarray, re: float, feasible: bool
+) -> dict[str, Any]:
+    """One FEM sample with adjoint gradients, or a failure record with its reason."""
+    start = time.perf_counter()
+    row: dict[str, Any] = {"index": index, "s": s, "re": re}
+    if not feasible:
+        return row | {"status": 1, "reason": "no shape inside the bounds meets the area/centroid constraints"}
+    try:
+        evaluation = problem.evaluate(s, gradient=True, re=re)
+    except ShapeoptError as exc:
+        return row | {"status": 1, "reason": str(exc), "seconds": time.perf_counter() - start}
+    return row | {
+        "status": 0,
+        "cd": evaluation.cd,
+        "cl": evaluation.cl,
+        "dcd": evaluation.dcd,
+        "dcl": evaluation.dcl,
+        "state": problem.solver.w.x.array.copy(),
+        "newton_iterations": evaluation.newton_iterations,
+        "quality": evaluation.quality,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def generate(
+    case: Case,
+    out: Path,
+    samples: int,
+    seed: int = 0,
+    workers: int = 1,
+    progress: Callable[[Progress], None] | None = None,
+    comm: MPI.Comm = MPI.COMM_WORLD,
+) -> dict[str, Any]:
+    """Fill `out` with `samples` samples (resuming what is there) over MPI ranks or `workers` processes."""
+    if case.domain.kind != "freestream":
+        raise CaseError(f"case '{case.name}': datasets need a freestream case with a shape parametrisation")
+    problem = DragProblem(case, MPI.COMM_SELF)  # every rank (and worker) solves samples on its own
+    s, re, feasible = design_points(problem, samples, seed)
+    writer = None
+    todo: list[int] = []
+    if comm.rank == 0:
+        attrs = {
+            "case": case.to_dict(),
+            "spec": spec_of(problem),
+            "mesh_sha256": problem.flow_mesh.sha256,
+            "re_range": list(case.re_range or (case.re, case.re)),
+            "seed": seed,
+            "level": case.level,
+        }
+        writer = SampleFile(out, problem.size, len(problem.solver.w.x.array), attrs, state_weights(problem))
+        done = writer.done()
+        todo = [i for i in range(samples) if i not in done]
+    todo = comm.bcast(todo, root=0)
+    start = time.perf_counter()
+    counts = {"done": 0, "failed": 0}
+
+    def store(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            writer.append(row)
+            counts["done"] += 1
+            counts["failed"] += row["status"] != 0
+        if progress is not None:
+            progress(
+                Progress(
+                    counts["done"],
+                    counts["failed"],
+                    len(todo),
+                    samples - len(todo) + counts["done"],
+                    time.perf_counter() - start,
+                )
+            )
+
+    try:
+        if comm.size > 1:
+            # Lockstep rounds: rank r takes the r-th sample of each round; rank 0 writes the round.
+            for first in range(0, len(todo), comm.size):
+                mine = first + comm.rank
+                row = (
+                    compute_sample(problem, todo[mine], s[todo[mine]], re[todo[mine]], feasible[todo[mine]])
+                    if mine < len(todo)
+                    else None
+                )
+                rows = comm.gather(row, root=0)
+                if comm.rank == 0:
+                    store([r for r in rows if r is not None])
+        elif workers > 1:
+            for row in _pool_samples(case, todo, s, re, feasible, workers):
+                store([row])
+        else:
+            for i in todo:
+                store([compute_sample(problem, i, s[i], re[i], feasible[i])])
+    finally:
+        if writer is not None:
+            writer.close()
+    return {
+        "samples": samples,
+        "computed": counts["done"],
+        "failed": counts["failed"],
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def spec_of(problem: DragProblem) -> dict[str, Any]:
+    """Parametrisation spec stored with datasets and surrogates."""
+    shape = problem.shape
+    return {
+        "kind": shape.kind,
+        "modes": shape.modes,
+        "names": shape.names(),
+        "r0": shape.r0,
+        "center": list(shape.center),
+        "bounds": [list(b) for b in problem.bounds()],
+        "area_ratio": problem.case.constraints.area_ratio,
+        "fix_centroid": problem.case.constraints.fix_centroid,
+    }
+
+
+_worker_problem: DragProblem | None = None
+
+
+def _init_worker(case: Case) -> None:
+    global _worker_problem
+    _worker_problem = DragProblem(case, MPI.COMM_SELF)
+
+
+def _work(task: tuple[int, np.ndarray, float, bool]) -> dict[str, Any]:
+    return compute_sample(_worker_problem, *task)
+
+
+def _pool_samples(case, todo, s, re, feasible, workers) -> Iterator[dict[str, Any]]:
+    context = multiprocessing.get_context("spawn")
+    tasks = [(i, s[i], float(re[i]), bool(feasible[i])) for i in todo]
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(case,)) as pool:
+        futures = [pool.submit(_work, task) for task in tasks]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BrokenProcessPool:
+            raise ShapeoptError("a dataset worker process died; the samples stored so far are kept") from None
+        finally:
+            for future in futures:
+                future.cancel()

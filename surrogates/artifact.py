@@ -1,0 +1,173 @@
+"""A trained surrogate as a file: weights, POD basis, parameter spec, mesh hash, Re range, metrics.
+
+`load(path)` returns a `Surrogate` with batched `drag`, `drag_gradient` and `state` queries.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from surrogates.network import DragNet
+from surrogates.pod import POD
+
+FORMAT = "shapeopt-surrogate/1"
+
+
+class IncompatibleSurrogateError(ValueError):
+    """The surrogate was trained for another parametrisation, mesh or Reynolds range."""
+
+
+class OutsideTrainingBox(UserWarning):
+    """Some queries lie outside the box of shapes and Reynolds numbers the surrogate was trained on."""
+
+
+class Surrogate:
+    """Drag model for one parametrisation and reference mesh. Inputs: s (n, m), re (n,) or scalar."""
+
+    def __init__(self, net: DragNet, pod: POD, meta: dict[str, Any]):
+        self.net, self.pod, self.meta = net.eval(), pod, meta
+        self.device = next(net.parameters()).device
+        self._basis = torch.as_tensor(pod.basis, device=self.device)
+        self._mean = torch.as_tensor(pod.mean, device=self.device)
+        bounds = np.asarray(meta["spec"]["bounds"], dtype=float)
+        self.lower, self.upper = bounds[:, 0], bounds[:, 1]
+
+    # -- queries ---------------------------------------------------------------------------------
+    def _inputs(self, s, re) -> tuple[torch.Tensor, torch.Tensor]:
+        s = torch.as_tensor(
+            np.asarray(s, dtype=float) if not torch.is_tensor(s) else s,
+            dtype=torch.float64,
+            device=self.device,
+        )
+        s = s.reshape(-1, self.net.n_params)
+        re = torch.as_tensor(re, dtype=torch.float64, device=self.device).reshape(-1)
+        if re.numel() == 1:
+            re = re.expand(s.shape[0])
+        if self.meta.get("warn_outside", True):
+            outside = self.outside(s.detach().cpu().numpy(), re.detach().cpu().numpy())
+            if outside.any():
+                warnings.warn(
+                    f"{int(outside.sum())} of {len(outside)} queries lie outside the training box "
+                    f"(shape bounds, Re in {self.meta['re_range']})",
+                    OutsideTrainingBox,
+                    stacklevel=3,
+                )
+        return s, re
+
+    def outside(self, s: np.ndarray, re: np.ndarray) -> np.ndarray:
+        """Mask (n,) of queries outside the parameter bounds or the training Re range."""
+        s = np.asarray(s, dtype=float).reshape(-1, self.net.n_params)
+        re = np.broadcast_to(np.asarray(re, dtype=float).reshape(-1), (len(s),))
+        lo, hi = self.meta["re_range"]
+        tol = 1e-9
+        return (
+            np.any(s < self.lower - tol, axis=1)
+            | np.any(s > self.upper + tol, axis=1)
+            | (re < lo * (1 - tol))
+            | (re > hi * (1 + tol))
+        )
+
+    @torch.no_grad()
+    def drag(self, s, re) -> np.ndarray:
+        """Predicted C_D: (n,)."""
+        _, cd, _ = self.net(*self._inputs(s, re))
+        return cd.cpu().numpy()
+
+    @torch.no_grad()
+    def coefficients(self, s, re) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted (C_D, C_L): each (n,)."""
+        _, cd, cl = self.net(*self._inputs(s, re))
+        return cd.cpu().numpy(), cl.cpu().numpy()
+
+    def drag_gradient(self, s, re) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted C_D (n,) and dC_D/ds (n, m) by autograd."""
+        s, re = self._inputs(s, re)
+        s = s.detach().requires_grad_(True)
+        _, cd, _ = self.net(s, re)
+        (grad,) = torch.autograd.grad(cd.sum(), s)
+        return cd.detach().cpu().numpy(), grad.cpu().numpy()
+
+    @torch.no_grad()
+    def state(self, s, re) -> np.ndarray:
+        """Predicted state w̄ + Φ y on the reference DOF layout: (n, N)."""
+        y, _, _ = self.net(*self._inputs(s, re))
+        return (self._mean + y @ self._basis.T).cpu().numpy()
+
+    # -- compatibility ---------------------------------------------------------------------------
+    def check_compatible(
+        self, spec: dict, mesh_sha256: str, re_range: tuple[float, float] | None = None
+    ) -> None:
+        """Raise `IncompatibleSurrogateError` unless trained for this parametrisation, mesh and Re range."""
+        mine = self.meta["spec"]
+        problems = []
+        for key in ("kind", "modes", "names"):
+            if mine.get(key) != spec.get(key):
+                problems.append(f"parametrisation {key} {mine.get(key)!r} ≠ {spec.get(key)!r}")
+        if not np.allclose(np.asarray(mine["bounds"]), np.asarray(spec["bounds"])):
+            problems.append("parameter bounds differ")
+        if self.meta["mesh_sha256"] != mesh_sha256:
+            problems.append(f"reference mesh {self.meta['mesh_sha256'][:12]} ≠ {mesh_sha256[:12]}")
+        if re_range is not None:
+            lo, hi = self.meta["re_range"]
+            if re_range[0] < lo * (1 - 1e-9) or re_range[1] > hi * (1 + 1e-9):
+                problems.append(f"Re range {list(re_range)} is not inside the trained {[lo, hi]}")
+        if problems:
+            raise IncompatibleSurrogateError("surrogate does not fit this case: " + "; ".join(problems))
+
+    # -- file ------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the artifact (torch.save of tensors and plain data, loadable with weights_only)."""
+        payload = {
+            "format": FORMAT,
+            "architecture": {
+                "n_params": self.net.n_params,
+                "n_modes": self.net.n_modes,
+                "width": self.net.width,
+                "depth": self.net.depth,
+            },
+            "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+            "pod": {
+                "mean": torch.from_numpy(self.pod.mean),
+                "basis": torch.from_numpy(self.pod.basis),
+                "weights": torch.from_numpy(self.pod.weights),
+                "singular_values": torch.from_numpy(self.pod.singular_values),
+                "energy": self.pod.energy,
+            },
+            "meta": self.meta,
+        }
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(buffer.getvalue())
+        tmp.replace(path)
+
+
+def load(path: str | Path, device: str = "cpu") -> Surrogate:
+    """Read a surrogate artifact; `device` is where queries run."""
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise IncompatibleSurrogateError(f"{path}: not a surrogate file ({exc.__class__.__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise IncompatibleSurrogateError(f"{path}: not a {FORMAT} file")
+    net = DragNet(**payload["architecture"]).to(device)
+    net.load_state_dict(payload["state_dict"])
+    p = payload["pod"]
+    pod = POD(
+        p["mean"].numpy(),
+        p["basis"].numpy(),
+        p["weights"].numpy(),
+        p["singular_values"].numpy(),
+        float(p["energy"]),
+    )
+    return Surrogate(net, pod, payload["meta"])

@@ -1,0 +1,226 @@
+"""Training the drag network with Adam: `supervised` and `sobolev` (adjoint-gradient labels).
+
+Losses in normalised units (outputs divided by their training std):
+    supervised: ½|y − y_FEM|² / k + β |c − c_FEM|²
+    sobolev:    supervised + γ |∂C_D/∂s − (dC_D/ds)_adjoint|² / m   (gradients scaled by std(C_D))
+The split into train/validation/test is fixed by the seed; the best validation model is kept. All data
+sit on the training device; the loop does not copy to the host except once per epoch for the log.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from surrogates.artifact import Surrogate
+from surrogates.data import Dataset
+from surrogates.network import DragNet
+from surrogates.pod import POD, fit_pod
+
+METHODS = ("supervised", "sobolev")
+
+
+@dataclass
+class TrainSettings:
+    """Optimiser and loss settings; `budget_seconds` bounds the wall time of the epoch loop."""
+
+    method: str = "supervised"
+    epochs: int = 3000
+    batch: int = 64
+    lr: float = 2e-3
+    lr_final: float = 2e-5
+    beta: float = 10.0
+    gamma: float = 1.0
+    width: int = 128
+    depth: int = 3
+    seed: int = 0
+    budget_seconds: float = 600.0
+    device: str = "cpu"
+    pod_energy: float = 0.99999
+    pod_modes: int = 32
+
+
+@dataclass
+class Split:
+    """Sample indices of the three parts."""
+
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+
+
+@dataclass
+class TrainResult:
+    """The trained surrogate with its learning curve and test metrics."""
+
+    surrogate: Surrogate
+    history: list[dict] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    split: Split | None = None
+
+
+def resolve_device(name: str) -> str:
+    """`auto` → cuda when present, else cpu; refuses `cuda` without a GPU."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available here (use auto or cpu)")
+    return name
+
+
+def split_indices(n: int, seed: int, fractions: tuple[float, float] = (0.8, 0.1)) -> Split:
+    """Seeded random split into train/validation/test (80/10/10 by default)."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_train = round(fractions[0] * n)
+    n_val = max(1, round(fractions[1] * n))
+    return Split(
+        np.sort(order[:n_train]), np.sort(order[n_train : n_train + n_val]), np.sort(order[n_train + n_val :])
+    )
+
+
+class _Tensors:
+    """Dataset arrays on the device, with POD coefficients as targets."""
+
+    def __init__(self, data: Dataset, pod: POD, device: str):
+        def t(a):
+            return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64, device=device)
+
+        self.s, self.re = t(data.s), t(data.re)
+        self.y = t(pod.project(data.state))
+        self.c = torch.stack([t(data.cd), t(data.cl)], dim=1)
+        self.dcd = t(data.dcd)
+
+
+def loss_terms(
+    net: DragNet, batch: dict[str, torch.Tensor], settings: TrainSettings
+) -> dict[str, torch.Tensor]:
+    """Loss terms for one batch (normalised units); `total` is what the optimiser minimises."""
+    k = net.n_modes
+    s = batch["s"].requires_grad_(settings.method == "sobolev")
+    out = net.normalised(s, batch["re"])
+    target = (torch.cat([batch["y"], batch["c"]], dim=1) - net.out_mean) / net.out_std
+    field_term = 0.5 * torch.mean(torch.sum((out[:, :k] - target[:, :k]) ** 2, dim=1)) / k
+    coefficient_term = torch.mean(torch.sum((out[:, k:] - target[:, k:]) ** 2, dim=1))
+    terms = {"field": field_term, "coefficients": coefficient_term}
+    total = field_term + settings.beta * coefficient_term
+    if settings.method == "sobolev":
+        (grad,) = torch.autograd.grad(out[:, k].sum(), s, create_graph=True)  # ∂(C_D/std)/∂s
+        mismatch = grad - batch["dcd"] / net.out_std[k]
+        terms["gradient"] = torch.mean(torch.sum(mismatch**2, dim=1)) / s.shape[1]
+        total = total + settings.gamma * terms["gradient"]
+    terms["total"] = total
+    return terms
+
+
+def train(
+    data: Dataset,
+    settings: TrainSettings,
+    meta: dict,
+    progress: Callable[[dict], None] | None = None,
+) -> TrainResult:
+    """Fit POD on the training states, train the network, keep the best validation model, test it."""
+    if settings.method not in METHODS:
+        raise ValueError(
+            f"unknown training method '{settings.method}' (expected one of {', '.join(METHODS)})"
+        )
+    if len(data) < 10:
+        raise ValueError(f"the dataset has {len(data)} successful samples; training needs at least 10")
+    torch.manual_seed(settings.seed)
+    device = resolve_device(settings.device)
+    split = split_indices(len(data), settings.seed)
+    pod = fit_pod(data.state[split.train], data.weights, settings.pod_energy, settings.pod_modes)
+    tensors = _Tensors(data, pod, device)
+    net = DragNet(data.s.shape[1], pod.size, settings.width, settings.depth).to(device)
+    train_idx = torch.as_tensor(split.train, device=device)
+    val_idx = torch.as_tensor(split.validation, device=device)
+    inputs = torch.cat([tensors.s, torch.log(tensors.re)[:, None]], dim=1)
+    net.set_normalisation(inputs[train_idx], torch.cat([tensors.y, tensors.c], dim=1)[train_idx])
+
+    optimiser = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    decay = (settings.lr_final / settings.lr) ** (1.0 / max(settings.epochs, 1))
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=decay)
+
+    def batch_of(idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {
+            "s": tensors.s[idx],
+            "re": tensors.re[idx],
+            "y": tensors.y[idx],
+            "c": tensors.c[idx],
+            "dcd": tensors.dcd[idx],
+        }
+
+    validation = batch_of(val_idx)
+    best_state, best_loss, history = None, float("inf"), []
+    start = time.perf_counter()
+    for epoch in range(settings.epochs):
+        net.train()
+        order = train_idx[torch.randperm(len(train_idx), device=device)]
+        for first in range(0, len(order), settings.batch):
+            optimiser.zero_grad(set_to_none=True)
+            loss_terms(net, batch_of(order[first : first + settings.batch]), settings)["total"].backward()
+            optimiser.step()
+        scheduler.step()
+        net.eval()
+        val_loss = loss_terms(net, {k: v.detach().clone() for k, v in validation.items()}, settings)["total"]
+        val_loss = float(val_loss.detach())
+        if val_loss < best_loss:
+            best_loss, best_state = val_loss, copy.deepcopy(net.state_dict())
+        elapsed = time.perf_counter() - start
+        history.append({"epoch": epoch, "validation_loss": val_loss, "seconds": elapsed})
+        if progress is not None:
+            progress(history[-1])
+        if elapsed > settings.budget_seconds:
+            break
+    net.load_state_dict(best_state)
+    surrogate = Surrogate(
+        net,
+        pod,
+        meta
+        | {
+            "method": settings.method,
+            "re_range": list(data.re_range),
+            "spec": data.spec,
+            "mesh_sha256": data.mesh_sha256,
+        },
+    )
+    metrics = evaluate(surrogate, data, split.test)
+    metrics |= {
+        "validation_loss": best_loss,
+        "epochs": len(history),
+        "train_seconds": history[-1]["seconds"],
+        "pod_modes": pod.size,
+        "pod_energy": pod.energy,
+        "samples": {"train": len(split.train), "validation": len(split.validation), "test": len(split.test)},
+    }
+    surrogate.meta["metrics"] = metrics
+    surrogate.meta["settings"] = settings.__dict__
+    return TrainResult(surrogate, history, metrics, split)
+
+
+def evaluate(surrogate: Surrogate, data: Dataset, idx: np.ndarray) -> dict:
+    """Test metrics: C_D relative error (median, p95, max), median gradient cosine, median field error."""
+    s, re = data.s[idx], data.re[idx]
+    cd, grad = surrogate.drag_gradient(s, re)
+    errors = np.abs(cd / data.cd[idx] - 1)
+    reference = data.dcd[idx]
+    cosine = np.sum(grad * reference, axis=1) / (
+        np.linalg.norm(grad, axis=1) * np.linalg.norm(reference, axis=1)
+    )
+    w = data.weights
+    predicted = surrogate.state(s, re)
+    field = np.sqrt(
+        np.sum(w * (predicted - data.state[idx]) ** 2, axis=1) / np.sum(w * data.state[idx] ** 2, axis=1)
+    )
+    return {
+        "cd_error_median": float(np.median(errors)),
+        "cd_error_p95": float(np.percentile(errors, 95)),
+        "cd_error_max": float(np.max(errors)),
+        "gradient_cosine_median": float(np.median(cosine)),
+        "field_error_median": float(np.median(field)),
+        "test_samples": len(idx),
+    }
