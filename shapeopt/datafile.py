@@ -18,6 +18,7 @@ import numpy as np
 
 FLOAT_COLUMNS = ("re", "cd", "cl", "seconds", "quality")
 INT_COLUMNS = ("index", "status", "newton_iterations")
+REASON_BYTES = 400
 
 
 class SampleFile:
@@ -47,7 +48,8 @@ class SampleFile:
             f.create_dataset(
                 "state", shape=(0, n_state), maxshape=(None, n_state), dtype="f8", chunks=(1, n_state)
             )
-            f.create_dataset("reason", shape=(0,), maxshape=(None,), dtype=h5py.string_dtype(), chunks=(256,))
+            # Fixed-length: variable-length strings are not safe to read while a SWMR writer appends.
+            f.create_dataset("reason", shape=(0,), maxshape=(None,), dtype=f"S{REASON_BYTES}", chunks=(256,))
             f.create_dataset("committed", shape=(0,), maxshape=(None,), dtype="i1", chunks=(256,))
 
     @staticmethod
@@ -100,7 +102,7 @@ class SampleFile:
             "dcd": row.get("dcd") if row.get("dcd") is not None else np.full(m, np.nan),
             "dcl": row.get("dcl") if row.get("dcl") is not None else np.full(m, np.nan),
             "state": row.get("state") if row.get("state") is not None else np.full(n_state, np.nan),
-            "reason": row.get("reason", ""),
+            "reason": row.get("reason", "").encode()[:REASON_BYTES],
         }
         for name, value in values.items():
             column = f[name]

@@ -1,0 +1,154 @@
+"""The learning side on synthetic data: POD, training, artifact round trip, compatibility, purity."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from surrogates import IncompatibleSurrogateError, load
+from surrogates.artifact import OutsideTrainingBox
+from surrogates.data import Dataset
+from surrogates.pod import fit_pod
+from surrogates.train import TrainSettings, split_indices, train
+
+M, N = 4, 50
+BOUNDS = [[-0.3, 0.3]] * M
+SPEC = {"kind": "fourier", "modes": 1, "names": ["a0", "a1", "b1", "x"], "bounds": BOUNDS}
+
+
+def synthetic(n: int = 120, seed: int = 0) -> Dataset:
+    """C_D = (1 + 0.5 s·s + 0.2 s_0) (1 + 10/Re), exact gradients; states from 3 smooth modes."""
+    rng = np.random.default_rng(seed)
+    s = rng.uniform(-0.3, 0.3, (n, M))
+    re = np.exp(rng.uniform(np.log(1), np.log(40), n))
+    factor = 1 + 10 / re
+    cd = (1 + 0.5 * np.sum(s**2, axis=1) + 0.2 * s[:, 0]) * factor
+    dcd = (s + np.eye(M)[0] * 0.2) * factor[:, None]
+    x = np.linspace(0, 1, N)
+    modes = np.stack([np.sin(np.pi * x), np.sin(2 * np.pi * x), np.cos(np.pi * x)])
+    state = 1 + np.column_stack([s[:, 0], s[:, 1] * np.log(re), 1 / re]) @ modes
+    return Dataset(
+        s=s,
+        re=re,
+        cd=cd,
+        cl=0.1 * s[:, 1],
+        dcd=dcd,
+        dcl=np.zeros((n, M)),
+        state=state,
+        weights=np.full(N, 1.0 / N),
+        spec=SPEC,
+        mesh_sha256="abc123",
+        re_range=(1.0, 40.0),
+        case={"name": "synthetic"},
+        failed=0,
+    )
+
+
+def test_pod_is_orthonormal_in_the_weighted_inner_product():
+    data = synthetic()
+    pod = fit_pod(data.state, data.weights, energy=1 - 1e-12)
+    gram = pod.basis.T @ (data.weights[:, None] * pod.basis)
+    assert np.allclose(gram, np.eye(pod.size), atol=1e-10)
+    assert pod.size == 3  # the synthetic states live in a 3-dimensional affine space
+    assert np.allclose(pod.reconstruct(pod.project(data.state)), data.state, atol=1e-10)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    settings = TrainSettings(method="sobolev", epochs=400, batch=32, width=32, depth=2, budget_seconds=60)
+    return train(synthetic(), settings, {"case": "synthetic"})
+
+
+def test_training_lowers_the_loss(trained):
+    losses = [h["validation_loss"] for h in trained.history]
+    assert min(losses) < 0.05 * losses[0]
+    assert trained.metrics["cd_error_median"] < 0.05
+    assert trained.metrics["gradient_cosine_median"] > 0.9
+
+
+def test_supervised_training_lowers_the_loss():
+    settings = TrainSettings(method="supervised", epochs=200, batch=32, width=32, depth=2)
+    history = train(synthetic(), settings, {}).history
+    assert min(h["validation_loss"] for h in history) < 0.1 * history[0]["validation_loss"]
+
+
+def test_split_is_fixed_by_the_seed():
+    a, b = split_indices(100, 3), split_indices(100, 3)
+    assert np.array_equal(a.test, b.test) and len(a.train) == 80 and len(a.validation) == 10
+    assert not np.array_equal(split_indices(100, 4).test, a.test)
+
+
+def test_artifact_round_trip_is_bit_for_bit(trained, tmp_path):
+    path = tmp_path / "s.pt"
+    trained.surrogate.save(path)
+    loaded = load(path)
+    for key, value in trained.surrogate.net.state_dict().items():
+        assert torch.equal(value.cpu(), loaded.net.state_dict()[key])
+    assert np.array_equal(loaded.pod.basis, trained.surrogate.pod.basis)
+    assert loaded.meta == trained.surrogate.meta
+    s = synthetic(10, seed=5)
+    assert np.array_equal(loaded.drag(s.s, s.re), trained.surrogate.drag(s.s, s.re))
+    assert np.array_equal(loaded.state(s.s, s.re), trained.surrogate.state(s.s, s.re))
+    cd, grad = loaded.drag_gradient(s.s, s.re)
+    assert grad.shape == (10, M) and np.array_equal(cd, loaded.drag(s.s, s.re))
+    loaded.save(tmp_path / "again.pt")
+    again = load(tmp_path / "again.pt")
+    assert np.array_equal(again.drag(s.s, s.re), loaded.drag(s.s, s.re))
+
+
+def test_gradient_matches_finite_differences_of_the_surrogate(trained):
+    s, re = synthetic(3, seed=9).s, np.array([2.0, 10.0, 30.0])
+    _, grad = trained.surrogate.drag_gradient(s, re)
+    h = 1e-6
+    for i in range(M):
+        e = np.zeros(M)
+        e[i] = h
+        fd = (trained.surrogate.drag(s + e, re) - trained.surrogate.drag(s - e, re)) / (2 * h)
+        assert np.allclose(fd, grad[:, i], rtol=1e-6, atol=1e-8)
+
+
+def test_incompatible_case_is_refused(trained):
+    surrogate = trained.surrogate
+    surrogate.check_compatible(SPEC, "abc123", (1.0, 40.0))
+    with pytest.raises(IncompatibleSurrogateError, match="reference mesh abc123 ≠ 999"):
+        surrogate.check_compatible(SPEC, "999", None)
+    with pytest.raises(IncompatibleSurrogateError, match="parametrisation modes 1 ≠ 4"):
+        surrogate.check_compatible(SPEC | {"modes": 4}, "abc123")
+    with pytest.raises(IncompatibleSurrogateError, match="Re range"):
+        surrogate.check_compatible(SPEC, "abc123", (1.0, 100.0))
+
+
+def test_query_outside_the_training_box_is_flagged(trained):
+    surrogate = trained.surrogate
+    s = np.zeros((3, M))
+    s[1, 0] = 0.5
+    mask = surrogate.outside(s, np.array([10.0, 10.0, 80.0]))
+    assert mask.tolist() == [False, True, True]
+    with pytest.warns(OutsideTrainingBox, match="2 of 3 queries lie outside"):
+        surrogate.drag(s, np.array([10.0, 10.0, 80.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        surrogate.drag(np.zeros((2, M)), 5.0)
+
+
+def test_a_file_that_is_not_a_surrogate_is_refused(tmp_path):
+    path = tmp_path / "x.pt"
+    path.write_bytes(b"not a surrogate")
+    with pytest.raises(IncompatibleSurrogateError, match="not a surrogate file"):
+        load(path)
+
+
+def test_surrogates_never_import_fenics():
+    code = (
+        "import sys, surrogates, surrogates.train, surrogates.data, surrogates.pod; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('dolfinx', 'dolfinx_solver', 'petsc4py', 'ufl', 'basix', 'ffcx', 'shapeopt')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
