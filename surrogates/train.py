@@ -142,8 +142,6 @@ def train(
     net.set_normalisation(inputs[train_idx], torch.cat([tensors.y, tensors.c], dim=1)[train_idx])
 
     optimiser = torch.optim.Adam(net.parameters(), lr=settings.lr)
-    decay = (settings.lr_final / settings.lr) ** (1.0 / max(settings.epochs, 1))
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=decay)
 
     def batch_of(idx: torch.Tensor) -> dict[str, torch.Tensor]:
         return {
@@ -158,13 +156,16 @@ def train(
     best_state, best_loss, history = None, float("inf"), []
     start = time.perf_counter()
     for epoch in range(settings.epochs):
+        # Exponential decay from lr to lr_final over the run: epochs or budget, whichever ends first.
+        done = max(epoch / settings.epochs, (time.perf_counter() - start) / settings.budget_seconds)
+        for group in optimiser.param_groups:
+            group["lr"] = settings.lr * (settings.lr_final / settings.lr) ** min(done, 1.0)
         net.train()
         order = train_idx[torch.randperm(len(train_idx), device=device)]
         for first in range(0, len(order), settings.batch):
             optimiser.zero_grad(set_to_none=True)
             loss_terms(net, batch_of(order[first : first + settings.batch]), settings)["total"].backward()
             optimiser.step()
-        scheduler.step()
         net.eval()
         val_loss = loss_terms(net, {k: v.detach().clone() for k, v in validation.items()}, settings)["total"]
         val_loss = float(val_loss.detach())
