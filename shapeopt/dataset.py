@@ -56,38 +56,9 @@ def design_points(problem: DragProblem, n: int, seed: int) -> tuple[np.ndarray, 
     s = bounds[:, 0] + unit[:, :-1] * (bounds[:, 1] - bounds[:, 0])
     log_lo, log_hi = np.log(re_range[0]), np.log(re_range[1])
     re = np.exp(log_lo + unit[:, -1] * (log_hi - log_lo))
-    feasible = np.ones(n, dtype=bool)
-    dependent = dependent_parameters(problem)
-    s[:, dependent] = 0.0  # start of the projection; the Sobol values there are not used
-    for i in range(n):
-        s[i], feasible[i] = project(problem, s[i])
+    s[:, problem.dependent_parameters()] = 0.0  # start of the projection; the Sobol values there are unused
+    s, feasible = problem.project(s)
     return s, re, feasible
-
-
-def dependent_parameters(problem: DragProblem) -> np.ndarray:
-    """The parameters that the constraints fix, chosen by pivoted QR of their Jacobian at the circle.
-
-    For the Fourier form these are a0 (area) and a1, b1 (centroid); the others stay free design variables.
-    """
-    from scipy.linalg import qr
-
-    _, jacobian = problem.constraints(np.zeros(problem.size))
-    _, _, pivots = qr(jacobian, pivoting=True)
-    return np.sort(pivots[: jacobian.shape[0]])
-
-
-def project(problem: DragProblem, s: np.ndarray, iterations: int = 30) -> tuple[np.ndarray, bool]:
-    """Solve g(s) = 0 for the dependent parameters (Newton), the others fixed; feasible if inside bounds."""
-    s = s.copy()
-    dependent = dependent_parameters(problem)
-    for _ in range(iterations):
-        values, jacobian = problem.constraints(s)
-        if np.max(np.abs(values)) < 1e-13:
-            break
-        s[dependent] -= np.linalg.solve(jacobian[:, dependent], values)
-    bounds = np.array(problem.bounds())
-    inside = bool(np.all(s >= bounds[:, 0]) and np.all(s <= bounds[:, 1]))
-    return s, bool(np.max(np.abs(problem.constraints(s)[0])) < 1e-10) and inside
 
 
 def state_weights(problem: DragProblem) -> np.ndarray:

@@ -35,14 +35,21 @@ class DiscreteBody:
 
     def area_centroid(self, s: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         """Area A, centroid c (2,), and their gradients dA/ds (m,), dc/ds (2, m)."""
-        X = self.positions(s)
-        x, y = X[self.edges, 0], X[self.edges, 1]  # (e, 3)
-        xq, yq = x @ _N.T, y @ _N.T  # (e, q) values at the Gauss points
-        dxq, dyq = x @ _DN.T, y @ _DN.T  # (e, q) t-derivatives
-        area = float(np.sum(_W * xq * dyq))
-        moment = np.array([np.sum(_W * xq**2 * dyq) / 2, -np.sum(_W * yq**2 * dxq) / 2])
+        area, centroid, d_area, d_centroid = self.area_centroid_batch(np.asarray(s, dtype=float)[None, :])
+        return float(area[0]), centroid[0], d_area[0], d_centroid[0]
 
-        # Gradients with respect to the edge-local node coordinates: (e, 3) each.
+    def area_centroid_batch(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Batched: s (b, m) → A (b,), c (b, 2), dA/ds (b, m), dc/ds (b, 2, m)."""
+        X = self.nodes[None] + np.einsum("ndm,bm->bnd", self.basis, s)
+        x, y = X[:, self.edges, 0], X[:, self.edges, 1]  # (b, e, 3)
+        xq, yq = x @ _N.T, y @ _N.T  # (b, e, q) values at the Gauss points
+        dxq, dyq = x @ _DN.T, y @ _DN.T  # (b, e, q) t-derivatives
+        area = np.sum(_W * xq * dyq, axis=(1, 2))
+        moment = np.stack(
+            [np.sum(_W * xq**2 * dyq, axis=(1, 2)) / 2, -np.sum(_W * yq**2 * dxq, axis=(1, 2)) / 2], 1
+        )
+
+        # Gradients with respect to the edge-local node coordinates: (b, e, 3) each.
         d_area_dx = (_W * dyq) @ _N
         d_area_dy = (_W * xq) @ _DN
         d_mx_dx = (_W * xq * dyq) @ _N
@@ -51,15 +58,15 @@ class DiscreteBody:
         d_my_dx = -(_W * yq**2 / 2) @ _DN
 
         def to_s(d_dx: np.ndarray, d_dy: np.ndarray) -> np.ndarray:
-            grad = np.zeros_like(self.nodes)
-            np.add.at(grad[:, 0], self.edges, d_dx)
-            np.add.at(grad[:, 1], self.edges, d_dy)
-            return np.einsum("nd,ndm->m", grad, self.basis)
+            grad = np.zeros((len(s), *self.nodes.shape))
+            np.add.at(grad[:, :, 0], (slice(None), self.edges), d_dx)
+            np.add.at(grad[:, :, 1], (slice(None), self.edges), d_dy)
+            return np.einsum("bnd,ndm->bm", grad, self.basis)
 
         d_area = to_s(d_area_dx, d_area_dy)
-        d_moment = np.stack([to_s(d_mx_dx, d_mx_dy), to_s(d_my_dx, d_my_dy)])
-        centroid = moment / area
-        d_centroid = (d_moment - np.outer(centroid, d_area)) / area
+        d_moment = np.stack([to_s(d_mx_dx, d_mx_dy), to_s(d_my_dx, d_my_dy)], axis=1)
+        centroid = moment / area[:, None]
+        d_centroid = (d_moment - centroid[:, :, None] * d_area[:, None, :]) / area[:, None, None]
         return area, centroid, d_area, d_centroid
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from mpi4py import MPI
+from scipy.linalg import qr
 
 from shapeopt.adjoint import ShapeGradient
 from shapeopt.cases import Case
@@ -112,14 +113,45 @@ class DragProblem:
 
     def constraints(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Equality constraints g(s) = 0 and their Jacobian (k, m): area ratio, then centroid if fixed."""
-        area, centroid, d_area, d_centroid = self.morph.body.area_centroid(s)
+        values, jacobian = self.constraints_batch(np.asarray(s, dtype=float)[None, :])
+        return values[0], jacobian[0]
+
+    def constraints_batch(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Batched constraints: s (b, m) → g (b, k), dg/ds (b, k, m)."""
+        area, centroid, d_area, d_centroid = self.morph.body.area_centroid_batch(s)
         target = self.case.constraints.area_ratio * self.reference_area
-        values = [np.array([(area - target) / self.reference_area])]
-        jacobian = [d_area[None, :] / self.reference_area]
+        values = [((area - target) / self.reference_area)[:, None]]
+        jacobian = [d_area[:, None, :] / self.reference_area]
         if self.case.constraints.fix_centroid:
             values.append(centroid - self.reference_centroid)
             jacobian.append(d_centroid)
-        return np.concatenate(values), np.vstack(jacobian)
+        return np.concatenate(values, axis=1), np.concatenate(jacobian, axis=1)
+
+    def dependent_parameters(self) -> np.ndarray:
+        """The parameters the constraints fix, chosen by pivoted QR of their Jacobian at the circle.
+
+        For the Fourier form: a0 (area) and a1, b1 (centroid); the others are free design variables.
+        """
+        _, jacobian = self.constraints(np.zeros(self.size))
+        _, _, pivots = qr(jacobian, pivoting=True)
+        return np.sort(pivots[: jacobian.shape[0]])
+
+    def project(self, s: np.ndarray, iterations: int = 30) -> tuple[np.ndarray, np.ndarray]:
+        """Solve g(s) = 0 for the dependent parameters by Newton, the free ones fixed; s (b, m).
+
+        Returns the projected designs and a mask of those that converged inside the bounds.
+        """
+        s = np.array(s, dtype=float, ndmin=2)
+        dependent = self.dependent_parameters()
+        for _ in range(iterations):
+            values, jacobian = self.constraints_batch(s)
+            if np.max(np.abs(values)) < 1e-13:
+                break
+            s[:, dependent] -= np.linalg.solve(jacobian[:, :, dependent], values[:, :, None])[:, :, 0]
+        bounds = np.array(self.bounds())
+        values, _ = self.constraints_batch(s)
+        inside = np.all((s >= bounds[:, 0]) & (s <= bounds[:, 1]), axis=1)
+        return s, (np.max(np.abs(values), axis=1) < 1e-10) & inside & np.all(np.isfinite(s), axis=1)
 
     def bounds(self) -> list[tuple[float, float]]:
         """Box bounds per parameter: ±bound, divided by k for Fourier mode k (smooth shapes)."""
