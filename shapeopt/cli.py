@@ -52,10 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_case_arguments(optimize)
     optimize.add_argument(
         "--method",
-        choices=["adjoint"],
+        choices=["adjoint", "surrogate"],
         default="adjoint",
-        help="adjoint: SLSQP on the FEM drag with adjoint gradients",
+        help="adjoint: SLSQP on the FEM drag with adjoint gradients; surrogate: search the surrogate, "
+        "then FEM-verified trust-region refinement",
     )
+    optimize.add_argument("--surrogate", type=Path, help="trained surrogate (.pt) for --method surrogate")
     optimize.add_argument("--shape", type=Path, help="initial shape.json (default: the circle)")
     optimize.add_argument("--out", type=Path, required=True, help="run directory")
     optimize.set_defaults(run=_optimize)
@@ -247,7 +249,10 @@ def _optimize(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    result = optimize_adjoint(problem, s0, progress)
+    if args.method == "surrogate":
+        result = _surrogate_optimization(args, problem, history, comm)
+    else:
+        result = optimize_adjoint(problem, s0, progress)
     summary = result.to_dict() | {"case": case.to_dict()}
     summary.pop("history")
     write_json(result.final, args.out / "shape.json", comm.rank)
@@ -279,10 +284,45 @@ def _optimize(args: argparse.Namespace) -> int:
         plot_history(
             [h.__dict__ for h in result.history],
             args.out / "history.png",
-            title=f"{case.name}, adjoint SLSQP",
+            title=f"{case.name}, {args.method}",
         )
         print(json.dumps(summary) if args.json else _optimize_text(result, args.out))
     return 0 if result.converged else 6
+
+
+def _surrogate_optimization(args: argparse.Namespace, problem, history: list[dict], comm):
+    import surrogates
+    from shapeopt.dataset import spec_of
+    from shapeopt.output import write_json
+    from shapeopt.trust_region import optimize_surrogate
+
+    if args.surrogate is None:
+        raise CaseError("--method surrogate needs --surrogate FILE")
+    try:
+        model = surrogates.load(args.surrogate)
+        model.check_compatible(spec_of(problem), problem.flow_mesh.sha256, (problem.case.re, problem.case.re))
+    except FileNotFoundError:
+        raise CaseError(f"surrogate file not found: {args.surrogate}") from None
+    except surrogates.IncompatibleSurrogateError as exc:
+        raise CaseError(f"{args.surrogate}: {exc}") from None
+
+    def progress(step) -> None:
+        history.append(step.__dict__)
+        write_json(
+            {"case": problem.case.name, "method": "surrogate", "history": history},
+            args.out / "history.json",
+            comm.rank,
+        )
+        if comm.rank == 0:
+            print(
+                f"step {step.iteration:3d}  C_D FEM {step.cd:.8f}  surrogate {step.surrogate_cd:.8f}  "
+                f"radius {step.radius:.1e}  ratio {step.ratio:.2f}  KKT {step.kkt_residual:.1e}  "
+                f"FEM solves {step.fem_solves}  {step.seconds:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return optimize_surrogate(problem, model, progress=progress)
 
 
 def _optimize_text(result, out: Path) -> str:

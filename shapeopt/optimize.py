@@ -39,6 +39,7 @@ class OptimizationResult:
     message: str = ""
     converged: bool = False
     refused: int = 0
+    search: dict = field(default_factory=dict)
     fem_solves: int = 0
     adjoint_solves: int = 0
     seconds: float = 0.0

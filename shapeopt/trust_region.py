@@ -1,0 +1,259 @@
+"""Surrogate-driven drag reduction with FEM-verified trust-region model management (DESIGN §5).
+
+1. Search the surrogate: ≥ 10⁵ feasible designs in one batch (Sobol over the free parameters, the
+   constrained ones solved for), then SLSQP multistart on the surrogate (autograd gradients) from the best.
+2. Trust region: at iterate s_k the FEM gives C_k and ∇C_k (adjoint); the model
+   `m_k(s) = S(s) + [C_k − S(s_k)] + [∇C_k − ∇S(s_k)]·d + ½ dᵀ B_k d`, `d = s − s_k`, is minimised under the
+   constraints inside `|d|_∞ ≤ Δ_k`. `B_k` (SR1 from FEM and surrogate gradient differences, zero at first)
+   learns the curvature of the surrogate's error, which the first-order correction alone leaves wrong.
+   The ratio of actual to predicted reduction accepts the step and sets Δ. It stops on the FEM first-order
+   criterion (KKT residual), so the answer is a stationary point of the FEM problem
+   whatever the surrogate's error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.stats import qmc
+
+from shapeopt.errors import ShapeError
+from shapeopt.optimize import OptimizationResult, kkt_residual, shape_record
+from shapeopt.problem import DragProblem
+
+
+@dataclass
+class TrustStep:
+    """One outer step: FEM, surrogate and corrected-model C_D at the iterate, radius, ratio, work so far."""
+
+    iteration: int
+    s: list[float]
+    cd: float
+    surrogate_cd: float
+    model_cd: float
+    radius: float
+    ratio: float
+    accepted: bool
+    violation: float
+    kkt_residual: float
+    fem_solves: int
+    seconds: float
+
+
+@dataclass
+class TrustRegionSettings:
+    """Radius (∞-norm in s), its bounds, acceptance threshold, stopping tolerance, search sizes."""
+
+    radius: float = 0.05
+    min_radius: float = 1e-5
+    max_radius: float = 0.3
+    accept: float = 0.1
+    kkt_tolerance: float = 1e-4
+    max_steps: int = 30
+    global_samples: int = 100_000
+    starts: int = 8
+    seed: int = 0
+
+
+@dataclass
+class SearchReport:
+    """What the surrogate search did: queries, feasible designs, the best surrogate C_D."""
+
+    queries: int = 0
+    feasible: int = 0
+    best_cd: float = float("nan")
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def global_search(
+    problem: DragProblem, drag: Callable, re: float, n: int, keep: int, seed: int, chunk: int = 10_000
+) -> tuple[np.ndarray, np.ndarray, SearchReport]:
+    """Best `keep` of `n` Sobol designs on the constraint manifold by surrogate C_D: (keep, m), (keep,)."""
+    start = time.perf_counter()
+    bounds = np.array(problem.bounds())
+    dependent = problem.dependent_parameters()
+    sobol = qmc.Sobol(problem.size, scramble=True, seed=seed)
+    best_s, best_cd = np.empty((0, problem.size)), np.empty(0)
+    report = SearchReport()
+    for first in range(0, n, chunk):
+        s = bounds[:, 0] + sobol.random(min(chunk, n - first)) * (bounds[:, 1] - bounds[:, 0])
+        s[:, dependent] = 0.0
+        s, feasible = problem.project(s)
+        s = s[feasible]
+        cd = drag(s, re)
+        report.queries += len(s)
+        report.feasible += len(s)
+        best_s, best_cd = np.vstack([best_s, s]), np.concatenate([best_cd, cd])
+        order = np.argsort(best_cd)[:keep]
+        best_s, best_cd = best_s[order], best_cd[order]
+    report.best_cd = float(best_cd[0])
+    report.seconds = time.perf_counter() - start
+    return best_s, best_cd, report
+
+
+def minimise_model(
+    problem: DragProblem,
+    model: Callable,
+    s0: np.ndarray,
+    center: np.ndarray | None = None,
+    radius: float | None = None,
+) -> np.ndarray:
+    """SLSQP on a smooth model `s ↦ (value, gradient)` under the constraints, bounds and an ∞-norm ball."""
+    bounds = np.array(problem.bounds())
+    if center is not None:
+        bounds = np.column_stack(
+            [np.maximum(bounds[:, 0], center - radius), np.minimum(bounds[:, 1], center + radius)]
+        )
+    outcome = minimize(
+        model,
+        np.clip(s0, bounds[:, 0], bounds[:, 1]),
+        jac=True,
+        method="SLSQP",
+        bounds=bounds,
+        constraints=[
+            {
+                "type": "eq",
+                "fun": lambda s: problem.constraints(s)[0],
+                "jac": lambda s: problem.constraints(s)[1],
+            }
+        ],
+        options={"maxiter": 200, "ftol": 1e-12},
+    )
+    s, ok = problem.project(outcome.x[None, :])  # exact feasibility before any FEM call
+    return s[0] if ok[0] else outcome.x
+
+
+def _first_meshable(problem: DragProblem, candidates: list[np.ndarray], result: OptimizationResult):
+    """FEM evaluation of the first candidate the mesh can follow (the last one is the case's own shape)."""
+    for s in candidates[:-1]:
+        try:
+            return problem.evaluate(s, gradient=True)
+        except ShapeError:
+            result.refused += 1
+    return problem.evaluate(candidates[-1], gradient=True)
+
+
+def optimize_surrogate(
+    problem: DragProblem,
+    surrogate,
+    settings: TrustRegionSettings | None = None,
+    progress: Callable[[TrustStep], None] | None = None,
+    re: float | None = None,
+) -> OptimizationResult:
+    """Surrogate search, then trust-region refinement with one FEM solve + adjoint per outer step."""
+    settings = settings or TrustRegionSettings()
+    start = time.perf_counter()
+    re = problem.case.re if re is None else re
+    queries = [0]
+
+    def surrogate_value(s: np.ndarray, re_: float) -> np.ndarray:
+        queries[0] += len(s)
+        return surrogate.drag(s, re_)
+
+    def surrogate_with_gradient(s: np.ndarray) -> tuple[float, np.ndarray]:
+        queries[0] += 1
+        cd, grad = surrogate.drag_gradient(s[None, :], re)
+        return float(cd[0]), grad[0]
+
+    # 1. Global search and multistart on the surrogate alone.
+    starts, _, search = global_search(
+        problem, surrogate_value, re, settings.global_samples, settings.starts, settings.seed
+    )
+    candidates = [minimise_model(problem, surrogate_with_gradient, s) for s in starts]
+    candidates.sort(key=lambda s: surrogate_with_gradient(s)[0])
+    search.extra = {
+        "surrogate_queries": queries[0],
+        "multistart_best_cd": surrogate_with_gradient(candidates[0])[0],
+    }
+
+    result = OptimizationResult("surrogate", {}, {})
+    current = _first_meshable(problem, [*candidates, np.zeros(problem.size)], result)
+    radius, ratio, accepted = settings.radius, float("nan"), True
+    curvature = np.zeros((problem.size, problem.size))  # quasi-Newton Hessian of C − S (SR1)
+    for step in range(settings.max_steps + 1):
+        c_k, g_k = current.cd, current.dcd
+        s_k = current.s
+        surrogate_k, dsurrogate_k = surrogate_with_gradient(s_k)
+        values, _ = problem.constraints(s_k)
+        kkt = kkt_residual(problem, s_k, g_k)
+        result.history.append(
+            TrustStep(
+                step,
+                s_k.tolist(),
+                c_k,
+                surrogate_k,
+                c_k,
+                radius,
+                ratio,
+                accepted,
+                float(np.max(np.abs(values))),
+                kkt,
+                problem.fem_solves,
+                time.perf_counter() - start,
+            )
+        )
+        if progress is not None:
+            progress(result.history[-1])
+        if kkt <= settings.kkt_tolerance:
+            result.message, result.converged = f"FEM first-order criterion met (KKT residual {kkt:.1e})", True
+            break
+        if radius < settings.min_radius or step == settings.max_steps:
+            result.message = f"stopped: trust radius {radius:.1e}, KKT residual {kkt:.1e}"
+            break
+
+        frozen_curvature = curvature.copy()
+
+        def model(
+            s: np.ndarray,
+            c_k=c_k,
+            g_k=g_k,
+            s_k=s_k,
+            surrogate_k=surrogate_k,
+            dsurrogate_k=dsurrogate_k,
+            curvature=frozen_curvature,
+        ) -> tuple[float, np.ndarray]:
+            value, grad = surrogate_with_gradient(s)
+            d = s - s_k
+            slope = g_k - dsurrogate_k
+            return (
+                value + (c_k - surrogate_k) + slope @ d + 0.5 * d @ curvature @ d,
+                grad + slope + curvature @ d,
+            )
+
+        candidate = minimise_model(problem, model, s_k, center=s_k, radius=radius)
+        predicted = c_k - model(candidate)[0]
+        if predicted <= 1e-12 * abs(c_k):
+            radius /= 4  # no model decrease inside the ball: shrink until the FEM criterion decides
+            ratio, accepted = float("nan"), False
+            continue
+        try:
+            trial = problem.evaluate(candidate, gradient=True)
+            ratio = float((c_k - trial.cd) / predicted)
+            # SR1 update of the error's Hessian from the FEM and surrogate gradient differences.
+            d = candidate - s_k
+            y = (trial.dcd - g_k) - (surrogate_with_gradient(candidate)[1] - dsurrogate_k)
+            r = y - curvature @ d
+            if abs(r @ d) > 1e-8 * np.linalg.norm(r) * np.linalg.norm(d):
+                curvature += np.outer(r, r) / (r @ d)
+        except ShapeError:
+            trial, ratio = None, -np.inf
+        step_length = float(np.max(np.abs(candidate - s_k)))
+        accepted = bool(ratio >= settings.accept)
+        if ratio < 0.25:
+            radius = 0.25 * step_length
+        elif ratio > 0.75 and step_length >= 0.99 * radius:
+            radius = min(2 * radius, settings.max_radius)
+        if accepted:
+            current = trial
+    result.final = shape_record(problem, current)
+    result.fem_solves, result.adjoint_solves = problem.fem_solves, problem.adjoint_solves
+    result.seconds = time.perf_counter() - start
+    result.search = asdict(search)
+    # The case's initial shape, for the report only: not part of the optimization's FEM count.
+    result.initial = shape_record(problem, problem.evaluate(np.zeros(problem.size)))
+    return result
