@@ -132,6 +132,21 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
 _REQUIRED = (("domain", "kind"), ("flow", "re"))
 
 
+def case_from_dict(data: dict[str, Any]) -> Case:
+    """Rebuild a resolved case saved with a result (`Case.to_dict`)."""
+    nested = {
+        "domain": Domain,
+        "solver": SolverSettings,
+        "shape": ShapeSettings,
+        "constraints": Constraints,
+        "optimize": OptimizeSettings,
+    }
+    values = {k: (nested[k](**v) if k in nested else v) for k, v in data.items()}
+    if values.get("re_range") is not None:
+        values["re_range"] = tuple(values["re_range"])
+    return Case(**values)
+
+
 def load_case(path: str | Path) -> Case:
     """Read and validate a case file; raise `CaseError` listing every problem found."""
     path = Path(path)

@@ -70,6 +70,16 @@ def _parser() -> argparse.ArgumentParser:
     dataset.add_argument("--workers", type=int, default=1, help="local worker processes (serial runs)")
     dataset.set_defaults(run=_dataset)
 
+    show = commands.add_parser("show", help="picture of an optimization run: flow, streamlines, outlines")
+    show.add_argument(
+        "directory", metavar="RUN", type=Path, help="run directory written by `shapeopt optimize`"
+    )
+    show.add_argument("--field", choices=["speed", "pressure"], default="speed")
+    show.add_argument("--screenshot", type=Path, help="write a PNG off screen instead of opening a window")
+    show.add_argument("--size", default="1600x800", help="image size WIDTHxHEIGHT in pixels")
+    show.add_argument("--json", action="store_true", help="print one JSON object")
+    show.set_defaults(run=_show)
+
     train = commands.add_parser("train", help="train the drag surrogate on a dataset")
     _add_case_arguments(train)
     train.add_argument("--data", type=Path, required=True, help="HDF5 dataset from `shapeopt dataset`")
@@ -427,6 +437,45 @@ def _train(args: argparse.Namespace) -> int:
         f"  median cosine(dC_D/ds surrogate, adjoint) {m['gradient_cosine_median']:.4f}, "
         f"median field error {m['field_error_median']:.2e} ({m['test_samples']} test samples)"
     )
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from shapeopt.cases import case_from_dict
+    from shapeopt.pictures import render_view
+    from shapeopt.problem import DragProblem
+
+    try:
+        summary = json.loads((args.directory / "summary.json").read_text())
+        case = case_from_dict(summary["case"])
+        initial, final = np.asarray(summary["initial"]["s"]), np.asarray(summary["final"]["s"])
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except FileNotFoundError as exc:
+        raise CaseError(
+            f"{args.directory} is not an optimization run directory ({exc.filename} missing)"
+        ) from None
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+        raise CaseError(f"{args.directory}: cannot read the run ({exc.__class__.__name__}: {exc})") from None
+    problem = DragProblem(case)
+    evaluation = problem.evaluate(final)
+    u, p = problem.solver.split()
+    outlines = [
+        ("initial", problem.shape.outline(initial), "grey"),
+        ("optimized", problem.shape.outline(final), "black"),
+    ]
+    x0, x1, y0, y1 = (-2.0, 6.0, -2.0, 2.0)
+    path = render_view(
+        u,
+        p,
+        outlines,
+        (x0, x1, y0, y1),
+        args.field,
+        args.screenshot,
+        (width, height),
+        title=f"{case.name}  Re={case.re:g}  C_D={evaluation.cd:.5f}",
+    )
+    if path is not None:
+        print(json.dumps({"screenshot": str(path), "cd": evaluation.cd}) if args.json else f"wrote {path}")
     return 0
 
 

@@ -15,16 +15,30 @@ from dolfinx.mesh import entities_to_geometry
 from shapeopt.meshing import BODY, FlowMesh
 
 
-def gather_velocity_grid(u: fem.Function):
-    """Velocity on rank 0 as a PyVista grid with point data `speed` (|u|); None on other ranks."""
+def gather_flow_grid(u: fem.Function, p: fem.Function | None = None):
+    """The flow on rank 0 as a PyVista grid (None elsewhere).
+
+    Point data: `velocity` (3 components, z = 0), `speed` (|u|) and, when `p` is given, `pressure`
+    (interpolated to the velocity's P2 nodes).
+    """
     import pyvista as pv
 
     V = u.function_space
     mesh = V.mesh
     owned_cells = np.arange(mesh.topology.index_map(mesh.topology.dim).size_local, dtype=np.int32)
     topology, cell_types, points = plot.vtk_mesh(V, owned_cells)
-    speed = np.linalg.norm(u.x.array.reshape(-1, 2), axis=1)
-    parts = mesh.comm.gather((topology, cell_types, points, speed), root=0)
+    velocity = u.x.array.reshape(-1, 2)
+    fields = {
+        "velocity": np.column_stack([velocity, np.zeros(len(velocity))]),
+        "speed": np.linalg.norm(velocity, axis=1),
+    }
+    if p is not None:
+        scalar_space, to_vector = V.sub(0).collapse()
+        pressure = fem.Function(scalar_space)
+        pressure.interpolate(p)
+        fields["pressure"] = np.empty(len(velocity))
+        fields["pressure"][np.asarray(to_vector) // 2] = pressure.x.array
+    parts = mesh.comm.gather((topology, cell_types, points, fields), root=0)
     if mesh.comm.rank != 0:
         return None
     offset, topologies = 0, []
@@ -35,10 +49,11 @@ def gather_velocity_grid(u: fem.Function):
         offset += len(pts)
     grid = pv.UnstructuredGrid(
         np.concatenate(topologies),
-        np.concatenate([p[1] for p in parts]),
-        np.concatenate([p[2] for p in parts]),
+        np.concatenate([part[1] for part in parts]),
+        np.concatenate([part[2] for part in parts]),
     )
-    grid.point_data["speed"] = np.concatenate([p[3] for p in parts])
+    for name in parts[0][3]:
+        grid.point_data[name] = np.concatenate([part[3][name] for part in parts])
     return grid
 
 
@@ -68,7 +83,7 @@ def render_speed(
     import pyvista as pv
 
     pv.vtk_verbosity("off")
-    grid = gather_velocity_grid(u)
+    grid = gather_flow_grid(u)
     outline = body_outline(flow_mesh)
     if grid is None:
         return None
@@ -87,8 +102,66 @@ def render_speed(
     if title:
         plotter.add_text(title, font_size=12)
     plotter.view_xy()
-    plotter.camera.tight(padding=0.02, view="xy")
+    plotter.camera.tight(padding=0.02, view="xy", adjust_render_window=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     plotter.screenshot(str(path))
     plotter.close()
     return path
+
+
+def render_view(
+    u: fem.Function,
+    p: fem.Function,
+    outlines: list[tuple[str, np.ndarray, str]],
+    window: tuple[float, float, float, float],
+    field: str = "speed",
+    screenshot: Path | None = None,
+    size: tuple[int, int] = (1600, 800),
+    title: str = "",
+) -> Path | None:
+    """|u| or p with streamlines and body outlines `(label, (n, 2) polygon, colour)`.
+
+    Off screen into `screenshot` when given, else in an interactive window. Rank 0 only draws.
+    """
+    import pyvista as pv
+
+    pv.vtk_verbosity("off")
+    grid = gather_flow_grid(u, p)
+    if grid is None:
+        return None
+    x0, x1, y0, y1 = window
+    grid = grid.clip_box((x0, x1, y0, y1, -1.0, 1.0), invert=False)
+    surface = grid.extract_surface(algorithm="dataset_surface", nonlinear_subdivision=2)
+    plotter = pv.Plotter(off_screen=screenshot is not None, window_size=size)
+    label = {"speed": "|u|", "pressure": "p"}[field]
+    plotter.add_mesh(
+        surface,
+        scalars=field,
+        cmap="viridis" if field == "speed" else "coolwarm",
+        scalar_bar_args={"title": label, "vertical": True},
+    )
+    seeds = pv.Line(
+        (x0 + 0.05 * (x1 - x0), y0 + 0.1 * (y1 - y0), 0.0),
+        (x0 + 0.05 * (x1 - x0), y1 - 0.1 * (y1 - y0), 0.0),
+        resolution=40,
+    )
+    lines = grid.streamlines_from_source(
+        seeds, vectors="velocity", max_length=4 * (x1 - x0), integration_direction="forward"
+    )
+    if lines.n_points:
+        plotter.add_mesh(lines.translate((0, 0, 0.005)), color="white", line_width=1, opacity=0.7)
+    for name, polygon, colour in outlines:
+        line = pv.lines_from_points(np.column_stack([polygon, np.full(len(polygon), 0.01)]))
+        plotter.add_mesh(line, color=colour, line_width=3, label=name)
+    plotter.add_legend(bcolor="white", size=(0.15, 0.1))
+    if title:
+        plotter.add_text(title, font_size=12)
+    plotter.view_xy()
+    plotter.camera.tight(padding=0.02, view="xy", adjust_render_window=False)
+    if screenshot is None:
+        plotter.show()
+        return None
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    plotter.screenshot(str(screenshot))
+    plotter.close()
+    return screenshot

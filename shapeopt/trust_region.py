@@ -54,7 +54,7 @@ class TrustRegionSettings:
     accept: float = 0.1
     kkt_tolerance: float = 1e-4
     max_steps: int = 30
-    global_samples: int = 100_000
+    global_samples: int = 2**17
     starts: int = 8
     seed: int = 0
 
@@ -71,7 +71,7 @@ class SearchReport:
 
 
 def global_search(
-    problem: DragProblem, drag: Callable, re: float, n: int, keep: int, seed: int, chunk: int = 10_000
+    problem: DragProblem, drag: Callable, re: float, n: int, keep: int, seed: int, chunk: int = 2**13
 ) -> tuple[np.ndarray, np.ndarray, SearchReport]:
     """Best `keep` of `n` Sobol designs on the constraint manifold by surrogate C_D: (keep, m), (keep,)."""
     start = time.perf_counter()

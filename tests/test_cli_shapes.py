@@ -51,6 +51,26 @@ def test_optimize_then_solve_the_optimized_shape(tmp_path):
     assert abs(solved["cd"] / shape["cd"] - 1) < 1e-8
     assert np.allclose(solved["s"], shape["s"])
 
+    picture = tmp_path / "view.png"
+    shown = json.loads(
+        _run(
+            "show",
+            str(run),
+            "--field",
+            "pressure",
+            "--screenshot",
+            str(picture),
+            "--size",
+            "640x360",
+            "--json",
+        ).stdout
+    )
+    assert abs(shown["cd"] / shape["cd"] - 1) < 1e-8
+    header = picture.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")) == (640, 360)
+    assert picture.stat().st_size > 20_000
+
 
 def test_shape_file_for_another_parametrisation_is_refused(tmp_path):
     bad = tmp_path / "shape.json"

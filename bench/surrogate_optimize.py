@@ -1,0 +1,52 @@
+"""Surrogate-driven vs FEM-adjoint drag reduction at Re 1, 5, 10, 20, 40 (FEM-verified C_D, FEM solves, time).
+
+Needs a trained surrogate for the medium reference mesh, e.g. from `bench/surrogate.py`:
+`.venv/bin/python bench/surrogate_optimize.py --surrogate data/cyl-sobolev.pt` (serial, one core).
+Dataset generation and training are reported separately (bench/surrogate.py, README).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import surrogates
+from shapeopt.cases import load_case
+from shapeopt.dataset import spec_of
+from shapeopt.optimize import optimize_adjoint
+from shapeopt.problem import DragProblem
+from shapeopt.trust_region import optimize_surrogate
+
+CASES = Path(__file__).resolve().parents[1] / "cases"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--surrogate", type=Path, default=Path("data/cyl-sobolev.pt"))
+    parser.add_argument("--level", default="medium")
+    args = parser.parse_args()
+    model = surrogates.load(args.surrogate)
+    print(f"Surrogate {args.surrogate} ({model.meta['method']}), level {args.level}:\n")
+    print(
+        "| Re | C_D circle | C_D adjoint | C_D surrogate+TR | difference | FEM solves adjoint "
+        "| FEM solves TR | ratio | TR steps | KKT (TR) | seconds adjoint | seconds TR |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for re in (1, 5, 10, 20, 40):
+        case = load_case(CASES / f"cylinder-re{re}.toml").with_overrides(level=args.level)
+        adjoint = optimize_adjoint(DragProblem(case))
+        problem = DragProblem(case)
+        model.check_compatible(spec_of(problem), problem.flow_mesh.sha256, (case.re, case.re))
+        trust = optimize_surrogate(problem, model)
+        a, t = adjoint.final["cd"], trust.final["cd"]
+        print(
+            f"| {re} | {adjoint.initial['cd']:.5f} | {a:.6f} | {t:.6f} | {t / a - 1:+.1e} "
+            f"| {adjoint.fem_solves} | {trust.fem_solves} | {trust.fem_solves / adjoint.fem_solves:.0%} "
+            f"| {len(trust.history) - 1} "
+            f"| {trust.history[-1].kkt_residual:.1e} | {adjoint.seconds:.1f} | {trust.seconds:.1f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
