@@ -70,6 +70,19 @@ def _parser() -> argparse.ArgumentParser:
     dataset.add_argument("--workers", type=int, default=1, help="local worker processes (serial runs)")
     dataset.set_defaults(run=_dataset)
 
+    run = commands.add_parser("run", help="dataset → surrogate → optimize → FEM verification → report.md")
+    _add_case_arguments(run)
+    run.add_argument("--out", type=Path, help="run directory (default runs/<case name>)")
+    run.add_argument("--samples", type=int, default=96, help="dataset size (reused when present)")
+    run.add_argument("--workers", type=int, default=2, help="local processes for the dataset")
+    run.add_argument("--epochs", type=int, default=2000, help="training epochs (Sobolev)")
+    run.add_argument("--budget-seconds", type=float, default=300.0, help="training wall-time budget")
+    run.add_argument(
+        "--search-samples", type=int, default=2**17, help="designs in the global surrogate search"
+    )
+    run.add_argument("--seed", type=int, default=0)
+    run.set_defaults(run=_run)
+
     show = commands.add_parser("show", help="picture of an optimization run: flow, streamlines, outlines")
     show.add_argument(
         "directory", metavar="RUN", type=Path, help="run directory written by `shapeopt optimize`"
@@ -234,7 +247,6 @@ def _optimize(args: argparse.Namespace) -> int:
 
     from shapeopt.optimize import optimize_adjoint
     from shapeopt.output import write_json
-    from shapeopt.plots import plot_history, plot_shapes
     from shapeopt.problem import DragProblem
 
     comm = MPI.COMM_WORLD
@@ -260,27 +272,36 @@ def _optimize(args: argparse.Namespace) -> int:
             )
 
     if args.method == "surrogate":
-        result = _surrogate_optimization(args, problem, history, comm)
+        result = _surrogate_optimization(args.surrogate, args.out, problem, history, comm)
     else:
         result = optimize_adjoint(problem, s0, progress)
+    summary = _write_run(result, problem, args.out, comm)
+    if comm.rank == 0:
+        print(json.dumps(summary) if args.json else _optimize_text(result, args.out))
+    return 0 if result.converged else 6
+
+
+def _write_run(result, problem, out: Path, comm) -> dict:
+    """shape.json, history.json, summary.json, flow.png, shapes.png, history.png of an optimization."""
+    from shapeopt.output import write_json
+    from shapeopt.pictures import render_speed
+    from shapeopt.plots import plot_history, plot_shapes
+
+    case = problem.case
     summary = result.to_dict() | {"case": case.to_dict()}
     summary.pop("history")
-    write_json(result.final, args.out / "shape.json", comm.rank)
+    write_json(result.final, out / "shape.json", comm.rank)
+    history = [h.__dict__ for h in result.history]
     write_json(
-        {"case": case.name, "method": args.method, "history": [h.__dict__ for h in result.history]},
-        args.out / "history.json",
-        comm.rank,
+        {"case": case.name, "method": result.method, "history": history}, out / "history.json", comm.rank
     )
-    write_json(summary, args.out / "summary.json", comm.rank)
-
-    from shapeopt.pictures import render_speed
-
+    write_json(summary, out / "summary.json", comm.rank)
     problem.evaluate(np.asarray(result.final["s"]))
     u, _ = problem.solver.split()
     render_speed(
         u,
         problem.flow_mesh,
-        args.out / "flow.png",
+        out / "flow.png",
         _picture_window(case),
         title=f"{case.name} optimized  C_D={result.final['cd']:.5f}",
     )
@@ -288,39 +309,34 @@ def _optimize(args: argparse.Namespace) -> int:
         plot_shapes(
             problem.shape,
             [("initial", np.asarray(result.initial["s"])), ("optimized", np.asarray(result.final["s"]))],
-            args.out / "shapes.png",
+            out / "shapes.png",
             title=f"Re {case.re:g}: C_D {result.initial['cd']:.4f} → {result.final['cd']:.4f}",
         )
-        plot_history(
-            [h.__dict__ for h in result.history],
-            args.out / "history.png",
-            title=f"{case.name}, {args.method}",
-        )
-        print(json.dumps(summary) if args.json else _optimize_text(result, args.out))
-    return 0 if result.converged else 6
+        plot_history(history, out / "history.png", title=f"{case.name}, {result.method}")
+    return summary
 
 
-def _surrogate_optimization(args: argparse.Namespace, problem, history: list[dict], comm):
+def _surrogate_optimization(surrogate_path: Path | None, out: Path, problem, history: list[dict], comm):
     import surrogates
     from shapeopt.dataset import spec_of
     from shapeopt.output import write_json
     from shapeopt.trust_region import optimize_surrogate
 
-    if args.surrogate is None:
+    if surrogate_path is None:
         raise CaseError("--method surrogate needs --surrogate FILE")
     try:
-        model = surrogates.load(args.surrogate)
+        model = surrogates.load(surrogate_path)
         model.check_compatible(spec_of(problem), problem.flow_mesh.sha256, (problem.case.re, problem.case.re))
     except FileNotFoundError:
-        raise CaseError(f"surrogate file not found: {args.surrogate}") from None
+        raise CaseError(f"surrogate file not found: {surrogate_path}") from None
     except surrogates.IncompatibleSurrogateError as exc:
-        raise CaseError(f"{args.surrogate}: {exc}") from None
+        raise CaseError(f"{surrogate_path}: {exc}") from None
 
     def progress(step) -> None:
         history.append(step.__dict__)
         write_json(
             {"case": problem.case.name, "method": "surrogate", "history": history},
-            args.out / "history.json",
+            out / "history.json",
             comm.rank,
         )
         if comm.rank == 0:
@@ -438,6 +454,45 @@ def _train(args: argparse.Namespace) -> int:
         f"median field error {m['field_error_median']:.2e} ({m['test_samples']} test samples)"
     )
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mpi4py import MPI
+
+    from shapeopt.pipeline import RunSettings, report_markdown, run_pipeline
+
+    comm = MPI.COMM_WORLD
+    if comm.size > 1:
+        raise CaseError("`run` is serial; give the dataset stage processes with --workers")
+    case = _load(args)
+    out = args.out or Path("runs") / case.name
+    settings = RunSettings(
+        samples=args.samples,
+        workers=args.workers,
+        seed=args.seed,
+        epochs=args.epochs,
+        budget_seconds=args.budget_seconds,
+        search_samples=args.search_samples,
+    )
+    try:
+        outcome = run_pipeline(case, settings, log=lambda text: print(text, file=sys.stderr, flush=True))
+    except ValueError as exc:
+        raise CaseError(str(exc)) from None
+    summary = _write_run(outcome.result, outcome.problem, out, comm)
+    summary |= {
+        "dataset": str(outcome.dataset),
+        "surrogate": str(outcome.surrogate),
+        "dataset_reused": outcome.dataset_reused,
+        "surrogate_reused": outcome.surrogate_reused,
+        "training": outcome.training,
+        "stage_seconds": outcome.seconds,
+    }
+    from shapeopt.output import write_json
+
+    write_json(summary, out / "summary.json")
+    (out / "report.md").write_text(report_markdown(outcome, out))
+    print(json.dumps(summary) if args.json else _optimize_text(outcome.result, out) + ", report.md")
+    return 0 if outcome.result.converged else 6
 
 
 def _show(args: argparse.Namespace) -> int:

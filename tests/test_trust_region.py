@@ -50,3 +50,48 @@ def test_poor_surrogate_still_reaches_the_fem_optimum(problem):
     reference = optimize_adjoint(DragProblem(problem.case))
     assert abs(result.final["cd"] / reference.final["cd"] - 1) < 1e-5
     assert result.final["cd"] < 0.9 * result.initial["cd"]
+
+
+def test_run_end_to_end_on_a_tiny_case(tmp_path):
+    import json
+    import subprocess
+
+    from conftest import shapeopt_command
+
+    command = shapeopt_command(
+        "run",
+        str(CASES / "cylinder-re10.toml"),
+        "--level",
+        "coarse",
+        "--samples",
+        "24",
+        "--epochs",
+        "300",
+        "--search-samples",
+        "4096",
+        "--out",
+        "runs/tiny",
+        "--json",
+    )
+    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["final"]["cd"] < summary["initial"]["cd"] and summary["converged"]
+    assert not summary["dataset_reused"] and not summary["surrogate_reused"]
+    run = tmp_path / "runs" / "tiny"
+    for name in (
+        "report.md",
+        "summary.json",
+        "shape.json",
+        "history.json",
+        "shapes.png",
+        "flow.png",
+        "history.png",
+    ):
+        assert (run / name).stat().st_size > 0, name
+    assert "FEM solves" in (run / "report.md").read_text()
+    again = json.loads(
+        subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    )
+    assert again["dataset_reused"] and again["surrogate_reused"]
+    assert again["final"]["cd"] == summary["final"]["cd"]

@@ -1,0 +1,163 @@
+"""`shapeopt run`: dataset → surrogate → surrogate-driven optimization → FEM verification → report.
+
+A matching dataset (same case, level, samples, seed) and surrogate (compatible with the case's mesh,
+parametrisation and Re, trained on that dataset) are reused when present.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from mpi4py import MPI
+
+import surrogates
+from shapeopt.cases import Case
+from shapeopt.dataset import generate, spec_of
+from shapeopt.optimize import OptimizationResult
+from shapeopt.problem import DragProblem
+from shapeopt.trust_region import TrustRegionSettings, optimize_surrogate
+from surrogates.data import read_dataset
+from surrogates.train import TrainSettings, train
+
+
+@dataclass
+class RunSettings:
+    """Sizes of the quick pipeline: dataset samples, workers, training epochs and budget."""
+
+    samples: int = 96
+    workers: int = 2
+    seed: int = 0
+    epochs: int = 2000
+    budget_seconds: float = 300.0
+    search_samples: int = 2**17
+    data_dir: Path = Path("data")  # dataset and trained surrogate
+
+
+@dataclass
+class RunOutcome:
+    """What the pipeline produced, with the time of each stage."""
+
+    dataset: Path
+    surrogate: Path
+    dataset_reused: bool
+    surrogate_reused: bool
+    dataset_summary: dict
+    training: dict
+    result: OptimizationResult
+    problem: DragProblem
+    seconds: dict
+
+
+def run_pipeline(case: Case, settings: RunSettings, log=print, comm: MPI.Comm = MPI.COMM_SELF) -> RunOutcome:
+    """Build or reuse the dataset and surrogate of `case`, then optimize with FEM-verified trust regions."""
+    seconds: dict[str, float] = {}
+    data_case = case if case.re_range else dataclasses.replace(case, re_range=(case.re, case.re))
+    tag = f"{case.name}-{case.level}-n{settings.samples}-seed{settings.seed}"
+    data_path = settings.data_dir / f"{tag}.h5"
+    model_path = settings.data_dir / f"{tag}-sobolev.pt"
+
+    start = time.perf_counter()
+    log(f"dataset {data_path} ({settings.samples} samples)")
+    summary = generate(data_case, data_path, settings.samples, settings.seed, settings.workers)
+    seconds["dataset"] = time.perf_counter() - start
+    problem = DragProblem(case, comm)
+
+    start = time.perf_counter()
+    model, reused_model = _matching_surrogate(model_path, problem, data_path)
+    training: dict = {}
+    if model is None:
+        log(f"training {model_path} (sobolev, ≤ {settings.epochs} epochs, ≤ {settings.budget_seconds:g} s)")
+        data = read_dataset(data_path)
+        result = train(
+            data,
+            TrainSettings(
+                method="sobolev",
+                epochs=settings.epochs,
+                seed=settings.seed,
+                budget_seconds=settings.budget_seconds,
+            ),
+            {"case": case.name, "dataset": str(data_path), "dataset_rows": len(data)},
+        )
+        result.surrogate.save(model_path)
+        model, training = surrogates.load(model_path), result.metrics
+    else:
+        training = model.meta.get("metrics", {})
+    seconds["training"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    log("surrogate search and FEM-verified trust-region refinement")
+    outcome = optimize_surrogate(
+        problem, model, TrustRegionSettings(seed=settings.seed, global_samples=settings.search_samples)
+    )
+    seconds["optimization"] = time.perf_counter() - start
+    return RunOutcome(
+        data_path,
+        model_path,
+        summary["computed"] == 0,
+        reused_model,
+        summary,
+        training,
+        outcome,
+        problem,
+        seconds,
+    )
+
+
+def _matching_surrogate(path: Path, problem: DragProblem, data_path: Path):
+    """The stored surrogate if it fits the case and was trained on `data_path`, else (None, False)."""
+    if not path.is_file():
+        return None, False
+    try:
+        model = surrogates.load(path)
+        model.check_compatible(spec_of(problem), problem.flow_mesh.sha256, (problem.case.re, problem.case.re))
+    except surrogates.IncompatibleSurrogateError:
+        return None, False
+    if model.meta.get("dataset") != str(data_path) or model.meta.get("dataset_rows") != len(
+        read_dataset(data_path)
+    ):
+        return None, False  # trained on another (or a shorter) dataset
+    return model, True
+
+
+def report_markdown(outcome: RunOutcome, out: Path) -> str:
+    """`report.md`: numbers and pictures of the run."""
+    r, case = outcome.result, outcome.problem.case
+    i, f = r.initial, r.final
+    m = outcome.training
+    lines = [
+        f"# {case.name}: drag reduction at Re {case.re:g} (level {case.level})",
+        "",
+        "| | C_D (FEM) | area ratio | centroid |",
+        "|---|---|---|---|",
+        f"| initial | {i['cd']:.6f} | {i['area_ratio']:.10f} | {np.round(i['centroid'], 12).tolist()} |",
+        f"| optimized | {f['cd']:.6f} | {f['area_ratio']:.10f} | {np.round(f['centroid'], 12).tolist()} |",
+        "",
+        f"Change {f['cd'] / i['cd'] - 1:+.2%}. {r.message}; {len(r.history) - 1} trust-region steps, "
+        f"{r.fem_solves} FEM solves with adjoint gradients, "
+        f"{r.search.get('extra', {}).get('surrogate_queries', 0)} surrogate queries in the search.",
+        "",
+        f"Dataset `{outcome.dataset}` ({'reused' if outcome.dataset_reused else 'built'}: "
+        f"{outcome.dataset_summary['computed']} samples computed now, "
+        f"{outcome.dataset_summary['failed']} failed, "
+        f"{outcome.seconds['dataset']:.0f} s). Surrogate `{outcome.surrogate}` "
+        f"({'reused' if outcome.surrogate_reused else 'trained'}, {outcome.seconds['training']:.0f} s): "
+        f"test C_D error median {m.get('cd_error_median', float('nan')):.2e}, max "
+        f"{m.get('cd_error_max', float('nan')):.2e}, "
+        f"gradient cosine {m.get('gradient_cosine_median', float('nan')):.3f}."
+        f" Optimization {outcome.seconds['optimization']:.0f} s.",
+        "",
+        "Optimized parameters: "
+        + ", ".join(f"{n} = {v:.5f}" for n, v in zip(outcome.problem.shape.names(), f["s"], strict=True)),
+        "",
+        "![initial and optimized shape](shapes.png)",
+        "",
+        "![flow around the optimized body](flow.png)",
+        "",
+        "![trust-region history](history.png)",
+        "",
+    ]
+    return "\n".join(lines)
