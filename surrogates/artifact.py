@@ -109,8 +109,13 @@ class Surrogate:
         for key in ("kind", "modes", "names"):
             if mine.get(key) != spec.get(key):
                 problems.append(f"parametrisation {key} {mine.get(key)!r} ≠ {spec.get(key)!r}")
-        if not np.allclose(np.asarray(mine["bounds"]), np.asarray(spec["bounds"])):
-            problems.append("parameter bounds differ")
+        trained, wanted = np.asarray(mine["bounds"]), np.asarray(spec["bounds"])
+        if (
+            trained.shape != wanted.shape
+            or np.any(wanted[:, 0] < trained[:, 0] - 1e-12)
+            or np.any(wanted[:, 1] > trained[:, 1] + 1e-12)
+        ):
+            problems.append("parameter bounds reach outside the trained box")
         if self.meta["mesh_sha256"] != mesh_sha256:
             problems.append(f"reference mesh {self.meta['mesh_sha256'][:12]} ≠ {mesh_sha256[:12]}")
         if re_range is not None:

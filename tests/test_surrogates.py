@@ -119,6 +119,9 @@ def test_incompatible_case_is_refused(trained):
         surrogate.check_compatible(SPEC, "999", None)
     with pytest.raises(IncompatibleSurrogateError, match="parametrisation modes 1 ≠ 4"):
         surrogate.check_compatible(SPEC | {"modes": 4}, "abc123")
+    surrogate.check_compatible(SPEC | {"bounds": [[-0.2, 0.2]] * M}, "abc123")  # inside the trained box
+    with pytest.raises(IncompatibleSurrogateError, match="outside the trained box"):
+        surrogate.check_compatible(SPEC | {"bounds": [[-0.5, 0.5]] * M}, "abc123")
     with pytest.raises(IncompatibleSurrogateError, match="Re range"):
         surrogate.check_compatible(SPEC, "abc123", (1.0, 100.0))
 
