@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         "then FEM-verified trust-region refinement",
     )
     optimize.add_argument("--surrogate", type=Path, help="trained surrogate (.pt) for --method surrogate")
+    optimize.add_argument(
+        "--refit",
+        action="store_true",
+        help="append the FEM-verified samples to the surrogate's dataset and fine-tune it",
+    )
     optimize.add_argument("--shape", type=Path, help="initial shape.json (default: the circle)")
     optimize.add_argument("--out", type=Path, required=True, help="run directory")
     optimize.set_defaults(run=_optimize)
@@ -272,7 +277,7 @@ def _optimize(args: argparse.Namespace) -> int:
             )
 
     if args.method == "surrogate":
-        result = _surrogate_optimization(args.surrogate, args.out, problem, history, comm)
+        result = _surrogate_optimization(args.surrogate, args.out, problem, history, comm, args.refit)
     else:
         result = optimize_adjoint(problem, s0, progress)
     summary = _write_run(result, problem, args.out, comm)
@@ -316,10 +321,13 @@ def _write_run(result, problem, out: Path, comm) -> dict:
     return summary
 
 
-def _surrogate_optimization(surrogate_path: Path | None, out: Path, problem, history: list[dict], comm):
+def _surrogate_optimization(
+    surrogate_path: Path | None, out: Path, problem, history: list[dict], comm, refit: bool = False
+):
     import surrogates
     from shapeopt.dataset import spec_of
     from shapeopt.output import write_json
+    from shapeopt.pipeline import append_verified, refit_surrogate, verified_row
     from shapeopt.trust_region import optimize_surrogate
 
     if surrogate_path is None:
@@ -348,7 +356,26 @@ def _surrogate_optimization(surrogate_path: Path | None, out: Path, problem, his
                 flush=True,
             )
 
-    return optimize_surrogate(problem, model, progress=progress)
+    rows: list[dict] = []
+    dataset = Path(model.meta.get("dataset", ""))
+    if refit and not dataset.is_file():
+        raise CaseError(f"--refit: the surrogate's dataset {str(dataset) or '(none recorded)'} is not here")
+    result = optimize_surrogate(
+        problem,
+        model,
+        progress=progress,
+        verified=(lambda e, w: rows.append(verified_row(e, w))) if refit else None,
+    )
+    if refit and comm.rank == 0:
+        append_verified(dataset, rows)
+        metrics = refit_surrogate(surrogate_path, dataset)
+        print(
+            f"refit: appended {len(rows)} verified samples to {dataset}; fine-tuned {surrogate_path}: "
+            f"test C_D error median {metrics['cd_error_median']:.2e}, max {metrics['cd_error_max']:.2e}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return result
 
 
 def _optimize_text(result, out: Path) -> str:

@@ -32,6 +32,15 @@ class SampleFile:
             self._create(self.path, m, n_state, attrs, weights)
             self.file = self._open_for_append(self.path)
 
+    @classmethod
+    def open_existing(cls, path: Path) -> SampleFile:
+        """Append to an existing file with its own attributes (e.g. FEM-verified optimizer samples)."""
+        with h5py.File(path, "r", swmr=True) as f:
+            attrs = {key: f.attrs[key] for key in ("mesh_sha256", "spec", "re_range", "seed")}
+            attrs["spec"] = json.loads(attrs["spec"])
+            m, n_state = f["s"].shape[1], f["state"].shape[1]
+        return cls(path, m, n_state, attrs, np.empty(0))
+
     @staticmethod
     def _create(path: Path, m: int, n_state: int, attrs: dict[str, Any], weights: np.ndarray) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

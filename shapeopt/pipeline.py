@@ -16,6 +16,7 @@ from mpi4py import MPI
 
 import surrogates
 from shapeopt.cases import Case
+from shapeopt.datafile import SampleFile
 from shapeopt.dataset import generate, spec_of
 from shapeopt.optimize import OptimizationResult
 from shapeopt.problem import DragProblem
@@ -105,6 +106,55 @@ def run_pipeline(case: Case, settings: RunSettings, log=print, comm: MPI.Comm = 
         problem,
         seconds,
     )
+
+
+VERIFIED_INDEX = 1_000_000  # dataset indices of FEM-verified optimizer samples start here
+
+
+def append_verified(data_path: Path, rows: list[dict]) -> int:
+    """Append FEM-verified samples (rows as `compute_sample` makes them) to a dataset; returns the count."""
+    writer = SampleFile.open_existing(data_path)
+    try:
+        first = VERIFIED_INDEX + sum(i >= VERIFIED_INDEX for i in writer.done())
+        for k, row in enumerate(rows):
+            writer.append(row | {"index": first + k})
+    finally:
+        writer.close()
+    return len(rows)
+
+
+def refit_surrogate(
+    model_path: Path, data_path: Path, epochs: int = 500, budget_seconds: float = 120.0
+) -> dict:
+    """Fine-tune a surrogate on its (grown) dataset from its current weights; returns the test metrics."""
+    model = surrogates.load(model_path)
+    data = read_dataset(data_path)
+    settings = TrainSettings(
+        **(
+            model.meta.get("settings", {})
+            | {"epochs": epochs, "budget_seconds": budget_seconds, "lr": 2e-4, "device": "cpu"}
+        )
+    )
+    result = train(data, settings, model.meta | {"dataset_rows": len(data)}, initial=model)
+    result.surrogate.save(model_path)
+    return result.metrics
+
+
+def verified_row(evaluation, state: np.ndarray) -> dict:
+    """A dataset row from an FEM evaluation with gradients and its state."""
+    return {
+        "status": 0,
+        "s": evaluation.s,
+        "re": evaluation.re,
+        "cd": evaluation.cd,
+        "cl": evaluation.cl,
+        "dcd": evaluation.dcd,
+        "dcl": evaluation.dcl,
+        "state": state,
+        "newton_iterations": evaluation.newton_iterations,
+        "quality": evaluation.quality,
+        "seconds": evaluation.seconds,
+    }
 
 
 def _matching_surrogate(path: Path, problem: DragProblem, data_path: Path):

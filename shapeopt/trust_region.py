@@ -23,7 +23,7 @@ from scipy.stats import qmc
 
 from shapeopt.errors import ShapeError
 from shapeopt.optimize import OptimizationResult, kkt_residual, shape_record
-from shapeopt.problem import DragProblem
+from shapeopt.problem import DragProblem, Evaluation
 
 
 @dataclass
@@ -144,8 +144,12 @@ def optimize_surrogate(
     settings: TrustRegionSettings | None = None,
     progress: Callable[[TrustStep], None] | None = None,
     re: float | None = None,
+    verified: Callable[[Evaluation, np.ndarray], None] | None = None,
 ) -> OptimizationResult:
-    """Surrogate search, then trust-region refinement with one FEM solve + adjoint per outer step."""
+    """Surrogate search, then trust-region refinement with one FEM solve + adjoint per outer step.
+
+    `verified(evaluation, state)` is called after every FEM solve (e.g. to append it to a dataset).
+    """
     settings = settings or TrustRegionSettings()
     start = time.perf_counter()
     re = problem.case.re if re is None else re
@@ -173,6 +177,8 @@ def optimize_surrogate(
 
     result = OptimizationResult("surrogate", {}, {})
     current = _first_meshable(problem, [*candidates, np.zeros(problem.size)], result)
+    if verified is not None:
+        verified(current, problem.solver.w.x.array.copy())
     radius, ratio, accepted = settings.radius, float("nan"), True
     curvature = np.zeros((problem.size, problem.size))  # quasi-Newton Hessian of C − S (SR1)
     for step in range(settings.max_steps + 1):
@@ -233,6 +239,8 @@ def optimize_surrogate(
             continue
         try:
             trial = problem.evaluate(candidate, gradient=True)
+            if verified is not None:
+                verified(trial, problem.solver.w.x.array.copy())
             ratio = float((c_k - trial.cd) / predicted)
             # SR1 update of the error's Hessian from the FEM and surrogate gradient differences.
             d = candidate - s_k

@@ -122,8 +122,12 @@ def train(
     settings: TrainSettings,
     meta: dict,
     progress: Callable[[dict], None] | None = None,
+    initial: Surrogate | None = None,
 ) -> TrainResult:
-    """Fit POD on the training states, train the network, keep the best validation model, test it."""
+    """Fit POD on the training states, train the network, keep the best validation model, test it.
+
+    With `initial`, fine-tune: its POD basis, normalisation and weights are the starting point.
+    """
     if settings.method not in METHODS:
         raise ValueError(
             f"unknown training method '{settings.method}' (expected one of {', '.join(METHODS)})"
@@ -133,13 +137,17 @@ def train(
     torch.manual_seed(settings.seed)
     device = resolve_device(settings.device)
     split = split_indices(len(data), settings.seed)
-    pod = fit_pod(data.state[split.train], data.weights, settings.pod_energy, settings.pod_modes)
+    if initial is None:
+        pod = fit_pod(data.state[split.train], data.weights, settings.pod_energy, settings.pod_modes)
+        net = DragNet(data.s.shape[1], pod.size, settings.width, settings.depth).to(device)
+    else:
+        pod, net = initial.pod, copy.deepcopy(initial.net).to(device)
     tensors = _Tensors(data, pod, device)
-    net = DragNet(data.s.shape[1], pod.size, settings.width, settings.depth).to(device)
     train_idx = torch.as_tensor(split.train, device=device)
     val_idx = torch.as_tensor(split.validation, device=device)
-    inputs = torch.cat([tensors.s, torch.log(tensors.re)[:, None]], dim=1)
-    net.set_normalisation(inputs[train_idx], torch.cat([tensors.y, tensors.c], dim=1)[train_idx])
+    if initial is None:
+        inputs = torch.cat([tensors.s, torch.log(tensors.re)[:, None]], dim=1)
+        net.set_normalisation(inputs[train_idx], torch.cat([tensors.y, tensors.c], dim=1)[train_idx])
 
     optimiser = torch.optim.Adam(net.parameters(), lr=settings.lr)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -10,6 +11,7 @@ from conftest import CASES
 from shapeopt.cases import load_case
 from shapeopt.dataset import spec_of
 from shapeopt.optimize import optimize_adjoint
+from shapeopt.pipeline import VERIFIED_INDEX
 from shapeopt.problem import DragProblem
 from shapeopt.trust_region import TrustRegionSettings, optimize_surrogate
 from surrogates import Surrogate
@@ -95,3 +97,33 @@ def test_run_end_to_end_on_a_tiny_case(tmp_path):
     )
     assert again["dataset_reused"] and again["surrogate_reused"]
     assert again["final"]["cd"] == summary["final"]["cd"]
+
+    # Refit: the verified samples of a surrogate optimization go into the dataset, the surrogate is tuned.
+    model_path = "data/cylinder-re10-coarse-n24-seed0-sobolev.pt"
+    before = subprocess.run(
+        [
+            *shapeopt_command(
+                "optimize",
+                str(CASES / "cylinder-re10.toml"),
+                "--level",
+                "coarse",
+                "--method",
+                "surrogate",
+                "--surrogate",
+                model_path,
+                "--refit",
+                "--out",
+                "runs/refit",
+                "--json",
+            )
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert before.returncode == 0, before.stderr[-3000:]
+    refit = json.loads(before.stdout)
+    with h5py.File(tmp_path / "data" / "cylinder-re10-coarse-n24-seed0.h5", "r") as f:
+        indices = f["index"][: f["committed"].shape[0]]
+    assert np.sum(indices >= VERIFIED_INDEX) == refit["fem_solves"]
+    assert "fine-tuned" in before.stderr
