@@ -86,10 +86,15 @@ class DragProblem:
             self.adjoint_solves += 1
         return last
 
+    def move_to(self, s: np.ndarray) -> float:
+        """Morph the mesh to shape `s` (returns its quality); the cached gradient no longer applies."""
+        quality = self.morph.apply(s)
+        self._last = None
+        return quality
+
     def _solve(self, s: np.ndarray, re: float) -> Evaluation:
         start = time.perf_counter()
-        quality = self.morph.apply(s)
-        self._last = None  # the mesh has moved: the cached result no longer matches it
+        quality = self.move_to(s)
         try:
             report = self.solver.solve(re=re, initial=self._warm)
         except SolverError:

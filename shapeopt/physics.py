@@ -1,0 +1,92 @@
+"""`FEMPhysics`: the finite-element implementation of `surrogates.physics.Physics` (serial, one process).
+
+Residual and Jacobian are the ones Newton uses (SNES callbacks, Dirichlet rows `w − g` and identity), so
+a state that the solver accepts has a residual of zero here too. States are expected to carry the
+Dirichlet values (as POD reconstructions from solutions do); on that affine space J is the exact
+derivative of R. Directions that change the constrained entries (`constrained`) are not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from petsc4py import PETSc
+
+from shapeopt.problem import DragProblem
+
+
+class FEMPhysics:
+    """Physics of one `DragProblem`; moves its mesh to `s` and sets `Re` as each call asks."""
+
+    def __init__(self, problem: DragProblem):
+        if problem.flow_mesh.mesh.comm.size != 1:
+            raise ValueError("FEMPhysics runs in one process; use one problem per worker")
+        self.problem = problem
+        snes = problem.solver.problem.solver
+        self._snes = snes
+        self._x = problem.solver.problem.x.duplicate()
+        self._f = problem.solver.problem.b.duplicate()
+        self._y = problem.solver.problem.b.duplicate()
+        self._matrix = problem.solver.problem.A.duplicate()
+        self._ksp = PETSc.KSP().create(PETSc.COMM_SELF)
+        self._ksp.setType("preonly")
+        self._ksp.getPC().setType("lu")
+        self._ksp.getPC().setFactorSolverType("mumps")
+        self._key: tuple | None = None
+        self.constrained = np.unique(np.concatenate([bc.dof_indices()[0] for bc in problem.solver.bcs]))
+
+    def _at(self, s: np.ndarray, re: float, w: np.ndarray) -> None:
+        s = np.asarray(s, dtype=float)
+        if not np.array_equal(self.problem.morph.s, s):
+            self.problem.move_to(s)
+        self.problem.solver.set_reynolds(re)
+        self._x.array[:] = w
+
+    def _jacobian(self, s: np.ndarray, re: float, w: np.ndarray) -> PETSc.Mat:
+        key = (np.asarray(s, dtype=float).tobytes(), float(re), np.asarray(w).tobytes())
+        if key != self._key:
+            self._at(s, re, w)
+            self._snes.computeJacobian(self._x, self._matrix, self._matrix)
+            self._ksp.setOperators(self._matrix)
+            self._key = key
+        return self._matrix
+
+    def residual(self, s: np.ndarray, re: float, w: np.ndarray) -> np.ndarray:
+        self._at(s, re, w)
+        self._snes.computeFunction(self._x, self._f)
+        return self._f.array.copy()
+
+    def jacobian_product(self, s, re, w, v) -> np.ndarray:
+        matrix = self._jacobian(s, re, w)
+        self._x.array[:] = v
+        matrix.mult(self._x, self._y)
+        return self._y.array.copy()
+
+    def jacobian_transpose_product(self, s, re, w, v) -> np.ndarray:
+        matrix = self._jacobian(s, re, w)
+        self._x.array[:] = v
+        matrix.multTranspose(self._x, self._y)
+        return self._y.array.copy()
+
+    def reduced_jacobian(self, s, re, w, basis: np.ndarray) -> np.ndarray:
+        columns = np.column_stack(
+            [self.jacobian_product(s, re, w, basis[:, j]) for j in range(basis.shape[1])]
+        )
+        return basis.T @ columns
+
+    def newton_step(self, s, re, w, damping: float = 1.0) -> np.ndarray:
+        r = self.residual(s, re, w)
+        self._jacobian(s, re, w)
+        self._f.array[:] = r
+        self._ksp.solve(self._f, self._y)
+        return -damping * self._y.array.copy()
+
+    def drag(self, s, re, w) -> float:
+        self._at(s, re, w)
+        solver = self.problem.solver
+        solver.w.x.array[:] = w
+        solver.w.x.scatter_forward()
+        return self.problem.forces.volume().cd
+
+    def __del__(self):
+        for obj in (self._x, self._f, self._y, self._matrix, self._ksp):
+            obj.destroy()
