@@ -101,7 +101,12 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train the drag surrogate on a dataset")
     _add_case_arguments(train)
     train.add_argument("--data", type=Path, required=True, help="HDF5 dataset from `shapeopt dataset`")
-    train.add_argument("--method", choices=["supervised", "sobolev"], default="supervised")
+    train.add_argument(
+        "--method",
+        choices=["supervised", "sobolev", "dp"],
+        default="supervised",
+        help="dp: differentiable physics, the FEM residual of the predicted state as loss",
+    )
     train.add_argument("--out", type=Path, required=True, help="surrogate file (.pt)")
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     train.add_argument("--budget-seconds", type=float, default=600.0, help="wall-time budget of training")
@@ -463,8 +468,21 @@ def _train(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
+    physics = None
+    if args.method == "dp":
+        from mpi4py import MPI
+
+        from shapeopt.physics import FEMPhysics
+        from shapeopt.problem import DragProblem
+
+        problem = DragProblem(case, MPI.COMM_SELF)
+        if problem.flow_mesh.sha256 != data.mesh_sha256:
+            raise CaseError(f"{args.data} was made on another reference mesh than case '{case.name}'")
+        physics = FEMPhysics(problem)
     try:
-        result = train(data, settings, {"case": case.name, "dataset": str(args.data)}, progress)
+        result = train(
+            data, settings, {"case": case.name, "dataset": str(args.data)}, progress, physics=physics
+        )
     except ValueError as exc:
         raise CaseError(str(exc)) from None
     result.surrogate.save(args.out)

@@ -20,9 +20,11 @@ import torch
 from surrogates.artifact import Surrogate
 from surrogates.data import Dataset
 from surrogates.network import DragNet
+from surrogates.physics import Physics
 from surrogates.pod import POD, fit_pod
+from surrogates.solver_in_loop import reduced_residual
 
-METHODS = ("supervised", "sobolev")
+METHODS = ("supervised", "sobolev", "dp")
 
 
 @dataclass
@@ -97,14 +99,29 @@ class _Tensors:
 
 
 def loss_terms(
-    net: DragNet, batch: dict[str, torch.Tensor], settings: TrainSettings
+    net: DragNet, batch: dict[str, torch.Tensor], settings: TrainSettings, physics: DPContext | None = None
 ) -> dict[str, torch.Tensor]:
-    """Loss terms for one batch (normalised units); `total` is what the optimiser minimises."""
+    """Loss terms for one batch (normalised units); `total` is what the optimiser minimises.
+
+    `dp` replaces the field term by the reduced FEM residual `½|Φᵀ R(w̄ + Φ y)|²` (scaled by its value at
+    the mean state), differentiated through the solver's Jᵀ.
+    """
     k = net.n_modes
     s = batch["s"].requires_grad_(settings.method == "sobolev")
     out = net.normalised(s, batch["re"])
     target = (torch.cat([batch["y"], batch["c"]], dim=1) - net.out_mean) / net.out_std
-    field_term = 0.5 * torch.mean(torch.sum((out[:, :k] - target[:, :k]) ** 2, dim=1)) / k
+    if settings.method == "dp":
+        y = out[:, :k] * net.out_std[:k] + net.out_mean[:k]
+        r = reduced_residual(
+            y,
+            batch["s"].detach().cpu().numpy(),
+            batch["re"].detach().cpu().numpy(),
+            physics.physics,
+            physics.pod,
+        )
+        field_term = 0.5 * torch.mean(torch.sum(r**2, dim=1)) / physics.scale**2
+    else:
+        field_term = 0.5 * torch.mean(torch.sum((out[:, :k] - target[:, :k]) ** 2, dim=1)) / k
     coefficient_term = torch.mean(torch.sum((out[:, k:] - target[:, k:]) ** 2, dim=1))
     terms = {"field": field_term, "coefficients": coefficient_term}
     total = field_term + settings.beta * coefficient_term
@@ -117,12 +134,22 @@ def loss_terms(
     return terms
 
 
+@dataclass
+class DPContext:
+    """What the `dp` loss needs: the solver's physics, the POD, and the residual scale."""
+
+    physics: Physics
+    pod: POD
+    scale: float
+
+
 def train(
     data: Dataset,
     settings: TrainSettings,
     meta: dict,
     progress: Callable[[dict], None] | None = None,
     initial: Surrogate | None = None,
+    physics: Physics | None = None,
 ) -> TrainResult:
     """Fit POD on the training states, train the network, keep the best validation model, test it.
 
@@ -143,6 +170,14 @@ def train(
     else:
         pod, net = initial.pod, copy.deepcopy(initial.net).to(device)
     tensors = _Tensors(data, pod, device)
+    context = None
+    if settings.method == "dp":
+        if physics is None:
+            raise ValueError("the dp method needs the solver's physics")
+        mean_residuals = [
+            pod.basis.T @ physics.residual(data.s[i], data.re[i], pod.mean) for i in split.train[:8]
+        ]
+        context = DPContext(physics, pod, float(np.sqrt(np.mean(np.sum(np.square(mean_residuals), axis=1)))))
     train_idx = torch.as_tensor(split.train, device=device)
     val_idx = torch.as_tensor(split.validation, device=device)
     if initial is None:
@@ -172,10 +207,14 @@ def train(
         order = train_idx[torch.randperm(len(train_idx), device=device)]
         for first in range(0, len(order), settings.batch):
             optimiser.zero_grad(set_to_none=True)
-            loss_terms(net, batch_of(order[first : first + settings.batch]), settings)["total"].backward()
+            loss_terms(net, batch_of(order[first : first + settings.batch]), settings, context)[
+                "total"
+            ].backward()
             optimiser.step()
         net.eval()
-        val_loss = loss_terms(net, {k: v.detach().clone() for k, v in validation.items()}, settings)["total"]
+        val_loss = loss_terms(net, {k: v.detach().clone() for k, v in validation.items()}, settings, context)[
+            "total"
+        ]
         val_loss = float(val_loss.detach())
         if val_loss < best_loss:
             best_loss, best_state = val_loss, copy.deepcopy(net.state_dict())
