@@ -273,12 +273,10 @@ def _optimize(args: argparse.Namespace) -> int:
             comm.rank,
         )
         if comm.rank == 0:
-            print(
+            _progress(
                 f"iter {item.iteration:3d}  C_D {item.cd:.8f}  violation {item.violation:.1e}  "
                 f"|dC_D/ds| {item.gradient_norm:.2e}  KKT {item.kkt_residual:.1e}  "
-                f"FEM solves {item.fem_solves}  {item.seconds:.1f} s",
-                file=sys.stderr,
-                flush=True,
+                f"FEM solves {item.fem_solves}  {item.seconds:.1f} s"
             )
 
     if args.method == "surrogate":
@@ -353,12 +351,10 @@ def _surrogate_optimization(
             comm.rank,
         )
         if comm.rank == 0:
-            print(
+            _progress(
                 f"step {step.iteration:3d}  C_D FEM {step.cd:.8f}  surrogate {step.surrogate_cd:.8f}  "
                 f"radius {step.radius:.1e}  ratio {step.ratio:.2f}  KKT {step.kkt_residual:.1e}  "
-                f"FEM solves {step.fem_solves}  {step.seconds:.1f} s",
-                file=sys.stderr,
-                flush=True,
+                f"FEM solves {step.fem_solves}  {step.seconds:.1f} s"
             )
 
     rows: list[dict] = []
@@ -374,11 +370,9 @@ def _surrogate_optimization(
     if refit and comm.rank == 0:
         append_verified(dataset, rows)
         metrics = refit_surrogate(surrogate_path, dataset)
-        print(
+        _progress(
             f"refit: appended {len(rows)} verified samples to {dataset}; fine-tuned {surrogate_path}: "
-            f"test C_D error median {metrics['cd_error_median']:.2e}, max {metrics['cd_error_max']:.2e}",
-            file=sys.stderr,
-            flush=True,
+            f"test C_D error median {metrics['cd_error_median']:.2e}, max {metrics['cd_error_max']:.2e}"
         )
     return result
 
@@ -410,11 +404,9 @@ def _dataset(args: argparse.Namespace) -> int:
         raise CaseError("--samples and --workers must be ≥ 1")
 
     def progress(p) -> None:
-        print(
+        _progress(
             f"[{p.stored}/{args.samples}] {p.done} computed here, {p.failed} failed, "
-            f"{p.seconds / max(p.done, 1):.2f} s/sample, ETA {p.eta:.0f} s",
-            file=sys.stderr,
-            flush=True,
+            f"{p.seconds / max(p.done, 1):.2f} s/sample, ETA {p.eta:.0f} s"
         )
 
     try:
@@ -461,11 +453,9 @@ def _train(args: argparse.Namespace) -> int:
 
     def progress(item: dict) -> None:
         if item["epoch"] % 100 == 0:
-            print(
+            _progress(
                 f"epoch {item['epoch']:5d}  validation loss {item['validation_loss']:.3e}  "
-                f"{item['seconds']:.0f} s",
-                file=sys.stderr,
-                flush=True,
+                f"{item['seconds']:.0f} s"
             )
 
     physics = None
@@ -520,7 +510,7 @@ def _run(args: argparse.Namespace) -> int:
         search_samples=args.search_samples,
     )
     try:
-        outcome = run_pipeline(case, settings, log=lambda text: print(text, file=sys.stderr, flush=True))
+        outcome = run_pipeline(case, settings, log=_progress)
     except ValueError as exc:
         raise CaseError(str(exc)) from None
     summary = _write_run(outcome.result, outcome.problem, out, comm)
@@ -603,6 +593,11 @@ def _solve_text(s: dict) -> str:
     if "files" in s:
         lines.append("  wrote " + ", ".join(s["files"]))
     return "\n".join(lines)
+
+
+def _progress(text: str) -> None:
+    """A progress line on stderr (stdout stays free for --json)."""
+    print(text, file=sys.stderr, flush=True)
 
 
 def _error(message: str) -> None:
