@@ -73,19 +73,29 @@ class FEMPhysics:
         )
         return basis.T @ columns
 
-    def newton_step(self, s, re, w, damping: float = 1.0) -> np.ndarray:
+    def newton_step(self, s, re, w, damping: float | None = None, halvings: int = 6) -> np.ndarray:
         r = self.residual(s, re, w)
         self._jacobian(s, re, w)
         self._f.array[:] = r
         self._ksp.solve(self._f, self._y)
-        return -damping * self._y.array.copy()
+        step = -self._y.array.copy()
+        if damping is not None:
+            return damping * step
+        norm = np.linalg.norm(r)
+        alpha = 1.0
+        for _ in range(halvings):  # backtracking on |R|: the full step unless it makes things worse
+            if np.linalg.norm(self.residual(s, re, w + alpha * step)) < norm:
+                break
+            alpha /= 2
+        return alpha * step
 
-    def drag(self, s, re, w) -> float:
+    def coefficients(self, s, re, w) -> np.ndarray:
         self._at(s, re, w)
         solver = self.problem.solver
         solver.w.x.array[:] = w
         solver.w.x.scatter_forward()
-        return self.problem.forces.volume().cd
+        forces = self.problem.forces.volume()
+        return np.array([forces.cd, forces.cl])
 
     def __del__(self):
         for obj in (self._x, self._f, self._y, self._matrix, self._ksp):

@@ -3,17 +3,20 @@
 States `w` are (N,) float64 arrays on the solver's reference DOF layout that carry the Dirichlet values
 (as `w̄ + Φ y` from POD of solutions does); `s` (m,) shape parameters, `re` the Reynolds number.
 `surrogates/` only sees this protocol; `shapeopt.physics` implements it with the finite-element solver.
+A physics object may also offer `map_async(name, calls)` to run a batch of calls in parallel processes;
+`batch` uses it when present.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 
 class Physics(Protocol):
-    """Residual, Jacobian products, local inverse and drag of a discrete steady flow problem."""
+    """Residual, Jacobian products, local inverse and force coefficients of a discrete steady flow."""
 
     def residual(self, s: np.ndarray, re: float, w: np.ndarray) -> np.ndarray:
         """R(w; s, Re): (N,), zero at a solution (boundary rows hold w − g)."""
@@ -29,8 +32,60 @@ class Physics(Protocol):
     def reduced_jacobian(self, s: np.ndarray, re: float, w: np.ndarray, basis: np.ndarray) -> np.ndarray:
         """Φᵀ J(w) Φ for a basis Φ (N, k): (k, k)."""
 
-    def newton_step(self, s: np.ndarray, re: float, w: np.ndarray, damping: float = 1.0) -> np.ndarray:
-        """Local inverse: Δw = −damping · J(w)⁻¹ R(w): (N,)."""
+    def newton_step(
+        self, s: np.ndarray, re: float, w: np.ndarray, damping: float | None = None
+    ) -> np.ndarray:
+        """Local inverse: Δw = −α J(w)⁻¹ R(w): (N,); α = damping, or (None) the first of 1, ½, ¼, …
+        that lowers |R|."""
 
-    def drag(self, s: np.ndarray, re: float, w: np.ndarray) -> float:
-        """C_D of the state w (weak-residual force)."""
+    def coefficients(self, s: np.ndarray, re: float, w: np.ndarray) -> np.ndarray:
+        """(C_D, C_L) of the state w (weak-residual force): (2,)."""
+
+
+class _Done:
+    def __init__(self, value: list):
+        self.value = value
+
+    def result(self) -> list:
+        return self.value
+
+
+def batch_async(physics: Physics, name: str, calls: Sequence[tuple[Any, ...]]):
+    """Start `physics.<name>(*call)` for every call; `.result()` gives the list of results in order.
+
+    Parallel when the physics offers `map_async`, else evaluated here and now.
+    """
+    if hasattr(physics, "map_async"):
+        return physics.map_async(name, calls)
+    method = getattr(physics, name)
+    return _Done([method(*call) for call in calls])
+
+
+def batch(physics: Physics, name: str, calls: Sequence[tuple[Any, ...]]) -> list:
+    """`physics.<name>(*call)` for every call, in order (in parallel where the physics can)."""
+    return batch_async(physics, name, calls).result()
+
+
+class CountedPhysics:
+    """Wraps a physics and counts the calls by name (one per sample), e.g. for benchmarks."""
+
+    def __init__(self, physics: Physics):
+        self.physics = physics
+        self.calls: dict[str, int] = {}
+
+    def map_async(self, name: str, calls: Sequence[tuple[Any, ...]]):
+        self.calls[name] = self.calls.get(name, 0) + len(calls)
+        return batch_async(self.physics, name, calls)
+
+    def __getattr__(self, name: str):
+        method = getattr(self.physics, name)
+
+        def counted(*args):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return method(*args)
+
+        return counted
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())

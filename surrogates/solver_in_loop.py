@@ -1,8 +1,8 @@
 """Differentiable physics: the reduced residual `r = Φᵀ R(w̄ + Φ y)` as a torch operation.
 
 Forward calls the solver's residual per sample; backward returns `∂L/∂y = Φᵀ Jᵀ Φ ∂L/∂r` with one
-transposed-Jacobian product per sample (the adjoint operator). Physics work runs on the CPU; `y` may live
-on any device.
+transposed-Jacobian product per sample (the adjoint operator). Physics work runs on the CPU (in parallel
+processes when the physics is a pool); `y` may live on any device.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from surrogates.physics import Physics
+from surrogates.physics import Physics, batch
 from surrogates.pod import POD
 
 
@@ -20,7 +20,8 @@ class ReducedResidual(torch.autograd.Function):
     @staticmethod
     def forward(ctx, y: torch.Tensor, s: np.ndarray, re: np.ndarray, physics: Physics, pod: POD):
         states = pod.reconstruct(y.detach().cpu().numpy())
-        r = np.stack([pod.basis.T @ physics.residual(s[i], re[i], states[i]) for i in range(len(states))])
+        residuals = batch(physics, "residual", [(s[i], re[i], states[i]) for i in range(len(states))])
+        r = np.stack(residuals) @ pod.basis
         ctx.physics, ctx.pod, ctx.s, ctx.re, ctx.states = physics, pod, s, re, states
         return torch.as_tensor(r, dtype=y.dtype, device=y.device)
 
@@ -28,13 +29,8 @@ class ReducedResidual(torch.autograd.Function):
     def backward(ctx, grad_r: torch.Tensor):
         g = grad_r.detach().cpu().numpy()
         basis = ctx.pod.basis
-        grad_y = np.stack(
-            [
-                basis.T
-                @ ctx.physics.jacobian_transpose_product(ctx.s[i], ctx.re[i], ctx.states[i], basis @ g[i])
-                for i in range(len(g))
-            ]
-        )
+        calls = [(ctx.s[i], ctx.re[i], ctx.states[i], basis @ g[i]) for i in range(len(g))]
+        grad_y = np.stack(batch(ctx.physics, "jacobian_transpose_product", calls)) @ basis
         return torch.as_tensor(grad_y, dtype=grad_r.dtype, device=grad_r.device), None, None, None, None
 
 

@@ -1,10 +1,14 @@
-"""Training the drag network with Adam: `supervised` and `sobolev` (adjoint-gradient labels).
+"""Training the drag network: five methods on one network and one dataset.
 
-Losses in normalised units (outputs divided by their training std):
-    supervised: ½|y − y_FEM|² / k + β |c − c_FEM|²
-    sobolev:    supervised + γ |∂C_D/∂s − (dC_D/ds)_adjoint|² / m   (gradients scaled by std(C_D))
-The split into train/validation/test is fixed by the seed; the best validation model is kept. All data
-sit on the training device; the loop does not copy to the host except once per epoch for the log.
+Losses in normalised units (outputs divided by their training std), ρ the residual at the mean state:
+    supervised: ½|y − y_FEM|² / k + β |c − c_FEM|²                                  (Adam)
+    sobolev:    supervised + γ |∂C_D/∂s − (dC_D/ds)_adjoint|² / m                     (Adam)
+    dp:         ½|Φᵀ R(w̄ + Φ y)|² / ρ² + β |c − c_FEM|², gradients through Jᵀ          (Adam)
+    pg:         ½|y − sg(ỹ)|² / k + β |c − sg(c̃)|², targets from Newton steps        (Adam)
+    hig:        the dp residuals, updated by half-inverse gradients                   (plain steps)
+The split into train/validation/test is fixed by the seed; the best validation model is kept (the
+solver-in-the-loop methods are validated on the dp loss). Data sit on the training device; the solver's
+work runs on CPU processes.
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ import torch
 
 from surrogates.artifact import Surrogate
 from surrogates.data import Dataset
+from surrogates.half_inverse import check_memory, hig_step
 from surrogates.network import DragNet
-from surrogates.physics import Physics
+from surrogates.physical_gradients import newton_targets
+from surrogates.physics import CountedPhysics, Physics, batch
 from surrogates.pod import POD, fit_pod
 from surrogates.solver_in_loop import reduced_residual
 
-METHODS = ("supervised", "sobolev", "dp")
+METHODS = ("supervised", "sobolev", "dp", "pg", "hig")
+PHYSICS_METHODS = ("dp", "pg", "hig")
 
 
 @dataclass
@@ -45,6 +52,9 @@ class TrainSettings:
     device: str = "cpu"
     pod_energy: float = 0.99999
     pod_modes: int = 32
+    tau: float = 1e-5  # hig: relative truncation of singular values
+    newton_steps: int = 1  # pg: Newton steps per target
+    step_size: float = 1.0  # pg: fraction of the (damped) Newton step taken in state space
 
 
 @dataclass
@@ -99,33 +109,35 @@ class _Tensors:
 
 
 def loss_terms(
-    net: DragNet, batch: dict[str, torch.Tensor], settings: TrainSettings, physics: DPContext | None = None
+    net: DragNet,
+    batch: dict[str, torch.Tensor],
+    settings: TrainSettings,
+    physics: PhysicsContext | None = None,
+    method: str | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Loss terms for one batch (normalised units); `total` is what the optimiser minimises.
-
-    `dp` replaces the field term by the reduced FEM residual `½|Φᵀ R(w̄ + Φ y)|²` (scaled by its value at
-    the mean state), differentiated through the solver's Jᵀ.
-    """
+    """Loss terms of `method` (default: the settings') for one batch; `total` is what Adam minimises."""
+    method = method or settings.method
     k = net.n_modes
-    s = batch["s"].requires_grad_(settings.method == "sobolev")
+    s = batch["s"].requires_grad_(method == "sobolev")
     out = net.normalised(s, batch["re"])
     target = (torch.cat([batch["y"], batch["c"]], dim=1) - net.out_mean) / net.out_std
-    if settings.method == "dp":
+    if method in ("dp", "hig"):
         y = out[:, :k] * net.out_std[:k] + net.out_mean[:k]
-        r = reduced_residual(
-            y,
-            batch["s"].detach().cpu().numpy(),
-            batch["re"].detach().cpu().numpy(),
-            physics.physics,
-            physics.pod,
-        )
+        r = reduced_residual(y, *_numpy(batch), physics.physics, physics.pod)
         field_term = 0.5 * torch.mean(torch.sum(r**2, dim=1)) / physics.scale**2
     else:
+        if method == "pg":
+            y = (out[:, :k] * net.out_std[:k] + net.out_mean[:k]).detach().cpu().numpy()
+            targets = newton_targets(
+                y, *_numpy(batch), physics.physics, physics.pod, settings.newton_steps, settings.step_size
+            )
+            proxy = torch.as_tensor(np.concatenate([targets.y, targets.c], axis=1)).to(out)
+            target = (proxy - net.out_mean) / net.out_std
         field_term = 0.5 * torch.mean(torch.sum((out[:, :k] - target[:, :k]) ** 2, dim=1)) / k
     coefficient_term = torch.mean(torch.sum((out[:, k:] - target[:, k:]) ** 2, dim=1))
     terms = {"field": field_term, "coefficients": coefficient_term}
     total = field_term + settings.beta * coefficient_term
-    if settings.method == "sobolev":
+    if method == "sobolev":
         (grad,) = torch.autograd.grad(out[:, k].sum(), s, create_graph=True)  # ∂(C_D/std)/∂s
         mismatch = grad - batch["dcd"] / net.out_std[k]
         terms["gradient"] = torch.mean(torch.sum(mismatch**2, dim=1)) / s.shape[1]
@@ -134,9 +146,13 @@ def loss_terms(
     return terms
 
 
+def _numpy(batch: dict[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+    return batch["s"].detach().cpu().numpy(), batch["re"].detach().cpu().numpy()
+
+
 @dataclass
-class DPContext:
-    """What the `dp` loss needs: the solver's physics, the POD, and the residual scale."""
+class PhysicsContext:
+    """What the solver-in-the-loop methods need: the solver's physics, the POD, and the residual scale ρ."""
 
     physics: Physics
     pod: POD
@@ -170,14 +186,17 @@ def train(
     else:
         pod, net = initial.pod, copy.deepcopy(initial.net).to(device)
     tensors = _Tensors(data, pod, device)
-    context = None
-    if settings.method == "dp":
+    context, counted, hig_bytes = None, None, None
+    if settings.method in PHYSICS_METHODS:
         if physics is None:
-            raise ValueError("the dp method needs the solver's physics")
-        mean_residuals = [
-            pod.basis.T @ physics.residual(data.s[i], data.re[i], pod.mean) for i in split.train[:8]
-        ]
-        context = DPContext(physics, pod, float(np.sqrt(np.mean(np.sum(np.square(mean_residuals), axis=1)))))
+            raise ValueError(f"the {settings.method} method needs the solver's physics")
+        if settings.method == "hig":
+            hig_bytes = check_memory(net, settings.batch, device)
+        counted = CountedPhysics(physics)
+        calls = [(data.s[i], data.re[i], pod.mean) for i in split.train[:8]]
+        mean_residuals = np.stack(batch(counted, "residual", calls)) @ pod.basis
+        context = PhysicsContext(counted, pod, float(np.sqrt(np.mean(np.sum(mean_residuals**2, axis=1)))))
+    validation_method = "dp" if settings.method in PHYSICS_METHODS else settings.method
     train_idx = torch.as_tensor(split.train, device=device)
     val_idx = torch.as_tensor(split.validation, device=device)
     if initial is None:
@@ -195,31 +214,51 @@ def train(
             "dcd": tensors.dcd[idx],
         }
 
+    def step(data_batch: dict[str, torch.Tensor], lr: float) -> float:
+        """One update; returns the seconds spent in the SVD (hig)."""
+        if settings.method == "hig":
+            return hig_step(net, data_batch, counted, pod, context.scale, settings.beta, settings.tau, lr)[
+                "svd_seconds"
+            ]
+        for group in optimiser.param_groups:
+            group["lr"] = lr
+        optimiser.zero_grad(set_to_none=True)
+        loss_terms(net, data_batch, settings, context)["total"].backward()
+        optimiser.step()
+        return 0.0
+
     validation = batch_of(val_idx)
-    best_state, best_loss, history = None, float("inf"), []
+    best_state, best_loss, history, svd_seconds = None, float("inf"), [], 0.0
     start = time.perf_counter()
     for epoch in range(settings.epochs):
         # Exponential decay from lr to lr_final over the run: epochs or budget, whichever ends first.
         done = max(epoch / settings.epochs, (time.perf_counter() - start) / settings.budget_seconds)
-        for group in optimiser.param_groups:
-            group["lr"] = settings.lr * (settings.lr_final / settings.lr) ** min(done, 1.0)
+        lr = settings.lr * (settings.lr_final / settings.lr) ** min(done, 1.0)
         net.train()
         order = train_idx[torch.randperm(len(train_idx), device=device)]
         for first in range(0, len(order), settings.batch):
-            optimiser.zero_grad(set_to_none=True)
-            loss_terms(net, batch_of(order[first : first + settings.batch]), settings, context)[
-                "total"
-            ].backward()
-            optimiser.step()
+            svd_seconds += step(batch_of(order[first : first + settings.batch]), lr)
+            if time.perf_counter() - start > settings.budget_seconds:
+                break
         net.eval()
-        val_loss = loss_terms(net, {k: v.detach().clone() for k, v in validation.items()}, settings, context)[
-            "total"
-        ]
-        val_loss = float(val_loss.detach())
+        val_batch = {k: v.detach().clone() for k, v in validation.items()}
+        val_loss = float(loss_terms(net, val_batch, settings, context, validation_method)["total"].detach())
+        with torch.no_grad():
+            cd_error = torch.median(
+                torch.abs(net(val_batch["s"], val_batch["re"])[1] / val_batch["c"][:, 0] - 1)
+            )
         if val_loss < best_loss:
             best_loss, best_state = val_loss, copy.deepcopy(net.state_dict())
         elapsed = time.perf_counter() - start
-        history.append({"epoch": epoch, "validation_loss": val_loss, "seconds": elapsed})
+        history.append(
+            {
+                "epoch": epoch,
+                "validation_loss": val_loss,
+                "validation_cd_error": float(cd_error),
+                "seconds": elapsed,
+                "physics_calls": counted.total if counted else 0,
+            }
+        )
         if progress is not None:
             progress(history[-1])
         if elapsed > settings.budget_seconds:
@@ -244,7 +283,10 @@ def train(
         "pod_modes": pod.size,
         "pod_energy": pod.energy,
         "samples": {"train": len(split.train), "validation": len(split.validation), "test": len(split.test)},
+        "physics_calls": dict(counted.calls) if counted else {},
     }
+    if settings.method == "hig":
+        metrics |= {"svd_time_share": svd_seconds / history[-1]["seconds"], "jacobian_bytes": hig_bytes}
     surrogate.meta["metrics"] = metrics
     surrogate.meta["settings"] = settings.__dict__
     return TrainResult(surrogate, history, metrics, split)

@@ -1,4 +1,4 @@
-"""Differentiable physics through the FEM: the DP gradient against finite differences."""
+"""Training with the solver in the loop: DP gradient, PG targets, HIG update, the process pool, training."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from conftest import CASES
 from shapeopt.cases import load_case
 from shapeopt.physics import FEMPhysics
 from shapeopt.problem import DragProblem
+from surrogates.half_inverse import check_memory, half_inverse_update, joint_system
+from surrogates.network import DragNet
+from surrogates.physical_gradients import newton_targets
 from surrogates.pod import fit_pod
 from surrogates.solver_in_loop import reduced_residual
 
@@ -24,11 +27,11 @@ def setup():
         states.append(problem.solver.w.x.array.copy())
     physics = FEMPhysics(problem)
     pod = fit_pod(np.array(states), np.ones(len(states[0])), energy=1 - 1e-12, max_modes=2)
-    return physics, pod, s0
+    return physics, pod, s0, np.array(states)
 
 
 def test_dp_gradient_matches_finite_differences(setup):
-    physics, pod, s0 = setup
+    physics, pod, s0, _ = setup
     s = np.stack([s0, s0])
     re = np.array([6.0, 12.0])
     y = torch.tensor(
@@ -52,18 +55,106 @@ def test_dp_gradient_matches_finite_differences(setup):
             assert abs(fd.item() - grad[i, j].item()) <= 1e-5 * grad.abs().max().item(), (i, j)
 
 
-def test_dp_training_lowers_its_loss(tmp_path):
+def test_pg_target_reduces_the_residual_quadratically(setup):
+    physics, pod, s0, states = setup
+    exact = pod.project(states[1:2])  # the solution at Re 8 lies in the span of the POD
+    direction = np.array([[1.0, -0.7]]) * pod.singular_values[None, :]
+    s, re = s0[None, :], np.array([8.0])
+    before, after = [], []
+    for size in (1e-3, 2.5e-4):
+        y = exact + size * direction
+        targets = newton_targets(y, s, re, physics, pod)
+        before.append(np.linalg.norm(physics.residual(s0, 8.0, pod.reconstruct(y)[0])))
+        after.append(np.linalg.norm(physics.residual(s0, 8.0, targets.states[0])))
+    rate = np.log(after[0] / after[1]) / np.log(before[0] / before[1])
+    assert rate > 1.8 and after[0] < 1e-2 * before[0], (before, after)
+    problem = physics.problem
+    reference = problem.evaluate(s0, re=8.0)
+    assert np.allclose(targets.c[0], [reference.cd, reference.cl], rtol=1e-6)
+
+
+def test_hig_update_equals_the_dense_formula_with_truncation():
+    rng = np.random.default_rng(0)
+    m, p, tau, lr = 6, 20, 1e-3, 0.3
+    u, _ = np.linalg.qr(rng.standard_normal((m, m)))
+    v, _ = np.linalg.qr(rng.standard_normal((p, m)))
+    sigma = np.array([5.0, 2.0, 0.5, 1e-2, 4e-3, 1e-6])  # the last two fall below τ σ_max = 5e-3
+    jacobian = u @ np.diag(sigma) @ v.T
+    r = rng.standard_normal(m)
+    keep = slice(0, 4)
+    expected = -lr * v[:, keep] @ ((u[:, keep].T @ r) / np.sqrt(sigma[keep]))
+    delta, rank = half_inverse_update(torch.tensor(jacobian), torch.tensor(r), tau, lr)
+    assert rank == 4
+    assert np.allclose(delta.numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_hig_joint_system_is_consistent_with_the_dp_gradient(setup):
+    """J_θᵀ r (J products, forward) equals the autograd gradient of ½|r|² through the solver's Jᵀ."""
+    physics, pod, s0, states = setup
+    torch.manual_seed(0)
+    net = DragNet(len(s0), pod.size, width=8, depth=2)
+    s = torch.tensor(np.stack([s0, s0, s0]))
+    re = torch.tensor([5.0, 9.0, 14.0])
+    outputs = torch.tensor(np.concatenate([pod.project(states), [[3.0, 0.0], [2.5, 0.01], [2.0, -0.01]]], 1))
+    net.set_normalisation(torch.cat([s, torch.log(re)[:, None]], 1), outputs)
+    data = {"s": s, "re": re, "c": torch.tensor([[3.1, 0.0], [2.6, 0.0], [2.1, 0.0]])}
+    scale, beta = 0.5, 4.0
+    rows, r = joint_system(net, data, physics, pod, scale, beta)
+    y, cd, cl = net(s, re)
+    residual = reduced_residual(y, s.numpy(), re.numpy(), physics, pod) / scale
+    mismatch = (torch.stack([cd, cl], 1) - data["c"]) / net.out_std[-2:]
+    loss = 0.5 * torch.sum(residual**2) + 0.5 * beta * torch.sum(mismatch**2)
+    loss.backward()
+    gradient = torch.cat([p.grad.reshape(-1) for p in net.parameters()])
+    assert torch.allclose(rows.T @ r, gradient, rtol=1e-7, atol=1e-9 * gradient.abs().max())
+    assert abs(0.5 * torch.sum(r**2).item() / loss.item() - 1) < 1e-12
+
+
+def test_hig_refuses_a_jacobian_that_does_not_fit():
+    net = DragNet(9, 32, width=2048, depth=4)
+    with pytest.raises(ValueError, match="lower --batch"):
+        check_memory(net, 10**6, "cpu")
+
+
+def test_physics_pool_matches_one_process(setup):
+    from shapeopt.physics_pool import PhysicsPool
+
+    physics, pod, s0, states = setup
+    calls = [(s0, re, states[i] + 1e-3 * pod.basis[:, 0]) for i, re in enumerate((4.0, 8.0, 16.0))]
+    with PhysicsPool(physics.problem.case, workers=2) as pool:
+        assert pool.mesh_sha256 == physics.problem.flow_mesh.sha256
+        pooled = pool.map_async("newton_step", calls).result()
+        coefficients = pool.map_async("coefficients", calls).result()
+    for call, step, c in zip(calls, pooled, coefficients, strict=True):
+        assert np.allclose(step, physics.newton_step(*call), rtol=1e-10, atol=1e-12)
+        assert np.allclose(c, physics.coefficients(*call), rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
     from shapeopt.dataset import generate
     from surrogates.data import read_dataset
-    from surrogates.train import TrainSettings, train
 
     case = load_case(CASES / "cylinder-re1-40.toml").with_overrides(level="coarse")
-    generate(case, tmp_path / "d.h5", 12)
-    data = read_dataset(tmp_path / "d.h5")
-    physics = FEMPhysics(DragProblem(case))
-    settings = TrainSettings(method="dp", epochs=20, batch=4, width=16, depth=2, lr=1e-2)
+    path = tmp_path_factory.mktemp("tiny") / "d.h5"
+    generate(case, path, 12)
+    return read_dataset(path), FEMPhysics(DragProblem(case))
+
+
+@pytest.mark.parametrize(
+    "method, lr, factor",
+    [("dp", 1e-2, 0.97), ("pg", 1e-2, 0.9), ("hig", 0.3, 0.7)],
+)
+def test_solver_in_the_loop_training_lowers_its_loss(tiny, method, lr, factor):
+    from surrogates.train import TrainSettings, train
+
+    data, physics = tiny
+    settings = TrainSettings(method=method, epochs=20, batch=4, width=16, depth=2, lr=lr, lr_final=lr / 10)
     result = train(data, settings, {}, physics=physics)
     losses = [h["validation_loss"] for h in result.history]
-    # Plain gradients of the FEM residual are badly conditioned: the loss falls, but slowly.
-    assert min(losses) < 0.97 * losses[0] and losses[-1] < losses[0], losses
-    assert result.surrogate.meta["method"] == "dp"
+    # Plain gradients of the FEM residual (dp) are badly conditioned: its loss falls, but slowly.
+    assert min(losses) < factor * losses[0] and losses[-1] < losses[0], losses
+    assert result.surrogate.meta["method"] == method
+    assert result.metrics["physics_calls"]["residual"] > 0
+    if method == "hig":
+        assert 0 < result.metrics["svd_time_share"] < 1
