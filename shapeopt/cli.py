@@ -95,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--field", choices=["speed", "pressure"], default="speed")
     show.add_argument("--screenshot", type=Path, help="write a PNG off screen instead of opening a window")
     show.add_argument("--size", default="1600x800", help="image size WIDTHxHEIGHT in pixels")
+    show.add_argument("--level", choices=LEVELS, help="mesh level of the flow shown (default: the run's)")
+    show.add_argument("--out", type=Path, help="write DIR/show-FIELD.png off screen (as --screenshot)")
     show.add_argument("--json", action="store_true", help="print one JSON object")
     show.set_defaults(run=_show)
 
@@ -103,9 +105,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--data", type=Path, required=True, help="HDF5 dataset from `shapeopt dataset`")
     train.add_argument(
         "--method",
-        choices=["supervised", "sobolev", "dp"],
+        choices=["supervised", "sobolev", "dp", "pg", "hig"],
         default="supervised",
-        help="dp: differentiable physics, the FEM residual of the predicted state as loss",
+        help="dp: FEM residual of the predicted state as loss (Adam, gradients through Jᵀ); pg: Newton-step "
+        "targets (Adam on the proxy loss); hig: half-inverse gradients of the joint Jacobian",
     )
     train.add_argument("--out", type=Path, required=True, help="surrogate file (.pt)")
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -114,7 +117,22 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--batch", type=int, default=64)
     train.add_argument("--lr", type=float, default=2e-3)
     train.add_argument("--seed", type=int, default=0, help="seed of the split and the initial weights")
+    train.add_argument("--tau", type=float, default=1e-5, help="hig: relative truncation of singular values")
+    train.add_argument("--newton-steps", type=int, default=1, help="pg: Newton steps per target")
+    train.add_argument("--step-size", type=float, default=1.0, help="pg: fraction of the Newton step taken")
+    train.add_argument("--workers", type=int, default=2, help="dp/pg/hig: processes for the FEM physics")
     train.set_defaults(run=_train)
+
+    bench = commands.add_parser(
+        "bench-train", help="the five training methods on one dataset and wall-clock budget, side by side"
+    )
+    _add_case_arguments(bench)
+    bench.add_argument("--data", type=Path, required=True, help="HDF5 dataset from `shapeopt dataset`")
+    bench.add_argument("--budget-seconds", type=float, default=600.0, help="wall-time budget per method")
+    bench.add_argument("--methods", default="supervised,sobolev,dp,pg,hig", help="comma-separated list")
+    bench.add_argument("--workers", type=int, default=2, help="processes for the FEM physics")
+    bench.add_argument("--out", type=Path, default=Path("runs/bench-train"), help="results; reruns resume")
+    bench.set_defaults(run=_bench_train)
     return parser
 
 
@@ -425,22 +443,10 @@ def _dataset(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from shapeopt.problem import shape_of
-    from surrogates.data import read_dataset
-    from surrogates.train import TrainSettings, train
+    from surrogates.train import PHYSICS_METHODS, TrainSettings, train
 
     case = _load(args)
-    try:
-        data = read_dataset(args.data)
-    except (OSError, KeyError) as exc:
-        raise CaseError(f"cannot read dataset {args.data}: {exc}") from None
-    shape = shape_of(case)
-    expected = {"kind": shape.kind, "modes": shape.modes, "names": shape.names()}
-    if {k: data.spec.get(k) for k in expected} != expected or data.case.get("level") != case.level:
-        raise CaseError(
-            f"{args.data} was made for another parametrisation or mesh level than case '{case.name}' "
-            f"at level {case.level}"
-        )
+    data = _read_dataset_for(case, args.data)
     settings = TrainSettings(
         method=args.method,
         epochs=args.epochs,
@@ -449,35 +455,41 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         budget_seconds=args.budget_seconds,
         device=args.device,
+        tau=args.tau,
+        newton_steps=args.newton_steps,
+        step_size=args.step_size,
     )
+    every = 100 if args.method not in PHYSICS_METHODS else 1
 
     def progress(item: dict) -> None:
-        if item["epoch"] % 100 == 0:
+        if item["epoch"] % every == 0:
             _progress(
                 f"epoch {item['epoch']:5d}  validation loss {item['validation_loss']:.3e}  "
-                f"{item['seconds']:.0f} s"
+                f"C_D error {item['validation_cd_error']:.2e}  {item['seconds']:.0f} s"
             )
 
-    physics = None
-    if args.method == "dp":
-        from mpi4py import MPI
-
-        from shapeopt.physics import FEMPhysics
-        from shapeopt.problem import DragProblem
-
-        problem = DragProblem(case, MPI.COMM_SELF)
-        if problem.flow_mesh.sha256 != data.mesh_sha256:
-            raise CaseError(f"{args.data} was made on another reference mesh than case '{case.name}'")
-        physics = FEMPhysics(problem)
-    try:
-        result = train(
+    def fit(physics=None):
+        return train(
             data, settings, {"case": case.name, "dataset": str(args.data)}, progress, physics=physics
         )
+
+    try:
+        if args.method in PHYSICS_METHODS:
+            from shapeopt.physics_pool import open_physics
+
+            with open_physics(case, args.workers, data.mesh_sha256) as physics:
+                result = fit(physics)
+        else:
+            result = fit()
     except ValueError as exc:
         raise CaseError(str(exc)) from None
     result.surrogate.save(args.out)
     m = result.metrics
     out = {"out": str(args.out), "method": args.method, "metrics": m}
+    extra = ""
+    if "svd_time_share" in m:
+        share, megabytes = 100 * m["svd_time_share"], m["jacobian_bytes"] / 1e6
+        extra = f"\n  SVD {share:.0f}% of the time, Jacobian and SVD {megabytes:.0f} MB"
     print(
         json.dumps(out)
         if args.json
@@ -486,8 +498,48 @@ def _train(args: argparse.Namespace) -> int:
         f"  test C_D relative error: median {m['cd_error_median']:.2e}, p95 {m['cd_error_p95']:.2e}, "
         f"max {m['cd_error_max']:.2e}\n"
         f"  median cosine(dC_D/ds surrogate, adjoint) {m['gradient_cosine_median']:.4f}, "
-        f"median field error {m['field_error_median']:.2e} ({m['test_samples']} test samples)"
+        f"median field error {m['field_error_median']:.2e} ({m['test_samples']} test samples)" + extra
     )
+    return 0
+
+
+def _read_dataset_for(case: Case, path: Path):
+    """The dataset at `path`, refused unless it was made for the case's parametrisation and level."""
+    from shapeopt.problem import shape_of
+    from surrogates.data import read_dataset
+
+    try:
+        data = read_dataset(path)
+    except (OSError, KeyError) as exc:
+        raise CaseError(f"cannot read dataset {path}: {exc}") from None
+    shape = shape_of(case)
+    expected = {"kind": shape.kind, "modes": shape.modes, "names": shape.names()}
+    if {k: data.spec.get(k) for k in expected} != expected or data.case.get("level") != case.level:
+        raise CaseError(
+            f"{path} was made for another parametrisation or mesh level than case '{case.name}' "
+            f"at level {case.level}"
+        )
+    return data
+
+
+def _bench_train(args: argparse.Namespace) -> int:
+    from shapeopt.training_bench import bench_train
+    from surrogates.train import METHODS
+
+    case = _load(args)
+    _read_dataset_for(case, args.data)
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise CaseError(f"unknown training method {unknown[0]!r} (expected some of {', '.join(METHODS)})")
+    try:
+        rows = bench_train(case, args.data, args.out, args.budget_seconds, methods, args.workers, _progress)
+    except ValueError as exc:
+        raise CaseError(str(exc)) from None
+    if args.json:
+        print(json.dumps({"out": str(args.out), "methods": [r["method"] for r in rows], "rows": rows}))
+    else:
+        print((args.out / "table.md").read_text() + f"{args.out / 'validation-error.png'}")
     return 0
 
 
@@ -537,7 +589,7 @@ def _show(args: argparse.Namespace) -> int:
 
     try:
         summary = json.loads((args.directory / "summary.json").read_text())
-        case = case_from_dict(summary["case"])
+        case = case_from_dict(summary["case"]).with_overrides(level=args.level)
         initial, final = np.asarray(summary["initial"]["s"]), np.asarray(summary["final"]["s"])
         width, height = (int(v) for v in args.size.lower().split("x"))
     except FileNotFoundError as exc:
@@ -554,13 +606,14 @@ def _show(args: argparse.Namespace) -> int:
         ("optimized", problem.shape.outline(final), "black"),
     ]
     x0, x1, y0, y1 = (-2.0, 6.0, -2.0, 2.0)
+    screenshot = args.screenshot or (args.out / f"show-{args.field}.png" if args.out else None)
     path = render_view(
         u,
         p,
         outlines,
         (x0, x1, y0, y1),
         args.field,
-        args.screenshot,
+        screenshot,
         (width, height),
         title=f"{case.name}  Re={case.re:g}  C_D={evaluation.cd:.5f}",
     )

@@ -8,7 +8,6 @@ quality; a failed sample is stored with its reason. Rerunning the same command r
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -28,6 +27,7 @@ from shapeopt.cases import Case
 from shapeopt.datafile import SampleFile
 from shapeopt.errors import CaseError, ShapeoptError
 from shapeopt.problem import DragProblem
+from shapeopt.workers import single_threaded_children
 
 
 @dataclass
@@ -204,9 +204,11 @@ def _work(task: tuple[int, np.ndarray, float, bool]) -> dict[str, Any]:
 
 
 def _pool_samples(case, todo, s, re, feasible, workers) -> Iterator[dict[str, Any]]:
-    context = multiprocessing.get_context("spawn")
     tasks = [(i, s[i], float(re[i]), bool(feasible[i])) for i in todo]
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(case,)) as pool:
+    with (
+        single_threaded_children() as context,
+        ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(case,)) as pool,
+    ):
         futures = [pool.submit(_work, task) for task in tasks]
         try:
             for future in as_completed(futures):

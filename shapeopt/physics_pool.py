@@ -8,15 +8,17 @@ when the backward pass asks for its transpose product.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from shapeopt.cases import Case
-from shapeopt.errors import ShapeoptError
+from shapeopt.errors import CaseError, ShapeoptError
+from shapeopt.workers import single_threaded_children
+from surrogates.physics import Physics
 
 
 def _serve(connection, case: Case) -> None:
@@ -69,17 +71,17 @@ class PhysicsPool:
     """`Physics` over `workers` spawned processes; `map_async(name, calls)` spreads a batch over them."""
 
     def __init__(self, case: Case, workers: int = 2):
-        context = multiprocessing.get_context("spawn")
         self.workers = workers
         self._connections, self._processes = [], []
         self._pending: _Pending | None = None
-        for _ in range(workers):
-            parent, child = context.Pipe()
-            process = context.Process(target=_serve, args=(child, case), daemon=True)
-            process.start()
-            child.close()
-            self._connections.append(parent)
-            self._processes.append(process)
+        with single_threaded_children() as context:
+            for _ in range(workers):
+                parent, child = context.Pipe()
+                process = context.Process(target=_serve, args=(child, case), daemon=True)
+                process.start()
+                child.close()
+                self._connections.append(parent)
+                self._processes.append(process)
         hashes = set()
         for w in range(workers):
             status, payload = self._receive(w)
@@ -145,3 +147,29 @@ class PhysicsPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@contextmanager
+def open_physics(case: Case, workers: int = 2, mesh_sha256: str | None = None) -> Iterator[Physics]:
+    """The FEM physics of a case: a `PhysicsPool` of `workers` processes, or (1) `FEMPhysics` here.
+
+    With `mesh_sha256`, refuses a reference mesh other than the one a dataset was made on.
+    """
+    if workers > 1:
+        physics = PhysicsPool(case, workers)
+        sha = physics.mesh_sha256
+    else:
+        from mpi4py import MPI
+
+        from shapeopt.physics import FEMPhysics
+        from shapeopt.problem import DragProblem
+
+        physics = FEMPhysics(DragProblem(case, MPI.COMM_SELF))
+        sha = physics.problem.flow_mesh.sha256
+    try:
+        if mesh_sha256 is not None and sha != mesh_sha256:
+            raise CaseError(f"the dataset was made on another reference mesh than case '{case.name}'")
+        yield physics
+    finally:
+        if workers > 1:
+            physics.close()

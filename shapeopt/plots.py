@@ -46,6 +46,19 @@ def plot_history(history: list[dict], path: Path, title: str = "") -> Path:
     return _save(fig, path)
 
 
+def plot_learning_curves(rows: list[dict], path: Path) -> Path:
+    """Median validation C_D relative error against wall time, one line per method (PNG)."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for row in rows:
+        seconds, errors = zip(*row["history"], strict=True)
+        ax.semilogy(seconds, errors, label=row["method"])
+    ax.set_xlabel("wall time (s)")
+    ax.set_ylabel("validation C_D relative error (median)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()

@@ -1,9 +1,10 @@
 """Half-inverse gradients (HIG): one update of the network from the SVD of the joint Jacobian.
 
 Per sample i the physics output is the scaled reduced residual `r_i = Φᵀ R(w̄ + Φ y_i) / ρ` and the drag
-consistency `√β (c_i − c_FEM,i) / std(c)`. The rows of the joint Jacobian are `Φᵀ J_i Φ ∂y_i/∂θ / ρ` and
-`√β ∂c_i/∂θ / std(c)`, stacked over the batch into `J_θ ∈ R^{B(k+2)×P}`. With `J_θ = U Σ Vᵀ` and singular
-values below `τ σ_max` dropped, the update is `Δθ = −η V Σ^{−1/2} Uᵀ r` (a plain step, no optimiser state).
+consistency `√(2β) (c_i − c_FEM,i) / std(c)`, so that `½|r|²` is the batch sum of the dp loss. The rows
+of the joint Jacobian are `Φᵀ J_i Φ ∂y_i/∂θ / ρ` and `√(2β) ∂c_i/∂θ / std(c)`, stacked over the batch
+into `J_θ ∈ R^{B(k+2)×P}`. With `J_θ = U Σ Vᵀ` and singular values below `τ σ_max` dropped, the update is
+`Δθ = −η V Σ^{−1/2} Uᵀ r` (a plain step, no optimiser state).
 """
 
 from __future__ import annotations
@@ -16,20 +17,29 @@ import torch
 from torch.func import functional_call, jacrev, vmap
 
 from surrogates.network import DragNet
-from surrogates.physics import Physics, batch, batch_async
+from surrogates.physics import Physics, run_batch, start_batch
 from surrogates.pod import POD
 
-BYTES_PER_ENTRY = 8 * 3  # the Jacobian, and the SVD's factors and work space of about the same size
+BYTES_PER_ENTRY = 8 * 2  # the Jacobian and the network-Jacobian work space of about the same size
 
 
 def half_inverse_update(
     jacobian: torch.Tensor, residual: torch.Tensor, tau: float, lr: float
 ) -> tuple[torch.Tensor, int]:
-    """Δθ (P,) = −lr V Σ^{−1/2} Uᵀ r for J (M, P) and r (M,), keeping σ ≥ τ σ_max; also the rank kept."""
-    u, sigma, vh = torch.linalg.svd(jacobian, full_matrices=False)
-    keep = sigma >= tau * sigma[0]
-    coefficients = (u[:, keep].T @ residual) / torch.sqrt(sigma[keep])
-    return -lr * (vh[keep].T @ coefficients), int(keep.sum())
+    """Δθ (P,) = −lr V Σ^{−1/2} Uᵀ r for J (M, P) and r (M,), keeping σ ≥ τ σ_max; also the rank kept.
+
+    For M ≪ P the SVD comes from the Gram matrix: J Jᵀ = U Σ² Uᵀ (M × M), and V = Jᵀ U Σ⁻¹, so
+    Δθ = −lr Jᵀ U Σ^{−3/2} Uᵀ r without forming V (σ² resolves τ down to about 1e-7).
+    """
+    if jacobian.shape[0] > jacobian.shape[1]:
+        u, sigma, vh = torch.linalg.svd(jacobian, full_matrices=False)
+        keep = sigma >= tau * sigma[0]
+        return -lr * (vh[keep].T @ ((u[:, keep].T @ residual) / torch.sqrt(sigma[keep]))), int(keep.sum())
+    squares, u = torch.linalg.eigh(jacobian @ jacobian.T)
+    sigma = torch.sqrt(squares.clamp_min(0.0))
+    keep = sigma >= tau * sigma.max()
+    coefficients = (u[:, keep].T @ residual) / sigma[keep] ** 1.5
+    return -lr * (jacobian.T @ (u[:, keep] @ coefficients)), int(keep.sum())
 
 
 def jacobian_bytes(batch_size: int, n_outputs: int, n_parameters: int) -> int:
@@ -92,12 +102,12 @@ def joint_system(
         y, cd, cl = net(data["s"], data["re"])
     states = pod.reconstruct(y.cpu().numpy())
     calls = [(s_np[i], re_np[i], states[i]) for i in range(len(states))]
-    residual = torch.as_tensor(np.stack(batch(physics, "residual", calls)) @ pod.basis / scale).to(y)
-    pending = batch_async(physics, "reduced_jacobian", [(*call, pod.basis) for call in calls])
+    residual = torch.as_tensor(np.stack(run_batch(physics, "residual", calls)) @ pod.basis / scale).to(y)
+    pending = start_batch(physics, "reduced_jacobian", [(*call, pod.basis) for call in calls])
     jac = network_jacobian(net, data["s"], data["re"])  # overlaps with the solver's work
     reduced = torch.as_tensor(np.stack(pending.result()) / scale).to(y)  # (B, k, k)
     c_std = net.out_std[k:]
-    root_beta = float(np.sqrt(beta))
+    root_beta = float(np.sqrt(2 * beta))
     rows = torch.cat([reduced @ jac[:, :k], root_beta * jac[:, k:] / c_std[None, :, None]], dim=1)
     mismatch = root_beta * (torch.stack([cd, cl], dim=1) - data["c"]) / c_std
     return rows.reshape(-1, rows.shape[2]), torch.cat([residual, mismatch], dim=1).reshape(-1)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from surrogates.physics import Physics, batch
+from surrogates.physics import Physics, run_batch
 from surrogates.pod import POD
 
 
@@ -36,7 +36,7 @@ def newton_targets(
     """Targets from predictions y (B, k) of shapes s (B, m) at Reynolds numbers re (B,)."""
     states = pod.reconstruct(y)
     for _ in range(steps):
-        deltas = batch(physics, "newton_step", [(s[i], re[i], states[i]) for i in range(len(y))])
+        deltas = run_batch(physics, "newton_step", [(s[i], re[i], states[i]) for i in range(len(y))])
         states = states + step_size * np.stack(deltas)
-    coefficients = batch(physics, "coefficients", [(s[i], re[i], states[i]) for i in range(len(y))])
+    coefficients = run_batch(physics, "coefficients", [(s[i], re[i], states[i]) for i in range(len(y))])
     return NewtonTargets(pod.project(states), np.stack(coefficients), states)

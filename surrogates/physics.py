@@ -4,7 +4,7 @@ States `w` are (N,) float64 arrays on the solver's reference DOF layout that car
 (as `w̄ + Φ y` from POD of solutions does); `s` (m,) shape parameters, `re` the Reynolds number.
 `surrogates/` only sees this protocol; `shapeopt.physics` implements it with the finite-element solver.
 A physics object may also offer `map_async(name, calls)` to run a batch of calls in parallel processes;
-`batch` uses it when present.
+`run_batch` and `start_batch` use it when present.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class _Done:
         return self.value
 
 
-def batch_async(physics: Physics, name: str, calls: Sequence[tuple[Any, ...]]):
+def start_batch(physics: Physics, name: str, calls: Sequence[tuple[Any, ...]]):
     """Start `physics.<name>(*call)` for every call; `.result()` gives the list of results in order.
 
     Parallel when the physics offers `map_async`, else evaluated here and now.
@@ -61,9 +61,9 @@ def batch_async(physics: Physics, name: str, calls: Sequence[tuple[Any, ...]]):
     return _Done([method(*call) for call in calls])
 
 
-def batch(physics: Physics, name: str, calls: Sequence[tuple[Any, ...]]) -> list:
+def run_batch(physics: Physics, name: str, calls: Sequence[tuple[Any, ...]]) -> list:
     """`physics.<name>(*call)` for every call, in order (in parallel where the physics can)."""
-    return batch_async(physics, name, calls).result()
+    return start_batch(physics, name, calls).result()
 
 
 class CountedPhysics:
@@ -75,7 +75,7 @@ class CountedPhysics:
 
     def map_async(self, name: str, calls: Sequence[tuple[Any, ...]]):
         self.calls[name] = self.calls.get(name, 0) + len(calls)
-        return batch_async(self.physics, name, calls)
+        return start_batch(self.physics, name, calls)
 
     def __getattr__(self, name: str):
         method = getattr(self.physics, name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from surrogates.physics import Physics, batch
+from surrogates.physics import Physics, run_batch
 from surrogates.pod import POD
 
 
@@ -20,7 +20,7 @@ class ReducedResidual(torch.autograd.Function):
     @staticmethod
     def forward(ctx, y: torch.Tensor, s: np.ndarray, re: np.ndarray, physics: Physics, pod: POD):
         states = pod.reconstruct(y.detach().cpu().numpy())
-        residuals = batch(physics, "residual", [(s[i], re[i], states[i]) for i in range(len(states))])
+        residuals = run_batch(physics, "residual", [(s[i], re[i], states[i]) for i in range(len(states))])
         r = np.stack(residuals) @ pod.basis
         ctx.physics, ctx.pod, ctx.s, ctx.re, ctx.states = physics, pod, s, re, states
         return torch.as_tensor(r, dtype=y.dtype, device=y.device)
@@ -30,7 +30,7 @@ class ReducedResidual(torch.autograd.Function):
         g = grad_r.detach().cpu().numpy()
         basis = ctx.pod.basis
         calls = [(ctx.s[i], ctx.re[i], ctx.states[i], basis @ g[i]) for i in range(len(g))]
-        grad_y = np.stack(batch(ctx.physics, "jacobian_transpose_product", calls)) @ basis
+        grad_y = np.stack(run_batch(ctx.physics, "jacobian_transpose_product", calls)) @ basis
         return torch.as_tensor(grad_y, dtype=grad_r.dtype, device=grad_r.device), None, None, None, None
 
 

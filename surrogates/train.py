@@ -26,7 +26,7 @@ from surrogates.data import Dataset
 from surrogates.half_inverse import check_memory, hig_step
 from surrogates.network import DragNet
 from surrogates.physical_gradients import newton_targets
-from surrogates.physics import CountedPhysics, Physics, batch
+from surrogates.physics import CountedPhysics, Physics, run_batch
 from surrogates.pod import POD, fit_pod
 from surrogates.solver_in_loop import reduced_residual
 
@@ -42,7 +42,7 @@ class TrainSettings:
     epochs: int = 3000
     batch: int = 64
     lr: float = 2e-3
-    lr_final: float = 2e-5
+    lr_decay: float = 0.01  # the learning rate (or hig step) falls to lr · lr_decay by the end
     beta: float = 10.0
     gamma: float = 1.0
     width: int = 128
@@ -194,7 +194,7 @@ def train(
             hig_bytes = check_memory(net, settings.batch, device)
         counted = CountedPhysics(physics)
         calls = [(data.s[i], data.re[i], pod.mean) for i in split.train[:8]]
-        mean_residuals = np.stack(batch(counted, "residual", calls)) @ pod.basis
+        mean_residuals = np.stack(run_batch(counted, "residual", calls)) @ pod.basis
         context = PhysicsContext(counted, pod, float(np.sqrt(np.mean(np.sum(mean_residuals**2, axis=1)))))
     validation_method = "dp" if settings.method in PHYSICS_METHODS else settings.method
     train_idx = torch.as_tensor(split.train, device=device)
@@ -231,9 +231,9 @@ def train(
     best_state, best_loss, history, svd_seconds = None, float("inf"), [], 0.0
     start = time.perf_counter()
     for epoch in range(settings.epochs):
-        # Exponential decay from lr to lr_final over the run: epochs or budget, whichever ends first.
+        # Exponential decay from lr to lr · lr_decay over the run: epochs or budget, whichever ends first.
         done = max(epoch / settings.epochs, (time.perf_counter() - start) / settings.budget_seconds)
-        lr = settings.lr * (settings.lr_final / settings.lr) ** min(done, 1.0)
+        lr = settings.lr * settings.lr_decay ** min(done, 1.0)
         net.train()
         order = train_idx[torch.randperm(len(train_idx), device=device)]
         for first in range(0, len(order), settings.batch):
@@ -246,6 +246,11 @@ def train(
         with torch.no_grad():
             cd_error = torch.median(
                 torch.abs(net(val_batch["s"], val_batch["re"])[1] / val_batch["c"][:, 0] - 1)
+            )
+        if not np.isfinite(val_loss):
+            raise ValueError(
+                f"{settings.method} training diverged in epoch {epoch} (validation loss {val_loss}); "
+                "lower --lr"
             )
         if val_loss < best_loss:
             best_loss, best_state = val_loss, copy.deepcopy(net.state_dict())

@@ -51,15 +51,17 @@ def test_optimize_then_solve_the_optimized_shape(tmp_path):
     assert abs(solved["cd"] / shape["cd"] - 1) < 1e-8
     assert np.allclose(solved["s"], shape["s"])
 
-    picture = tmp_path / "view.png"
+    picture = tmp_path / "view" / "show-pressure.png"
     shown = json.loads(
         _run(
             "show",
             str(run),
             "--field",
             "pressure",
-            "--screenshot",
-            str(picture),
+            "--level",
+            "coarse",
+            "--out",
+            str(picture.parent),
             "--size",
             "640x360",
             "--json",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import CASES
+from conftest import CASES, ROOT
 
 from shapeopt.cases import load_case
 from shapeopt.physics import FEMPhysics
@@ -85,7 +85,12 @@ def test_hig_update_equals_the_dense_formula_with_truncation():
     expected = -lr * v[:, keep] @ ((u[:, keep].T @ r) / np.sqrt(sigma[keep]))
     delta, rank = half_inverse_update(torch.tensor(jacobian), torch.tensor(r), tau, lr)
     assert rank == 4
-    assert np.allclose(delta.numpy(), expected, rtol=1e-10, atol=1e-12)
+    assert np.allclose(delta.numpy(), expected, rtol=1e-9, atol=1e-12)
+    # Tall Jacobians (more outputs than parameters) take the direct SVD: the same formula.
+    tall, rank = half_inverse_update(torch.tensor(jacobian.T), torch.tensor(v @ u.T @ r), tau, lr)
+    assert rank == 4
+    expected_tall = -lr * u[:, keep] @ ((u[:, keep].T @ r) / np.sqrt(sigma[keep]))
+    assert np.allclose(tall.numpy(), expected_tall, rtol=1e-9)
 
 
 def test_hig_joint_system_is_consistent_with_the_dp_gradient(setup):
@@ -103,7 +108,7 @@ def test_hig_joint_system_is_consistent_with_the_dp_gradient(setup):
     y, cd, cl = net(s, re)
     residual = reduced_residual(y, s.numpy(), re.numpy(), physics, pod) / scale
     mismatch = (torch.stack([cd, cl], 1) - data["c"]) / net.out_std[-2:]
-    loss = 0.5 * torch.sum(residual**2) + 0.5 * beta * torch.sum(mismatch**2)
+    loss = 0.5 * torch.sum(residual**2) + beta * torch.sum(mismatch**2)  # the dp loss, summed
     loss.backward()
     gradient = torch.cat([p.grad.reshape(-1) for p in net.parameters()])
     assert torch.allclose(rows.T @ r, gradient, rtol=1e-7, atol=1e-9 * gradient.abs().max())
@@ -138,7 +143,7 @@ def tiny(tmp_path_factory):
     case = load_case(CASES / "cylinder-re1-40.toml").with_overrides(level="coarse")
     path = tmp_path_factory.mktemp("tiny") / "d.h5"
     generate(case, path, 12)
-    return read_dataset(path), FEMPhysics(DragProblem(case))
+    return read_dataset(path), FEMPhysics(DragProblem(case)), path
 
 
 @pytest.mark.parametrize(
@@ -148,8 +153,8 @@ def tiny(tmp_path_factory):
 def test_solver_in_the_loop_training_lowers_its_loss(tiny, method, lr, factor):
     from surrogates.train import TrainSettings, train
 
-    data, physics = tiny
-    settings = TrainSettings(method=method, epochs=20, batch=4, width=16, depth=2, lr=lr, lr_final=lr / 10)
+    data, physics, _ = tiny
+    settings = TrainSettings(method=method, epochs=20, batch=4, width=16, depth=2, lr=lr, lr_decay=0.1)
     result = train(data, settings, {}, physics=physics)
     losses = [h["validation_loss"] for h in result.history]
     # Plain gradients of the FEM residual (dp) are badly conditioned: its loss falls, but slowly.
@@ -158,3 +163,43 @@ def test_solver_in_the_loop_training_lowers_its_loss(tiny, method, lr, factor):
     assert result.metrics["physics_calls"]["residual"] > 0
     if method == "hig":
         assert 0 < result.metrics["svd_time_share"] < 1
+
+
+def test_bench_train_compares_methods_and_resumes(tiny, tmp_path):
+    import json
+    import subprocess
+
+    from conftest import shapeopt_command
+
+    _, _, path = tiny
+    out = tmp_path / "bench"
+    base = ["cases/cylinder-re1-40.toml", "--level", "coarse", "--data", str(path), "--out", str(out)]
+    command = shapeopt_command("bench-train", *base, "--budget-seconds", "2", "--methods", "supervised,hig")
+    first = subprocess.run([*command, "--json"], capture_output=True, text=True, cwd=ROOT, check=True)
+    rows = json.loads(first.stdout)["rows"]
+    assert [r["method"] for r in rows] == ["supervised", "hig"]
+    assert rows[1]["metrics"]["physics_calls"]["reduced_jacobian"] > 0
+    assert (out / "validation-error.png").stat().st_size > 10_000
+    assert (out / "table.md").read_text().count("\n") == 4
+    again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True)
+    assert again.stderr.count("reusing") == 2
+
+    refused = subprocess.run(
+        shapeopt_command(
+            "train",
+            *base[:5],
+            "--method",
+            "hig",
+            "--batch",
+            "100000000",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "x.pt"),
+        ),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert refused.returncode == 2 and "lower --batch" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr

@@ -1,0 +1,102 @@
+"""`bench-train`: the five training methods side by side on one dataset, network and wall-clock budget.
+
+Each method's result (test metrics, seconds, solver calls, validation history) is stored in
+`OUT/<method>.json` as soon as it is trained, so a rerun resumes with the methods still missing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from shapeopt.cases import Case
+from shapeopt.output import write_json
+from shapeopt.physics_pool import open_physics
+from shapeopt.plots import plot_learning_curves
+from surrogates.data import read_dataset
+from surrogates.train import METHODS, PHYSICS_METHODS, TrainSettings, train
+
+# Learning rates and batches per method: the best of the short tuning runs described in the README.
+METHOD_SETTINGS: dict[str, dict] = {
+    "supervised": {"lr": 2e-3, "batch": 64},
+    "sobolev": {"lr": 2e-3, "batch": 64},
+    "dp": {"lr": 2e-3, "batch": 16},
+    "pg": {"lr": 2e-3, "batch": 16},
+    "hig": {"lr": 0.3, "batch": 16, "tau": 1e-5},
+}
+
+
+def bench_train(
+    case: Case,
+    data_path: Path,
+    out: Path,
+    budget_seconds: float,
+    methods: tuple[str, ...] = METHODS,
+    workers: int = 2,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
+    """Train each method for `budget_seconds`; returns one result row per method (also in `out`)."""
+    data = read_dataset(data_path)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, todo = {}, []
+    for method in methods:
+        record = out / f"{method}.json"
+        if record.exists():
+            rows[method] = json.loads(record.read_text())
+            log(f"{method}: reusing {record}")
+        else:
+            todo.append(method)
+    adam_methods = [m for m in todo if m not in PHYSICS_METHODS]
+    physics_methods = [m for m in todo if m in PHYSICS_METHODS]
+    for method in adam_methods:
+        rows[method] = _train_one(method, data, data_path, case, out, budget_seconds, None, log)
+    if physics_methods:
+        with open_physics(case, workers, data.mesh_sha256) as physics:
+            for method in physics_methods:
+                rows[method] = _train_one(method, data, data_path, case, out, budget_seconds, physics, log)
+    ordered = [rows[m] for m in methods]
+    plot_learning_curves(ordered, out / "validation-error.png")
+    (out / "table.md").write_text(markdown_table(ordered))
+    return ordered
+
+
+def _train_one(method, data, data_path, case, out, budget_seconds, physics, log) -> dict:
+    settings = TrainSettings(
+        method=method, epochs=10**9, budget_seconds=budget_seconds, **METHOD_SETTINGS[method]
+    )
+
+    def progress(item: dict) -> None:
+        log(
+            f"{method}: epoch {item['epoch']}  validation C_D error {item['validation_cd_error']:.2e}  "
+            f"{item['seconds']:.0f} s"
+        )
+
+    result = train(data, settings, {"case": case.name, "dataset": str(data_path)}, progress, physics=physics)
+    result.surrogate.save(out / f"{method}.pt")
+    row = {
+        "method": method,
+        "settings": METHOD_SETTINGS[method],
+        "metrics": result.metrics,
+        "history": [[h["seconds"], h["validation_cd_error"]] for h in result.history],
+    }
+    write_json(row, out / f"{method}.json")
+    return row
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Test C_D error (median, p95, max), gradient cosine, field error, seconds, solver calls per method."""
+    lines = [
+        "| method | C_D err median | p95 | max | grad cosine | field err | epochs | s | FEM physics calls |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        m = row["metrics"]
+        calls = sum(m.get("physics_calls", {}).values())
+        lines.append(
+            f"| {row['method']} | {m['cd_error_median']:.2e} | {m['cd_error_p95']:.2e} "
+            f"| {m['cd_error_max']:.2e} "
+            f"| {m['gradient_cosine_median']:.4f} | {m['field_error_median']:.2e} | {m['epochs']} "
+            f"| {m['train_seconds']:.0f} | {calls} |"
+        )
+    return "\n".join(lines) + "\n"
