@@ -21,8 +21,8 @@ from surrogates.train import METHODS, PHYSICS_METHODS, TrainSettings, train
 METHOD_SETTINGS: dict[str, dict] = {
     "supervised": {"lr": 2e-3, "batch": 64},
     "sobolev": {"lr": 2e-3, "batch": 64},
-    "dp": {"lr": 2e-3, "batch": 16},
-    "pg": {"lr": 2e-3, "batch": 16},
+    "dp": {"lr": 1e-2, "batch": 16},
+    "pg": {"lr": 1e-2, "batch": 16},
     "hig": {"lr": 0.3, "batch": 16, "tau": 1e-5},
 }
 
