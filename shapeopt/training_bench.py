@@ -17,6 +17,8 @@ from shapeopt.plots import plot_learning_curves
 from surrogates.data import read_dataset
 from surrogates.train import METHODS, PHYSICS_METHODS, TrainSettings, train
 
+LOG_SECONDS = 10.0  # at most one progress line per method every this many seconds
+
 # Learning rates and batches per method: the best of the short tuning runs described in the README.
 METHOD_SETTINGS: dict[str, dict] = {
     "supervised": {"lr": 2e-3, "batch": 64},
@@ -66,11 +68,15 @@ def _train_one(method, data, data_path, case, out, budget_seconds, physics, log)
         method=method, epochs=10**9, budget_seconds=budget_seconds, **METHOD_SETTINGS[method]
     )
 
+    last = [-LOG_SECONDS]
+
     def progress(item: dict) -> None:
-        log(
-            f"{method}: epoch {item['epoch']}  validation C_D error {item['validation_cd_error']:.2e}  "
-            f"{item['seconds']:.0f} s"
-        )
+        if item["seconds"] - last[0] >= LOG_SECONDS:
+            last[0] = item["seconds"]
+            log(
+                f"{method}: epoch {item['epoch']}  validation C_D error {item['validation_cd_error']:.2e}  "
+                f"{item['seconds']:.0f} s"
+            )
 
     result = train(data, settings, {"case": case.name, "dataset": str(data_path)}, progress, physics=physics)
     result.surrogate.save(out / f"{method}.pt")
@@ -78,10 +84,19 @@ def _train_one(method, data, data_path, case, out, budget_seconds, physics, log)
         "method": method,
         "settings": METHOD_SETTINGS[method],
         "metrics": result.metrics,
-        "history": [[h["seconds"], h["validation_cd_error"]] for h in result.history],
+        "history": _thinned([[h["seconds"], h["validation_cd_error"]] for h in result.history]),
     }
     write_json(row, out / f"{method}.json")
     return row
+
+
+def _thinned(points: list[list[float]], spacing: float = 0.5) -> list[list[float]]:
+    """Learning-curve points at least `spacing` seconds apart (first and last kept)."""
+    kept = points[:1]
+    for point in points[1:-1]:
+        if point[0] - kept[-1][0] >= spacing:
+            kept.append(point)
+    return kept + points[-1:] if len(points) > 1 else kept
 
 
 def markdown_table(rows: list[dict]) -> str:
