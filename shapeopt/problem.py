@@ -148,11 +148,15 @@ class DragProblem:
         """
         s = np.array(s, dtype=float, ndmin=2)
         dependent = self.dependent_parameters()
+        open_rows = np.arange(len(s))  # designs still iterating
         for _ in range(iterations):
-            values, jacobian = self.constraints_batch(s)
-            if np.max(np.abs(values)) < 1e-13:
+            values, jacobian = self.constraints_batch(s[open_rows])
+            still_open = np.max(np.abs(values), axis=1) >= 1e-13
+            if not still_open.any():
                 break
-            s[:, dependent] -= np.linalg.solve(jacobian[:, :, dependent], values[:, :, None])[:, :, 0]
+            open_rows, values = open_rows[still_open], values[still_open]
+            jacobian = jacobian[still_open][:, :, dependent]
+            s[np.ix_(open_rows, dependent)] -= np.linalg.solve(jacobian, values[:, :, None])[:, :, 0]
         bounds = np.array(self.bounds())
         values, _ = self.constraints_batch(s)
         inside = np.all((s >= bounds[:, 0]) & (s <= bounds[:, 1]), axis=1)
