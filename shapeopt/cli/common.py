@@ -23,6 +23,12 @@ def status_line(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def report(args: argparse.Namespace, data: dict, text: str, rank: int = 0) -> None:
+    """A command's result on stdout, once (rank 0): one JSON object with --json, else `text`."""
+    if rank == 0:
+        print(json.dumps(data) if args.json else text)
+
+
 def read_shape(path: Path, problem) -> np.ndarray:
     """Parameters from a shape.json, checked against the case's parametrisation."""
     try:

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
-from shapeopt.cli.common import load_args, optimize_text, picture_window, read_shape, status_line, write_run
+from shapeopt.cli.common import (
+    load_args,
+    optimize_text,
+    picture_window,
+    read_shape,
+    report,
+    status_line,
+    write_run,
+)
 from shapeopt.errors import CaseError
 
 
@@ -52,8 +60,7 @@ def solve_command(args: argparse.Namespace) -> int:
         )
         summary["files"] = [str(p) for p in fields] + [str(args.out / "flow.png")]
         write_json({"result": summary, "case": case.to_dict()}, args.out / "summary.json", comm.rank)
-    if comm.rank == 0:
-        print(json.dumps(summary) if args.json else _solve_text(summary))
+    report(args, summary, _solve_text(summary), comm.rank)
     return 0
 
 
@@ -111,8 +118,7 @@ def gradient_command(args: argparse.Namespace) -> int:
             }
             for q, t in taylor.items()
         }
-    if comm.rank == 0:
-        print(json.dumps(out) if args.json else _gradient_text(out))
+    report(args, out, _gradient_text(out), comm.rank)
     return 0
 
 
@@ -168,8 +174,7 @@ def optimize_command(args: argparse.Namespace) -> int:
     else:
         result = optimize_adjoint(problem, s0, progress)
     summary = write_run(result, problem, args.out, comm)
-    if comm.rank == 0:
-        print(json.dumps(summary) if args.json else optimize_text(result, args.out))
+    report(args, summary, optimize_text(result, args.out), comm.rank)
     return 0 if result.converged else 6
 
 
@@ -262,5 +267,5 @@ def show_command(args: argparse.Namespace) -> int:
         title=f"{case.name}  Re={case.re:g}  C_D={evaluation.cd:.5f}",
     )
     if path is not None:
-        print(json.dumps({"screenshot": str(path), "cd": evaluation.cd}) if args.json else f"wrote {path}")
+        report(args, {"screenshot": str(path), "cd": evaluation.cd}, f"wrote {path}")
     return 0

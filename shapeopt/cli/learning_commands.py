@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from shapeopt.cases import Case
-from shapeopt.cli.common import load_args, optimize_text, status_line, write_run
+from shapeopt.cli.common import load_args, optimize_text, report, status_line, write_run
 from shapeopt.errors import CaseError
 
 
@@ -32,13 +31,11 @@ def dataset_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CaseError(str(exc)) from None
     summary |= {"out": str(args.out), "case": case.name, "level": case.level}
-    if comm.rank == 0:
-        print(
-            json.dumps(summary)
-            if args.json
-            else f"{args.out}: {summary['computed']} samples computed ({summary['failed']} failed) in "
-            f"{summary['seconds']:.1f} s; {args.samples} requested"
-        )
+    text = (
+        f"{args.out}: {summary['computed']} samples computed ({summary['failed']} failed) in "
+        f"{summary['seconds']:.1f} s; {args.samples} requested"
+    )
+    report(args, summary, text, comm.rank)
     return 0
 
 
@@ -90,16 +87,15 @@ def train_command(args: argparse.Namespace) -> int:
     if "svd_time_share" in m:
         share, megabytes = 100 * m["svd_time_share"], m["jacobian_bytes"] / 1e6
         extra = f"\n  SVD {share:.0f}% of the time, Jacobian and SVD {megabytes:.0f} MB"
-    print(
-        json.dumps(out)
-        if args.json
-        else f"{args.out}: {args.method}, {m['epochs']} epochs in {m['train_seconds']:.0f} s, "
+    text = (
+        f"{args.out}: {args.method}, {m['epochs']} epochs in {m['train_seconds']:.0f} s, "
         f"{m['pod_modes']} POD modes\n"
         f"  test C_D relative error: median {m['cd_error_median']:.2e}, p95 {m['cd_error_p95']:.2e}, "
         f"max {m['cd_error_max']:.2e}\n"
         f"  median cosine(dC_D/ds surrogate, adjoint) {m['gradient_cosine_median']:.4f}, "
         f"median field error {m['field_error_median']:.2e} ({m['test_samples']} test samples)" + extra
     )
+    report(args, out, text)
     return 0
 
 
@@ -136,10 +132,11 @@ def bench_train_command(args: argparse.Namespace) -> int:
         rows = bench_train(case, args.data, args.out, args.budget_seconds, methods, args.workers, status_line)
     except ValueError as exc:
         raise CaseError(str(exc)) from None
-    if args.json:
-        print(json.dumps({"out": str(args.out), "methods": [r["method"] for r in rows], "rows": rows}))
-    else:
-        print((args.out / "table.md").read_text() + f"{args.out / 'validation-error.png'}")
+    report(
+        args,
+        {"out": str(args.out), "methods": [r["method"] for r in rows], "rows": rows},
+        (args.out / "table.md").read_text() + f"{args.out / 'validation-error.png'}",
+    )
     return 0
 
 
@@ -178,5 +175,5 @@ def run_command(args: argparse.Namespace) -> int:
 
     write_json(summary, out / "summary.json")
     (out / "report.md").write_text(report_markdown(outcome, out))
-    print(json.dumps(summary) if args.json else optimize_text(outcome.result, out) + ", report.md")
+    report(args, summary, optimize_text(outcome.result, out) + ", report.md")
     return 0 if outcome.result.converged else 6
