@@ -49,6 +49,13 @@ class RadialShape:
             return np.concatenate([[1.0], 1.0 / k, 1.0 / k])
         return np.ones(self.modes)
 
+    def mirror(self) -> np.ndarray:
+        """(m, m) involution R with r(−θ; s) = r(θ; R s): the body mirrored about the horizontal line
+        through its centre (Fourier: b_k → −b_k; B-splines: knot j ↔ knot −j)."""
+        if self.kind == "fourier":
+            return np.diag(np.concatenate([np.ones(self.modes + 1), -np.ones(self.modes)]))
+        return np.eye(self.modes)[-np.arange(self.modes) % self.modes]
+
     def basis(self, theta: np.ndarray) -> np.ndarray:
         """φ_i(θ): (len(theta), m)."""
         theta = np.asarray(theta, dtype=float)

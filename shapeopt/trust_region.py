@@ -1,7 +1,8 @@
 """Surrogate-driven drag reduction with FEM-verified trust-region model management (DESIGN §5).
 
-1. Search the surrogate: ≥ 10⁵ feasible designs in one batch (Sobol over the free parameters, the
-   constrained ones solved for), then SLSQP multistart on the surrogate (autograd gradients) from the best.
+1. Search the surrogate, averaged over each design and its mirror image (the flow's symmetry): ≥ 10⁵
+   feasible designs in one batch (Sobol over the free parameters, the constrained ones solved for), then
+   SLSQP multistart on the surrogate (autograd gradients) from the best.
 2. Trust region: at iterate s_k the FEM gives C_k and ∇C_k (adjoint); the model
    `m_k(s) = S(s) + [C_k − S(s_k)] + [∇C_k − ∇S(s_k)]·d + ½ dᵀ B_k d`, `d = s − s_k`, is minimised under the
    constraints inside `|d|_∞ ≤ Δ_k`. `B_k` (SR1 from FEM and surrogate gradient differences, zero at first)
@@ -68,6 +69,24 @@ class SearchReport:
     best_cd: float = float("nan")
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+
+
+def mirror_averaged(
+    surrogate, mirror: np.ndarray, s: np.ndarray, re: float, gradient: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """½[S(s) + S(R s)] for s (b, m): C_D (b,) and, with `gradient`, its gradient (b, m), else None.
+
+    The freestream box is symmetric about the flow axis through the body's centre, so the true drag
+    has C_D(R s) = C_D(s) for the mirror R (`RadialShape.mirror`, symmetric). The average removes the
+    odd part of the network's error; at mirror-symmetric shapes its gradient across the symmetry is 0.
+    """
+    n = len(s)
+    both = np.vstack([s, s @ mirror])
+    if not gradient:
+        cd = surrogate.drag(both, re)
+        return 0.5 * (cd[:n] + cd[n:]), None
+    cd, grad = surrogate.drag_gradient(both, re)
+    return 0.5 * (cd[:n] + cd[n:]), 0.5 * (grad[:n] + grad[n:] @ mirror)
 
 
 def global_search(
@@ -155,13 +174,15 @@ def optimize_surrogate(
     re = problem.case.re if re is None else re
     queries = [0]
 
+    mirror = problem.shape.mirror()
+
     def surrogate_value(s: np.ndarray, re_: float) -> np.ndarray:
-        queries[0] += len(s)
-        return surrogate.drag(s, re_)
+        queries[0] += 2 * len(s)
+        return mirror_averaged(surrogate, mirror, s, re_)[0]
 
     def surrogate_with_gradient(s: np.ndarray) -> tuple[float, np.ndarray]:
-        queries[0] += 1
-        cd, grad = surrogate.drag_gradient(s[None, :], re)
+        queries[0] += 2
+        cd, grad = mirror_averaged(surrogate, mirror, s[None, :], re, gradient=True)
         return float(cd[0]), grad[0]
 
     # 1. Global search and multistart on the surrogate alone.

@@ -24,6 +24,16 @@ def test_fourier_radius_and_names():
     assert np.allclose(r, 0.5 * np.array([1.3, 0.9]))
 
 
+@pytest.mark.parametrize("kind, modes", [("fourier", 4), ("bspline", 6), ("bspline", 7)])
+def test_mirror_reflects_the_outline_about_the_horizontal_axis(kind, modes):
+    shape = RadialShape(kind, modes)
+    s = 0.1 * np.random.default_rng(5).standard_normal(shape.size)
+    theta = np.linspace(0.0, 2 * np.pi, 97)
+    mirror = shape.mirror()
+    assert np.allclose(shape.radius(-theta, s), shape.radius(theta, mirror @ s), atol=1e-14)
+    assert np.allclose(mirror @ mirror, np.eye(shape.size))
+
+
 def _chain(shape: RadialShape, n_edges: int) -> DiscreteBody:
     """P2 chain through points of the reference circle, like the mesh's body edges."""
     theta = np.linspace(0, 2 * np.pi, 2 * n_edges, endpoint=False)

@@ -15,7 +15,8 @@ from shapeopt.dataset import spec_of
 from shapeopt.optimize import fem_solves_to_within, optimize_adjoint
 from shapeopt.pipeline import VERIFIED_INDEX
 from shapeopt.problem import DragProblem
-from shapeopt.trust_region import TrustRegionSettings, optimize_surrogate
+from shapeopt.shapes import RadialShape
+from shapeopt.trust_region import TrustRegionSettings, mirror_averaged, optimize_surrogate
 from surrogates import Surrogate
 from surrogates.network import DragNet
 from surrogates.pod import POD
@@ -39,6 +40,36 @@ def random_surrogate(problem: DragProblem, seed: int = 0) -> Surrogate:
 @pytest.fixture(scope="module")
 def problem():
     return DragProblem(load_case(CASES / "cylinder-re40.toml").with_overrides(level="coarse"))
+
+
+@pytest.mark.parametrize("kind, modes", [("fourier", 3), ("bspline", 6)])
+def test_mirror_averaged_surrogate_is_symmetric_with_consistent_gradient(kind, modes):
+    shape = RadialShape(kind, modes)
+    weights = np.random.default_rng(1).standard_normal((3, shape.size))
+
+    def drag(s, re):
+        return np.sin(s @ weights[0]) + (s @ weights[1]) ** 2 + re * s @ weights[2]
+
+    def drag_gradient(s, re):
+        return drag(s, re), (
+            np.cos(s @ weights[0])[:, None] * weights[0]
+            + 2 * (s @ weights[1])[:, None] * weights[1]
+            + re * weights[2]
+        )
+
+    surrogate = SimpleNamespace(drag=drag, drag_gradient=drag_gradient)
+    mirror = shape.mirror()
+    s = 0.1 * np.random.default_rng(2).standard_normal((4, shape.size))
+    cd, grad = mirror_averaged(surrogate, mirror, s, 2.0, gradient=True)
+    assert np.allclose(cd, mirror_averaged(surrogate, mirror, s @ mirror, 2.0)[0], atol=1e-14)
+    h = 1e-6
+    for i in range(shape.size):
+        e = h * np.eye(shape.size)[i]
+        central = (
+            mirror_averaged(surrogate, mirror, s + e, 2.0)[0]
+            - mirror_averaged(surrogate, mirror, s - e, 2.0)[0]
+        )
+        assert np.allclose(central / (2 * h), grad[:, i], atol=1e-8)
 
 
 def test_poor_surrogate_still_reaches_the_fem_optimum(problem):
