@@ -68,18 +68,23 @@ def kkt_residual(
     return float(np.max(np.abs(residual)))
 
 
+def fem_solves_until(history: list, reached: Callable, max_violation: float = 1e-6) -> int | None:
+    """FEM solves spent until the first iterate with `reached(iterate)` true, feasible to max_violation.
+
+    `history` holds `Iteration` or trust-region steps (both carry cd, kkt_residual, violation and the
+    cumulative fem_solves); None if no iterate got there.
+    """
+    for item in history:
+        if item.violation <= max_violation and reached(item):
+            return item.fem_solves
+    return None
+
+
 def fem_solves_to_within(
     history: list, cd_best: float, relative: float, max_violation: float = 1e-6
 ) -> int | None:
-    """FEM solves spent until an iterate first had C_D ≤ (1 + relative) cd_best, feasible to max_violation.
-
-    `history` holds `Iteration` or trust-region steps (both carry cd, violation and cumulative fem_solves);
-    None if no iterate got there.
-    """
-    for item in history:
-        if item.violation <= max_violation and item.cd <= (1 + relative) * cd_best:
-            return item.fem_solves
-    return None
+    """FEM solves spent until an iterate first had C_D ≤ (1 + relative) cd_best (see `fem_solves_until`)."""
+    return fem_solves_until(history, lambda item: item.cd <= (1 + relative) * cd_best, max_violation)
 
 
 def shape_record(problem: DragProblem, evaluation: Evaluation) -> dict:

@@ -12,7 +12,7 @@ from conftest import CASES
 
 from shapeopt.cases import load_case
 from shapeopt.dataset import spec_of
-from shapeopt.optimize import fem_solves_to_within, optimize_adjoint
+from shapeopt.optimize import fem_solves_to_within, fem_solves_until, optimize_adjoint
 from shapeopt.pipeline import VERIFIED_INDEX
 from shapeopt.problem import DragProblem
 from shapeopt.shapes import RadialShape
@@ -163,10 +163,11 @@ def test_run_end_to_end_on_a_tiny_case(tmp_path):
 
 
 def test_fem_solves_to_within_counts_until_the_first_feasible_close_iterate():
-    def step(cd, violation, solves):
-        return SimpleNamespace(cd=cd, violation=violation, fem_solves=solves)
+    def step(cd, violation, solves, kkt=1.0):
+        return SimpleNamespace(cd=cd, violation=violation, fem_solves=solves, kkt_residual=kkt)
 
-    history = [step(2.0, 0.0, 1), step(1.004, 1e-3, 3), step(1.004, 1e-8, 4), step(1.00001, 0.0, 6)]
+    history = [step(2.0, 0.0, 1), step(1.004, 1e-3, 3), step(1.004, 1e-8, 4), step(1.00001, 0.0, 6, 5e-5)]
     assert fem_solves_to_within(history, 1.0, 5e-3) == 4  # the infeasible iterate at 3 solves does not count
     assert fem_solves_to_within(history, 1.0, 1e-4) == 6
     assert fem_solves_to_within(history, 1.0, 1e-6) is None
+    assert fem_solves_until(history, lambda item: item.kkt_residual <= 1e-4) == 6
