@@ -44,7 +44,7 @@ class TrainSettings:
     lr: float = 2e-3
     lr_decay: float = 0.01  # the learning rate (or hig step) falls to lr · lr_decay by the end
     beta: float = 10.0
-    gamma: float = 1.0
+    gamma: float = 100.0  # sobolev: weight of the gradient term (README: γ = 1 … 300 compared)
     width: int = 128
     depth: int = 3
     seed: int = 0

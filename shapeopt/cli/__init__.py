@@ -110,8 +110,15 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, required=True, help="surrogate file (.pt)")
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     train.add_argument("--budget-seconds", type=float, default=600.0, help="wall-time budget of training")
-    train.add_argument("--epochs", type=int, default=3000)
+    train.add_argument(
+        "--epochs", type=int, default=3000, help="epoch cap: training ends here or at the budget"
+    )
     train.add_argument("--batch", type=int, default=64)
+    train.add_argument(
+        "--gradient-weight",
+        type=float,
+        help="sobolev: weight γ of the gradient term |∂C_D/∂s − adjoint|² (default: TrainSettings.gamma)",
+    )
     train.add_argument("--lr", type=float, default=2e-3)
     train.add_argument("--seed", type=int, default=0, help="seed of the split and the initial weights")
     train.add_argument("--tau", type=float, default=1e-5, help="hig: relative truncation of singular values")

@@ -49,6 +49,7 @@ def train_command(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch=args.batch,
         lr=args.lr,
+        **({} if args.gradient_weight is None else {"gamma": args.gradient_weight}),
         seed=args.seed,
         budget_seconds=args.budget_seconds,
         device=args.device,
