@@ -87,6 +87,11 @@ def fem_solves_to_within(
     return fem_solves_until(history, lambda item: item.cd <= (1 + relative) * cd_best, max_violation)
 
 
+def fem_solves_to_kkt(history: list, tolerance: float, max_violation: float = 1e-6) -> int | None:
+    """FEM solves spent until an iterate's KKT residual first fell to `tolerance` (see `fem_solves_until`)."""
+    return fem_solves_until(history, lambda item: item.kkt_residual <= tolerance, max_violation)
+
+
 def shape_record(problem: DragProblem, evaluation: Evaluation) -> dict:
     """A shape with its FEM coefficients, area and centroid (what `shape.json` holds)."""
     area, centroid, _, _ = problem.morph.body.area_centroid(evaluation.s)

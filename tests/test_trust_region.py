@@ -12,7 +12,7 @@ from conftest import CASES
 
 from shapeopt.cases import load_case
 from shapeopt.dataset import spec_of
-from shapeopt.optimize import fem_solves_to_within, fem_solves_until, optimize_adjoint
+from shapeopt.optimize import fem_solves_to_kkt, fem_solves_to_within, optimize_adjoint
 from shapeopt.pipeline import VERIFIED_INDEX
 from shapeopt.problem import DragProblem
 from shapeopt.shapes import RadialShape
@@ -170,4 +170,4 @@ def test_fem_solves_to_within_counts_until_the_first_feasible_close_iterate():
     assert fem_solves_to_within(history, 1.0, 5e-3) == 4  # the infeasible iterate at 3 solves does not count
     assert fem_solves_to_within(history, 1.0, 1e-4) == 6
     assert fem_solves_to_within(history, 1.0, 1e-6) is None
-    assert fem_solves_until(history, lambda item: item.kkt_residual <= 1e-4) == 6
+    assert fem_solves_to_kkt(history, 1e-4) == 6 and fem_solves_to_kkt(history, 1e-5) is None
