@@ -67,3 +67,18 @@ def test_discrete_area_converges_to_the_analytic_fourier_area():
     errors = [abs(_chain(shape, n).area_centroid(s)[0] - exact) for n in (32, 64)]
     assert errors[1] < 1e-6
     assert errors[0] / errors[1] > 12  # ≈ 16 for fourth order
+
+
+def test_discrete_centroid_converges_to_the_exact_curve_centroid():
+    # c = ∮ r³/3 (cos θ, sin θ) dθ / A, by the trapezoidal rule (spectrally accurate for periodic r).
+    shape = RadialShape("fourier", 3)
+    s = np.array([0.02, 0.08, 0.1, -0.05, -0.06, 0.03, 0.02])
+    theta = np.linspace(0, 2 * np.pi, 4096, endpoint=False)
+    r = shape.radius(theta, s)
+    area = np.mean(r**2 / 2) * 2 * np.pi
+    exact = (
+        np.array([np.mean(r**3 / 3 * np.cos(theta)), np.mean(r**3 / 3 * np.sin(theta))]) * 2 * np.pi / area
+    )
+    errors = [np.max(np.abs(_chain(shape, n).area_centroid(s)[1] - exact)) for n in (32, 64)]
+    assert errors[1] < 1e-6
+    assert errors[0] / errors[1] > 12
