@@ -28,7 +28,7 @@ PROBLEMS = [
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--surrogate", type=Path, default=Path("data/cyl-sobolev.pt"))
-    parser.add_argument("--search-samples", type=int, default=2**13)
+    parser.add_argument("--search-samples", type=int, default=TrustRegionSettings.global_samples)
     args = parser.parse_args()
     model = surrogates.load(args.surrogate)
     base = load_case(CASES / "cylinder-re1-40.toml")

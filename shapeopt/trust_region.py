@@ -62,9 +62,9 @@ class TrustRegionSettings:
 
 @dataclass
 class SearchReport:
-    """What the surrogate search did: queries, feasible designs, the best surrogate C_D."""
+    """What the surrogate search did: designs drawn, those feasible (all queried), the best surrogate C_D."""
 
-    queries: int = 0
+    drawn: int = 0
     feasible: int = 0
     best_cd: float = float("nan")
     seconds: float = 0.0
@@ -103,9 +103,9 @@ def global_search(
         s = bounds[:, 0] + sobol.random(min(chunk, n - first)) * (bounds[:, 1] - bounds[:, 0])
         s[:, dependent] = 0.0
         s, feasible = problem.project(s)
+        report.drawn += len(s)
         s = s[feasible]
         cd = drag(s, re)
-        report.queries += len(s)
         report.feasible += len(s)
         best_s, best_cd = np.vstack([best_s, s]), np.concatenate([best_cd, cd])
         order = np.argsort(best_cd)[:keep]
