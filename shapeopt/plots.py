@@ -21,8 +21,15 @@ def plot_shapes(
     for label, s in shapes:
         outline = shape.outline(s)
         ax.plot(outline[:, 0], outline[:, 1], label=label)
-    ax.annotate("", xy=(-0.55, -0.6), xytext=(-0.95, -0.6), arrowprops={"arrowstyle": "->"})
-    ax.text(-0.95, -0.55, "flow", fontsize=9)
+    ax.annotate(
+        "flow",
+        xy=(0.2, 0.05),
+        xytext=(0.03, 0.05),
+        xycoords="axes fraction",
+        va="center",
+        fontsize=9,
+        arrowprops={"arrowstyle": "->"},
+    )
     ax.set_aspect("equal")
     ax.set_xlabel("x / D")
     ax.set_ylabel("y / D")
