@@ -158,7 +158,7 @@ class Surrogate:
 def load(path: str | Path, device: str = "cpu") -> Surrogate:
     """Read a surrogate artifact; `device` is where queries run."""
     try:
-        payload = torch.load(path, map_location=device, weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True)  # the POD stays in numpy
     except FileNotFoundError:
         raise
     except Exception as exc:

@@ -101,6 +101,20 @@ def test_artifact_round_trip_is_bit_for_bit(trained, tmp_path):
     assert np.array_equal(again.drag(s.s, s.re), loaded.drag(s.s, s.re))
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_artifact_loads_onto_the_gpu_and_predicts_as_on_the_cpu(trained, tmp_path):
+    path = tmp_path / "s.pt"
+    trained.surrogate.save(path)
+    s = synthetic(10, seed=5)
+    cpu, gpu = load(path), load(path, device="cuda")
+    assert next(gpu.net.parameters()).is_cuda
+    cd_cpu, grad_cpu = cpu.drag_gradient(s.s, s.re)
+    cd_gpu, grad_gpu = gpu.drag_gradient(s.s, s.re)
+    assert np.allclose(cd_gpu, cd_cpu, rtol=1e-9, atol=0)  # float64 on both
+    assert np.allclose(grad_gpu, grad_cpu, rtol=1e-8, atol=1e-12)
+    assert np.allclose(gpu.state(s.s, s.re), cpu.state(s.s, s.re), rtol=1e-9, atol=1e-12)
+
+
 def test_gradient_matches_finite_differences_of_the_surrogate(trained):
     s, re = synthetic(3, seed=9).s, np.array([2.0, 10.0, 30.0])
     _, grad = trained.surrogate.drag_gradient(s, re)
