@@ -68,20 +68,16 @@ def run_pipeline(case: Case, settings: RunSettings, log=print, comm: MPI.Comm = 
     problem = DragProblem(case, comm)
 
     start = time.perf_counter()
-    model, reused_model = _matching_surrogate(model_path, problem, data_path)
+    train_settings = TrainSettings(
+        method="sobolev", epochs=settings.epochs, seed=settings.seed, budget_seconds=settings.budget_seconds
+    )
+    model, reused_model = _matching_surrogate(model_path, problem, data_path, train_settings)
     training: dict = {}
     if model is None:
         log(f"training {model_path} (sobolev, ≤ {settings.epochs} epochs, ≤ {settings.budget_seconds:g} s)")
         data = read_dataset(data_path)
         result = train(
-            data,
-            TrainSettings(
-                method="sobolev",
-                epochs=settings.epochs,
-                seed=settings.seed,
-                budget_seconds=settings.budget_seconds,
-            ),
-            {"case": case.name, "dataset": str(data_path), "dataset_rows": len(data)},
+            data, train_settings, {"case": case.name, "dataset": str(data_path), "dataset_rows": len(data)}
         )
         result.surrogate.save(model_path)
         model, training = surrogates.load(model_path), result.metrics
@@ -157,8 +153,13 @@ def verified_row(evaluation, state: np.ndarray) -> dict:
     }
 
 
-def _matching_surrogate(path: Path, problem: DragProblem, data_path: Path):
-    """The stored surrogate if it fits the case and was trained on `data_path`, else (None, False)."""
+# Settings that define what a surrogate is (not how long it trained: `--refit` fine-tunes with others).
+RECIPE = ("method", "gamma", "beta", "width", "depth", "pod_modes", "pod_energy")
+
+
+def _matching_surrogate(path: Path, problem: DragProblem, data_path: Path, settings: TrainSettings):
+    """The stored surrogate if it fits the case, was trained on `data_path` with the same recipe (`RECIPE`)
+    as `settings`, else (None, False)."""
     if not path.is_file():
         return None, False
     try:
@@ -170,6 +171,9 @@ def _matching_surrogate(path: Path, problem: DragProblem, data_path: Path):
         read_dataset(data_path)
     ):
         return None, False  # trained on another (or a shorter) dataset
+    stored = model.meta.get("settings", {})
+    if any(stored.get(key) != getattr(settings, key) for key in RECIPE):
+        return None, False  # trained with another loss or architecture
     return model, True
 
 

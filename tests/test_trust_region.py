@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from types import SimpleNamespace
 
 import h5py
@@ -13,13 +15,14 @@ from conftest import CASES
 from shapeopt.cases import load_case
 from shapeopt.dataset import spec_of
 from shapeopt.optimize import fem_solves_to_kkt, fem_solves_to_within, optimize_adjoint
-from shapeopt.pipeline import VERIFIED_INDEX
+from shapeopt.pipeline import VERIFIED_INDEX, _matching_surrogate
 from shapeopt.problem import DragProblem
 from shapeopt.shapes import RadialShape
 from shapeopt.trust_region import TrustRegionSettings, mirror_averaged, optimize_surrogate
 from surrogates import Surrogate
 from surrogates.network import DragNet
 from surrogates.pod import POD
+from surrogates.train import TrainSettings
 
 
 def random_surrogate(problem: DragProblem, seed: int = 0) -> Surrogate:
@@ -87,7 +90,7 @@ def test_poor_surrogate_still_reaches_the_fem_optimum(problem):
     assert result.final["cd"] < 0.9 * result.initial["cd"]
 
 
-def test_run_end_to_end_on_a_tiny_case(tmp_path):
+def test_run_end_to_end_on_a_tiny_case(tmp_path, monkeypatch):
     import json
     import subprocess
 
@@ -130,6 +133,15 @@ def test_run_end_to_end_on_a_tiny_case(tmp_path):
     )
     assert again["dataset_reused"] and again["surrogate_reused"]
     assert again["final"]["cd"] == summary["final"]["cd"]
+
+    # A stored surrogate trained with another loss weight is not reused.
+    monkeypatch.chdir(tmp_path)  # the run's paths are relative to where it ran
+    stored_path, data_path = Path(again["surrogate"]), Path(again["dataset"])
+    problem = DragProblem(load_case(CASES / "cylinder-re10.toml").with_overrides(level="coarse"))
+    wanted = TrainSettings(method="sobolev", epochs=300, seed=0)
+    assert _matching_surrogate(stored_path, problem, data_path, wanted)[1]
+    other = dataclasses.replace(wanted, gamma=wanted.gamma / 10)
+    assert _matching_surrogate(stored_path, problem, data_path, other) == (None, False)
 
     # Refit: the verified samples of a surrogate optimization go into the dataset, the surrogate is tuned.
     model_path = "data/cylinder-re10-coarse-n24-seed0-sobolev.pt"
