@@ -13,9 +13,10 @@ from pathlib import Path
 
 import surrogates
 from shapeopt.cases import load_case
-from shapeopt.optimize import fem_solves_to_kkt, fem_solves_to_within, optimize_adjoint
-from shapeopt.problem import DragProblem
-from shapeopt.trust_region import TrustRegionSettings, optimize_surrogate
+from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.optimize import fem_solves_to_kkt, fem_solves_to_within, optimize_adjoint
+from shapeopt.design.trust_region import TrustRegionSettings, optimize_surrogate
+from shapeopt.fem.problem import DragProblem
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 PROBLEMS = [
@@ -48,9 +49,11 @@ def main() -> None:
             constraints=dataclasses.replace(base.constraints, area_ratio=ratio),
             shape=dataclasses.replace(base.shape, bound=bound),
         )
-        adjoint = optimize_adjoint(DragProblem(case))
+        adjoint = optimize_adjoint(ReducedFunctional(DragProblem(case)))
         trust = optimize_surrogate(
-            DragProblem(case), model, TrustRegionSettings(global_samples=args.search_samples)
+            ReducedFunctional(DragProblem(case)),
+            model,
+            TrustRegionSettings(global_samples=args.search_samples),
         )
         a, t = adjoint.final["cd"], trust.final["cd"]
         reach = [fem_solves_to_within(r.history, min(a, t), 5e-3) for r in (adjoint, trust)]

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from shapeopt.cases import load_case
-from shapeopt.optimize import optimize_adjoint
-from shapeopt.plots import plot_shapes
-from shapeopt.problem import DragProblem
+from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.optimize import optimize_adjoint
+from shapeopt.fem.problem import DragProblem
+from shapeopt.viz.plots import plot_shapes
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 
@@ -31,7 +32,7 @@ def cost_table(level: str, repeats: int = 3) -> None:
         start = time.perf_counter()
         problem.solver.solve()
         cold.append(time.perf_counter() - start)
-        state = problem.solver.w.x.array.copy()
+        state = problem.state()
         start = time.perf_counter()
         problem.solver.solve(initial=state * (1 + 1e-3))
         warm.append(time.perf_counter() - start)
@@ -60,7 +61,7 @@ def optimization_table(level: str, out: Path) -> None:
     shapes = []
     for re in (1, 5, 10, 20, 40):
         problem = DragProblem(load_case(CASES / f"cylinder-re{re}.toml").with_overrides(level=level))
-        result = optimize_adjoint(problem)
+        result = optimize_adjoint(ReducedFunctional(problem))
         last = result.history[-1]
         i, f = result.initial, result.final
         print(

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from shapeopt.cases import load_case
-from shapeopt.flow import FlowSolver
-from shapeopt.meshing import build_mesh
-from shapeopt.simulate import DFG_REFERENCE, summarize
+from shapeopt.fem.flow import FlowSolver
+from shapeopt.fem.meshing import build_mesh
+from shapeopt.fem.simulate import DFG_REFERENCE, summarize
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 

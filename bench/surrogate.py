@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from surrogates.data import read_dataset
+from surrogates.datafile import read_dataset
 from surrogates.train import TrainSettings, train
 
 

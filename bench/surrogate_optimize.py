@@ -16,11 +16,11 @@ import argparse
 from pathlib import Path
 
 import surrogates
-from shapeopt.cases import load_case
-from shapeopt.dataset import spec_of
-from shapeopt.optimize import fem_solves_to_kkt, fem_solves_to_within, optimize_adjoint
-from shapeopt.problem import DragProblem
-from shapeopt.trust_region import optimize_surrogate
+from shapeopt.cases import load_case, parameter_spec
+from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.optimize import fem_solves_to_kkt, fem_solves_to_within, optimize_adjoint
+from shapeopt.design.trust_region import optimize_surrogate
+from shapeopt.fem.problem import DragProblem
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 REYNOLDS = (1, 5, 10, 20, 40)
@@ -43,11 +43,11 @@ def main() -> None:
     totals = {path: [0, 0] for path in models}  # FEM solves: adjoint, TR
     for re in REYNOLDS:
         case = load_case(CASES / f"cylinder-re{re}.toml").with_overrides(level=args.level)
-        adjoint = optimize_adjoint(DragProblem(case))
+        adjoint = optimize_adjoint(ReducedFunctional(DragProblem(case)))
         for path, model in models.items():
             problem = DragProblem(case)
-            model.check_compatible(spec_of(problem), problem.flow_mesh.sha256, (case.re, case.re))
-            trust = optimize_surrogate(problem, model)
+            model.check_compatible(parameter_spec(problem.case), problem.flow_mesh.sha256, (case.re, case.re))
+            trust = optimize_surrogate(ReducedFunctional(problem), model)
             a, t = adjoint.final["cd"], trust.final["cd"]
             reach = {
                 tol: [fem_solves_to_within(r.history, min(a, t), tol) for r in (adjoint, trust)]

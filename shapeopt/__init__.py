@@ -1,5 +1,8 @@
-"""shapeopt: drag of bodies in steady laminar flow (DOLFINx), its shape gradient, and its reduction."""
+"""shapeopt: drag of bodies in steady laminar flow (DOLFINx), its shape gradient, and its reduction.
 
-import dolfinx_solver  # noqa: F401  (orders MPI ahead of DOLFINx/PETSc for every shapeopt module)
+Sub-packages by layer; a module imports only from its own layer and those listed before it:
+`errors`, `files` → `geometry` → `cases` → `fem` → `viz` → `data` → `design` → `cli`.
+Only `fem` (and what imports it) needs FEniCS; `surrogates` (the learning side) never does.
+"""
 
 __version__ = "0.1.0"

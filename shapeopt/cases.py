@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from shapeopt.errors import CaseError
-from shapeopt.shapes import PARAMETRISATIONS
+from shapeopt.geometry.shapes import PARAMETRISATIONS, RadialShape
+from surrogates.spec import ParameterSpec
 
 DOMAIN_KINDS = ("freestream", "dfg-channel")
 LEVELS = ("coarse", "medium", "fine")
@@ -100,6 +101,33 @@ class Case:
     def to_dict(self) -> dict[str, Any]:
         """The resolved case as plain data (saved with every result)."""
         return dataclasses.asdict(self)
+
+
+def body_shape(case: Case) -> RadialShape:
+    """The case's parametrisation about the reference circle (diameter 1, centre at the origin)."""
+    if case.domain.kind != "freestream":
+        raise CaseError(f"case '{case.name}': shape optimization needs a freestream domain")
+    return RadialShape(kind=case.shape.parametrisation, modes=case.shape.modes, r0=0.5, center=(0.0, 0.0))
+
+
+def parameter_bounds(case: Case) -> list[tuple[float, float]]:
+    """Box bounds per parameter: ±bound, divided by k for Fourier mode k (smooth shapes)."""
+    return [(-b, b) for b in case.shape.bound * body_shape(case).scales()]
+
+
+def parameter_spec(case: Case) -> ParameterSpec:
+    """The spec of the case's designs, as stored with its datasets and surrogates."""
+    shape = body_shape(case)
+    return ParameterSpec(
+        kind=shape.kind,
+        modes=shape.modes,
+        names=tuple(shape.names()),
+        r0=shape.r0,
+        center=shape.center,
+        bounds=tuple(parameter_bounds(case)),
+        area_ratio=case.constraints.area_ratio,
+        fix_centroid=case.constraints.fix_centroid,
+    )
 
 
 # section -> key -> (accepted python types, description used in messages)

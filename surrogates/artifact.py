@@ -15,6 +15,7 @@ import torch
 
 from surrogates.network import DragNet
 from surrogates.pod import POD
+from surrogates.spec import ParameterSpec
 
 FORMAT = "shapeopt-surrogate/1"
 
@@ -35,8 +36,8 @@ class Surrogate:
         self.device = next(net.parameters()).device
         self._basis = torch.as_tensor(pod.basis, device=self.device)
         self._mean = torch.as_tensor(pod.mean, device=self.device)
-        bounds = np.asarray(meta["spec"]["bounds"], dtype=float)
-        self.lower, self.upper = bounds[:, 0], bounds[:, 1]
+        self.spec = ParameterSpec.from_dict(meta["spec"])
+        self.lower, self.upper = self.spec.lower, self.spec.upper
 
     # -- queries ---------------------------------------------------------------------------------
     def _inputs(self, s, re) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,21 +102,11 @@ class Surrogate:
 
     # -- compatibility ---------------------------------------------------------------------------
     def check_compatible(
-        self, spec: dict, mesh_sha256: str, re_range: tuple[float, float] | None = None
+        self, spec: ParameterSpec, mesh_sha256: str, re_range: tuple[float, float] | None = None
     ) -> None:
-        """Raise `IncompatibleSurrogateError` unless trained for this parametrisation, mesh and Re range."""
-        mine = self.meta["spec"]
-        problems = []
-        for key in ("kind", "modes", "names"):
-            if mine.get(key) != spec.get(key):
-                problems.append(f"parametrisation {key} {mine.get(key)!r} ≠ {spec.get(key)!r}")
-        trained, wanted = np.asarray(mine["bounds"]), np.asarray(spec["bounds"])
-        if (
-            trained.shape != wanted.shape
-            or np.any(wanted[:, 0] < trained[:, 0] - 1e-12)
-            or np.any(wanted[:, 1] > trained[:, 1] + 1e-12)
-        ):
-            problems.append("parameter bounds reach outside the trained box")
+        """Raise `IncompatibleSurrogateError` unless `spec` fits the trained one (`ParameterSpec.fits`)
+        and the mesh and Re range match."""
+        problems = spec.fit_problems(self.spec)
         if self.meta["mesh_sha256"] != mesh_sha256:
             problems.append(f"reference mesh {self.meta['mesh_sha256'][:12]} ≠ {mesh_sha256[:12]}")
         if re_range is not None:

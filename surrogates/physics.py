@@ -2,7 +2,7 @@
 
 States `w` are (N,) float64 arrays on the solver's reference DOF layout that carry the Dirichlet values
 (as `w̄ + Φ y` from POD of solutions does); `s` (m,) shape parameters, `re` the Reynolds number.
-`surrogates/` only sees this protocol; `shapeopt.physics` implements it with the finite-element solver.
+`surrogates/` only sees this protocol; `shapeopt.data.physics` implements it with the finite-element solver.
 A physics object may also offer `map_async(name, calls)` to run a batch of calls in parallel processes;
 `run_batch` and `start_batch` use it when present.
 """

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
 from conftest import CASES, shapeopt_command
 
 
+@pytest.mark.slow
 def test_solve_json_and_outputs(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run(

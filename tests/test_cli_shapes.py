@@ -6,6 +6,7 @@ import json
 import subprocess
 
 import numpy as np
+import pytest
 from conftest import CASES, shapeopt_command
 
 
@@ -13,6 +14,7 @@ def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(shapeopt_command(*args), capture_output=True, text=True, check=check)
 
 
+@pytest.mark.slow
 def test_gradient_check_json():
     out = json.loads(
         _run("gradient", str(CASES / "cylinder-re10.toml"), "--level", "coarse", "--check", "--json").stdout
@@ -23,6 +25,7 @@ def test_gradient_check_json():
     assert out["taylor"]["cd"]["min_rate"] >= 1.9
 
 
+@pytest.mark.slow
 def test_optimize_then_solve_the_optimized_shape(tmp_path):
     run = tmp_path / "adj"
     proc = _run(

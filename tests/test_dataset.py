@@ -16,9 +16,9 @@ import pytest
 from conftest import CASES, shapeopt_command
 
 from shapeopt.cases import load_case
-from shapeopt.dataset import design_points, generate
-from shapeopt.problem import DragProblem
-from surrogates.data import read_dataset
+from shapeopt.data.dataset import design_points, generate
+from shapeopt.fem.problem import DragProblem
+from surrogates.datafile import read_dataset
 
 CASE = CASES / "cylinder-re1-40.toml"
 
@@ -73,6 +73,7 @@ def test_failures_are_recorded_with_their_reason(case, tmp_path):
     assert all("distorts the mesh" in r or "constraints" in r for r in reasons) and reasons
 
 
+@pytest.mark.slow
 def test_kill_minus_nine_keeps_a_readable_file_and_resume_completes(tmp_path):
     out = tmp_path / "k.h5"
     command = shapeopt_command(
@@ -99,6 +100,7 @@ def test_kill_minus_nine_keeps_a_readable_file_and_resume_completes(tmp_path):
     assert sorted(indices) == list(range(12))
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 @pytest.mark.skipif(shutil.which(str(Path(sys.executable).parent / "mpirun")) is None, reason="no mpirun")
 def test_two_ranks_write_the_same_samples_as_serial(case, tmp_path):

@@ -10,9 +10,9 @@ from conftest import CASES
 from shapeopt.cases import SolverSettings, load_case
 from shapeopt.cli import main
 from shapeopt.errors import SolverError
-from shapeopt.flow import FlowSolver
-from shapeopt.meshing import build_mesh
-from shapeopt.simulate import DFG_REFERENCE, run_solve
+from shapeopt.fem.flow import FlowSolver
+from shapeopt.fem.meshing import build_mesh
+from shapeopt.fem.simulate import DFG_REFERENCE, run_solve
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_stokes_limit_drag_grows_like_one_over_re(cylinder40_coarse):
     # At Re -> 0 the drag is viscous: C_D·Re tends to a constant (Oseen/Lamb regime, bounded box).
     case, flow_mesh = cylinder40_coarse
     solver = _solver(case, flow_mesh)
-    from shapeopt.forces import ForceEvaluator
+    from shapeopt.fem.forces import ForceEvaluator
 
     products = []
     for re in (0.01, 0.02):

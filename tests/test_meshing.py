@@ -6,8 +6,8 @@ import numpy as np
 from conftest import CASES
 
 from shapeopt.cases import load_case
-from shapeopt.meshing import BODY, INLET, OUTLET, WALLS, build_mesh
-from shapeopt.pictures import body_outline
+from shapeopt.fem.meshing import BODY, INLET, OUTLET, WALLS, build_mesh
+from shapeopt.viz.pictures import body_outline
 
 
 def test_mesh_is_deterministic_and_levels_differ():
@@ -31,7 +31,7 @@ def test_body_is_curved_and_markers_exist():
 
 
 def test_stored_reference_mesh_round_trip(tmp_path, monkeypatch):
-    import shapeopt.meshing as meshing
+    import shapeopt.fem.meshing as meshing
 
     monkeypatch.setattr(meshing, "MESH_DIR", tmp_path)
     case = load_case(CASES / "cylinder-re5.toml").with_overrides(level="coarse")

@@ -14,6 +14,7 @@ from conftest import CASES, shapeopt_command
 MPIRUN = Path(sys.executable).parent / "mpirun"
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 @pytest.mark.skipif(not MPIRUN.exists() and shutil.which("mpirun") is None, reason="no mpirun")
 def test_two_ranks_match_serial(tmp_path):
@@ -46,6 +47,7 @@ def test_two_ranks_match_serial(tmp_path):
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 @pytest.mark.skipif(not MPIRUN.exists() and shutil.which("mpirun") is None, reason="no mpirun")
 def test_adjoint_gradient_on_two_ranks_matches_serial():

@@ -7,8 +7,8 @@ import pytest
 from conftest import CASES
 
 from shapeopt.cases import load_case
-from shapeopt.physics import FEMPhysics
-from shapeopt.problem import DragProblem
+from shapeopt.data.physics import FEMPhysics
+from shapeopt.fem.problem import DragProblem
 
 RE = 10.0
 
@@ -18,7 +18,7 @@ def setup():
     problem = DragProblem(load_case(CASES / "cylinder-re10.toml").with_overrides(level="coarse"))
     s = 0.03 * np.random.default_rng(4).standard_normal(problem.size)
     evaluation = problem.evaluate(s, re=RE)
-    solution = problem.solver.w.x.array.copy()
+    solution = problem.state()
     return FEMPhysics(problem), s, solution, evaluation
 
 

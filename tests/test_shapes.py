@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shapeopt.discrete_body import DiscreteBody, orient_edges
-from shapeopt.shapes import RadialShape
+from shapeopt.geometry.discrete_body import DiscreteBody, orient_edges
+from shapeopt.geometry.shapes import RadialShape
 
 
 def test_bspline_basis_is_a_partition_of_unity():

@@ -8,8 +8,8 @@ import torch
 from conftest import CASES, ROOT
 
 from shapeopt.cases import load_case
-from shapeopt.physics import FEMPhysics
-from shapeopt.problem import DragProblem
+from shapeopt.data.physics import FEMPhysics
+from shapeopt.fem.problem import DragProblem
 from surrogates.half_inverse import check_memory, half_inverse_update, joint_system
 from surrogates.network import DragNet
 from surrogates.physical_gradients import newton_targets
@@ -24,7 +24,7 @@ def setup():
     states = []
     for re in (4.0, 8.0, 16.0):  # states of the reference shape at three Re: a small POD
         problem.evaluate(s0, re=re)
-        states.append(problem.solver.w.x.array.copy())
+        states.append(problem.state())
     physics = FEMPhysics(problem)
     pod = fit_pod(np.array(states), np.ones(len(states[0])), energy=1 - 1e-12, max_modes=2)
     return physics, pod, s0, np.array(states)
@@ -122,7 +122,7 @@ def test_hig_refuses_a_jacobian_that_does_not_fit():
 
 
 def test_physics_pool_matches_one_process(setup):
-    from shapeopt.physics_pool import PhysicsPool
+    from shapeopt.data.physics_pool import PhysicsPool
 
     physics, pod, s0, states = setup
     calls = [(s0, re, states[i] + 1e-3 * pod.basis[:, 0]) for i, re in enumerate((4.0, 8.0, 16.0))]
@@ -137,8 +137,8 @@ def test_physics_pool_matches_one_process(setup):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from shapeopt.dataset import generate
-    from surrogates.data import read_dataset
+    from shapeopt.data.dataset import generate
+    from surrogates.datafile import read_dataset
 
     case = load_case(CASES / "cylinder-re1-40.toml").with_overrides(level="coarse")
     path = tmp_path_factory.mktemp("tiny") / "d.h5"
@@ -150,6 +150,7 @@ def tiny(tmp_path_factory):
     "method, lr, factor",
     [("dp", 1e-2, 0.97), ("pg", 1e-2, 0.9), ("hig", 0.3, 0.7)],
 )
+@pytest.mark.slow
 def test_solver_in_the_loop_training_lowers_its_loss(tiny, method, lr, factor):
     from surrogates.train import TrainSettings, train
 
@@ -165,6 +166,7 @@ def test_solver_in_the_loop_training_lowers_its_loss(tiny, method, lr, factor):
         assert 0 < result.metrics["svd_time_share"] < 1
 
 
+@pytest.mark.slow
 def test_bench_train_compares_methods_and_resumes(tiny, tmp_path):
     import json
     import subprocess

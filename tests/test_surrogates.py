@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import warnings
@@ -12,13 +13,14 @@ import torch
 
 from surrogates import IncompatibleSurrogateError, load
 from surrogates.artifact import OutsideTrainingBox
-from surrogates.data import Dataset
+from surrogates.datafile import Dataset
 from surrogates.pod import fit_pod
+from surrogates.spec import ParameterSpec
 from surrogates.train import TrainSettings, split_indices, train
 
 M, N = 4, 50
 BOUNDS = [[-0.3, 0.3]] * M
-SPEC = {"kind": "fourier", "modes": 1, "names": ["a0", "a1", "b1", "x"], "bounds": BOUNDS}
+SPEC = ParameterSpec("fourier", 1, ("a0", "a1", "b1", "x"), 0.5, (0.0, 0.0), BOUNDS)
 
 
 def synthetic(n: int = 120, seed: int = 0) -> Dataset:
@@ -132,10 +134,12 @@ def test_incompatible_case_is_refused(trained):
     with pytest.raises(IncompatibleSurrogateError, match="reference mesh abc123 ≠ 999"):
         surrogate.check_compatible(SPEC, "999", None)
     with pytest.raises(IncompatibleSurrogateError, match="parametrisation modes 1 ≠ 4"):
-        surrogate.check_compatible(SPEC | {"modes": 4}, "abc123")
-    surrogate.check_compatible(SPEC | {"bounds": [[-0.2, 0.2]] * M}, "abc123")  # inside the trained box
+        surrogate.check_compatible(dataclasses.replace(SPEC, modes=4), "abc123")
+    surrogate.check_compatible(
+        dataclasses.replace(SPEC, bounds=[[-0.2, 0.2]] * M), "abc123"
+    )  # inside the trained box
     with pytest.raises(IncompatibleSurrogateError, match="outside the trained box"):
-        surrogate.check_compatible(SPEC | {"bounds": [[-0.5, 0.5]] * M}, "abc123")
+        surrogate.check_compatible(dataclasses.replace(SPEC, bounds=[[-0.5, 0.5]] * M), "abc123")
     with pytest.raises(IncompatibleSurrogateError, match="Re range"):
         surrogate.check_compatible(SPEC, "abc123", (1.0, 100.0))
 
@@ -162,7 +166,7 @@ def test_a_file_that_is_not_a_surrogate_is_refused(tmp_path):
 
 def test_surrogates_never_import_fenics():
     code = (
-        "import sys, surrogates, surrogates.train, surrogates.data, surrogates.pod; "
+        "import sys, surrogates, surrogates.train, surrogates.datafile, surrogates.pod; "
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('dolfinx', 'dolfinx_solver', 'petsc4py', 'ufl', 'basix', 'ffcx', 'shapeopt')]; "
         "print(bad); sys.exit(1 if bad else 0)"

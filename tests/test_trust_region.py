@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,15 +13,16 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from conftest import CASES
+from conftest import CASES, shapeopt_command
 
-from shapeopt.cases import load_case
-from shapeopt.dataset import spec_of
-from shapeopt.optimize import fem_solves_to_kkt, fem_solves_to_within, optimize_adjoint
-from shapeopt.pipeline import VERIFIED_INDEX, _matching_surrogate
-from shapeopt.problem import DragProblem
-from shapeopt.shapes import RadialShape
-from shapeopt.trust_region import TrustRegionSettings, mirror_averaged, optimize_surrogate
+from shapeopt.cases import load_case, parameter_spec
+from shapeopt.data.verified import VERIFIED_INDEX
+from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.optimize import fem_solves_to_kkt, fem_solves_to_within, optimize_adjoint
+from shapeopt.design.pipeline import _matching_surrogate
+from shapeopt.design.trust_region import TrustRegionSettings, mirror_averaged, optimize_surrogate
+from shapeopt.fem.problem import DragProblem
+from shapeopt.geometry.shapes import RadialShape
 from surrogates import Surrogate
 from surrogates.network import DragNet
 from surrogates.pod import POD
@@ -29,10 +33,10 @@ def random_surrogate(problem: DragProblem, seed: int = 0) -> Surrogate:
     """An untrained network: smooth, O(1), and wrong everywhere (its drag has nothing to do with the flow)."""
     torch.manual_seed(seed)
     net = DragNet(problem.size, 1, width=16, depth=2)
-    n = len(problem.solver.w.x.array)
+    n = len(problem.state())
     pod = POD(np.zeros(n), np.zeros((n, 1)), np.ones(n), np.ones(1), 1.0)
     meta = {
-        "spec": spec_of(problem),
+        "spec": parameter_spec(problem.case).to_dict(),
         "mesh_sha256": problem.flow_mesh.sha256,
         "re_range": [1.0, 100.0],
         "method": "untrained",
@@ -75,103 +79,102 @@ def test_mirror_averaged_surrogate_is_symmetric_with_consistent_gradient(kind, m
         assert np.allclose(central / (2 * h), grad[:, i], atol=1e-8)
 
 
+@pytest.mark.slow
 def test_poor_surrogate_still_reaches_the_fem_optimum(problem):
     surrogate = random_surrogate(problem)
     settings = TrustRegionSettings(global_samples=2048, starts=2, max_steps=60)
-    result = optimize_surrogate(problem, surrogate, settings)
+    result = optimize_surrogate(ReducedFunctional(problem), surrogate, settings)
     assert result.converged, result.message
     assert result.history[-1].kkt_residual <= settings.kkt_tolerance
     assert np.max(np.abs(problem.constraints(np.asarray(result.final["s"]))[0])) < 1e-9
     # The surrogate's own optimum is far from the FEM's; the corrections carry the answer there.
     surrogate_start = result.history[0]
     assert abs(surrogate_start.surrogate_cd - surrogate_start.cd) > 0.05
-    reference = optimize_adjoint(DragProblem(problem.case))
+    reference = optimize_adjoint(ReducedFunctional(DragProblem(problem.case)))
     assert abs(result.final["cd"] / reference.final["cd"] - 1) < 1e-5
     assert result.final["cd"] < 0.9 * result.initial["cd"]
 
 
-def test_run_end_to_end_on_a_tiny_case(tmp_path, monkeypatch):
-    import json
-    import subprocess
+RUN_OPTIONS = ("--level", "coarse", "--samples", "24", "--epochs", "300", "--search-samples", "4096")
 
-    from conftest import shapeopt_command
 
+def run_tiny(cwd: Path) -> subprocess.CompletedProcess:
+    """`shapeopt run` of the Re 10 case on the coarse mesh with a 24-sample dataset, in `cwd`."""
     command = shapeopt_command(
-        "run",
+        "run", str(CASES / "cylinder-re10.toml"), *RUN_OPTIONS, "--out", "runs/tiny", "--json"
+    )
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> tuple[Path, dict]:
+    """The folder a tiny `run` ran in, and its summary."""
+    cwd = tmp_path_factory.mktemp("run")
+    proc = run_tiny(cwd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return cwd, json.loads(proc.stdout)
+
+
+@pytest.mark.slow
+def test_run_writes_a_converged_optimization_and_its_report(tiny_run):
+    cwd, summary = tiny_run
+    assert summary["final"]["cd"] < summary["initial"]["cd"] and summary["converged"]
+    assert not summary["dataset_reused"] and not summary["surrogate_reused"]
+    run = cwd / "runs" / "tiny"
+    for name in ("report.md", "summary.json", "shape.json", "history.json", "shapes.png", "flow.png"):
+        assert (run / name).stat().st_size > 0, name
+    assert (run / "history.png").stat().st_size > 0
+    assert "FEM solves" in (run / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_second_run_reuses_the_dataset_and_the_surrogate(tiny_run, tmp_path):
+    cwd, summary = tiny_run
+    shutil.copytree(cwd / "data", tmp_path / "data")
+    proc = run_tiny(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    again = json.loads(proc.stdout)
+    assert again["dataset_reused"] and again["surrogate_reused"]
+    assert again["final"]["cd"] == summary["final"]["cd"]
+
+
+@pytest.mark.slow
+def test_a_surrogate_trained_with_another_loss_weight_is_not_reused(tiny_run, monkeypatch):
+    cwd, summary = tiny_run
+    monkeypatch.chdir(cwd)  # the run's paths are relative to where it ran
+    stored_path, data_path = Path(summary["surrogate"]), Path(summary["dataset"])
+    J = ReducedFunctional(DragProblem(load_case(CASES / "cylinder-re10.toml").with_overrides(level="coarse")))
+    wanted = TrainSettings(method="sobolev", epochs=300, seed=0)
+    assert _matching_surrogate(stored_path, J, data_path, wanted)[1]
+    other = dataclasses.replace(wanted, gamma=wanted.gamma / 10)
+    assert _matching_surrogate(stored_path, J, data_path, other) == (None, False)
+
+
+@pytest.mark.slow
+def test_refit_appends_the_verified_samples_and_tunes_the_surrogate(tiny_run, tmp_path):
+    cwd, summary = tiny_run
+    shutil.copytree(cwd / "data", tmp_path / "data")
+    command = shapeopt_command(
+        "optimize",
         str(CASES / "cylinder-re10.toml"),
         "--level",
         "coarse",
-        "--samples",
-        "24",
-        "--epochs",
-        "300",
-        "--search-samples",
-        "4096",
+        "--method",
+        "surrogate",
+        "--surrogate",
+        summary["surrogate"],
+        "--refit",
         "--out",
-        "runs/tiny",
+        "runs/refit",
         "--json",
     )
     proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = json.loads(proc.stdout)
-    assert summary["final"]["cd"] < summary["initial"]["cd"] and summary["converged"]
-    assert not summary["dataset_reused"] and not summary["surrogate_reused"]
-    run = tmp_path / "runs" / "tiny"
-    for name in (
-        "report.md",
-        "summary.json",
-        "shape.json",
-        "history.json",
-        "shapes.png",
-        "flow.png",
-        "history.png",
-    ):
-        assert (run / name).stat().st_size > 0, name
-    assert "FEM solves" in (run / "report.md").read_text()
-    again = json.loads(
-        subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
-    )
-    assert again["dataset_reused"] and again["surrogate_reused"]
-    assert again["final"]["cd"] == summary["final"]["cd"]
-
-    # A stored surrogate trained with another loss weight is not reused.
-    monkeypatch.chdir(tmp_path)  # the run's paths are relative to where it ran
-    stored_path, data_path = Path(again["surrogate"]), Path(again["dataset"])
-    problem = DragProblem(load_case(CASES / "cylinder-re10.toml").with_overrides(level="coarse"))
-    wanted = TrainSettings(method="sobolev", epochs=300, seed=0)
-    assert _matching_surrogate(stored_path, problem, data_path, wanted)[1]
-    other = dataclasses.replace(wanted, gamma=wanted.gamma / 10)
-    assert _matching_surrogate(stored_path, problem, data_path, other) == (None, False)
-
-    # Refit: the verified samples of a surrogate optimization go into the dataset, the surrogate is tuned.
-    model_path = "data/cylinder-re10-coarse-n24-seed0-sobolev.pt"
-    before = subprocess.run(
-        [
-            *shapeopt_command(
-                "optimize",
-                str(CASES / "cylinder-re10.toml"),
-                "--level",
-                "coarse",
-                "--method",
-                "surrogate",
-                "--surrogate",
-                model_path,
-                "--refit",
-                "--out",
-                "runs/refit",
-                "--json",
-            )
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert before.returncode == 0, before.stderr[-3000:]
-    refit = json.loads(before.stdout)
-    with h5py.File(tmp_path / "data" / "cylinder-re10-coarse-n24-seed0.h5", "r") as f:
+    refit = json.loads(proc.stdout)
+    with h5py.File(tmp_path / summary["dataset"], "r") as f:
         indices = f["index"][: f["committed"].shape[0]]
-    assert np.sum(indices >= VERIFIED_INDEX) == refit["fem_solves"]
-    assert "fine-tuned" in before.stderr
+    assert np.sum(indices >= VERIFIED_INDEX) == refit["fem_solves"] == refit["refit"]["appended"]
+    assert refit["refit"]["metrics"]["cd_error_median"] < 0.05
 
 
 def test_fem_solves_to_within_counts_until_the_first_feasible_close_iterate():

@@ -8,7 +8,11 @@ from pathlib import Path
 
 from shapeopt.cases import LEVELS
 from shapeopt.cli import flow_commands, learning_commands
+from shapeopt.cli.common import add_options
+from shapeopt.data.settings import DatasetSettings, PhysicsSettings
+from shapeopt.design.settings import RunSettings
 from shapeopt.errors import ShapeoptError
+from surrogates.settings import METHODS, TrainSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_case_arguments(gradient)
     gradient.add_argument("--shape", type=Path, help="shape.json (default: the reference circle)")
     gradient.add_argument("--check", action="store_true", help="Taylor test in a random direction")
-    gradient.add_argument("--seed", type=int, default=0, help="seed of the Taylor-test direction")
+    gradient.add_argument(
+        "--seed", type=int, default=0, help="seed of the Taylor-test direction (default: 0)"
+    )
     gradient.set_defaults(run=flow_commands.gradient_command)
 
     optimize = commands.add_parser("optimize", help="minimise C_D under the case's constraints")
@@ -68,21 +74,28 @@ def _parser() -> argparse.ArgumentParser:
     _add_case_arguments(dataset)
     dataset.add_argument("--samples", type=int, required=True, help="number of samples (resumes)")
     dataset.add_argument("--out", type=Path, required=True, help="HDF5 file")
-    dataset.add_argument("--seed", type=int, default=0, help="seed of the Sobol design")
-    dataset.add_argument("--workers", type=int, default=1, help="local worker processes (serial runs)")
+    add_options(
+        dataset,
+        DatasetSettings,
+        {"seed": "seed of the Sobol design", "workers": "local worker processes (serial runs)"},
+    )
     dataset.set_defaults(run=learning_commands.dataset_command)
 
     run = commands.add_parser("run", help="dataset → surrogate → optimize → FEM verification → report.md")
     _add_case_arguments(run)
     run.add_argument("--out", type=Path, help="run directory (default runs/<case name>)")
-    run.add_argument("--samples", type=int, default=96, help="dataset size (reused when present)")
-    run.add_argument("--workers", type=int, default=2, help="local processes for the dataset")
-    run.add_argument("--epochs", type=int, default=2000, help="training epochs (Sobolev)")
-    run.add_argument("--budget-seconds", type=float, default=300.0, help="training wall-time budget")
-    run.add_argument(
-        "--search-samples", type=int, default=2**17, help="designs in the global surrogate search"
+    add_options(
+        run,
+        RunSettings,
+        {
+            "samples": "dataset size (reused when present)",
+            "workers": "local processes for the dataset",
+            "epochs": "training epochs (Sobolev)",
+            "budget_seconds": "training wall-time budget",
+            "search_samples": "designs in the global surrogate search",
+            "seed": "seed of the dataset's designs, the training and the search",
+        },
     )
-    run.add_argument("--seed", type=int, default=0)
     run.set_defaults(run=learning_commands.run_command)
 
     show = commands.add_parser("show", help="picture of an optimization run: flow, streamlines, outlines")
@@ -100,31 +113,29 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train the drag surrogate on a dataset")
     _add_case_arguments(train)
     train.add_argument("--data", type=Path, required=True, help="HDF5 dataset from `shapeopt dataset`")
-    train.add_argument(
-        "--method",
-        choices=["supervised", "sobolev", "dp", "pg", "hig"],
-        default="supervised",
-        help="dp: FEM residual of the predicted state as loss (Adam, gradients through Jᵀ); pg: Newton-step "
-        "targets (Adam on the proxy loss); hig: half-inverse gradients of the joint Jacobian",
-    )
     train.add_argument("--out", type=Path, required=True, help="surrogate file (.pt)")
-    train.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    train.add_argument("--budget-seconds", type=float, default=600.0, help="wall-time budget of training")
-    train.add_argument(
-        "--epochs", type=int, default=3000, help="epoch cap: training ends here or at the budget"
+    add_options(
+        train,
+        TrainSettings,
+        {
+            "method": "supervised, sobolev (adds adjoint-gradient labels), dp (FEM residual of the predicted "
+            "state as loss, gradients through Jᵀ), pg (Newton-step targets), hig (half-inverse gradients "
+            "of the joint Jacobian)",
+            "device": "where the network trains",
+            "budget_seconds": "wall-time budget of training",
+            "epochs": "epoch cap: training ends here or at the budget",
+            "batch": "samples per batch",
+            "gamma": "sobolev: weight γ of the gradient term |∂C_D/∂s − adjoint|²",
+            "lr": "learning rate (hig: step size)",
+            "seed": "seed of the split and the initial weights",
+            "tau": "hig: relative truncation of singular values",
+            "newton_steps": "pg: Newton steps per target",
+            "step_size": "pg: fraction of the Newton step taken",
+        },
+        flags={"gamma": "--gradient-weight"},
+        choices={"method": METHODS, "device": ("auto", "cpu", "cuda")},
     )
-    train.add_argument("--batch", type=int, default=64)
-    train.add_argument(
-        "--gradient-weight",
-        type=float,
-        help="sobolev: weight γ of the gradient term |∂C_D/∂s − adjoint|² (default: TrainSettings.gamma)",
-    )
-    train.add_argument("--lr", type=float, default=2e-3)
-    train.add_argument("--seed", type=int, default=0, help="seed of the split and the initial weights")
-    train.add_argument("--tau", type=float, default=1e-5, help="hig: relative truncation of singular values")
-    train.add_argument("--newton-steps", type=int, default=1, help="pg: Newton steps per target")
-    train.add_argument("--step-size", type=float, default=1.0, help="pg: fraction of the Newton step taken")
-    train.add_argument("--workers", type=int, default=2, help="dp/pg/hig: processes for the FEM physics")
+    add_options(train, PhysicsSettings, {"workers": "dp/pg/hig: processes for the FEM physics"})
     train.set_defaults(run=learning_commands.train_command)
 
     bench = commands.add_parser(
@@ -132,9 +143,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_case_arguments(bench)
     bench.add_argument("--data", type=Path, required=True, help="HDF5 dataset from `shapeopt dataset`")
-    bench.add_argument("--budget-seconds", type=float, default=600.0, help="wall-time budget per method")
-    bench.add_argument("--methods", default="supervised,sobolev,dp,pg,hig", help="comma-separated list")
-    bench.add_argument("--workers", type=int, default=2, help="processes for the FEM physics")
+    add_options(
+        bench,
+        PhysicsSettings,
+        {"budget_seconds": "wall-time budget per method", "workers": "processes for the FEM physics"},
+    )
+    bench.add_argument("--methods", default=",".join(METHODS), help="comma-separated list")
     bench.add_argument("--out", type=Path, default=Path("runs/bench-train"), help="results; reruns resume")
     bench.set_defaults(run=learning_commands.bench_train_command)
     return parser
@@ -147,11 +161,8 @@ def _add_case_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _error(message: str) -> None:
-    try:
-        from mpi4py import MPI
-
-        if MPI.Is_initialized() and MPI.COMM_WORLD.rank != 0:
-            return
-    except ImportError:
-        pass
+    """One line on stderr, from rank 0 only when running under MPI."""
+    mpi = sys.modules.get("mpi4py.MPI")  # loaded only by commands that run the FEM
+    if mpi is not None and mpi.Is_initialized() and mpi.COMM_WORLD.rank != 0:
+        return
     print(f"shapeopt: error: {message}", file=sys.stderr)

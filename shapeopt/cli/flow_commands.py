@@ -3,63 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 
-from shapeopt.cli.common import (
-    load_args,
-    optimize_text,
-    picture_window,
-    read_shape,
-    report,
-    status_line,
-    write_run,
-)
+from shapeopt.cli.common import load_args, optimize_text, report, status_line
 from shapeopt.errors import CaseError
 
 
 def solve_command(args: argparse.Namespace) -> int:
+    import dolfinx_solver  # noqa: F401  (must precede MPI)
     from mpi4py import MPI
 
-    from shapeopt.simulate import run_solve
+    from shapeopt.design.runs import solve_case
 
     comm = MPI.COMM_WORLD
-    case = load_args(args, re=args.re)
-    if args.shape is None:
-        result, solver = run_solve(case, comm)
-        summary = result.to_dict()
-    else:
-        from shapeopt.problem import DragProblem
-        from shapeopt.simulate import summarize
-
-        start = time.perf_counter()
-        problem = DragProblem(case, comm)
-        evaluation = problem.evaluate(read_shape(args.shape, problem))
-        solver = problem.solver
-        result = summarize(case, problem.flow_mesh, solver, problem.report, time.perf_counter() - start)
-        summary = result.to_dict() | {
-            "shape": str(args.shape),
-            "s": evaluation.s.tolist(),
-            "mesh_quality": evaluation.quality,
-        }
-    if args.out is not None:
-        from shapeopt.output import write_fields, write_json
-        from shapeopt.pictures import render_speed
-
-        fields = write_fields(solver, args.out)
-        u, _ = solver.split()
-        render_speed(
-            u,
-            solver.flow_mesh,
-            args.out / "flow.png",
-            picture_window(case),
-            title=f"{case.name}  Re={case.re:g}  C_D={result.cd:.6f}",
-        )
-        summary["files"] = [str(p) for p in fields] + [str(args.out / "flow.png")]
-        write_json({"result": summary, "case": case.to_dict()}, args.out / "summary.json", comm.rank)
+    summary = solve_case(load_args(args, re=args.re), args.shape, args.out, comm)
     report(args, summary, _solve_text(summary), comm.rank)
     return 0
 
@@ -83,15 +42,17 @@ def _solve_text(s: dict) -> str:
 
 
 def gradient_command(args: argparse.Namespace) -> int:
+    import dolfinx_solver  # noqa: F401  (must precede MPI)
     from mpi4py import MPI
 
-    from shapeopt.problem import DragProblem
-    from shapeopt.verify import taylor_test
+    from shapeopt.design.runs import read_shape_file
+    from shapeopt.fem.problem import DragProblem
+    from shapeopt.fem.verify import taylor_test
 
     comm = MPI.COMM_WORLD
     case = load_args(args)
     problem = DragProblem(case, comm)
-    s = np.zeros(problem.size) if args.shape is None else read_shape(args.shape, problem)
+    s = np.zeros(problem.size) if args.shape is None else read_shape_file(args.shape, problem.shape)
     start = time.perf_counter()
     evaluation = problem.evaluate(s, gradient=True)
     out = {
@@ -143,129 +104,49 @@ def _gradient_text(out: dict) -> str:
 
 
 def optimize_command(args: argparse.Namespace) -> int:
+    import dolfinx_solver  # noqa: F401  (must precede MPI)
     from mpi4py import MPI
 
-    from shapeopt.optimize import optimize_adjoint
-    from shapeopt.output import write_json
-    from shapeopt.problem import DragProblem
+    from shapeopt.design.runs import optimize_case
 
     comm = MPI.COMM_WORLD
-    case = load_args(args)
-    problem = DragProblem(case, comm)
-    s0 = None if args.shape is None else read_shape(args.shape, problem)
-    history: list[dict] = []
-
-    def progress(item) -> None:
-        history.append(item.__dict__)
-        write_json(
-            {"case": case.name, "method": args.method, "history": history},
-            args.out / "history.json",
-            comm.rank,
-        )
-        if comm.rank == 0:
-            status_line(
-                f"iter {item.iteration:3d}  C_D {item.cd:.8f}  violation {item.violation:.1e}  "
-                f"|dC_D/ds| {item.gradient_norm:.2e}  KKT {item.kkt_residual:.1e}  "
-                f"FEM solves {item.fem_solves}  {item.seconds:.1f} s"
-            )
-
-    if args.method == "surrogate":
-        result = _surrogate_optimization(args.surrogate, args.out, problem, history, comm, args.refit)
-    else:
-        result = optimize_adjoint(problem, s0, progress)
-    summary = write_run(result, problem, args.out, comm)
-    report(args, summary, optimize_text(result, args.out), comm.rank)
-    return 0 if result.converged else 6
-
-
-def _surrogate_optimization(
-    surrogate_path: Path | None, out: Path, problem, history: list[dict], comm, refit: bool = False
-):
-    import surrogates
-    from shapeopt.dataset import spec_of
-    from shapeopt.output import write_json
-    from shapeopt.pipeline import append_verified, refit_surrogate, verified_row
-    from shapeopt.trust_region import optimize_surrogate
-
-    if surrogate_path is None:
-        raise CaseError("--method surrogate needs --surrogate FILE")
-    try:
-        model = surrogates.load(surrogate_path)
-        model.check_compatible(spec_of(problem), problem.flow_mesh.sha256, (problem.case.re, problem.case.re))
-    except FileNotFoundError:
-        raise CaseError(f"surrogate file not found: {surrogate_path}") from None
-    except surrogates.IncompatibleSurrogateError as exc:
-        raise CaseError(f"{surrogate_path}: {exc}") from None
+    if args.method == "adjoint" and (args.surrogate is not None or args.refit):
+        raise CaseError("--surrogate and --refit apply to --method surrogate only")
 
     def progress(step) -> None:
-        history.append(step.__dict__)
-        write_json(
-            {"case": problem.case.name, "method": "surrogate", "history": history},
-            out / "history.json",
-            comm.rank,
-        )
-        if comm.rank == 0:
+        if comm.rank != 0:
+            return
+        if args.method == "surrogate":
             status_line(
                 f"step {step.iteration:3d}  C_D FEM {step.cd:.8f}  surrogate {step.surrogate_cd:.8f}  "
                 f"radius {step.radius:.1e}  ratio {step.ratio:.2f}  KKT {step.kkt_residual:.1e}  "
                 f"FEM solves {step.fem_solves}  {step.seconds:.1f} s"
             )
+        else:
+            status_line(
+                f"iter {step.iteration:3d}  C_D {step.cd:.8f}  violation {step.violation:.1e}  "
+                f"|dC_D/ds| {step.gradient_norm:.2e}  KKT {step.kkt_residual:.1e}  "
+                f"FEM solves {step.fem_solves}  {step.seconds:.1f} s"
+            )
 
-    rows: list[dict] = []
-    dataset = Path(model.meta.get("dataset", ""))
-    if refit and not dataset.is_file():
-        raise CaseError(f"--refit: the surrogate's dataset {str(dataset) or '(none recorded)'} is not here")
-    result = optimize_surrogate(
-        problem,
-        model,
-        progress=progress,
-        verified=(lambda e, w: rows.append(verified_row(e, w))) if refit else None,
+    result, summary = optimize_case(
+        load_args(args), args.out, args.method, args.shape, args.surrogate, args.refit, progress, comm
     )
-    if refit and comm.rank == 0:
-        append_verified(dataset, rows)
-        metrics = refit_surrogate(surrogate_path, dataset)
-        status_line(
-            f"refit: appended {len(rows)} verified samples to {dataset}; fine-tuned {surrogate_path}: "
-            f"test C_D error median {metrics['cd_error_median']:.2e}, max {metrics['cd_error_max']:.2e}"
-        )
-    return result
+    report(args, summary, optimize_text(result, args.out), comm.rank)
+    return 0 if result.converged else 6
 
 
 def show_command(args: argparse.Namespace) -> int:
-    from shapeopt.cases import case_from_dict
-    from shapeopt.pictures import render_view
-    from shapeopt.problem import DragProblem
+    from shapeopt.design.runs import show_run
 
     try:
-        summary = json.loads((args.directory / "summary.json").read_text())
-        case = case_from_dict(summary["case"]).with_overrides(level=args.level)
-        initial, final = np.asarray(summary["initial"]["s"]), np.asarray(summary["final"]["s"])
-        width, height = (int(v) for v in args.size.lower().split("x"))
-    except FileNotFoundError as exc:
-        raise CaseError(
-            f"{args.directory} is not an optimization run directory ({exc.filename} missing)"
-        ) from None
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
-        raise CaseError(f"{args.directory}: cannot read the run ({exc.__class__.__name__}: {exc})") from None
-    problem = DragProblem(case)
-    evaluation = problem.evaluate(final)
-    u, p = problem.solver.split()
-    outlines = [
-        ("initial", problem.shape.outline(initial), "grey"),
-        ("optimized", problem.shape.outline(final), "black"),
-    ]
-    x0, x1, y0, y1 = (-2.0, 6.0, -2.0, 2.0)
+        size = tuple(int(v) for v in args.size.lower().split("x"))
+        if len(size) != 2 or min(size) < 1:
+            raise ValueError
+    except ValueError:
+        raise CaseError(f"--size {args.size!r}: expected WIDTHxHEIGHT in pixels, e.g. 1600x800") from None
     screenshot = args.screenshot or (args.out / f"show-{args.field}.png" if args.out else None)
-    path = render_view(
-        u,
-        p,
-        outlines,
-        (x0, x1, y0, y1),
-        args.field,
-        screenshot,
-        (width, height),
-        title=f"{case.name}  Re={case.re:g}  C_D={evaluation.cd:.5f}",
-    )
+    path, cd = show_run(args.directory, args.field, screenshot, size, args.level)
     if path is not None:
-        report(args, {"screenshot": str(path), "cd": evaluation.cd}, f"wrote {path}")
+        report(args, {"screenshot": str(path), "cd": cd}, f"wrote {path}")
     return 0

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from shapeopt.cases import Case
-from shapeopt.cli.common import load_args, optimize_text, report, status_line, write_run
+from shapeopt.cli.common import load_args, optimize_text, options_for, report, status_line
 from shapeopt.errors import CaseError
 
 
 def dataset_command(args: argparse.Namespace) -> int:
+    import dolfinx_solver  # noqa: F401  (must precede MPI)
     from mpi4py import MPI
 
-    from shapeopt.dataset import generate
+    from shapeopt.data.dataset import generate
 
     comm = MPI.COMM_WORLD
     case = load_args(args)
@@ -40,23 +40,10 @@ def dataset_command(args: argparse.Namespace) -> int:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from surrogates.train import PHYSICS_METHODS, TrainSettings, train
+    from shapeopt.data.training import train_for_case
+    from surrogates.train import PHYSICS_METHODS, TrainSettings
 
-    case = load_args(args)
-    data = _read_dataset_for(case, args.data)
-    settings = TrainSettings(
-        method=args.method,
-        epochs=args.epochs,
-        batch=args.batch,
-        lr=args.lr,
-        **({} if args.gradient_weight is None else {"gamma": args.gradient_weight}),
-        seed=args.seed,
-        budget_seconds=args.budget_seconds,
-        device=args.device,
-        tau=args.tau,
-        newton_steps=args.newton_steps,
-        step_size=args.step_size,
-    )
+    settings = TrainSettings(**options_for(args, TrainSettings))
     every = 100 if args.method not in PHYSICS_METHODS else 1
 
     def progress(item: dict) -> None:
@@ -66,24 +53,8 @@ def train_command(args: argparse.Namespace) -> int:
                 f"C_D error {item['validation_cd_error']:.2e}  {item['seconds']:.0f} s"
             )
 
-    def fit(physics=None):
-        return train(
-            data, settings, {"case": case.name, "dataset": str(args.data)}, progress, physics=physics
-        )
-
-    try:
-        if args.method in PHYSICS_METHODS:
-            from shapeopt.physics_pool import open_physics
-
-            with open_physics(case, args.workers, data.mesh_sha256) as physics:
-                result = fit(physics)
-        else:
-            result = fit()
-    except ValueError as exc:
-        raise CaseError(str(exc)) from None
-    result.surrogate.save(args.out)
+    result = train_for_case(load_args(args), args.data, settings, args.out, args.workers, progress)
     m = result.metrics
-    out = {"out": str(args.out), "method": args.method, "metrics": m}
     extra = ""
     if "svd_time_share" in m:
         share, megabytes = 100 * m["svd_time_share"], m["jacobian_bytes"] / 1e6
@@ -96,35 +67,15 @@ def train_command(args: argparse.Namespace) -> int:
         f"  median cosine(dC_D/ds surrogate, adjoint) {m['gradient_cosine_median']:.4f}, "
         f"median field error {m['field_error_median']:.2e} ({m['test_samples']} test samples)" + extra
     )
-    report(args, out, text)
+    report(args, {"out": str(args.out), "method": args.method, "metrics": m}, text)
     return 0
 
 
-def _read_dataset_for(case: Case, path: Path):
-    """The dataset at `path`, refused unless it was made for the case's parametrisation and level."""
-    from shapeopt.problem import shape_of
-    from surrogates.data import read_dataset
-
-    try:
-        data = read_dataset(path)
-    except (OSError, KeyError) as exc:
-        raise CaseError(f"cannot read dataset {path}: {exc}") from None
-    shape = shape_of(case)
-    expected = {"kind": shape.kind, "modes": shape.modes, "names": shape.names()}
-    if {k: data.spec.get(k) for k in expected} != expected or data.case.get("level") != case.level:
-        raise CaseError(
-            f"{path} was made for another parametrisation or mesh level than case '{case.name}' "
-            f"at level {case.level}"
-        )
-    return data
-
-
 def bench_train_command(args: argparse.Namespace) -> int:
-    from shapeopt.training_bench import bench_train
+    from shapeopt.data.training_bench import bench_train
     from surrogates.train import METHODS
 
     case = load_args(args)
-    _read_dataset_for(case, args.data)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -142,39 +93,13 @@ def bench_train_command(args: argparse.Namespace) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from mpi4py import MPI
+    from shapeopt.design.pipeline import RunSettings, run_pipeline
 
-    from shapeopt.pipeline import RunSettings, report_markdown, run_pipeline
-
-    comm = MPI.COMM_WORLD
-    if comm.size > 1:
-        raise CaseError("`run` is serial; give the dataset stage processes with --workers")
     case = load_args(args)
     out = args.out or Path("runs") / case.name
-    settings = RunSettings(
-        samples=args.samples,
-        workers=args.workers,
-        seed=args.seed,
-        epochs=args.epochs,
-        budget_seconds=args.budget_seconds,
-        search_samples=args.search_samples,
-    )
     try:
-        outcome = run_pipeline(case, settings, log=status_line)
+        outcome = run_pipeline(case, RunSettings(**options_for(args, RunSettings)), out, log=status_line)
     except ValueError as exc:
         raise CaseError(str(exc)) from None
-    summary = write_run(outcome.result, outcome.problem, out, comm)
-    summary |= {
-        "dataset": str(outcome.dataset),
-        "surrogate": str(outcome.surrogate),
-        "dataset_reused": outcome.dataset_reused,
-        "surrogate_reused": outcome.surrogate_reused,
-        "training": outcome.training,
-        "stage_seconds": outcome.seconds,
-    }
-    from shapeopt.output import write_json
-
-    write_json(summary, out / "summary.json")
-    (out / "report.md").write_text(report_markdown(outcome, out))
-    report(args, summary, optimize_text(outcome.result, out) + ", report.md")
+    report(args, outcome.summary, optimize_text(outcome.result, out) + ", report.md")
     return 0 if outcome.result.converged else 6

@@ -1,17 +1,15 @@
-"""Run directories: fields for ParaView (VTX, ADIOS2 .bp) and a JSON summary, written once under MPI."""
+"""Fields for ParaView: velocity and pressure as VTX (ADIOS2 .bp) folders, written collectively under MPI."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import basix.ufl
 import dolfinx_solver  # noqa: F401  (must precede dolfinx)
 from dolfinx import fem
 from dolfinx.io import VTXWriter
 
-from shapeopt.flow import FlowSolver
+from shapeopt.fem.flow import FlowSolver
 
 
 def write_fields(solver: FlowSolver, out: Path) -> list[Path]:
@@ -31,10 +29,3 @@ def write_fields(solver: FlowSolver, out: Path) -> list[Path]:
         with VTXWriter(comm, path, [field], engine="BP4") as writer:
             writer.write(0.0)
     return paths
-
-
-def write_json(data: dict[str, Any], path: Path, rank: int = 0) -> None:
-    """Write `data` as indented JSON from rank 0 only."""
-    if rank == 0:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2) + "\n")

@@ -29,7 +29,7 @@ DFG_LENGTH, DFG_HEIGHT = 2.2, 0.41
 DFG_CENTER, DFG_RADIUS = (0.2, 0.2), 0.05
 
 _REFINEMENT = {"coarse": 1.0, "medium": 2.0, "fine": 4.0}
-MESH_DIR = Path(os.environ.get("SHAPEOPT_MESHES", Path(__file__).resolve().parents[1] / "meshes"))
+MESH_DIR = Path(os.environ.get("SHAPEOPT_MESHES", Path(__file__).resolve().parents[2] / "meshes"))
 
 
 @dataclass(frozen=True)

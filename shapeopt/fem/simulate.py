@@ -10,9 +10,9 @@ import numpy as np
 from mpi4py import MPI
 
 from shapeopt.cases import Case
-from shapeopt.flow import FlowSolver, NewtonReport
-from shapeopt.forces import ForceEvaluator, evaluate_points
-from shapeopt.meshing import DFG_CENTER, DFG_RADIUS, FlowMesh, build_mesh
+from shapeopt.fem.flow import FlowSolver, NewtonReport
+from shapeopt.fem.forces import ForceEvaluator, evaluate_points
+from shapeopt.fem.meshing import DFG_CENTER, DFG_RADIUS, FlowMesh, build_mesh
 
 # DFG 2D-1 reference values (Schäfer & Turek 1996; digits from the high-accuracy reference computations).
 DFG_REFERENCE = {"cd": 5.57953523384, "cl": 0.010618948146, "dp": 0.11752016697}

@@ -21,9 +21,9 @@ from dolfinx import fem, la
 from dolfinx.fem.petsc import assemble_matrix, create_matrix
 
 from shapeopt.errors import SolverError
-from shapeopt.flow import FlowSolver
-from shapeopt.forces import ForceEvaluator
-from shapeopt.morph import MeshMorph
+from shapeopt.fem.flow import FlowSolver
+from shapeopt.fem.forces import ForceEvaluator
+from shapeopt.fem.morph import MeshMorph
 
 
 class ShapeGradient:
@@ -39,8 +39,8 @@ class ShapeGradient:
         coordinates = ufl.SpatialCoordinate(solver.W.mesh)
         self._d_shape = fem.form(ufl.derivative(weighted, coordinates, ufl.TestFunction(morph.space)))
         self._constrained = np.unique(np.concatenate([bc.dof_indices()[0] for bc in solver.bcs]))
-        self._rhs, self._lam, self._work, self._step = (solver.problem.b.duplicate() for _ in range(4))
-        self._jacobian = create_matrix(solver.problem.J)
+        self._rhs, self._lam, self._work, self._step = (solver.new_vector() for _ in range(4))
+        self._jacobian = create_matrix(solver.jacobian_form)
         n_owned = morph.space.dofmap.index_map.size_local * 2
         self._basis_owned = np.stack([f[:n_owned] for f in morph.fields])  # (m, n_owned)
 
@@ -76,12 +76,12 @@ class ShapeGradient:
     def assemble_jacobian(self) -> None:
         """Assemble the Jacobian at the current state (call once per converged solve)."""
         self._jacobian.zeroEntries()
-        assemble_matrix(self._jacobian, self.solver.problem.J, self.solver.bcs, diag=1.0)
+        assemble_matrix(self._jacobian, self.solver.jacobian_form, self.solver.bcs, diag=1.0)
         self._jacobian.assemble()
 
     def _solve_transposed(self, rtol: float = 1e-12, max_refinements: int = 10) -> None:
         """λ = J(w)⁻ᵀ rhs by refinement with Newton's last factorisation as the approximate inverse."""
-        ksp = self.solver.problem.solver.getKSP()
+        ksp = self.solver.snes.getKSP()
         ksp.solveTranspose(self._rhs, self._lam)
         target = rtol * self._rhs.norm()
         for _ in range(max_refinements):

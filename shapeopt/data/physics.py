@@ -8,10 +8,11 @@ derivative of R. Directions that change the constrained entries (`constrained`) 
 
 from __future__ import annotations
 
+import dolfinx_solver  # noqa: F401  (must precede dolfinx, PETSc and MPI)
 import numpy as np
 from petsc4py import PETSc
 
-from shapeopt.problem import DragProblem
+from shapeopt.fem.problem import DragProblem
 
 
 class FEMPhysics:
@@ -21,12 +22,10 @@ class FEMPhysics:
         if problem.flow_mesh.mesh.comm.size != 1:
             raise ValueError("FEMPhysics runs in one process; use one problem per worker")
         self.problem = problem
-        snes = problem.solver.problem.solver
-        self._snes = snes
-        self._x = problem.solver.problem.x.duplicate()
-        self._f = problem.solver.problem.b.duplicate()
-        self._y = problem.solver.problem.b.duplicate()
-        self._matrix = problem.solver.problem.A.duplicate()
+        solver = problem.solver
+        self._snes = solver.snes
+        self._x, self._f, self._y = (solver.new_vector() for _ in range(3))
+        self._matrix = solver.new_matrix()
         self._ksp = PETSc.KSP().create(PETSc.COMM_SELF)
         self._ksp.setType("preonly")
         self._ksp.getPC().setType("lu")
@@ -91,9 +90,7 @@ class FEMPhysics:
 
     def coefficients(self, s, re, w) -> np.ndarray:
         self._at(s, re, w)
-        solver = self.problem.solver
-        solver.w.x.array[:] = w
-        solver.w.x.scatter_forward()
+        self.problem.solver.set_state(w)
         forces = self.problem.forces.volume()
         return np.array([forces.cd, forces.cl])
 

@@ -17,15 +17,16 @@ import numpy as np
 
 from shapeopt.cases import Case
 from shapeopt.errors import CaseError, ShapeoptError
-from shapeopt.workers import single_threaded_children
+from shapeopt.data.workers import single_threaded_children
 from surrogates.physics import Physics
 
 
 def _serve(connection, case: Case) -> None:
+    import dolfinx_solver  # noqa: F401  (must precede MPI)
     from mpi4py import MPI
 
-    from shapeopt.physics import FEMPhysics
-    from shapeopt.problem import DragProblem
+    from shapeopt.data.physics import FEMPhysics
+    from shapeopt.fem.problem import DragProblem
 
     try:
         problem = DragProblem(case, MPI.COMM_SELF)
@@ -159,10 +160,11 @@ def open_physics(case: Case, workers: int = 2, mesh_sha256: str | None = None) -
         physics = PhysicsPool(case, workers)
         sha = physics.mesh_sha256
     else:
+        import dolfinx_solver  # noqa: F401  (must precede MPI)
         from mpi4py import MPI
 
-        from shapeopt.physics import FEMPhysics
-        from shapeopt.problem import DragProblem
+        from shapeopt.data.physics import FEMPhysics
+        from shapeopt.fem.problem import DragProblem
 
         physics = FEMPhysics(DragProblem(case, MPI.COMM_SELF))
         sha = physics.problem.flow_mesh.sha256

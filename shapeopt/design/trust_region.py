@@ -22,9 +22,10 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import qmc
 
+from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.optimize import OptimizationResult
 from shapeopt.errors import ShapeError
-from shapeopt.optimize import OptimizationResult, kkt_residual, shape_record
-from shapeopt.problem import DragProblem, Evaluation
+from shapeopt.fem.problem import Evaluation
 
 
 @dataclass
@@ -90,22 +91,23 @@ def mirror_averaged(
 
 
 def global_search(
-    problem: DragProblem, drag: Callable, re: float, n: int, keep: int, seed: int, chunk: int = 2**13
+    J: ReducedFunctional, drag: Callable, n: int, keep: int, seed: int, chunk: int = 2**13
 ) -> tuple[np.ndarray, np.ndarray, SearchReport]:
-    """Best `keep` of `n` Sobol designs on the constraint manifold by surrogate C_D: (keep, m), (keep,)."""
+    """Best `keep` of `n` Sobol designs on J's constraint manifold by `drag(s (b, m))` → (b,):
+    (keep, m), (keep,)."""
     start = time.perf_counter()
-    bounds = np.array(problem.bounds())
-    dependent = problem.dependent_parameters()
-    sobol = qmc.Sobol(problem.size, scramble=True, seed=seed)
-    best_s, best_cd = np.empty((0, problem.size)), np.empty(0)
+    bounds = np.array(J.bounds)
+    dependent = J.problem.dependent_parameters()
+    sobol = qmc.Sobol(J.size, scramble=True, seed=seed)
+    best_s, best_cd = np.empty((0, J.size)), np.empty(0)
     report = SearchReport()
     for first in range(0, n, chunk):
         s = bounds[:, 0] + sobol.random(min(chunk, n - first)) * (bounds[:, 1] - bounds[:, 0])
         s[:, dependent] = 0.0
-        s, feasible = problem.project(s)
+        s, feasible = J.project(s)
         report.drawn += len(s)
         s = s[feasible]
-        cd = drag(s, re)
+        cd = drag(s)
         report.feasible += len(s)
         best_s, best_cd = np.vstack([best_s, s]), np.concatenate([best_cd, cd])
         order = np.argsort(best_cd)[:keep]
@@ -116,69 +118,60 @@ def global_search(
 
 
 def minimise_model(
-    problem: DragProblem,
+    J: ReducedFunctional,
     model: Callable,
     s0: np.ndarray,
     center: np.ndarray | None = None,
     radius: float | None = None,
 ) -> np.ndarray:
-    """SLSQP on a smooth model `s ↦ (value, gradient)` under the constraints, bounds and an ∞-norm ball."""
-    bounds = np.array(problem.bounds())
-    if center is not None:
-        bounds = np.column_stack(
-            [np.maximum(bounds[:, 0], center - radius), np.minimum(bounds[:, 1], center + radius)]
-        )
+    """SLSQP on a smooth model `s ↦ (value, gradient)` under J's constraints, bounds and an ∞-norm ball."""
+    bounds = J.bounds if center is None else J.bounds_within(center, radius)
+    box = np.array(bounds)
     outcome = minimize(
         model,
-        np.clip(s0, bounds[:, 0], bounds[:, 1]),
+        np.clip(s0, box[:, 0], box[:, 1]),
         jac=True,
         method="SLSQP",
         bounds=bounds,
-        constraints=[
-            {
-                "type": "eq",
-                "fun": lambda s: problem.constraints(s)[0],
-                "jac": lambda s: problem.constraints(s)[1],
-            }
-        ],
+        constraints=J.constraints,
         options={"maxiter": 200, "ftol": 1e-12},
     )
-    s, ok = problem.project(outcome.x[None, :])  # exact feasibility before any FEM call
+    s, ok = J.project(outcome.x[None, :])  # exact feasibility before any FEM call
     return s[0] if ok[0] else outcome.x
 
 
-def _first_meshable(problem: DragProblem, candidates: list[np.ndarray], result: OptimizationResult):
+def _first_meshable(J: ReducedFunctional, candidates: list[np.ndarray], result: OptimizationResult):
     """FEM evaluation of the first candidate the mesh can follow (the last one is the case's own shape)."""
     for s in candidates[:-1]:
         try:
-            return problem.evaluate(s, gradient=True)
+            return J.evaluate(s)
         except ShapeError:
             result.refused += 1
-    return problem.evaluate(candidates[-1], gradient=True)
+    return J.evaluate(candidates[-1])
 
 
 def optimize_surrogate(
-    problem: DragProblem,
+    J: ReducedFunctional,
     surrogate,
     settings: TrustRegionSettings | None = None,
     progress: Callable[[TrustStep], None] | None = None,
-    re: float | None = None,
     verified: Callable[[Evaluation, np.ndarray], None] | None = None,
 ) -> OptimizationResult:
-    """Surrogate search, then trust-region refinement with one FEM solve + adjoint per outer step.
+    """Surrogate search, then trust-region refinement with one FEM solve + adjoint of `J` per outer step.
 
-    `verified(evaluation, state)` is called after every FEM solve (e.g. to append it to a dataset).
+    The surrogate is queried at J's Reynolds number. `verified(evaluation, state)` is called after every
+    FEM solve (e.g. to append it to a dataset).
     """
     settings = settings or TrustRegionSettings()
     start = time.perf_counter()
-    re = problem.case.re if re is None else re
+    problem, re = J.problem, J.re
     queries = [0]
 
     mirror = problem.shape.mirror()
 
-    def surrogate_value(s: np.ndarray, re_: float) -> np.ndarray:
+    def surrogate_value(s: np.ndarray) -> np.ndarray:
         queries[0] += 2 * len(s)
-        return mirror_averaged(surrogate, mirror, s, re_)[0]
+        return mirror_averaged(surrogate, mirror, s, re)[0]
 
     def surrogate_with_gradient(s: np.ndarray) -> tuple[float, np.ndarray]:
         queries[0] += 2
@@ -187,9 +180,9 @@ def optimize_surrogate(
 
     # 1. Global search and multistart on the surrogate alone.
     starts, _, search = global_search(
-        problem, surrogate_value, re, settings.global_samples, settings.starts, settings.seed
+        J, surrogate_value, settings.global_samples, settings.starts, settings.seed
     )
-    candidates = [minimise_model(problem, surrogate_with_gradient, s) for s in starts]
+    candidates = [minimise_model(J, surrogate_with_gradient, s) for s in starts]
     candidates.sort(key=lambda s: surrogate_with_gradient(s)[0])
     search.extra = {
         "surrogate_queries": queries[0],
@@ -197,17 +190,16 @@ def optimize_surrogate(
     }
 
     result = OptimizationResult("surrogate", {}, {})
-    current = _first_meshable(problem, [*candidates, np.zeros(problem.size)], result)
+    current = _first_meshable(J, [*candidates, np.zeros(J.size)], result)
     if verified is not None:
-        verified(current, problem.solver.w.x.array.copy())
+        verified(current, problem.state())
     radius, ratio, accepted = settings.radius, float("nan"), True
     curvature = np.zeros((problem.size, problem.size))  # quasi-Newton Hessian of C − S (SR1)
     for step in range(settings.max_steps + 1):
         c_k, g_k = current.cd, current.dcd
         s_k = current.s
         surrogate_k, dsurrogate_k = surrogate_with_gradient(s_k)
-        values, _ = problem.constraints(s_k)
-        kkt = kkt_residual(problem, s_k, g_k)
+        kkt = J.kkt_residual(s_k, g_k)
         result.history.append(
             TrustStep(
                 step,
@@ -218,7 +210,7 @@ def optimize_surrogate(
                 radius,
                 ratio,
                 accepted,
-                float(np.max(np.abs(values))),
+                J.violation(s_k),
                 kkt,
                 problem.fem_solves,
                 time.perf_counter() - start,
@@ -252,16 +244,16 @@ def optimize_surrogate(
                 grad + slope + curvature @ d,
             )
 
-        candidate = minimise_model(problem, model, s_k, center=s_k, radius=radius)
+        candidate = minimise_model(J, model, s_k, center=s_k, radius=radius)
         predicted = c_k - model(candidate)[0]
         if predicted <= 1e-12 * abs(c_k):
             radius /= 4  # no model decrease inside the ball: shrink until the FEM criterion decides
             ratio, accepted = float("nan"), False
             continue
         try:
-            trial = problem.evaluate(candidate, gradient=True)
+            trial = J.evaluate(candidate)
             if verified is not None:
-                verified(trial, problem.solver.w.x.array.copy())
+                verified(trial, problem.state())
             ratio = float((c_k - trial.cd) / predicted)
             # SR1 update of the error's Hessian from the FEM and surrogate gradient differences.
             d = candidate - s_k
@@ -279,10 +271,10 @@ def optimize_surrogate(
             radius = min(2 * radius, settings.max_radius)
         if accepted:
             current = trial
-    result.final = shape_record(problem, current)
+    result.final = J.record(current)
     result.fem_solves, result.adjoint_solves = problem.fem_solves, problem.adjoint_solves
     result.seconds = time.perf_counter() - start
     result.search = asdict(search)
     # The case's initial shape, for the report only: not part of the optimization's FEM count.
-    result.initial = shape_record(problem, problem.evaluate(np.zeros(problem.size)))
+    result.initial = J.record(problem.evaluate(np.zeros(J.size), re=re))
     return result

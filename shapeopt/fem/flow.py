@@ -16,10 +16,11 @@ import numpy as np
 import ufl
 from dolfinx import default_scalar_type, fem
 from dolfinx.fem.petsc import NonlinearProblem
+from petsc4py import PETSc
 
 from shapeopt.cases import Case
 from shapeopt.errors import SolverError
-from shapeopt.meshing import BODY, DFG_HEIGHT, INLET, WALLS, FlowMesh
+from shapeopt.fem.meshing import BODY, DFG_HEIGHT, INLET, WALLS, FlowMesh
 
 DFG_UMAX = 0.3  # peak inflow speed of DFG 2D-1; the mean is 2/3 of it
 # Exact for the convection term u·∇u·v (degree 5) on straight cells; curved cells are only at the body.
@@ -120,6 +121,33 @@ class FlowSolver:
         index_map = self.W.dofmap.index_map
         return index_map.size_global * self.W.dofmap.index_map_bs
 
+    @property
+    def snes(self):
+        """The PETSc SNES of the Newton solve (its KSP holds the last LU factorisation)."""
+        return self.problem.solver
+
+    @property
+    def jacobian_form(self) -> fem.Form:
+        """The compiled Jacobian form ∂R/∂w."""
+        return self.problem.J
+
+    def new_vector(self) -> PETSc.Vec:
+        """A PETSc vector on the state layout (the caller destroys it)."""
+        return self.problem.b.duplicate()
+
+    def new_matrix(self) -> PETSc.Mat:
+        """A PETSc matrix with the Jacobian's sparsity (the caller destroys it)."""
+        return self.problem.A.duplicate()
+
+    def state(self) -> np.ndarray:
+        """A copy of the local state array w = (u, p): (n_local,) float64."""
+        return self.w.x.array.copy()
+
+    def set_state(self, w: np.ndarray) -> None:
+        """Set the local state array (ghosts updated)."""
+        self.w.x.array[:] = w
+        self.w.x.scatter_forward()
+
     def set_reynolds(self, re: float) -> None:
         """Set `ν = U D / Re`."""
         self.nu.value = self.u_ref * self.diameter / re
@@ -178,12 +206,12 @@ class FlowSolver:
         for bc in self.bcs:
             bc.set(self.w.x.array)
         self.problem.solve()
-        snes = self.problem.solver
+        snes = self.snes
         converged = snes.getConvergedReason() > 0 and np.isfinite(self.residual_norm())
         return converged, snes.getIterationNumber()
 
     def _failure_reason(self) -> str:
-        snes = self.problem.solver
+        snes = self.snes
         return (
             f"SNES reason {snes.getConvergedReason()} after {snes.getIterationNumber()} iterations, "
             f"residual norm {snes.getFunctionNorm():.3e}"
@@ -191,7 +219,7 @@ class FlowSolver:
 
     def residual_norm(self) -> float:
         """Euclidean norm of the residual with boundary rows, as Newton sees it."""
-        return float(self.problem.solver.getFunctionNorm())
+        return float(self.snes.getFunctionNorm())
 
     def split(self) -> tuple[fem.Function, fem.Function]:
         """Velocity (P2) and pressure (P1) as collapsed functions."""

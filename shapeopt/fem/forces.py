@@ -14,8 +14,8 @@ import numpy as np
 import ufl
 from dolfinx import fem, geometry, la
 
-from shapeopt.flow import FlowSolver
-from shapeopt.meshing import BODY
+from shapeopt.fem.flow import FlowSolver
+from shapeopt.fem.meshing import BODY
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from dolfinx.mesh import entities_to_geometry
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from shapeopt.discrete_body import DiscreteBody, orient_edges
 from shapeopt.errors import ShapeError
-from shapeopt.meshing import BODY, INLET, OUTLET, WALLS, FlowMesh
-from shapeopt.shapes import RadialShape
+from shapeopt.fem.meshing import BODY, INLET, OUTLET, WALLS, FlowMesh
+from shapeopt.geometry.discrete_body import DiscreteBody, orient_edges
+from shapeopt.geometry.shapes import RadialShape
 
 # Points of the reference triangle where the Jacobian determinant is compared (vertices, mid-edges, centre).
 _QUALITY_POINTS = np.array([[0, 0], [1, 0], [0, 1], [0.5, 0], [0.5, 0.5], [0, 0.5], [1 / 3, 1 / 3]])

@@ -11,31 +11,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import dolfinx_solver  # noqa: F401  (must precede dolfinx, PETSc and MPI)
 import numpy as np
 from mpi4py import MPI
 
 import surrogates
-from shapeopt.cases import Case
-from shapeopt.datafile import SampleFile
-from shapeopt.dataset import generate, spec_of
-from shapeopt.optimize import OptimizationResult
-from shapeopt.problem import DragProblem
-from shapeopt.trust_region import TrustRegionSettings, optimize_surrogate
-from surrogates.data import read_dataset
+from shapeopt.cases import Case, parameter_spec
+from shapeopt.data.dataset import generate
+from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.optimize import OptimizationResult
+from shapeopt.design.runs import write_run
+from shapeopt.design.settings import RunSettings
+from shapeopt.design.trust_region import TrustRegionSettings, optimize_surrogate
+from shapeopt.errors import CaseError
+from shapeopt.fem.problem import DragProblem
+from shapeopt.files import write_json
+from surrogates.datafile import read_dataset
 from surrogates.train import TrainSettings, train
-
-
-@dataclass
-class RunSettings:
-    """Sizes of the quick pipeline: dataset samples, workers, training epochs and budget."""
-
-    samples: int = 96
-    workers: int = 2
-    seed: int = 0
-    epochs: int = 2000
-    budget_seconds: float = 300.0
-    search_samples: int = 2**17
-    data_dir: Path = Path("data")  # dataset and trained surrogate
 
 
 @dataclass
@@ -51,10 +43,15 @@ class RunOutcome:
     result: OptimizationResult
     problem: DragProblem
     seconds: dict
+    summary: dict  # what summary.json holds
 
 
-def run_pipeline(case: Case, settings: RunSettings, log=print, comm: MPI.Comm = MPI.COMM_SELF) -> RunOutcome:
-    """Build or reuse the dataset and surrogate of `case`, then optimize with FEM-verified trust regions."""
+def run_pipeline(case: Case, settings: RunSettings, out: Path, log=print) -> RunOutcome:
+    """Build or reuse the dataset and surrogate of `case`, optimize with FEM-verified trust regions, and
+    write the run directory `out` (the optimization's files, with report.md). Serial: the dataset stage
+    runs `settings.workers` processes."""
+    if MPI.COMM_WORLD.size > 1:
+        raise CaseError("`run` is serial; give the dataset stage processes with --workers")
     seconds: dict[str, float] = {}
     data_case = case if case.re_range else dataclasses.replace(case, re_range=(case.re, case.re))
     tag = f"{case.name}-{case.level}-n{settings.samples}-seed{settings.seed}"
@@ -63,15 +60,15 @@ def run_pipeline(case: Case, settings: RunSettings, log=print, comm: MPI.Comm = 
 
     start = time.perf_counter()
     log(f"dataset {data_path} ({settings.samples} samples)")
-    summary = generate(data_case, data_path, settings.samples, settings.seed, settings.workers)
+    data_summary = generate(data_case, data_path, settings.samples, settings.seed, settings.workers)
     seconds["dataset"] = time.perf_counter() - start
-    problem = DragProblem(case, comm)
+    J = ReducedFunctional(DragProblem(case, MPI.COMM_SELF))
 
     start = time.perf_counter()
     train_settings = TrainSettings(
         method="sobolev", epochs=settings.epochs, seed=settings.seed, budget_seconds=settings.budget_seconds
     )
-    model, reused_model = _matching_surrogate(model_path, problem, data_path, train_settings)
+    model, reused_model = _matching_surrogate(model_path, J, data_path, train_settings)
     training: dict = {}
     if model is None:
         log(f"training {model_path} (sobolev, ≤ {settings.epochs} epochs, ≤ {settings.budget_seconds:g} s)")
@@ -87,84 +84,47 @@ def run_pipeline(case: Case, settings: RunSettings, log=print, comm: MPI.Comm = 
 
     start = time.perf_counter()
     log("surrogate search and FEM-verified trust-region refinement")
-    outcome = optimize_surrogate(
-        problem, model, TrustRegionSettings(seed=settings.seed, global_samples=settings.search_samples)
+    result = optimize_surrogate(
+        J, model, TrustRegionSettings(seed=settings.seed, global_samples=settings.search_samples)
     )
     seconds["optimization"] = time.perf_counter() - start
-    return RunOutcome(
+    outcome = RunOutcome(
         data_path,
         model_path,
-        summary["computed"] == 0,
+        data_summary["computed"] == 0,
         reused_model,
-        summary,
+        data_summary,
         training,
-        outcome,
-        problem,
+        result,
+        J.problem,
         seconds,
+        {},
     )
-
-
-VERIFIED_INDEX = 1_000_000  # dataset indices of FEM-verified optimizer samples start here
-
-
-def append_verified(data_path: Path, rows: list[dict]) -> int:
-    """Append FEM-verified samples (rows as `compute_sample` makes them) to a dataset; returns the count."""
-    writer = SampleFile.open_existing(data_path)
-    try:
-        first = VERIFIED_INDEX + sum(i >= VERIFIED_INDEX for i in writer.done())
-        for k, row in enumerate(rows):
-            writer.append(row | {"index": first + k})
-    finally:
-        writer.close()
-    return len(rows)
-
-
-def refit_surrogate(
-    model_path: Path, data_path: Path, epochs: int = 500, budget_seconds: float = 120.0
-) -> dict:
-    """Fine-tune a surrogate on its (grown) dataset from its current weights; returns the test metrics."""
-    model = surrogates.load(model_path)
-    data = read_dataset(data_path)
-    settings = TrainSettings(
-        **(
-            model.meta.get("settings", {})
-            | {"epochs": epochs, "budget_seconds": budget_seconds, "lr": 2e-4, "device": "cpu"}
-        )
-    )
-    result = train(data, settings, model.meta | {"dataset_rows": len(data)}, initial=model)
-    result.surrogate.save(model_path)
-    return result.metrics
-
-
-def verified_row(evaluation, state: np.ndarray) -> dict:
-    """A dataset row from an FEM evaluation with gradients and its state."""
-    return {
-        "status": 0,
-        "s": evaluation.s,
-        "re": evaluation.re,
-        "cd": evaluation.cd,
-        "cl": evaluation.cl,
-        "dcd": evaluation.dcd,
-        "dcl": evaluation.dcl,
-        "state": state,
-        "newton_iterations": evaluation.newton_iterations,
-        "quality": evaluation.quality,
-        "seconds": evaluation.seconds,
+    outcome.summary = write_run(result, J, out, MPI.COMM_SELF) | {
+        "dataset": str(data_path),
+        "surrogate": str(model_path),
+        "dataset_reused": outcome.dataset_reused,
+        "surrogate_reused": reused_model,
+        "training": training,
+        "stage_seconds": seconds,
     }
+    write_json(outcome.summary, out / "summary.json")
+    (out / "report.md").write_text(report_markdown(outcome))
+    return outcome
 
 
 # Settings that define what a surrogate is (not how long it trained: `--refit` fine-tunes with others).
 RECIPE = ("method", "gamma", "beta", "width", "depth", "pod_modes", "pod_energy")
 
 
-def _matching_surrogate(path: Path, problem: DragProblem, data_path: Path, settings: TrainSettings):
+def _matching_surrogate(path: Path, J: ReducedFunctional, data_path: Path, settings: TrainSettings):
     """The stored surrogate if it fits the case, was trained on `data_path` with the same recipe (`RECIPE`)
     as `settings`, else (None, False)."""
     if not path.is_file():
         return None, False
     try:
         model = surrogates.load(path)
-        model.check_compatible(spec_of(problem), problem.flow_mesh.sha256, (problem.case.re, problem.case.re))
+        model.check_compatible(parameter_spec(J.problem.case), J.problem.flow_mesh.sha256, (J.re, J.re))
     except surrogates.IncompatibleSurrogateError:
         return None, False
     if model.meta.get("dataset") != str(data_path) or model.meta.get("dataset_rows") != len(
@@ -177,7 +137,7 @@ def _matching_surrogate(path: Path, problem: DragProblem, data_path: Path, setti
     return model, True
 
 
-def report_markdown(outcome: RunOutcome, out: Path) -> str:
+def report_markdown(outcome: RunOutcome) -> str:
     """`report.md`: numbers and pictures of the run."""
     r, case = outcome.result, outcome.problem.case
     i, f = r.initial, r.final

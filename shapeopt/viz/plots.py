@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from shapeopt.shapes import RadialShape
+from shapeopt.geometry.shapes import RadialShape
 
 
 def plot_shapes(

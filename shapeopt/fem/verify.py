@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shapeopt.problem import DragProblem
+from shapeopt.fem.problem import DragProblem
 
 
 @dataclass

@@ -14,14 +14,13 @@ import numpy as np
 from mpi4py import MPI
 from scipy.linalg import qr
 
-from shapeopt.adjoint import ShapeGradient
-from shapeopt.cases import Case
-from shapeopt.errors import CaseError, SolverError
-from shapeopt.flow import FlowSolver, NewtonReport
-from shapeopt.forces import ForceEvaluator
-from shapeopt.meshing import build_mesh
-from shapeopt.morph import MeshMorph
-from shapeopt.shapes import RadialShape
+from shapeopt.cases import Case, body_shape, parameter_bounds
+from shapeopt.errors import SolverError
+from shapeopt.fem.adjoint import ShapeGradient
+from shapeopt.fem.flow import FlowSolver, NewtonReport
+from shapeopt.fem.forces import ForceEvaluator
+from shapeopt.fem.meshing import build_mesh
+from shapeopt.fem.morph import MeshMorph
 
 
 @dataclass
@@ -39,19 +38,12 @@ class Evaluation:
     dcl: np.ndarray | None = None
 
 
-def shape_of(case: Case) -> RadialShape:
-    """The case's parametrisation about the reference circle (diameter 1, centre at the origin)."""
-    if case.domain.kind != "freestream":
-        raise CaseError(f"case '{case.name}': shape optimization needs a freestream domain")
-    return RadialShape(kind=case.shape.parametrisation, modes=case.shape.modes, r0=0.5, center=(0.0, 0.0))
-
-
 class DragProblem:
     """C_D(s), C_L(s) and their gradients by FEM + adjoint on one morphed reference mesh."""
 
     def __init__(self, case: Case, comm: MPI.Comm = MPI.COMM_WORLD):
         self.case = case
-        self.shape = shape_of(case)
+        self.shape = body_shape(case)
         self.flow_mesh = build_mesh(case, comm, store=True)
         self.morph = MeshMorph(self.flow_mesh, self.shape, case.shape.min_quality)
         self.solver = FlowSolver(self.flow_mesh, case)
@@ -86,6 +78,10 @@ class DragProblem:
             self.adjoint_solves += 1
         return last
 
+    def state(self) -> np.ndarray:
+        """A copy of the state w = (u, p) of the last solve on the reference DOF layout: (n,) float64."""
+        return self.solver.state()
+
     def move_to(self, s: np.ndarray) -> float:
         """Morph the mesh to shape `s` (returns its quality); the cached gradient no longer applies."""
         quality = self.morph.apply(s)
@@ -103,7 +99,7 @@ class DragProblem:
             report = self.solver.solve(re=re)  # the neighbouring state was a poor guess: start from Stokes
         self.fem_solves += 1
         self.report = report
-        self._warm = self.solver.w.x.array.copy()
+        self._warm = self.solver.state()
         coefficients = self.forces.volume()
         self._last = Evaluation(
             s=s.copy(),
@@ -163,5 +159,5 @@ class DragProblem:
         return s, (np.max(np.abs(values), axis=1) < 1e-10) & inside & np.all(np.isfinite(s), axis=1)
 
     def bounds(self) -> list[tuple[float, float]]:
-        """Box bounds per parameter: ±bound, divided by k for Fourier mode k (smooth shapes)."""
-        return [(-b, b) for b in self.case.shape.bound * self.shape.scales()]
+        """Box bounds per parameter (`cases.parameter_bounds`)."""
+        return parameter_bounds(self.case)

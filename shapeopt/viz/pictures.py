@@ -12,7 +12,7 @@ import numpy as np
 from dolfinx import fem, plot
 from dolfinx.mesh import entities_to_geometry
 
-from shapeopt.meshing import BODY, FlowMesh
+from shapeopt.fem.meshing import BODY, FlowMesh
 
 
 def gather_flow_grid(u: fem.Function, p: fem.Function | None = None):

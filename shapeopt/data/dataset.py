@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dolfinx_solver  # noqa: F401  (must precede dolfinx, PETSc and MPI)
 import numpy as np
 import ufl
 from dolfinx import fem
@@ -23,11 +24,12 @@ from dolfinx.fem.petsc import assemble_matrix
 from mpi4py import MPI
 from scipy.stats import qmc
 
-from shapeopt.cases import Case
-from shapeopt.datafile import SampleFile
+from shapeopt.cases import Case, parameter_spec
+from surrogates.datafile import SampleFile
+from shapeopt.data.settings import DatasetSettings
 from shapeopt.errors import CaseError, ShapeoptError
-from shapeopt.problem import DragProblem
-from shapeopt.workers import single_threaded_children
+from shapeopt.fem.problem import DragProblem, Evaluation
+from shapeopt.data.workers import single_threaded_children
 
 
 @dataclass
@@ -85,16 +87,23 @@ def compute_sample(
         evaluation = problem.evaluate(s, gradient=True, re=re)
     except ShapeoptError as exc:
         return row | {"status": 1, "reason": str(exc), "seconds": time.perf_counter() - start}
-    return row | {
+    return row | sample_row(evaluation, problem.state()) | {"seconds": time.perf_counter() - start}
+
+
+def sample_row(evaluation: Evaluation, state: np.ndarray) -> dict[str, Any]:
+    """A successful dataset row from an FEM evaluation with gradients and its state (n,)."""
+    return {
         "status": 0,
+        "s": evaluation.s,
+        "re": evaluation.re,
         "cd": evaluation.cd,
         "cl": evaluation.cl,
         "dcd": evaluation.dcd,
         "dcl": evaluation.dcl,
-        "state": problem.solver.w.x.array.copy(),
+        "state": state,
         "newton_iterations": evaluation.newton_iterations,
         "quality": evaluation.quality,
-        "seconds": time.perf_counter() - start,
+        "seconds": evaluation.seconds,
     }
 
 
@@ -102,8 +111,8 @@ def generate(
     case: Case,
     out: Path,
     samples: int,
-    seed: int = 0,
-    workers: int = 1,
+    seed: int = DatasetSettings.seed,
+    workers: int = DatasetSettings.workers,
     progress: Callable[[Progress], None] | None = None,
     comm: MPI.Comm = MPI.COMM_WORLD,
 ) -> dict[str, Any]:
@@ -117,13 +126,13 @@ def generate(
     if comm.rank == 0:
         attrs = {
             "case": case.to_dict(),
-            "spec": spec_of(problem),
+            "spec": parameter_spec(case),
             "mesh_sha256": problem.flow_mesh.sha256,
             "re_range": list(case.re_range or (case.re, case.re)),
             "seed": seed,
             "level": case.level,
         }
-        writer = SampleFile(out, problem.size, len(problem.solver.w.x.array), attrs, state_weights(problem))
+        writer = SampleFile(out, problem.size, len(problem.state()), attrs, state_weights(problem))
         done = writer.done()
         todo = [i for i in range(samples) if i not in done]
     todo = comm.bcast(todo, root=0)
@@ -173,21 +182,6 @@ def generate(
         "computed": counts["done"],
         "failed": counts["failed"],
         "seconds": time.perf_counter() - start,
-    }
-
-
-def spec_of(problem: DragProblem) -> dict[str, Any]:
-    """Parametrisation spec stored with datasets and surrogates."""
-    shape = problem.shape
-    return {
-        "kind": shape.kind,
-        "modes": shape.modes,
-        "names": shape.names(),
-        "r0": shape.r0,
-        "center": list(shape.center),
-        "bounds": [list(b) for b in problem.bounds()],
-        "area_ratio": problem.case.constraints.area_ratio,
-        "fix_centroid": problem.case.constraints.fix_centroid,
     }
 
 

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
+from shapeopt.design.functional import ReducedFunctional
 from shapeopt.errors import ShapeError, ShapeoptError
-from shapeopt.problem import DragProblem, Evaluation
 
 
 @dataclass
@@ -43,29 +43,11 @@ class OptimizationResult:
     fem_solves: int = 0
     adjoint_solves: int = 0
     seconds: float = 0.0
+    refit: dict = field(default_factory=dict)  # `--refit`: dataset, samples appended, test metrics after
 
     def to_dict(self) -> dict:
         """Plain data for JSON."""
         return asdict(self)
-
-
-def kkt_residual(
-    problem: DragProblem, s: np.ndarray, gradient: np.ndarray, active_tol: float = 1e-9
-) -> float:
-    """‖∇C_D − Aᵀλ − ν‖∞ with least-squares multipliers of the equalities and active bounds."""
-    _, jacobian = problem.constraints(s)
-    bound = np.array([b for _, b in problem.bounds()])
-    active = np.flatnonzero(np.abs(np.abs(s) - bound) <= active_tol)
-    rows = [jacobian] + [np.eye(problem.size)[i][None, :] for i in active]
-    matrix = np.vstack(rows).T
-    multipliers, *_ = np.linalg.lstsq(matrix, gradient, rcond=None)
-    residual = gradient - matrix @ multipliers
-    # At an upper bound KKT needs ∂C/∂s_i ≤ 0 (the bound holds the shape back), at a lower bound ≥ 0;
-    # a multiplier of the wrong sign means the bound should be released: count it as residual.
-    for k, i in enumerate(active, start=jacobian.shape[0]):
-        if multipliers[k] * np.sign(s[i]) > 0:
-            residual[i] = max(abs(residual[i]), abs(multipliers[k]))
-    return float(np.max(np.abs(residual)))
 
 
 def fem_solves_until(history: list, reached: Callable, max_violation: float = 1e-6) -> int | None:
@@ -92,57 +74,34 @@ def fem_solves_to_kkt(history: list, tolerance: float, max_violation: float = 1e
     return fem_solves_until(history, lambda item: item.kkt_residual <= tolerance, max_violation)
 
 
-def shape_record(problem: DragProblem, evaluation: Evaluation) -> dict:
-    """A shape with its FEM coefficients, area and centroid (what `shape.json` holds)."""
-    area, centroid, _, _ = problem.morph.body.area_centroid(evaluation.s)
-    shape = problem.shape
-    return {
-        "parametrisation": shape.kind,
-        "modes": shape.modes,
-        "r0": shape.r0,
-        "center": list(shape.center),
-        "names": shape.names(),
-        "s": evaluation.s.tolist(),
-        "area": area,
-        "area_ratio": area / problem.reference_area,
-        "centroid": centroid.tolist(),
-        "cd": evaluation.cd,
-        "cl": evaluation.cl,
-        "mesh_quality": evaluation.quality,
-        "re": problem.case.re,
-        "level": problem.case.level,
-        "mesh_sha256": problem.flow_mesh.sha256,
-    }
-
-
 def optimize_adjoint(
-    problem: DragProblem,
+    J: ReducedFunctional,
     s0: np.ndarray | None = None,
     progress: Callable[[Iteration], None] | None = None,
 ) -> OptimizationResult:
-    """Minimise FEM C_D under the case's constraints with SLSQP and adjoint gradients."""
+    """Minimise the FEM drag `J` under its constraints with SLSQP and adjoint gradients."""
     start = time.perf_counter()
-    s0 = np.zeros(problem.size) if s0 is None else np.asarray(s0, dtype=float)
-    initial = problem.evaluate(s0, gradient=True)
-    result = OptimizationResult("adjoint", shape_record(problem, initial), {})
+    problem = J.problem
+    s0 = np.zeros(J.size) if s0 is None else np.asarray(s0, dtype=float)
+    initial = J.evaluate(s0)
+    result = OptimizationResult("adjoint", J.record(initial), {})
     settings = problem.case.optimize
 
     def record(s: np.ndarray) -> None:
         if result.history and np.array_equal(result.history[-1].s, s):
             return
         try:
-            evaluation = problem.evaluate(s, gradient=True)
+            evaluation = J.evaluate(s)
         except ShapeError:
             return  # a refused trial shape that SLSQP reports as its iterate; the next one is recorded
-        values, _ = problem.constraints(s)
         item = Iteration(
             iteration=len(result.history),
             s=s.tolist(),
             cd=evaluation.cd,
             cl=evaluation.cl,
-            violation=float(np.max(np.abs(values))),
+            violation=J.violation(s),
             gradient_norm=float(np.linalg.norm(evaluation.dcd)),
-            kkt_residual=kkt_residual(problem, s, evaluation.dcd),
+            kkt_residual=J.kkt_residual(s, evaluation.dcd),
             fem_solves=problem.fem_solves,
             seconds=time.perf_counter() - start,
         )
@@ -154,7 +113,7 @@ def optimize_adjoint(
 
     def objective(s: np.ndarray) -> tuple[float, np.ndarray]:
         try:
-            evaluation = problem.evaluate(s, gradient=True)
+            evaluation = J.evaluate(s)
         except ShapeError:
             # A trial step the mesh cannot follow: report it as much worse so the line search backs off.
             result.refused += 1
@@ -170,14 +129,8 @@ def optimize_adjoint(
             s0,
             jac=True,
             method="SLSQP",
-            bounds=problem.bounds(),
-            constraints=[
-                {
-                    "type": "eq",
-                    "fun": lambda s: problem.constraints(s)[0],
-                    "jac": lambda s: problem.constraints(s)[1],
-                }
-            ],
+            bounds=J.bounds,
+            constraints=J.constraints,
             callback=record,
             options={"maxiter": settings.max_iterations, "ftol": settings.tolerance},
         )
@@ -185,9 +138,9 @@ def optimize_adjoint(
         raise type(exc)(
             f"{exc} (during adjoint optimization, after {len(result.history)} iterations)"
         ) from None
-    final = problem.evaluate(outcome.x, gradient=True)
+    final = J.evaluate(outcome.x)
     record(outcome.x)
-    result.final = shape_record(problem, final)
+    result.final = J.record(final)
     result.message = str(outcome.message)
     result.converged = bool(outcome.success)
     result.fem_solves, result.adjoint_solves = problem.fem_solves, problem.adjoint_solves

@@ -11,10 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shapeopt.cases import Case
-from shapeopt.output import write_json
-from shapeopt.physics_pool import open_physics
-from shapeopt.plots import plot_learning_curves
-from surrogates.data import read_dataset
+from shapeopt.files import write_json
+from shapeopt.data.physics_pool import open_physics
+from shapeopt.data.settings import PhysicsSettings
+from shapeopt.data.training import read_dataset_for
+from shapeopt.viz.plots import plot_learning_curves
 from surrogates.train import METHODS, PHYSICS_METHODS, TrainSettings, train
 
 LOG_SECONDS = 10.0  # at most one progress line per method every this many seconds
@@ -33,13 +34,13 @@ def bench_train(
     case: Case,
     data_path: Path,
     out: Path,
-    budget_seconds: float,
+    budget_seconds: float = PhysicsSettings.budget_seconds,
     methods: tuple[str, ...] = METHODS,
-    workers: int = 2,
+    workers: int = PhysicsSettings.workers,
     log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Train each method for `budget_seconds`; returns one result row per method (also in `out`)."""
-    data = read_dataset(data_path)
+    data = read_dataset_for(case, data_path)
     out.mkdir(parents=True, exist_ok=True)
     rows, todo = {}, []
     for method in methods:

@@ -1,0 +1,1 @@
+"""Drag reduction: the reduced functional, the FEM-adjoint optimizer, the surrogate trust region, `run`."""

@@ -1,0 +1,226 @@
+"""Run directories of `solve`, `optimize` and `show`: what each command does, as library functions.
+
+A run directory holds `summary.json` (the result with the resolved case), and for optimizations
+`shape.json`, `history.json` (rewritten after every iteration, so an interrupted run keeps its history),
+`flow.png`, `shapes.png` and `history.png`. Functions here report progress through callbacks and never
+print.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import dolfinx_solver  # noqa: F401  (must precede dolfinx, PETSc and MPI)
+import numpy as np
+from mpi4py import MPI
+
+import surrogates
+from shapeopt.cases import Case, case_from_dict, parameter_spec
+from shapeopt.data.dataset import sample_row
+from shapeopt.data.verified import append_verified, refit_surrogate
+from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.optimize import OptimizationResult, optimize_adjoint
+from shapeopt.design.trust_region import optimize_surrogate
+from shapeopt.errors import CaseError
+from shapeopt.fem.meshing import DFG_HEIGHT, DFG_LENGTH
+from shapeopt.fem.output import write_fields
+from shapeopt.fem.problem import DragProblem
+from shapeopt.fem.simulate import run_solve, summarize
+from shapeopt.files import write_json
+from shapeopt.geometry.shapes import RadialShape
+from shapeopt.viz.pictures import render_speed, render_view
+from shapeopt.viz.plots import plot_history, plot_shapes
+
+
+def read_shape_file(path: Path, shape: RadialShape) -> np.ndarray:
+    """Parameters (m,) from a shape.json, refused unless it uses `shape`'s parametrisation."""
+    try:
+        data = json.loads(path.read_text())
+        s = np.asarray(data["s"], dtype=float)
+        kind, modes = data["parametrisation"], data["modes"]
+    except FileNotFoundError:
+        raise CaseError(f"shape file not found: {path}") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise CaseError(f"{path}: not a shape file ({exc.__class__.__name__}: {exc})") from None
+    if (kind, modes) != (shape.kind, shape.modes) or s.shape != (shape.size,):
+        raise CaseError(
+            f"{path}: shape is {kind} with {modes} modes ({s.size} parameters), the case uses "
+            f"{shape.kind} with {shape.modes} modes ({shape.size} parameters)"
+        )
+    return s
+
+
+def picture_window(case: Case) -> tuple[float, float, float, float]:
+    """The (x0, x1, y0, y1) window of flow pictures: the channel, or the near wake of a free body."""
+    if case.domain.kind == "dfg-channel":
+        return (0.0, DFG_LENGTH, 0.0, DFG_HEIGHT)
+    return (-3.0, 12.0, -3.5, 3.5)
+
+
+def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, comm=MPI.COMM_WORLD) -> dict:
+    """One flow solve (of the case's body, or of `shape` on the morphed reference mesh); with `out`,
+    fields (VTX), flow.png and summary.json are written there. Returns the summary."""
+    if shape is None:
+        result, solver = run_solve(case, comm)
+        summary = result.to_dict()
+    else:
+        start = time.perf_counter()
+        problem = DragProblem(case, comm)
+        evaluation = problem.evaluate(read_shape_file(shape, problem.shape))
+        solver = problem.solver
+        result = summarize(case, problem.flow_mesh, solver, problem.report, time.perf_counter() - start)
+        summary = result.to_dict() | {
+            "shape": str(shape),
+            "s": evaluation.s.tolist(),
+            "mesh_quality": evaluation.quality,
+        }
+    if out is not None:
+        fields = write_fields(solver, out)
+        u, _ = solver.split()
+        render_speed(
+            u,
+            solver.flow_mesh,
+            out / "flow.png",
+            picture_window(case),
+            title=f"{case.name}  Re={case.re:g}  C_D={result.cd:.6f}",
+        )
+        summary["files"] = [str(p) for p in fields] + [str(out / "flow.png")]
+        write_json({"result": summary, "case": case.to_dict()}, out / "summary.json", comm.rank)
+    return summary
+
+
+def optimize_case(
+    case: Case,
+    out: Path,
+    method: str = "adjoint",
+    shape: Path | None = None,
+    surrogate: Path | None = None,
+    refit: bool = False,
+    progress: Callable | None = None,
+    comm=MPI.COMM_WORLD,
+) -> tuple[OptimizationResult, dict]:
+    """Minimise the case's drag by `method` (`adjoint` or `surrogate`) and write the run directory.
+
+    `progress(step)` gets each iteration (`Iteration` or `TrustStep`) after history.json has it.
+    Returns the result and the summary written to summary.json.
+    """
+    J = ReducedFunctional(DragProblem(case, comm))
+    s0 = None if shape is None else read_shape_file(shape, J.problem.shape)
+    history: list[dict] = []
+
+    def record(step) -> None:
+        history.append(step.__dict__)
+        write_json({"case": case.name, "method": method, "history": history}, out / "history.json", comm.rank)
+        if progress is not None:
+            progress(step)
+
+    if method == "surrogate":
+        result = _optimize_with_surrogate(J, surrogate, record, refit)
+    else:
+        result = optimize_adjoint(J, s0, record)
+    return result, write_run(result, J, out, comm)
+
+
+def _optimize_with_surrogate(
+    J: ReducedFunctional, path: Path | None, record: Callable, refit: bool
+) -> OptimizationResult:
+    """The trust region on a stored surrogate; with `refit`, FEM-verified samples grow its dataset and
+    the surrogate is fine-tuned on it."""
+    problem = J.problem
+    if path is None:
+        raise CaseError("--method surrogate needs --surrogate FILE")
+    try:
+        model = surrogates.load(path)
+        model.check_compatible(parameter_spec(problem.case), problem.flow_mesh.sha256, (J.re, J.re))
+    except FileNotFoundError:
+        raise CaseError(f"surrogate file not found: {path}") from None
+    except surrogates.IncompatibleSurrogateError as exc:
+        raise CaseError(str(exc)) from None
+    dataset = Path(model.meta.get("dataset", ""))
+    if refit and not dataset.is_file():
+        raise CaseError(f"--refit: the surrogate's dataset {str(dataset) or '(none recorded)'} is not here")
+    rows: list[dict] = []
+    result = optimize_surrogate(
+        J, model, progress=record, verified=(lambda e, w: rows.append(sample_row(e, w))) if refit else None
+    )
+    if refit and problem.flow_mesh.mesh.comm.rank == 0:
+        append_verified(dataset, rows)
+        result.refit = {"dataset": str(dataset), "appended": len(rows)} | {
+            "metrics": refit_surrogate(path, dataset)
+        }
+    return result
+
+
+def write_run(result: OptimizationResult, J: ReducedFunctional, out: Path, comm=MPI.COMM_WORLD) -> dict:
+    """shape.json, history.json, summary.json, flow.png, shapes.png, history.png of an optimization;
+    returns the summary."""
+    problem = J.problem
+    case = problem.case
+    summary = result.to_dict() | {"case": case.to_dict()}
+    summary.pop("history")
+    write_json(result.final, out / "shape.json", comm.rank)
+    history = [h.__dict__ for h in result.history]
+    write_json(
+        {"case": case.name, "method": result.method, "history": history}, out / "history.json", comm.rank
+    )
+    write_json(summary, out / "summary.json", comm.rank)
+    problem.evaluate(np.asarray(result.final["s"]), re=J.re)
+    u, _ = problem.solver.split()
+    render_speed(
+        u,
+        problem.flow_mesh,
+        out / "flow.png",
+        picture_window(case),
+        title=f"{case.name} optimized  C_D={result.final['cd']:.5f}",
+    )
+    if comm.rank == 0:
+        plot_shapes(
+            problem.shape,
+            [("initial", np.asarray(result.initial["s"])), ("optimized", np.asarray(result.final["s"]))],
+            out / "shapes.png",
+            title=f"Re {J.re:g}: C_D {result.initial['cd']:.4f} → {result.final['cd']:.4f}",
+        )
+        plot_history(history, out / "history.png", title=f"{case.name}, {result.method}")
+    return summary
+
+
+def show_run(
+    directory: Path,
+    field: str = "speed",
+    screenshot: Path | None = None,
+    size: tuple[int, int] = (1600, 800),
+    level: str | None = None,
+) -> tuple[Path | None, float]:
+    """Picture of an optimization run: the optimized body's flow (`field`: speed or pressure) with the
+    initial and optimized outlines; off screen to `screenshot`, else in a window. Returns (path, C_D)."""
+    try:
+        summary = json.loads((directory / "summary.json").read_text())
+        case = case_from_dict(summary["case"]).with_overrides(level=level)
+        initial, final = np.asarray(summary["initial"]["s"]), np.asarray(summary["final"]["s"])
+    except FileNotFoundError as exc:
+        raise CaseError(
+            f"{directory} is not an optimization run directory ({exc.filename} missing)"
+        ) from None
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+        raise CaseError(f"{directory}: cannot read the run ({exc.__class__.__name__}: {exc})") from None
+    problem = DragProblem(case)
+    evaluation = problem.evaluate(final)
+    u, p = problem.solver.split()
+    outlines = [
+        ("initial", problem.shape.outline(initial), "grey"),
+        ("optimized", problem.shape.outline(final), "black"),
+    ]
+    path = render_view(
+        u,
+        p,
+        outlines,
+        (-2.0, 6.0, -2.0, 2.0),
+        field,
+        screenshot,
+        size,
+        title=f"{case.name}  Re={case.re:g}  C_D={evaluation.cd:.5f}",
+    )
+    return path, evaluation.cd

@@ -1,0 +1,1 @@
+"""Shape parametrisations of a body and its discrete boundary: numpy only."""

@@ -1,0 +1,1 @@
+"""Pictures (PyVista, off screen) of flows and bodies, and plots (matplotlib) of shapes and histories."""
