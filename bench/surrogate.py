@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from surrogates.datafile import read_dataset
-from surrogates.train import TrainSettings, train
+from surrogates.settings import TrainSettings
+from surrogates.train import train
 
 
 def throughput(surrogate, data, batch: int = 10_000, repeats: int = 5) -> tuple[float, float]:

@@ -7,6 +7,7 @@ Every problem found in a file is collected and reported together in one line.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +131,18 @@ def parameter_spec(case: Case) -> ParameterSpec:
     )
 
 
+def sample_identity(case: Case) -> dict[str, Any]:
+    """Every setting of the case that changes the value of a dataset sample (s, Re) → (C_D, ..., w):
+    mesh level and box, solver tolerances and continuation, the morph's quality guard, the parameter
+    spec and the Re range. Flat keys such as `solver.rtol`, for a dataset to refuse a mismatch by name."""
+    identity: dict[str, Any] = {"level": case.level, "shape.min_quality": case.shape.min_quality}
+    identity |= {f"domain.{k}": v for k, v in dataclasses.asdict(case.domain).items()}
+    identity |= {f"solver.{k}": v for k, v in dataclasses.asdict(case.solver).items()}
+    identity["re_range"] = list(case.re_range or (case.re, case.re))
+    identity["spec"] = parameter_spec(case).to_dict() if case.domain.kind == "freestream" else None
+    return identity
+
+
 # section -> key -> (accepted python types, description used in messages)
 _NUMBER = ((int, float), "a number")
 _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
@@ -178,12 +191,14 @@ def case_from_dict(data: dict[str, Any]) -> Case:
 def load_case(path: str | Path) -> Case:
     """Read and validate a case file; raise `CaseError` listing every problem found."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CaseError(f"case file not found: {path}")
     try:
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CaseError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise CaseError(f"cannot read case file {path}: {exc.strerror or exc}") from None
     return parse_case(raw, default_name=path.stem, source=str(path))
 
 
@@ -222,8 +237,8 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
             isinstance(v, int | float) and not isinstance(v, bool) for v in re_range
         ):
             errors.append(f"'flow.re' range must be two numbers [low, high], got {re_range!r}")
-        elif not 0 < re_range[0] < re_range[1]:
-            errors.append(f"'flow.re' range must satisfy 0 < low < high, got {re_range!r}")
+        elif not (0 < re_range[0] < re_range[1] and math.isfinite(re_range[1])):
+            errors.append(f"'flow.re' range must satisfy 0 < low < high < inf, got {re_range!r}")
         else:
             re_range = (float(re_range[0]), float(re_range[1]))
             values["flow"]["re"] = float(np.sqrt(re_range[0] * re_range[1]))
@@ -255,6 +270,19 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
             _check_positive(errors, f"{section}.{key}", values[section][key])
     if shape.get("parametrisation") == "bspline" and shape.get("modes", 4) < 4:
         errors.append("'shape.modes' must be ≥ 4 for the bspline parametrisation")
+    kind_of_shape = shape.get("parametrisation", "fourier")
+    if kind_of_shape in MAX_MODES and shape.get("modes", 0) > MAX_MODES[kind_of_shape]:
+        errors.append(
+            f"'shape.modes' must be ≤ {MAX_MODES[kind_of_shape]} for {kind_of_shape}, got {shape['modes']}"
+        )
+    if shape.get("min_quality", 0.5) >= 1:
+        errors.append(
+            f"'shape.min_quality' must be < 1 (a fraction of the reference cells), got {shape['min_quality']}"
+        )
+    if not errors and kind == "freestream":
+        errors += _reachability_problems(
+            Domain(**domain), ShapeSettings(**shape), Constraints(**values["constraints"])
+        )
     if kind == "dfg-channel" and any(values[s] for s in ("shape", "constraints", "optimize")):
         errors.append(
             "the dfg-channel domain has a fixed cylinder: [shape], [constraints] and "
@@ -277,6 +305,30 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
     )
 
 
+MAX_MODES = {"fourier": 32, "bspline": 128}
+BOX_MARGIN = 1.0  # free stream: at least this many diameters between the body and the box
+
+
+def _reachability_problems(domain: Domain, shape: ShapeSettings, constraints: Constraints) -> list[str]:
+    """The constraint set must be non-empty and the box must hold every admissible body."""
+    body = RadialShape(kind=shape.parametrisation, modes=shape.modes, r0=0.5)
+    problems = []
+    low, high = body.area_ratio_range(shape.bound)
+    if not low < constraints.area_ratio < high:
+        problems.append(
+            f"'constraints.area_ratio' {constraints.area_ratio:g} cannot be reached inside the bounds: "
+            f"with shape.bound {shape.bound:g} it must lie in ({low:.4g}, {high:.4g})"
+        )
+    reach = body.r0 * (1 + body.radius_ratio_bound(shape.bound))
+    for key in ("upstream", "downstream", "half_width"):
+        if getattr(domain, key) < reach + BOX_MARGIN:
+            problems.append(
+                f"'domain.{key}' {getattr(domain, key):g} does not hold the body: it may reach {reach:.3g} D "
+                f"from its centre, so the box needs ≥ {reach + BOX_MARGIN:.3g}"
+            )
+    return problems
+
+
 def _check_key(
     errors: list[str], values: dict[str, dict[str, Any]], section: str, key: str, value: Any
 ) -> None:
@@ -290,9 +342,12 @@ def _check_key(
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
         errors.append(f"'{name}' must be {described}, got {type(value).__name__} {value!r}")
         return
+    if spec is _NUMBER and not math.isfinite(value):
+        errors.append(f"'{name}' must be a finite number, got {value!r}")
+        return
     values[section][key] = float(value) if spec is _NUMBER else value
 
 
 def _check_positive(errors: list[str], name: str, value: float) -> None:
-    if not value > 0:
-        errors.append(f"'{name}' must be > 0, got {value!r}")
+    if not (value > 0 and math.isfinite(value)):
+        errors.append(f"'{name}' must be a finite number > 0, got {value!r}")

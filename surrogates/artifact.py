@@ -46,6 +46,10 @@ class Surrogate:
             dtype=torch.float64,
             device=self.device,
         )
+        if s.ndim not in (1, 2) or s.shape[-1] != self.net.n_params:
+            raise ValueError(
+                f"s has shape {tuple(s.shape)}; this surrogate takes {self.net.n_params} parameters per shape"
+            )
         s = s.reshape(-1, self.net.n_params)
         re = torch.as_tensor(re, dtype=torch.float64, device=self.device).reshape(-1)
         if re.numel() == 1:
@@ -62,13 +66,16 @@ class Surrogate:
         return s, re
 
     def outside(self, s: np.ndarray, re: np.ndarray) -> np.ndarray:
-        """Mask (n,) of queries outside the parameter bounds or the training Re range."""
+        """Mask (n,) of queries outside the parameter bounds or the training Re range (NaN and ±inf
+        included)."""
         s = np.asarray(s, dtype=float).reshape(-1, self.net.n_params)
         re = np.broadcast_to(np.asarray(re, dtype=float).reshape(-1), (len(s),))
         lo, hi = self.meta["re_range"]
         tol = 1e-9
         return (
-            np.any(s < self.lower - tol, axis=1)
+            ~np.all(np.isfinite(s), axis=1)
+            | ~np.isfinite(re)
+            | np.any(s < self.lower - tol, axis=1)
             | np.any(s > self.upper + tol, axis=1)
             | (re < lo * (1 - tol))
             | (re > hi * (1 + tol))
@@ -156,14 +163,18 @@ def load(path: str | Path, device: str = "cpu") -> Surrogate:
         raise IncompatibleSurrogateError(f"{path}: not a surrogate file ({exc.__class__.__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise IncompatibleSurrogateError(f"{path}: not a {FORMAT} file")
-    net = DragNet(**payload["architecture"]).to(device)
-    net.load_state_dict(payload["state_dict"])
-    p = payload["pod"]
-    pod = POD(
-        p["mean"].numpy(),
-        p["basis"].numpy(),
-        p["weights"].numpy(),
-        p["singular_values"].numpy(),
-        float(p["energy"]),
-    )
-    return Surrogate(net, pod, payload["meta"])
+    try:
+        net = DragNet(**payload["architecture"]).to(device)
+        net.load_state_dict(payload["state_dict"])
+        p = payload["pod"]
+        pod = POD(
+            p["mean"].numpy(),
+            p["basis"].numpy(),
+            p["weights"].numpy(),
+            p["singular_values"].numpy(),
+            float(p["energy"]),
+        )
+        return Surrogate(net, pod, payload["meta"])
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else exc.__class__.__name__
+        raise IncompatibleSurrogateError(f"{path}: damaged surrogate file ({detail})") from None

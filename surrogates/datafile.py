@@ -1,19 +1,24 @@
 """The dataset format: append-only HDF5 sample files, written and read here (no FEniCS needed).
 
-Attributes: `case` (the resolved case, JSON), `spec` (the `ParameterSpec`, JSON), `mesh_sha256`,
-`re_range`, `seed`, `level`; the dataset `state_weights` (N,); per sample the columns of `FLOAT_COLUMNS`,
-`INT_COLUMNS`, `s`, `dcd`, `dcl` (m,), `state` (N,), `reason`, and `committed`.
+Attributes: `format`, `case` (the resolved case, JSON), `spec` (the `ParameterSpec`, JSON), `identity`
+(JSON: every setting that changes a sample's value), `mesh_sha256`, `re_range`, `seed`, `level`; the
+dataset `state_weights` (N,); per sample the columns of `FLOAT_COLUMNS`, `INT_COLUMNS`, `s`, `dcd`,
+`dcl` (m,), `state` (N,), `reason`, `checksum` (CRC-32 of the row) and `committed`.
 
 Rows are appended one sample at a time in SWMR mode: every data column is written and flushed first, the
-`committed` column last, so a row counts only once it is complete. A file left by a killed writer stays
-readable (SWMR); to append again it is rewritten from its committed rows (HDF5 keeps a writer's
-consistency flag set after a crash, which forbids reopening for writing).
+`committed` column last, so a row counts only once it is complete. One writer at a time (`WriterLock`). A
+file left by a killed writer stays readable (SWMR); to append again it is rewritten from its committed
+rows (HDF5 keeps a writer's consistency flag set after a crash, which forbids reopening for writing),
+after they have been checked. A damaged file (truncated, a flipped bit) is refused on read and on
+write, naming the damage, and never rewritten.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,44 +27,76 @@ import h5py
 import numpy as np
 
 from surrogates.spec import ParameterSpec
+from surrogates.writer_lock import WriterLock
 
+FORMAT = "shapeopt-dataset/2"
 FLOAT_COLUMNS = ("re", "cd", "cl", "seconds", "quality")
 INT_COLUMNS = ("index", "status", "newton_iterations")
+VECTOR_COLUMNS = ("s", "dcd", "dcl")
 REASON_BYTES = 400
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+class DatasetError(ValueError):
+    """A dataset cannot be read or written: damaged, not a dataset, busy, or made for another case."""
 
 
 class SampleFile:
-    """Writer for a dataset of `m` shape parameters and states of `n_state` values."""
+    """Writer of a dataset of `m` shape parameters and states of `n_state` values.
 
-    def __init__(self, path: Path, m: int, n_state: int, attrs: dict[str, Any], weights: np.ndarray):
+    `identity` (flat JSON-able dict) names every setting a sample's value depends on; appending to an
+    existing file requires the same identity (keys in `ignore` excepted), else `DatasetError` lists the
+    differences.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        m: int,
+        n_state: int,
+        attrs: dict[str, Any],
+        weights: np.ndarray,
+        identity: dict[str, Any],
+        ignore: tuple[str, ...] = (),
+    ):
         self.path = Path(path)
-        if self.path.exists():
-            self._reopen(attrs)
-        else:
-            self._create(self.path, m, n_state, attrs, weights)
-            self.file = self._open_for_append(self.path)
+        check_writable(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.lock = WriterLock(self.path)
+        except ValueError as exc:
+            raise DatasetError(str(exc)) from None
+        try:
+            if self.path.exists():
+                self.file = self._reopen(_normalised(identity), ignore)
+            else:
+                self._create(m, n_state, attrs | {"identity": identity, "format": FORMAT}, weights)
+                self.file = self._open_for_append()
+        except BaseException:
+            self.lock.release()
+            raise
 
     @classmethod
-    def open_existing(cls, path: Path) -> SampleFile:
-        """Append to an existing file with its own attributes (e.g. FEM-verified optimizer samples)."""
-        with h5py.File(path, "r", swmr=True) as f:
-            attrs = {key: f.attrs[key] for key in ("mesh_sha256", "spec", "re_range", "seed")}
-            attrs["spec"] = ParameterSpec.from_dict(json.loads(attrs["spec"]))
-            m, n_state = f["s"].shape[1], f["state"].shape[1]
-        return cls(path, m, n_state, attrs, np.empty(0))
+    def open_existing(
+        cls, path: Path, identity: dict[str, Any] | None = None, ignore: tuple[str, ...] = ()
+    ) -> SampleFile:
+        """Append to an existing dataset (e.g. FEM-verified optimizer samples); with `identity`, only if
+        its samples were made under the same settings."""
+        stored = read_identity(path)
+        m, n_state = _widths(path)
+        return cls(path, m, n_state, {}, np.empty(0), stored if identity is None else identity, ignore)
 
-    @staticmethod
-    def _create(path: Path, m: int, n_state: int, attrs: dict[str, Any], weights: np.ndarray) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with h5py.File(path, "w", libver="latest") as f:
+    def _create(self, m: int, n_state: int, attrs: dict[str, Any], weights: np.ndarray) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with h5py.File(self.path, "w", libver="latest") as f:
             for name, value in attrs.items():
                 f.attrs[name] = _attribute(value)
             f.create_dataset("state_weights", data=weights)
             for name in FLOAT_COLUMNS:
                 f.create_dataset(name, shape=(0,), maxshape=(None,), dtype="f8", chunks=(256,))
-            for name in INT_COLUMNS:
+            for name in (*INT_COLUMNS, "checksum"):
                 f.create_dataset(name, shape=(0,), maxshape=(None,), dtype="i8", chunks=(256,))
-            for name in ("s", "dcd", "dcl"):
+            for name in VECTOR_COLUMNS:
                 f.create_dataset(name, shape=(0, m), maxshape=(None, m), dtype="f8", chunks=(64, m))
             f.create_dataset(
                 "state", shape=(0, n_state), maxshape=(None, n_state), dtype="f8", chunks=(1, n_state)
@@ -68,27 +105,29 @@ class SampleFile:
             f.create_dataset("reason", shape=(0,), maxshape=(None,), dtype=f"S{REASON_BYTES}", chunks=(256,))
             f.create_dataset("committed", shape=(0,), maxshape=(None,), dtype="i1", chunks=(256,))
 
-    @staticmethod
-    def _open_for_append(path: Path) -> h5py.File:
-        f = h5py.File(path, "a", libver="latest")
+    def _open_for_append(self) -> h5py.File:
+        f = h5py.File(self.path, "a", libver="latest")
         f.swmr_mode = True
         return f
 
-    def _reopen(self, attrs: dict[str, Any]) -> None:
+    def _reopen(self, identity: dict[str, Any], ignore: tuple[str, ...]) -> h5py.File:
+        verify(self.path)  # refuses a damaged file before anything is written to it
         try:
-            self.file = self._open_for_append(self.path)
+            f = self._open_for_append()
         except OSError:
+            # The consistency flag of a writer that died (we hold the lock, so no writer is alive).
             self._rewrite_committed()
-            self.file = self._open_for_append(self.path)
-        for key in ("mesh_sha256", "spec", "re_range", "seed"):
-            stored, wanted = self.file.attrs[key], _attribute(attrs[key])
-            if not np.array_equal(np.asarray(stored), np.asarray(wanted)):
-                self.file.close()
-                raise ValueError(f"{self.path} was made with another {key}; choose another --out")
+            f = self._open_for_append()
+        try:
+            _check_identity(self.path, f, identity, ignore)
+        except BaseException:
+            f.close()
+            raise
+        return f
 
     def _rewrite_committed(self) -> None:
         """Copy the committed rows of a file whose writer was killed into a fresh file, then replace it."""
-        tmp = self.path.with_suffix(".recover.h5")
+        tmp = self.path.with_name(f".{self.path.name}.recover")
         with h5py.File(self.path, "r", swmr=True) as old, h5py.File(tmp, "w", libver="latest") as new:
             n = old["committed"].shape[0]
             for name, value in old.attrs.items():
@@ -110,15 +149,19 @@ class SampleFile:
         f = self.file
         n = f["committed"].shape[0]
         m, n_state = f["s"].shape[1], f["state"].shape[1]
+
+        def vector(name: str, size: int) -> np.ndarray:
+            value = row.get(name)
+            return np.full(size, np.nan) if value is None else np.asarray(value, dtype="f8")
+
         values = {
-            **{name: row.get(name, np.nan) for name in FLOAT_COLUMNS},
-            **{name: row.get(name, -1) for name in INT_COLUMNS},
-            "s": row.get("s") if row.get("s") is not None else np.full(m, np.nan),
-            "dcd": row.get("dcd") if row.get("dcd") is not None else np.full(m, np.nan),
-            "dcl": row.get("dcl") if row.get("dcl") is not None else np.full(m, np.nan),
-            "state": row.get("state") if row.get("state") is not None else np.full(n_state, np.nan),
-            "reason": row.get("reason", "").encode()[:REASON_BYTES],
+            **{name: np.float64(row.get(name, np.nan)) for name in FLOAT_COLUMNS},
+            **{name: np.int64(row.get(name, -1)) for name in INT_COLUMNS},
+            **{name: vector(name, m) for name in VECTOR_COLUMNS},
+            "state": vector("state", n_state),
+            "reason": np.bytes_(row.get("reason", "").encode()[:REASON_BYTES]),
         }
+        values["checksum"] = np.int64(row_checksum(values))
         for name, value in values.items():
             column = f[name]
             column.resize(n + 1, axis=0)
@@ -129,14 +172,129 @@ class SampleFile:
         f["committed"].flush()
 
     def close(self) -> None:
-        self.file.close()
+        """Close the file and free the writer lock."""
+        try:
+            self.file.close()
+        finally:
+            self.lock.release()
 
 
-def _attribute(value: Any) -> Any:
-    """An HDF5 attribute value: specs and dicts as JSON text, the rest as they are."""
-    if isinstance(value, ParameterSpec):
-        value = value.to_dict()
-    return json.dumps(value) if isinstance(value, dict) else value
+def row_checksum(values: dict[str, Any]) -> int:
+    """CRC-32 of one row's values in a fixed column order (what `append` stores in `checksum`)."""
+    crc = 0
+    for name in (*INT_COLUMNS, *FLOAT_COLUMNS, *VECTOR_COLUMNS, "state"):
+        dtype = "i8" if name in INT_COLUMNS else "f8"
+        crc = zlib.crc32(np.ascontiguousarray(values[name], dtype=dtype).tobytes(), crc)
+    reason = values["reason"]
+    return zlib.crc32(bytes(reason).ljust(REASON_BYTES, b"\0"), crc)
+
+
+def check_writable(path: Path) -> None:
+    """Refuse, before any work, an output path that cannot become a dataset: a directory, a file that is
+    not one of ours, or a folder we cannot write into."""
+    if path.is_dir():
+        raise DatasetError(f"{path} is a directory; give a file name such as {path / 'samples.h5'}")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise DatasetError(f"{path} is not writable")
+        read_identity(path)  # raises unless it is a shapeopt dataset in the current format
+        verify(path)
+        return
+    parent = _existing_parent(path)
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise DatasetError(f"cannot create {path}: {parent} is not a writable folder")
+
+
+def _existing_parent(path: Path) -> Path:
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    return parent
+
+
+def read_identity(path: Path) -> dict[str, Any]:
+    """The settings record of a dataset; `DatasetError` if the file is not a shapeopt dataset."""
+    try:
+        with h5py.File(path, "r", swmr=True) as f:
+            if "committed" not in f or "spec" not in f.attrs:
+                raise DatasetError(f"{path} is an HDF5 file but not a shapeopt dataset; choose another file")
+            if "identity" not in f.attrs:
+                raise DatasetError(
+                    f"{path} does not record the settings its samples were made with (an older format): "
+                    "it can be read and trained on, not extended; choose another file"
+                )
+            return json.loads(f.attrs["identity"])
+    except OSError as exc:
+        raise DatasetError(f"{path} is not a readable HDF5 dataset ({_first_line(exc)})") from None
+
+
+def _widths(path: Path) -> tuple[int, int]:
+    with h5py.File(path, "r", swmr=True) as f:
+        return f["s"].shape[1], f["state"].shape[1]
+
+
+def _check_identity(path: Path, f: h5py.File, identity: dict[str, Any], ignore: tuple[str, ...]) -> None:
+    if "identity" not in f.attrs:
+        read_identity(path)  # raises with the reason
+    identity_mismatch(path, json.loads(f.attrs["identity"]), identity, ignore)
+
+
+def identity_mismatch(
+    path: Path, stored: dict[str, Any], identity: dict[str, Any], ignore: tuple[str, ...] = ()
+) -> None:
+    """Raise `DatasetError` listing the settings (keys not in `ignore`) where `identity` ≠ `stored`."""
+    identity = _normalised(identity)
+    keys = sorted((set(stored) | set(identity)) - set(ignore))
+    differences = [
+        f"{k} {stored.get(k)!r} ≠ {identity.get(k)!r}" for k in keys if stored.get(k) != identity.get(k)
+    ]
+    if differences:
+        raise DatasetError(
+            f"{path} holds samples made with other settings ({'; '.join(differences)}); "
+            "choose another file or the case it was made with"
+        )
+
+
+def check_appendable(path: Path, identity: dict[str, Any], ignore: tuple[str, ...] = ()) -> None:
+    """Refuse, before any work, a dataset that `SampleFile.open_existing(path, identity, ignore)` would."""
+    check_writable(path)
+    if not path.exists():
+        raise DatasetError(f"dataset not found: {path}")
+    verify(path)
+    identity_mismatch(path, read_identity(path), identity, ignore)
+
+
+def check_intact(path: Path) -> None:
+    """Refuse a file shorter than HDF5 says it is (a truncated copy or a full disk on close)."""
+    with open(path, "rb") as stream:
+        head = stream.read(36)
+    if head[:8] != HDF5_SIGNATURE:
+        raise DatasetError(f"{path} is not an HDF5 file")
+    if head[8] in (2, 3):  # superblock v2/v3: end-of-file address at byte 28 (8-byte offsets)
+        (end,) = struct.unpack("<Q", head[28:36])
+        size = os.path.getsize(path)
+        if end > size:
+            raise DatasetError(f"{path} is damaged: truncated to {size} of its {end} bytes")
+
+
+def verify(path: Path) -> None:
+    """Refuse a damaged dataset: truncated, or a committed row whose checksum does not match."""
+    check_intact(path)
+    try:
+        with h5py.File(path, "r", swmr=True) as f:
+            if "checksum" not in f:
+                return  # an older file without checksums
+            n = f["committed"].shape[0]
+            columns = {name: f[name][:n] for name in (*INT_COLUMNS, *FLOAT_COLUMNS, *VECTOR_COLUMNS, "state")}
+            columns["reason"], stored = f["reason"][:n], f["checksum"][:n]
+    except OSError as exc:
+        raise DatasetError(f"{path} is damaged: {_first_line(exc)}") from None
+    bad = [i for i in range(n) if row_checksum({k: v[i] for k, v in columns.items()}) != stored[i]]
+    if bad:
+        shown = ", ".join(str(int(columns["index"][i])) for i in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        raise DatasetError(
+            f"{path} is damaged: {len(bad)} of {n} samples fail their checksum (indices {shown})"
+        )
 
 
 @dataclass
@@ -161,22 +319,22 @@ class Dataset:
         return len(self.re)
 
 
-class DatasetError(ValueError):
-    """A dataset cannot be read, or was made for another parametrisation or mesh level."""
-
-
 def read_dataset(
     path: str | Path, expected: ParameterSpec | None = None, level: str | None = None
 ) -> Dataset:
-    """All successful samples of a dataset, sorted by sample index.
+    """All successful samples of a dataset, sorted by sample index, after checking it is intact.
 
     With `expected` (and `level`), a dataset made for an incompatible parametrisation (or another mesh
     level) is refused with `DatasetError`.
     """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"dataset not found: {path}")
+    verify(path)
     try:
         data = _read(path)
     except (OSError, KeyError, ValueError) as exc:
-        raise DatasetError(f"cannot read dataset {path}: {exc}") from None
+        raise DatasetError(f"cannot read dataset {path}: {_first_line(exc)}") from None
     problems = [] if expected is None else data.spec.differences(expected)
     if level is not None and data.case.get("level") != level:
         problems.append(f"mesh level {data.case.get('level')!r} ≠ {level!r}")
@@ -185,8 +343,10 @@ def read_dataset(
     return data
 
 
-def _read(path: str | Path) -> Dataset:
+def _read(path: Path) -> Dataset:
     with h5py.File(path, "r", swmr=True) as f:
+        if "committed" not in f or "spec" not in f.attrs:
+            raise ValueError("an HDF5 file but not a shapeopt dataset")
         n = f["committed"].shape[0]  # rows written completely; a killed writer may leave a partial one
         ok = f["status"][:n] == 0
         order = np.argsort(f["index"][:n][ok], kind="stable")
@@ -209,3 +369,19 @@ def _read(path: str | Path) -> Dataset:
             case=json.loads(f.attrs["case"]),
             failed=int(np.sum(~ok)),
         )
+
+
+def _attribute(value: Any) -> Any:
+    """An HDF5 attribute value: specs and dicts as JSON text, the rest as they are."""
+    if isinstance(value, ParameterSpec):
+        value = value.to_dict()
+    return json.dumps(value) if isinstance(value, dict) else value
+
+
+def _normalised(identity: dict[str, Any]) -> dict[str, Any]:
+    """As the identity reads back from the file (tuples become lists)."""
+    return json.loads(json.dumps(identity))
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 METHODS = ("supervised", "sobolev", "dp", "pg", "hig")
@@ -29,3 +30,25 @@ class TrainSettings:
     tau: float = 1e-5  # hig: relative truncation of singular values
     newton_steps: int = 1  # pg: Newton steps per target
     step_size: float = 1.0  # pg: fraction of the (damped) Newton step taken in state space
+
+    def problems(self) -> list[str]:
+        """What is wrong with these settings (empty when they can train), one phrase per setting."""
+        found = []
+        if self.method not in METHODS:
+            found.append(f"unknown training method '{self.method}' (expected one of {', '.join(METHODS)})")
+        for name in ("epochs", "batch", "width", "depth", "pod_modes", "newton_steps"):
+            if getattr(self, name) < 1:
+                found.append(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        for name in ("lr", "budget_seconds", "step_size"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                found.append(f"{name} must be a finite number > 0, got {value}")
+        for name in ("beta", "gamma"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                found.append(f"{name} must be a finite number ≥ 0, got {value}")
+        for name in ("lr_decay", "tau", "pod_energy"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                found.append(f"{name} must lie in (0, 1], got {value}")
+        return found

@@ -28,7 +28,7 @@ from surrogates.network import DragNet
 from surrogates.physical_gradients import newton_targets
 from surrogates.physics import CountedPhysics, Physics, run_batch
 from surrogates.pod import POD, fit_pod
-from surrogates.settings import METHODS, PHYSICS_METHODS, TrainSettings
+from surrogates.settings import PHYSICS_METHODS, TrainSettings
 from surrogates.solver_in_loop import reduced_residual
 
 
@@ -146,10 +146,9 @@ def train(
 
     With `initial`, fine-tune: its POD basis, normalisation and weights are the starting point.
     """
-    if settings.method not in METHODS:
-        raise ValueError(
-            f"unknown training method '{settings.method}' (expected one of {', '.join(METHODS)})"
-        )
+    problems = settings.problems()
+    if problems:
+        raise ValueError("training settings: " + "; ".join(problems))
     if len(data) < 10:
         raise ValueError(f"the dataset has {len(data)} successful samples; training needs at least 10")
     torch.manual_seed(settings.seed)

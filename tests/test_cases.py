@@ -42,10 +42,10 @@ def test_defaults_and_overrides(write_case):
             "'flow.re' must be a number or a [low, high] range, got str 'ten'",
         ),
         (GOOD.replace("re = 10", "re = true"), "'flow.re' must be a number"),
-        (GOOD.replace("re = 10", "re = 0"), "'flow.re' must be > 0, got 0"),
+        (GOOD.replace("re = 10", "re = 0"), "'flow.re' must be a finite number > 0, got 0"),
         (GOOD.replace("re = 10", "re = [40, 1]"), "range must satisfy 0 < low < high"),
         (GOOD.replace("re = 10", "re = [1, 2, 3]"), "range must be two numbers"),
-        (GOOD.replace("re = 10", "re = -5.0"), "'flow.re' must be > 0, got -5.0"),
+        (GOOD.replace("re = 10", "re = -5.0"), "'flow.re' must be a finite number > 0, got -5.0"),
         (GOOD.replace('"freestream"', '"lake"'), "unknown domain kind 'lake'"),
         (GOOD + "[solver]\nmax_iterations = 2.5\n", "'solver.max_iterations' must be an integer"),
         (GOOD + "[extras]\na = 1\n", "unknown section [extras]"),
@@ -66,7 +66,7 @@ def test_every_problem_is_reported_together(write_case, capsys):
     path = write_case(GOOD.replace("re = 10", "re = -1\nfoo = 2"))
     assert main(["solve", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "'flow.re' must be > 0" in err and "unknown key 'flow.foo'" in err
+    assert "'flow.re' must be a finite number > 0" in err and "unknown key 'flow.foo'" in err
 
 
 def test_missing_file_from_the_shell_has_no_traceback(tmp_path):
@@ -84,4 +84,4 @@ def test_reynolds_range(write_case):
 
 def test_bad_override_is_rejected(capsys):
     assert main(["solve", str(CASES / "cylinder-re1.toml"), "--re", "-3"]) == 2
-    assert "'re' must be > 0" in capsys.readouterr().err
+    assert "'re' must be a finite number > 0" in capsys.readouterr().err

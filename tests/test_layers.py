@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from conftest import CASES, ROOT
+from conftest import CASES, ROOT, write_synthetic_dataset
 
 # shapeopt's layers, lowest first: a module may import its own layer and those below it.
 LAYERS = {
@@ -86,47 +85,6 @@ def test_the_imports_found_include_function_level_ones():
 
 
 BLOCK_FENICS = "import sys\n" + "".join(f"sys.modules[{name!r}] = None\n" for name in FENICS)
-
-
-def write_synthetic_dataset(path: Path, level: str, n: int = 24, n_state: int = 40) -> None:
-    """A dataset in the shapeopt format for cylinder-re1-40.toml, written without FEM: smooth synthetic
-    drag, gradients and states (the format, not the physics, is under test)."""
-    from shapeopt.cases import load_case, parameter_spec
-    from surrogates.datafile import SampleFile
-
-    case = load_case(CASES / "cylinder-re1-40.toml").with_overrides(level=level)
-    spec = parameter_spec(case)
-    attrs = {
-        "case": case.to_dict(),
-        "spec": spec,
-        "mesh_sha256": "synthetic",
-        "re_range": list(case.re_range),
-        "seed": 0,
-        "level": level,
-    }
-    rng = np.random.default_rng(0)
-    writer = SampleFile(path, spec.size, n_state, attrs, np.full(n_state, 1.0 / n_state))
-    try:
-        for i in range(n):
-            s = rng.uniform(spec.lower, spec.upper)
-            re = float(np.exp(rng.uniform(0.0, np.log(40.0))))
-            writer.append(
-                {
-                    "index": i,
-                    "status": 0,
-                    "s": s,
-                    "re": re,
-                    "cd": (1 + s @ s) * (1 + 10 / re),
-                    "cl": 0.1 * s[0],
-                    "dcd": 2 * s * (1 + 10 / re),
-                    "dcl": np.zeros(spec.size),
-                    "state": 1
-                    + s[0] * np.sin(np.linspace(0, 3, n_state))
-                    + np.cos(np.linspace(0, 2, n_state)) / re,
-                }
-            )
-    finally:
-        writer.close()
 
 
 def test_supervised_training_runs_without_fenics(tmp_path):

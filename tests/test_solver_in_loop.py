@@ -152,7 +152,8 @@ def tiny(tmp_path_factory):
 )
 @pytest.mark.slow
 def test_solver_in_the_loop_training_lowers_its_loss(tiny, method, lr, factor):
-    from surrogates.train import TrainSettings, train
+    from surrogates.settings import TrainSettings
+    from surrogates.train import train
 
     data, physics, _ = tiny
     settings = TrainSettings(method=method, epochs=20, batch=4, width=16, depth=2, lr=lr, lr_decay=0.1)

@@ -15,8 +15,9 @@ from surrogates import IncompatibleSurrogateError, load
 from surrogates.artifact import OutsideTrainingBox
 from surrogates.datafile import Dataset
 from surrogates.pod import fit_pod
+from surrogates.settings import TrainSettings
 from surrogates.spec import ParameterSpec
-from surrogates.train import TrainSettings, split_indices, train
+from surrogates.train import split_indices, train
 
 M, N = 4, 50
 BOUNDS = [[-0.3, 0.3]] * M

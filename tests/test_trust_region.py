@@ -26,7 +26,7 @@ from shapeopt.geometry.shapes import RadialShape
 from surrogates import Surrogate
 from surrogates.network import DragNet
 from surrogates.pod import POD
-from surrogates.train import TrainSettings
+from surrogates.settings import TrainSettings
 
 
 def random_surrogate(problem: DragProblem, seed: int = 0) -> Surrogate:

@@ -25,8 +25,24 @@ def main(argv: list[str] | None = None) -> int:
         _error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        _error("interrupted")
+        _error("interrupted; the files written so far are kept")
         return 130
+    except Exception as exc:
+        if not _interrupted(exc):
+            raise
+        _error("interrupted; the files written so far are kept")
+        return 130
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """True when Ctrl-C caused `exc` (PETSc and MPI wrap a KeyboardInterrupt raised in a callback)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ import numpy as np
 
 from shapeopt.cli.common import load_args, optimize_text, report, status_line
 from shapeopt.errors import CaseError
+from shapeopt.files import check_output_file, check_output_folder
 
 
 def solve_command(args: argparse.Namespace) -> int:
@@ -18,7 +19,10 @@ def solve_command(args: argparse.Namespace) -> int:
     from shapeopt.design.runs import solve_case
 
     comm = MPI.COMM_WORLD
-    summary = solve_case(load_args(args, re=args.re), args.shape, args.out, comm)
+    case = load_args(args, re=args.re)
+    if args.out is not None:
+        check_output_folder(args.out)
+    summary = solve_case(case, args.shape, args.out, comm)
     report(args, summary, _solve_text(summary), comm.rank)
     return 0
 
@@ -45,14 +49,16 @@ def gradient_command(args: argparse.Namespace) -> int:
     import dolfinx_solver  # noqa: F401  (must precede MPI)
     from mpi4py import MPI
 
+    from shapeopt.cases import body_shape
     from shapeopt.design.runs import read_shape_file
     from shapeopt.fem.problem import DragProblem
     from shapeopt.fem.verify import taylor_test
 
     comm = MPI.COMM_WORLD
     case = load_args(args)
+    shape = body_shape(case)
+    s = np.zeros(shape.size) if args.shape is None else read_shape_file(args.shape, shape)
     problem = DragProblem(case, comm)
-    s = np.zeros(problem.size) if args.shape is None else read_shape_file(args.shape, problem.shape)
     start = time.perf_counter()
     evaluation = problem.evaluate(s, gradient=True)
     out = {
@@ -110,8 +116,10 @@ def optimize_command(args: argparse.Namespace) -> int:
     from shapeopt.design.runs import optimize_case
 
     comm = MPI.COMM_WORLD
+    case = load_args(args)
     if args.method == "adjoint" and (args.surrogate is not None or args.refit):
         raise CaseError("--surrogate and --refit apply to --method surrogate only")
+    check_output_folder(args.out)
 
     def progress(step) -> None:
         if comm.rank != 0:
@@ -130,7 +138,7 @@ def optimize_command(args: argparse.Namespace) -> int:
             )
 
     result, summary = optimize_case(
-        load_args(args), args.out, args.method, args.shape, args.surrogate, args.refit, progress, comm
+        case, args.out, args.method, args.shape, args.surrogate, args.refit, progress, comm
     )
     report(args, summary, optimize_text(result, args.out), comm.rank)
     return 0 if result.converged else 6
@@ -146,6 +154,8 @@ def show_command(args: argparse.Namespace) -> int:
     except ValueError:
         raise CaseError(f"--size {args.size!r}: expected WIDTHxHEIGHT in pixels, e.g. 1600x800") from None
     screenshot = args.screenshot or (args.out / f"show-{args.field}.png" if args.out else None)
+    if screenshot is not None:
+        check_output_file(screenshot, "show.png")
     path, cd = show_run(args.directory, args.field, screenshot, size, args.level)
     if path is not None:
         report(args, {"screenshot": str(path), "cd": cd}, f"wrote {path}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from shapeopt.cli.common import load_args, optimize_text, options_for, report, status_line
 from shapeopt.errors import CaseError
+from shapeopt.files import check_output_file, check_output_folder
 
 
 def dataset_command(args: argparse.Namespace) -> int:
@@ -41,9 +42,16 @@ def dataset_command(args: argparse.Namespace) -> int:
 
 def train_command(args: argparse.Namespace) -> int:
     from shapeopt.data.training import train_for_case
-    from surrogates.train import PHYSICS_METHODS, TrainSettings
+    from surrogates.settings import PHYSICS_METHODS, TrainSettings
 
+    case = load_args(args)
+    check_output_file(args.out, "surrogate.pt")
     settings = TrainSettings(**options_for(args, TrainSettings))
+    problems = settings.problems() + (
+        [] if args.workers >= 1 else [f"workers must be ≥ 1, got {args.workers}"]
+    )
+    if problems:
+        raise CaseError("; ".join(f"--{p.replace('_', '-')}" for p in problems))
     every = 100 if args.method not in PHYSICS_METHODS else 1
 
     def progress(item: dict) -> None:
@@ -53,7 +61,7 @@ def train_command(args: argparse.Namespace) -> int:
                 f"C_D error {item['validation_cd_error']:.2e}  {item['seconds']:.0f} s"
             )
 
-    result = train_for_case(load_args(args), args.data, settings, args.out, args.workers, progress)
+    result = train_for_case(case, args.data, settings, args.out, args.workers, progress)
     m = result.metrics
     extra = ""
     if "svd_time_share" in m:
@@ -73,9 +81,10 @@ def train_command(args: argparse.Namespace) -> int:
 
 def bench_train_command(args: argparse.Namespace) -> int:
     from shapeopt.data.training_bench import bench_train
-    from surrogates.train import METHODS
+    from surrogates.settings import METHODS
 
     case = load_args(args)
+    check_output_folder(args.out)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -97,6 +106,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     case = load_args(args)
     out = args.out or Path("runs") / case.name
+    check_output_folder(out)
     try:
         outcome = run_pipeline(case, RunSettings(**options_for(args, RunSettings)), out, log=status_line)
     except ValueError as exc:

@@ -24,8 +24,8 @@ from dolfinx.fem.petsc import assemble_matrix
 from mpi4py import MPI
 from scipy.stats import qmc
 
-from shapeopt.cases import Case, parameter_spec
-from surrogates.datafile import SampleFile
+from shapeopt.cases import Case, parameter_spec, sample_identity
+from surrogates.datafile import DatasetError, SampleFile, check_writable
 from shapeopt.data.settings import DatasetSettings
 from shapeopt.errors import CaseError, ShapeoptError
 from shapeopt.fem.problem import DragProblem, Evaluation
@@ -119,11 +119,13 @@ def generate(
     """Fill `out` with `samples` samples (resuming what is there) over MPI ranks or `workers` processes."""
     if case.domain.kind != "freestream":
         raise CaseError(f"case '{case.name}': datasets need a freestream case with a shape parametrisation")
+    _on_root(comm, lambda: check_writable(out))  # before the mesh and the first solve
     problem = DragProblem(case, MPI.COMM_SELF)  # every rank (and worker) solves samples on its own
     s, re, feasible = design_points(problem, samples, seed)
     writer = None
-    todo: list[int] = []
-    if comm.rank == 0:
+
+    def open_writer() -> list[int]:
+        nonlocal writer
         attrs = {
             "case": case.to_dict(),
             "spec": parameter_spec(case),
@@ -132,10 +134,12 @@ def generate(
             "seed": seed,
             "level": case.level,
         }
-        writer = SampleFile(out, problem.size, len(problem.state()), attrs, state_weights(problem))
+        identity = sample_identity(case) | {"mesh_sha256": problem.flow_mesh.sha256, "seed": seed}
+        writer = SampleFile(out, problem.size, len(problem.state()), attrs, state_weights(problem), identity)
         done = writer.done()
-        todo = [i for i in range(samples) if i not in done]
-    todo = comm.bcast(todo, root=0)
+        return [i for i in range(samples) if i not in done]
+
+    todo = _on_root(comm, open_writer)
     start = time.perf_counter()
     counts = {"done": 0, "failed": 0}
 
@@ -183,6 +187,20 @@ def generate(
         "failed": counts["failed"],
         "seconds": time.perf_counter() - start,
     }
+
+
+def _on_root(comm: MPI.Comm, work: Callable[[], Any]) -> Any:
+    """`work()` on rank 0, its result broadcast; a `DatasetError` there is raised on every rank."""
+    outcome: tuple[bool, Any] = (True, None)
+    if comm.rank == 0:
+        try:
+            outcome = (True, work())
+        except DatasetError as exc:
+            outcome = (False, str(exc))
+    ok, value = comm.bcast(outcome, root=0)
+    if not ok:
+        raise DatasetError(value)
+    return value
 
 
 _worker_problem: DragProblem | None = None

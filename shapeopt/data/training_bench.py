@@ -16,7 +16,8 @@ from shapeopt.data.physics_pool import open_physics
 from shapeopt.data.settings import PhysicsSettings
 from shapeopt.data.training import read_dataset_for
 from shapeopt.viz.plots import plot_learning_curves
-from surrogates.train import METHODS, PHYSICS_METHODS, TrainSettings, train
+from surrogates.settings import METHODS, PHYSICS_METHODS, TrainSettings
+from surrogates.train import train
 
 LOG_SECONDS = 10.0  # at most one progress line per method every this many seconds
 

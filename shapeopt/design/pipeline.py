@@ -27,7 +27,8 @@ from shapeopt.errors import CaseError
 from shapeopt.fem.problem import DragProblem
 from shapeopt.files import write_json
 from surrogates.datafile import read_dataset
-from surrogates.train import TrainSettings, train
+from surrogates.settings import TrainSettings
+from surrogates.train import train
 
 
 @dataclass

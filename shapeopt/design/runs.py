@@ -18,9 +18,9 @@ import numpy as np
 from mpi4py import MPI
 
 import surrogates
-from shapeopt.cases import Case, case_from_dict, parameter_spec
+from shapeopt.cases import Case, body_shape, case_from_dict, parameter_spec, sample_identity
 from shapeopt.data.dataset import sample_row
-from shapeopt.data.verified import append_verified, refit_surrogate
+from shapeopt.data.verified import append_verified, check_verified_target, refit_surrogate
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.optimize import OptimizationResult, optimize_adjoint
 from shapeopt.design.trust_region import optimize_surrogate
@@ -43,8 +43,12 @@ def read_shape_file(path: Path, shape: RadialShape) -> np.ndarray:
         kind, modes = data["parametrisation"], data["modes"]
     except FileNotFoundError:
         raise CaseError(f"shape file not found: {path}") from None
+    except OSError as exc:
+        raise CaseError(f"cannot read shape file {path}: {exc.strerror or exc}") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise CaseError(f"{path}: not a shape file ({exc.__class__.__name__}: {exc})") from None
+    if not np.all(np.isfinite(s)):
+        raise CaseError(f"{path}: shape parameters must be finite numbers, got {s.tolist()}")
     if (kind, modes) != (shape.kind, shape.modes) or s.shape != (shape.size,):
         raise CaseError(
             f"{path}: shape is {kind} with {modes} modes ({s.size} parameters), the case uses "
@@ -67,9 +71,10 @@ def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, c
         result, solver = run_solve(case, comm)
         summary = result.to_dict()
     else:
+        s = read_shape_file(shape, body_shape(case))
         start = time.perf_counter()
         problem = DragProblem(case, comm)
-        evaluation = problem.evaluate(read_shape_file(shape, problem.shape))
+        evaluation = problem.evaluate(s)
         solver = problem.solver
         result = summarize(case, problem.flow_mesh, solver, problem.report, time.perf_counter() - start)
         summary = result.to_dict() | {
@@ -107,8 +112,9 @@ def optimize_case(
     `progress(step)` gets each iteration (`Iteration` or `TrustStep`) after history.json has it.
     Returns the result and the summary written to summary.json.
     """
+    s0 = None if shape is None else read_shape_file(shape, body_shape(case))
+    model = _load_surrogate(surrogate) if method == "surrogate" else None
     J = ReducedFunctional(DragProblem(case, comm))
-    s0 = None if shape is None else read_shape_file(shape, J.problem.shape)
     history: list[dict] = []
 
     def record(step) -> None:
@@ -118,36 +124,46 @@ def optimize_case(
             progress(step)
 
     if method == "surrogate":
-        result = _optimize_with_surrogate(J, surrogate, record, refit)
+        result = _optimize_with_surrogate(J, model, surrogate, record, refit)
     else:
         result = optimize_adjoint(J, s0, record)
     return result, write_run(result, J, out, comm)
 
 
+def _load_surrogate(path: Path | None):
+    """The surrogate at `path`, or `CaseError` in one line."""
+    if path is None:
+        raise CaseError("--method surrogate needs --surrogate FILE")
+    try:
+        return surrogates.load(path)
+    except (FileNotFoundError, IsADirectoryError):
+        raise CaseError(f"surrogate file not found: {path}") from None
+    except surrogates.IncompatibleSurrogateError as exc:
+        raise CaseError(str(exc)) from None  # names the file
+
+
 def _optimize_with_surrogate(
-    J: ReducedFunctional, path: Path | None, record: Callable, refit: bool
+    J: ReducedFunctional, model, path: Path, record: Callable, refit: bool
 ) -> OptimizationResult:
     """The trust region on a stored surrogate; with `refit`, FEM-verified samples grow its dataset and
     the surrogate is fine-tuned on it."""
     problem = J.problem
-    if path is None:
-        raise CaseError("--method surrogate needs --surrogate FILE")
     try:
-        model = surrogates.load(path)
         model.check_compatible(parameter_spec(problem.case), problem.flow_mesh.sha256, (J.re, J.re))
-    except FileNotFoundError:
-        raise CaseError(f"surrogate file not found: {path}") from None
     except surrogates.IncompatibleSurrogateError as exc:
-        raise CaseError(str(exc)) from None
+        raise CaseError(f"{path}: {exc}") from None
     dataset = Path(model.meta.get("dataset", ""))
+    identity = sample_identity(problem.case) | {"mesh_sha256": problem.flow_mesh.sha256}
     if refit and not dataset.is_file():
         raise CaseError(f"--refit: the surrogate's dataset {str(dataset) or '(none recorded)'} is not here")
+    if refit:
+        check_verified_target(dataset, identity)
     rows: list[dict] = []
     result = optimize_surrogate(
         J, model, progress=record, verified=(lambda e, w: rows.append(sample_row(e, w))) if refit else None
     )
     if refit and problem.flow_mesh.mesh.comm.rank == 0:
-        append_verified(dataset, rows)
+        append_verified(dataset, rows, identity)
         result.refit = {"dataset": str(dataset), "appended": len(rows)} | {
             "metrics": refit_surrogate(path, dataset)
         }

@@ -6,9 +6,13 @@ Meshing runs on rank 0 only; the mesh is then distributed over the communicator.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,15 +100,14 @@ def build_mesh(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, store: bool = False)
         try:
             gmsh.option.setNumber("General.Terminal", 0)
             gmsh.option.setNumber("General.NumThreads", 1)
-            if stored is not None and stored.is_file():
-                gmsh.open(str(stored))
-            else:
-                gmsh.model.add(case.name)
-                _circle_in_box(box, center, radius, mesh_sizes(case))
-                if store and stored is not None:
-                    stored.parent.mkdir(parents=True, exist_ok=True)
-                    gmsh.option.setNumber("Mesh.Binary", 1)
-                    gmsh.write(str(stored))
+            with _ctrl_c_ends_the_process():
+                if stored is not None and stored.is_file():
+                    gmsh.open(str(stored))
+                else:
+                    gmsh.model.add(case.name)
+                    _circle_in_box(box, center, radius, mesh_sizes(case))
+                    if store and stored is not None:
+                        _write_whole(stored)
             sha = _content_hash()
         except Exception as exc:  # gmsh raises plain Exceptions
             failure = str(exc)
@@ -124,6 +127,29 @@ def build_mesh(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, store: bool = False)
         center=center,
         seconds=time.perf_counter() - start,
     )
+
+
+@contextlib.contextmanager
+def _ctrl_c_ends_the_process() -> Iterator[None]:
+    """While gmsh works, Ctrl-C ends the process at once (Python would only see it once gmsh returns,
+    which for a hard geometry is minutes later). Nothing is lost: meshes are written whole or not at all."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _write_whole(path: Path) -> None:
+    """Write the current gmsh model to `path` (binary .msh) through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    gmsh.option.setNumber("Mesh.Binary", 1)
+    gmsh.write(str(partial))
+    os.replace(partial, path)
 
 
 def _circle_in_box(

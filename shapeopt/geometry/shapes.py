@@ -49,6 +49,21 @@ class RadialShape:
             return np.concatenate([[1.0], 1.0 / k, 1.0 / k])
         return np.ones(self.modes)
 
+    def radius_ratio_bound(self, bound: float) -> float:
+        """An upper bound of max_θ |r(θ)/r₀ − 1| over the box |s_i| ≤ bound·scale_i (B-splines: a partition
+        of unity; Fourier: the sum of the amplitudes)."""
+        return bound * (float(np.sum(self.scales())) if self.kind == "fourier" else 1.0)
+
+    def area_ratio_range(self, bound: float) -> tuple[float, float]:
+        """Outer bounds of the area ratio A/(π r₀²) over the box: a target outside them is unreachable.
+
+        Fourier: A/(π r₀²) = (1 + a₀)² + ½ Σ (a_k² + b_k²) exactly; B-splines: (1 ± bound)² bound r/r₀."""
+        low = max(1.0 - bound, 0.0) ** 2
+        if self.kind == "fourier":
+            k = np.arange(1, self.modes + 1, dtype=float)
+            return low, (1.0 + bound) ** 2 + bound**2 * float(np.sum(1.0 / k**2))
+        return low, (1.0 + bound) ** 2
+
     def mirror(self) -> np.ndarray:
         """(m, m) involution R with r(−θ; s) = r(θ; R s): the body mirrored about the horizontal line
         through its centre (Fourier: b_k → −b_k; B-splines: knot j ↔ knot −j)."""
