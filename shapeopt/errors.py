@@ -29,3 +29,9 @@ class ShapeError(ShapeoptError):
     """A shape is refused: not a simple curve, or its mesh morph inverts or degrades cells."""
 
     exit_code = 5
+
+
+class InterruptedWorkError(ShapeoptError):
+    """Ctrl-C: the work stopped early; what was finished is kept."""
+
+    exit_code = 130

@@ -204,44 +204,52 @@ def train(
     validation = batch_of(val_idx)
     best_state, best_loss, history, svd_seconds = None, float("inf"), [], 0.0
     start = time.perf_counter()
-    for epoch in range(settings.epochs):
-        # Exponential decay from lr to lr · lr_decay over the run: epochs or budget, whichever ends first.
-        done = max(epoch / settings.epochs, (time.perf_counter() - start) / settings.budget_seconds)
-        lr = settings.lr * settings.lr_decay ** min(done, 1.0)
-        net.train()
-        order = train_idx[torch.randperm(len(train_idx), device=device)]
-        for first in range(0, len(order), settings.batch):
-            svd_seconds += step(batch_of(order[first : first + settings.batch]), lr)
-            if time.perf_counter() - start > settings.budget_seconds:
+    interrupted = False  # Ctrl-C ends training early; the best network so far is kept
+    try:
+        for epoch in range(settings.epochs):
+            # Exponential decay from lr to lr · lr_decay over the run: epochs or budget, whichever ends first.
+            done = max(epoch / settings.epochs, (time.perf_counter() - start) / settings.budget_seconds)
+            lr = settings.lr * settings.lr_decay ** min(done, 1.0)
+            net.train()
+            order = train_idx[torch.randperm(len(train_idx), device=device)]
+            for first in range(0, len(order), settings.batch):
+                svd_seconds += step(batch_of(order[first : first + settings.batch]), lr)
+                if time.perf_counter() - start > settings.budget_seconds:
+                    break
+            net.eval()
+            val_batch = {k: v.detach().clone() for k, v in validation.items()}
+            val_loss = float(
+                loss_terms(net, val_batch, settings, context, validation_method)["total"].detach()
+            )
+            with torch.no_grad():
+                cd_error = torch.median(
+                    torch.abs(net(val_batch["s"], val_batch["re"])[1] / val_batch["c"][:, 0] - 1)
+                )
+            if not np.isfinite(val_loss):
+                raise ValueError(
+                    f"{settings.method} training diverged in epoch {epoch} (validation loss {val_loss}); "
+                    "lower --lr"
+                )
+            if val_loss < best_loss:
+                best_loss, best_state = val_loss, copy.deepcopy(net.state_dict())
+            elapsed = time.perf_counter() - start
+            history.append(
+                {
+                    "epoch": epoch,
+                    "validation_loss": val_loss,
+                    "validation_cd_error": float(cd_error),
+                    "seconds": elapsed,
+                    "physics_calls": counted.total if counted else 0,
+                }
+            )
+            if progress is not None:
+                progress(history[-1])
+            if elapsed > settings.budget_seconds:
                 break
-        net.eval()
-        val_batch = {k: v.detach().clone() for k, v in validation.items()}
-        val_loss = float(loss_terms(net, val_batch, settings, context, validation_method)["total"].detach())
-        with torch.no_grad():
-            cd_error = torch.median(
-                torch.abs(net(val_batch["s"], val_batch["re"])[1] / val_batch["c"][:, 0] - 1)
-            )
-        if not np.isfinite(val_loss):
-            raise ValueError(
-                f"{settings.method} training diverged in epoch {epoch} (validation loss {val_loss}); "
-                "lower --lr"
-            )
-        if val_loss < best_loss:
-            best_loss, best_state = val_loss, copy.deepcopy(net.state_dict())
-        elapsed = time.perf_counter() - start
-        history.append(
-            {
-                "epoch": epoch,
-                "validation_loss": val_loss,
-                "validation_cd_error": float(cd_error),
-                "seconds": elapsed,
-                "physics_calls": counted.total if counted else 0,
-            }
-        )
-        if progress is not None:
-            progress(history[-1])
-        if elapsed > settings.budget_seconds:
-            break
+    except KeyboardInterrupt:
+        if best_state is None:
+            raise
+        interrupted = True
     net.load_state_dict(best_state)
     surrogate = Surrogate(
         net,
@@ -263,6 +271,7 @@ def train(
         "pod_energy": pod.energy,
         "samples": {"train": len(split.train), "validation": len(split.validation), "test": len(split.test)},
         "physics_calls": dict(counted.calls) if counted else {},
+        "interrupted": interrupted,
     }
     if settings.method == "hig":
         metrics |= {"svd_time_share": svd_seconds / history[-1]["seconds"], "jacobian_bytes": hig_bytes}

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import h5py
 import pytest
-from conftest import CASES, shapeopt_command
+from conftest import CASES, shapeopt_command, write_synthetic_dataset
 
+import surrogates
 from surrogates.datafile import read_dataset
 
 RANGE_CASE = str(CASES / "cylinder-re1-40.toml")
@@ -126,3 +127,29 @@ def test_kill_minus_nine_under_mpi_then_resume_completes_without_duplicates(tmp_
         indices = f["index"][: f["committed"].shape[0]].tolist()
     assert sorted(indices) == list(range(12))
     assert len(read_dataset(out)) + read_dataset(out).failed == 12
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_training_keeps_the_best_network_so_far(tmp_path):
+    data, out = tmp_path / "d.h5", tmp_path / "s.pt"
+    write_synthetic_dataset(data)
+    command = shapeopt_command(
+        "train",
+        RANGE_CASE,
+        "--level",
+        "coarse",
+        "--data",
+        str(data),
+        "--epochs",
+        "1000000",
+        "--out",
+        str(out),
+    )
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_line(proc, "epoch   100")
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read().splitlines()
+    assert proc.wait(timeout=60) == 130
+    assert rest[-1].startswith("shapeopt: error: interrupted after") and str(out) in rest[-1]
+    model = surrogates.load(out)
+    assert model.meta["metrics"]["interrupted"] and model.meta["metrics"]["epochs"] >= 100
