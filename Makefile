@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]' && touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/shapeopt run cases/cylinder-re40.toml --out runs/demo
+	$(BIN)/shapeopt optimize cases/cylinder-re40.toml --out runs/demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

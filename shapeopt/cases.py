@@ -55,10 +55,12 @@ class ShapeSettings:
 
 @dataclass(frozen=True)
 class Constraints:
-    """Optimization constraints: body area = `area_ratio` × the reference circle's; centroid fixed."""
+    """Optimization constraints: body area = `area_ratio` × the reference circle's; centroid fixed; every
+    chord through the centre at least `min_thickness` D long (0: no thickness constraint)."""
 
     area_ratio: float = 1.0
     fix_centroid: bool = True
+    min_thickness: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ def parameter_spec(case: Case) -> ParameterSpec:
         bounds=tuple(parameter_bounds(case)),
         area_ratio=case.constraints.area_ratio,
         fix_centroid=case.constraints.fix_centroid,
+        min_thickness=case.constraints.min_thickness,
     )
 
 
@@ -167,7 +170,11 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "bound": _NUMBER,
         "min_quality": _NUMBER,
     },
-    "constraints": {"area_ratio": _NUMBER, "fix_centroid": ((bool,), "true or false")},
+    "constraints": {
+        "area_ratio": _NUMBER,
+        "fix_centroid": ((bool,), "true or false"),
+        "min_thickness": _NUMBER,
+    },
     "optimize": {"max_iterations": ((int,), "an integer"), "tolerance": _NUMBER},
 }
 _REQUIRED = (("domain", "kind"), ("flow", "re"))
@@ -318,6 +325,12 @@ def _reachability_problems(domain: Domain, shape: ShapeSettings, constraints: Co
         problems.append(
             f"'constraints.area_ratio' {constraints.area_ratio:g} cannot be reached inside the bounds: "
             f"with shape.bound {shape.bound:g} it must lie in ({low:.4g}, {high:.4g})"
+        )
+    diameter = 2 * body.r0 * np.sqrt(constraints.area_ratio)  # of the circle of the body's area
+    if not 0 <= constraints.min_thickness < diameter:
+        problems.append(
+            f"'constraints.min_thickness' {constraints.min_thickness:g} must lie in [0, {diameter:.4g}) "
+            "(the diameter of the circle of the body's area)"
         )
     reach = body.r0 * (1 + body.radius_ratio_bound(shape.bound))
     for key in ("upstream", "downstream", "half_width"):

@@ -29,6 +29,7 @@ class ParameterSpec:
     bounds: tuple[tuple[float, float], ...]
     area_ratio: float = 1.0
     fix_centroid: bool = True
+    min_thickness: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "names", tuple(self.names))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+
 import numpy as np
 import pytest
 from conftest import CASES
@@ -10,13 +13,17 @@ from shapeopt.cases import load_case
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.optimize import optimize_adjoint
 from shapeopt.errors import ShapeError
+from shapeopt.fem.flow import FlowSolver
+from shapeopt.fem.forces import ForceEvaluator
+from shapeopt.fem.meshing import build_mesh
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.verify import taylor_test
+from shapeopt.geometry.outlines import extent, fit_radial, lens_radius
 
 
 @pytest.fixture(scope="module")
 def problem40():
-    return DragProblem(load_case(CASES / "cylinder-re40.toml").with_overrides(level="coarse"))
+    return DragProblem(load_case(CASES / "fourier4-re40.toml").with_overrides(level="coarse"))
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +84,35 @@ def test_morph_keeps_dof_layout_and_puts_the_body_on_the_curve(problem40, nontri
     assert np.array_equal(problem40.flow_mesh.mesh.geometry.x, morph.reference)
 
 
-def test_distorting_shape_is_refused_and_mesh_restored(problem40):
+@pytest.mark.parametrize(
+    ("a0", "message"),
+    [
+        (-0.92, r"distorts the mesh: min scaled Jacobian 0\.0\d+"),  # r = 0.08 r0: cells shrink 12-fold
+        (-0.99, "not a simple curve"),
+        (5.0, "reaches 3 D from its centre; the mesh map holds bodies up to 2.75 D"),
+    ],
+)
+def test_a_shape_the_mesh_cannot_follow_is_refused_and_the_mesh_restored(problem40, a0, message):
     problem40.morph.apply(np.zeros(problem40.size))
     before = problem40.flow_mesh.mesh.geometry.x.copy()
     wild = np.zeros(problem40.size)
-    wild[4] = 0.6  # a4 far beyond its bound: r0 (1 + 0.6 cos 4θ)
-    with pytest.raises(ShapeError, match=r"shape s=\[.*\] distorts the mesh: min scaled Jacobian"):
+    wild[0] = a0
+    with pytest.raises(ShapeError, match=message):
         problem40.morph.apply(wild)
     assert np.array_equal(problem40.flow_mesh.mesh.geometry.x, before)
-    wild[0] = -0.99
-    with pytest.raises(ShapeError, match="not a simple curve"):
-        problem40.morph.apply(wild)
+
+
+def test_large_deformations_keep_the_map_one_to_one(problem40):
+    """r0 (1 + 0.6 cos 4θ) and r0 (1 + 0.7 cos 2θ) (length/height 5.7), far beyond the case's bounds:
+    valid meshes, the body nodes exactly on the curve."""
+    for s in (np.eye(problem40.size)[4] * 0.6, np.eye(problem40.size)[2] * 0.7):
+        quality = problem40.morph.apply(s)
+        assert quality > 0.2
+        body = problem40.morph.body
+        x = body.nodes + body.basis @ s
+        radius = np.linalg.norm(x, axis=1)
+        theta = np.arctan2(x[:, 1], x[:, 0])
+        assert np.allclose(radius, problem40.shape.radius(theta, s), rtol=1e-12)
 
 
 @pytest.mark.slow
@@ -99,3 +124,86 @@ def test_adjoint_optimizer_reduces_drag_at_fixed_area(problem40):
     assert np.max(np.abs(values)) < 1e-8
     assert result.history[-1].kkt_residual < 1e-3
     assert result.fem_solves < problem40.case.optimize.max_iterations
+
+
+@pytest.fixture(scope="module")
+def wide40():
+    """The wide design space (24 B-spline coefficients) at Re 40 on the coarse mesh, and a lens of
+    length/height 4 with sharp tips fitted in it (`bench/deformed_body.py` measures the same on finer
+    meshes)."""
+    problem = DragProblem(load_case(CASES / "cylinder-re40.toml").with_overrides(level="coarse"))
+    s = fit_radial(problem.shape, functools.partial(lens_radius, aspect=4.0))
+    s, ok = problem.project(s[None, :])
+    assert ok[0]
+    return problem, s[0]
+
+
+def test_a_strongly_deformed_body_solves_on_a_valid_mesh_and_agrees_with_a_body_fitted_mesh(wide40):
+    problem, s = wide40
+    length, height = extent(problem.shape.outline(s, 4000))
+    assert length / height > 3.5
+    morphed = problem.evaluate(s)
+    assert morphed.quality > 0.5
+    fitted = build_mesh(problem.case, body=functools.partial(problem.shape.outline_at, s=s))
+    solver = FlowSolver(fitted, problem.case)
+    solver.solve()
+    regenerated = ForceEvaluator(solver).volume().cd
+    # Two discretisations of one body: they differ by 3.4e-3 on the coarse level, 6e-4 on medium and
+    # 2.6e-5 on fine (bench/deformed_body.py).
+    assert abs(morphed.cd / regenerated - 1) < 5e-3
+
+
+def test_taylor_rate_at_a_strongly_deformed_body(wide40):
+    problem, s = wide40
+    assert taylor_test(problem, s, "cd", first_step=1e-2).min_rate >= 1.9
+
+
+def test_thickness_constraint_jacobian_matches_finite_differences(wide40):
+    problem, s = wide40
+    case = dataclasses.replace(
+        problem.case, constraints=dataclasses.replace(problem.case.constraints, min_thickness=0.6)
+    )
+    thick = DragProblem(case)
+    values, jacobian = thick.thickness(s)
+    assert values.shape == (180,) and np.min(values) < 0  # the lens is 0.54 D thick: violated
+    h = 1e-6
+    for i in range(0, problem.size, 5):
+        e = h * np.eye(problem.size)[i]
+        central = (thick.thickness(s + e)[0] - thick.thickness(s - e)[0]) / (2 * h)
+        assert np.allclose(central, jacobian[:, i], atol=1e-8)
+    # At θ = π/2 the chord is the body's height through its centre.
+    height = problem.shape.radius(np.array([np.pi / 2, 3 * np.pi / 2]), s).sum()
+    assert np.isclose(values[90], height - 0.6)
+
+
+@pytest.mark.slow
+def test_a_refused_first_trial_shape_shortens_the_step_and_the_run_converges(problem40, monkeypatch):
+    reference = optimize_adjoint(ReducedFunctional(problem40))
+    apply, refused = problem40.morph.apply, []
+
+    def refuse_the_first_trial(s):
+        if np.any(np.asarray(s) != 0) and not refused:
+            refused.append(np.array(s))
+            raise ShapeError("refused by the test")
+        return apply(s)
+
+    monkeypatch.setattr(problem40.morph, "apply", refuse_the_first_trial)
+    result = optimize_adjoint(ReducedFunctional(problem40))
+    assert len(refused) == 1 and result.refused == 1
+    assert result.converged, result.message
+    assert abs(result.final["cd"] / reference.final["cd"] - 1) < 1e-6
+
+
+@pytest.mark.slow
+def test_an_active_thickness_constraint_is_met_with_a_kkt_point(wide40):
+    problem, _ = wide40
+    case = dataclasses.replace(
+        problem.case, constraints=dataclasses.replace(problem.case.constraints, min_thickness=0.6)
+    )
+    J = ReducedFunctional(DragProblem(case))
+    result = optimize_adjoint(J)
+    s = np.asarray(result.final["s"])
+    assert result.converged, result.message
+    assert np.min(J.problem.thickness(s)[0]) > -1e-8 and len(J.active_thickness(s)) > 0
+    assert result.history[-1].kkt_residual < 1e-4
+    assert result.final["height"] >= 0.6 - 1e-6  # the unconstrained optimum is 0.44 D thick

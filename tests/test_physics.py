@@ -15,7 +15,7 @@ RE = 10.0
 
 @pytest.fixture(scope="module")
 def setup():
-    problem = DragProblem(load_case(CASES / "cylinder-re10.toml").with_overrides(level="coarse"))
+    problem = DragProblem(load_case(CASES / "fourier4-re40.toml").with_overrides(level="coarse", re=10))
     s = 0.03 * np.random.default_rng(4).standard_normal(problem.size)
     evaluation = problem.evaluate(s, re=RE)
     solution = problem.state()

@@ -19,7 +19,7 @@ from surrogates.solver_in_loop import reduced_residual
 
 @pytest.fixture(scope="module")
 def setup():
-    problem = DragProblem(load_case(CASES / "cylinder-re10.toml").with_overrides(level="coarse"))
+    problem = DragProblem(load_case(CASES / "fourier4-re40.toml").with_overrides(level="coarse", re=10))
     s0 = np.zeros(problem.size)
     states = []
     for re in (4.0, 8.0, 16.0):  # states of the reference shape at three Re: a small POD

@@ -46,7 +46,7 @@ def random_surrogate(problem: DragProblem, seed: int = 0) -> Surrogate:
 
 @pytest.fixture(scope="module")
 def problem():
-    return DragProblem(load_case(CASES / "cylinder-re40.toml").with_overrides(level="coarse"))
+    return DragProblem(load_case(CASES / "fourier4-re40.toml").with_overrides(level="coarse"))
 
 
 @pytest.mark.parametrize("kind, modes", [("fourier", 3), ("bspline", 6)])
@@ -99,9 +99,9 @@ RUN_OPTIONS = ("--level", "coarse", "--samples", "24", "--epochs", "300", "--sea
 
 
 def run_tiny(cwd: Path) -> subprocess.CompletedProcess:
-    """`shapeopt run` of the Re 10 case on the coarse mesh with a 24-sample dataset, in `cwd`."""
+    """`shapeopt run` of the narrow Re 40 case on the coarse mesh with a 24-sample dataset, in `cwd`."""
     command = shapeopt_command(
-        "run", str(CASES / "cylinder-re10.toml"), *RUN_OPTIONS, "--out", "runs/tiny", "--json"
+        "run", str(CASES / "fourier4-re40.toml"), *RUN_OPTIONS, "--out", "runs/tiny", "--json"
     )
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True)
 
@@ -143,7 +143,7 @@ def test_a_surrogate_trained_with_another_loss_weight_is_not_reused(tiny_run, mo
     cwd, summary = tiny_run
     monkeypatch.chdir(cwd)  # the run's paths are relative to where it ran
     stored_path, data_path = Path(summary["surrogate"]), Path(summary["dataset"])
-    J = ReducedFunctional(DragProblem(load_case(CASES / "cylinder-re10.toml").with_overrides(level="coarse")))
+    J = ReducedFunctional(DragProblem(load_case(CASES / "fourier4-re40.toml").with_overrides(level="coarse")))
     wanted = TrainSettings(method="sobolev", epochs=300, seed=0)
     assert _matching_surrogate(stored_path, J, data_path, wanted)[1]
     other = dataclasses.replace(wanted, gamma=wanted.gamma / 10)
@@ -156,7 +156,7 @@ def test_refit_appends_the_verified_samples_and_tunes_the_surrogate(tiny_run, tm
     shutil.copytree(cwd / "data", tmp_path / "data")
     command = shapeopt_command(
         "optimize",
-        str(CASES / "cylinder-re10.toml"),
+        str(CASES / "fourier4-re40.toml"),
         "--level",
         "coarse",
         "--method",

@@ -84,5 +84,10 @@ def optimize_text(result, out) -> str:
             f"  refit: appended {result.refit['appended']} verified samples to {result.refit['dataset']}; "
             f"test C_D error median {m['cd_error_median']:.2e}, max {m['cd_error_max']:.2e}"
         )
-    lines.append(f"  wrote {out}/shape.json, summary.json, history.json, shapes.png, history.png, flow.png")
+    lines.append(
+        f"  length/height {f['length'] / f['height']:.2f}, tip angles front {f['front_angle']:.0f}° rear "
+        f"{f['rear_angle']:.0f}°, parameters on a bound: {', '.join(f['active_bounds']) or 'none'}"
+    )
+    files = "shape.json, summary.json, history.json, shapes.png, history.png, iterates.png, flow.png"
+    lines.append(f"  wrote {out}/{files}")
     return "\n".join(lines)

@@ -32,6 +32,9 @@ from shapeopt.fem.problem import DragProblem, Evaluation
 from shapeopt.data.workers import single_threaded_children
 
 
+MIN_FEASIBLE_SHARE = 0.1  # a design box where fewer designs are admissible is refused before any solve
+
+
 @dataclass
 class Progress:
     """Counts for the progress line: samples done in this run, failures, total wanted, seconds."""
@@ -82,7 +85,8 @@ def compute_sample(
     start = time.perf_counter()
     row: dict[str, Any] = {"index": index, "s": s, "re": re}
     if not feasible:
-        return row | {"status": 1, "reason": "no shape inside the bounds meets the area/centroid constraints"}
+        reason = "not admissible: outside the bounds, against a constraint, or beyond the mesh map"
+        return row | {"status": 1, "reason": reason}
     try:
         evaluation = problem.evaluate(s, gradient=True, re=re)
     except ShapeoptError as exc:
@@ -122,6 +126,12 @@ def generate(
     _on_root(comm, lambda: check_writable(out))  # before the mesh and the first solve
     problem = DragProblem(case, MPI.COMM_SELF)  # every rank (and worker) solves samples on its own
     s, re, feasible = design_points(problem, samples, seed)
+    if feasible.mean() < MIN_FEASIBLE_SHARE:
+        raise CaseError(
+            f"case '{case.name}': only {feasible.sum()} of {samples} designs drawn uniformly in the parameter "
+            "box are admissible shapes (simple curves the mesh map holds, meeting the constraints); sample a "
+            "narrower box (shape.bound)"
+        )
     writer = None
 
     def open_writer() -> list[int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from shapeopt.fem.problem import DragProblem, Evaluation
+from shapeopt.geometry.outlines import extent, tip_angles
 
 ACTIVE_BOUND_TOLERANCE = 1e-9  # a parameter this close to its bound counts as on it
 
@@ -52,19 +53,35 @@ class ReducedFunctional:
 
     @property
     def constraints(self) -> list[dict]:
-        """Equalities g(s) = 0 (area ratio, centroid) with their Jacobian, as SLSQP takes them."""
-        return [
+        """Equalities g(s) = 0 (area ratio, centroid) and inequalities h(s) ≥ 0 (thickness, when the case
+        asks for it) with their Jacobians, as SLSQP takes them."""
+        problem = self.problem
+        constraints = [
             {
                 "type": "eq",
-                "fun": lambda s: self.problem.constraints(s)[0],
-                "jac": lambda s: self.problem.constraints(s)[1],
+                "fun": lambda s: problem.constraints(s)[0],
+                "jac": lambda s: problem.constraints(s)[1],
             }
         ]
+        if problem.case.constraints.min_thickness > 0:
+            constraints.append(
+                {
+                    "type": "ineq",
+                    "fun": lambda s: problem.thickness(s)[0],
+                    "jac": lambda s: problem.thickness(s)[1],
+                }
+            )
+        return constraints
 
     def violation(self, s: np.ndarray) -> float:
-        """max |g(s)|: how far `s` is from meeting the equality constraints."""
+        """max(|g(s)|, −h(s)): how far `s` is from meeting the constraints."""
         values, _ = self.problem.constraints(s)
-        return float(np.max(np.abs(values)))
+        thickness, _ = self.problem.thickness(s)
+        return float(max(np.max(np.abs(values)), np.max(-thickness, initial=0.0)))
+
+    def active_thickness(self, s: np.ndarray) -> np.ndarray:
+        """Indices of the thickness inequalities that hold with equality (to `ACTIVE_BOUND_TOLERANCE`)."""
+        return np.flatnonzero(self.problem.thickness(s)[0] <= ACTIVE_BOUND_TOLERANCE)
 
     def active_bounds(self, s: np.ndarray) -> np.ndarray:
         """Indices of the parameters on their bound."""
@@ -73,21 +90,28 @@ class ReducedFunctional:
         return np.flatnonzero(on_bound)
 
     def kkt_residual(self, s: np.ndarray, gradient: np.ndarray) -> float:
-        """‖∇C_D − Aᵀλ − ν‖∞ with least-squares multipliers of the equalities and active bounds."""
+        """‖∇C_D − Aᵀλ − Hᵀμ − ν‖∞ with least-squares multipliers of the equalities, the active thickness
+        inequalities and the active bounds; a multiplier of the wrong sign counts as residual."""
         _, jacobian = self.problem.constraints(s)
+        _, thickness = self.problem.thickness(s)
+        touching = self.active_thickness(s)
         active = self.active_bounds(s)
-        rows = [jacobian] + [np.eye(self.size)[i][None, :] for i in active]
+        rows = [jacobian, thickness[touching]] + [np.eye(self.size)[i][None, :] for i in active]
         matrix = np.vstack(rows).T
         multipliers, *_ = np.linalg.lstsq(matrix, gradient, rcond=None)
-        residual = gradient - matrix @ multipliers
-        # At an upper bound KKT needs ∂C/∂s_i ≤ 0 (the bound holds the shape back), at a lower bound ≥ 0;
-        # a multiplier of the wrong sign means the bound should be released: count it as residual.
+        residual = np.abs(gradient - matrix @ multipliers)
+        wrong = 0.0
+        # ∇C = μ ∇h with μ ≥ 0 for h ≥ 0 (the constraint holds the shape back); μ < 0 means release it.
+        first = jacobian.shape[0]
+        for k in range(first, first + len(touching)):
+            wrong = max(wrong, -multipliers[k])
+        # At an upper bound KKT needs ∂C/∂s_i ≤ 0, at a lower bound ≥ 0.
         box = np.array(self.bounds)
-        for k, i in enumerate(active, start=jacobian.shape[0]):
+        for k, i in enumerate(active, start=first + len(touching)):
             at_upper = abs(box[i, 1] - s[i]) <= abs(s[i] - box[i, 0])
             if multipliers[k] * (1.0 if at_upper else -1.0) > 0:
-                residual[i] = max(abs(residual[i]), abs(multipliers[k]))
-        return float(np.max(np.abs(residual)))
+                residual[i] = max(residual[i], abs(multipliers[k]))
+        return float(max(np.max(residual), wrong))
 
     def project(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Designs (b, m) moved onto g = 0 through their dependent parameters, and the mask (b,) of those
@@ -95,10 +119,15 @@ class ReducedFunctional:
         return self.problem.project(s)
 
     def record(self, evaluation: Evaluation) -> dict:
-        """A shape with its FEM coefficients, area and centroid (what `shape.json` holds)."""
+        """A shape with its FEM coefficients, area, centroid, extent along (length) and across (height)
+        the flow in D, tip angles in degrees (`outlines.tip_angles`) and the parameters on their bounds:
+        what `shape.json` holds."""
         problem = self.problem
         area, centroid, _, _ = problem.morph.body.area_centroid(evaluation.s)
         shape = problem.shape
+        outline = shape.outline(evaluation.s, 4000)
+        length, height = extent(outline)
+        front, rear = tip_angles(outline)
         return {
             "parametrisation": shape.kind,
             "modes": shape.modes,
@@ -109,6 +138,11 @@ class ReducedFunctional:
             "area": area,
             "area_ratio": area / problem.reference_area,
             "centroid": centroid.tolist(),
+            "length": length,
+            "height": height,
+            "front_angle": front,
+            "rear_angle": rear,
+            "active_bounds": [shape.names()[i] for i in self.active_bounds(evaluation.s)],
             "cd": evaluation.cd,
             "cl": evaluation.cl,
             "mesh_quality": evaluation.quality,

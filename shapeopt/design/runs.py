@@ -32,7 +32,7 @@ from shapeopt.fem.simulate import run_solve, summarize
 from shapeopt.files import write_json
 from shapeopt.geometry.shapes import RadialShape
 from shapeopt.viz.pictures import render_speed, render_view
-from shapeopt.viz.plots import plot_history, plot_shapes
+from shapeopt.viz.plots import plot_history, plot_iterates, plot_shapes
 
 
 def read_shape_file(path: Path, shape: RadialShape) -> np.ndarray:
@@ -171,11 +171,13 @@ def _optimize_with_surrogate(
 
 
 def write_run(result: OptimizationResult, J: ReducedFunctional, out: Path, comm=MPI.COMM_WORLD) -> dict:
-    """shape.json, history.json, summary.json, flow.png, shapes.png, history.png of an optimization;
-    returns the summary."""
+    """shape.json, history.json, summary.json, flow.png, shapes.png, history.png and iterates.png of an
+    optimization; returns the summary."""
     problem = J.problem
     case = problem.case
+    final = result.final
     summary = result.to_dict() | {"case": case.to_dict()}
+    summary |= {key: final[key] for key in ("length", "height", "active_bounds")}
     summary.pop("history")
     write_json(result.final, out / "shape.json", comm.rank)
     history = [h.__dict__ for h in result.history]
@@ -200,6 +202,12 @@ def write_run(result: OptimizationResult, J: ReducedFunctional, out: Path, comm=
             title=f"Re {J.re:g}: C_D {result.initial['cd']:.4f} → {result.final['cd']:.4f}",
         )
         plot_history(history, out / "history.png", title=f"{case.name}, {result.method}")
+        plot_iterates(
+            problem.shape,
+            [np.asarray(h["s"]) for h in history],
+            out / "iterates.png",
+            title=f"{case.name}, {result.method}: {len(history)} iterates",
+        )
     return summary
 
 

@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,15 +85,22 @@ def reference_mesh_path(case: Case) -> Path | None:
     return MESH_DIR / f"freestream-{d.upstream:g}x{d.downstream:g}x{d.half_width:g}-{case.level}.msh"
 
 
-def build_mesh(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, store: bool = False) -> FlowMesh:
+def build_mesh(
+    case: Case,
+    comm: MPI.Comm = MPI.COMM_WORLD,
+    store: bool = False,
+    body: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> FlowMesh:
     """The case's mesh, distributed over `comm`: read from `meshes/` when stored there, else generated.
 
     With `store`, a generated freestream reference mesh is written to `meshes/` so that every later
-    run (and every surrogate trained on it) uses exactly these nodes.
+    run (and every surrogate trained on it) uses exactly these nodes. With `body`, a map θ (n,) → points
+    (n, 2) of a star-shaped outline about the centre, the mesh fits that body instead of the circle (a
+    body-fitted mesh of one shape, never stored).
     """
     start = time.perf_counter()
     box, center, radius = domain_geometry(case)
-    stored = reference_mesh_path(case)
+    stored = reference_mesh_path(case) if body is None else None
     sha, failure = None, None
     if comm.rank == 0:
         gmsh.initialize(interruptible=False)
@@ -105,7 +112,7 @@ def build_mesh(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, store: bool = False)
                     gmsh.open(str(stored))
                 else:
                     gmsh.model.add(case.name)
-                    _circle_in_box(box, center, radius, mesh_sizes(case))
+                    _body_in_box(box, center, radius, mesh_sizes(case), body)
                     if store and stored is not None:
                         _write_whole(stored)
             sha = _content_hash()
@@ -152,13 +159,18 @@ def _write_whole(path: Path) -> None:
     os.replace(partial, path)
 
 
-def _circle_in_box(
+OUTLINE_POINTS = 120  # interpolation points per quarter of a body-fitted outline
+
+
+def _body_in_box(
     box: tuple[float, float, float, float],
     center: tuple[float, float],
     radius: float,
     sizes: MeshSizes,
+    body: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> None:
-    """Build the geometry, size fields and an order-2 mesh in the current gmsh model."""
+    """Build the geometry, size fields and an order-2 mesh in the current gmsh model: the circle of
+    `radius`, or the outline `body` (θ ↦ points) as four splines, one per quarter."""
     x0, x1, y0, y1 = box
     cx, cy = center
     occ = gmsh.model.occ
@@ -169,13 +181,24 @@ def _circle_in_box(
         occ.addPoint(x0, y1, 0),
     ]
     bottom, right, top, left = (occ.addLine(corners[i], corners[(i + 1) % 4]) for i in range(4))
-    # Four quarter arcs sharing their end points, so that the stagnation points are mesh vertices.
-    centre = occ.addPoint(cx, cy, 0)
-    ends = [
-        occ.addPoint(cx + radius * np.cos(a), cy + radius * np.sin(a), 0) for a in np.arange(4) * np.pi / 2
-    ]
-    arcs = [occ.addCircleArc(ends[i], centre, ends[(i + 1) % 4]) for i in range(4)]
-    occ.remove([(0, centre)])  # a free point would become a node outside every cell
+    # Four quarters sharing their end points, so that the stagnation points are mesh vertices.
+    if body is None:
+        centre = occ.addPoint(cx, cy, 0)
+        ends = [
+            occ.addPoint(cx + radius * np.cos(a), cy + radius * np.sin(a), 0)
+            for a in np.arange(4) * np.pi / 2
+        ]
+        arcs = [occ.addCircleArc(ends[i], centre, ends[(i + 1) % 4]) for i in range(4)]
+        occ.remove([(0, centre)])  # a free point would become a node outside every cell
+        rear = cx + radius
+    else:
+        theta = np.linspace(0.0, 2 * np.pi, 4 * OUTLINE_POINTS, endpoint=False)
+        points = body(theta)
+        tags = [occ.addPoint(x, y, 0) for x, y in points]
+        quarters = [tags[q * OUTLINE_POINTS : (q + 1) * OUTLINE_POINTS + 1] for q in range(3)]
+        quarters.append(tags[3 * OUTLINE_POINTS :] + tags[:1])
+        arcs = [occ.addSpline(quarter) for quarter in quarters]
+        rear = float(points[0, 0])
     outer = occ.addCurveLoop([bottom, right, top, left])
     inner = occ.addCurveLoop(arcs)
     surface = occ.addPlaneSurface([outer, inner])
@@ -196,7 +219,7 @@ def _circle_in_box(
     fields.setString(near_body, "F", f"{sizes.body} + {sizes.growth} * F{body_distance}")
 
     # Distance to the wake segment from the rear of the body to `wake_length` behind it.
-    rear, end = cx + radius, cx + radius + sizes.wake_length
+    end = rear + sizes.wake_length
     wake_distance = f"Sqrt(Max(Max(x - {end}, {rear} - x), 0)^2 + (y - {cy})^2)"
     in_wake = fields.add("MathEval")
     fields.setString(in_wake, "F", f"{sizes.wake} + {sizes.growth} * {wake_distance}")

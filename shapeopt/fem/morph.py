@@ -1,9 +1,12 @@
 """Mesh morphing: `X(s) = X₀ + Σ_i s_i d_i`, one reference mesh for every shape.
 
-Each `d_i` extends the boundary displacement of parameter `i` (radial, on the body; zero on the outer
-boundary) into the fluid by linear elasticity whose stiffness is the inverse cell area, so small cells
-near the body move almost rigidly. The `d_i` are solved once with one LU factorisation. The DOF layout of
-every function space is the same for all shapes.
+The body is r(θ; s) = r₀ (1 + φ(θ)·s) about its centre; the reference mesh fits the circle r₀. A point at
+polar (r, θ) of the reference moves radially to ρ = r + w(r) (r(θ; s) − r₀), with w = 1 on the body
+falling smoothly to 0 at the map radius R (`RadialMap`). So `d_i(x) = w(r) r₀ φ_i(θ) e(θ)`, exact and
+linear in s, and the map stays one-to-one for every star-shaped body inside `RadialMap.max_body_radius`:
+∂ρ/∂r ≥ 1 − max|w'| (r(θ; s) − r₀) > 0. Large deformations (slender bodies with sharp tips) therefore
+keep one DOF layout for all shapes, which the adjoint (∂X/∂s_i = d_i), the constraints and the learning
+side's states all rely on.
 """
 
 from __future__ import annotations
@@ -12,25 +15,46 @@ import basix.ufl
 import dolfinx_solver  # noqa: F401  (must precede dolfinx)
 import numpy as np
 import ufl
-from dolfinx import fem, la
-from dolfinx.fem.petsc import apply_lifting, assemble_matrix, create_vector, set_bc
+from dolfinx import fem
 from dolfinx.mesh import entities_to_geometry
 from mpi4py import MPI
-from petsc4py import PETSc
 
 from shapeopt.errors import ShapeError
-from shapeopt.fem.meshing import BODY, INLET, OUTLET, WALLS, FlowMesh
+from shapeopt.fem.meshing import BODY, FlowMesh
 from shapeopt.geometry.discrete_body import DiscreteBody, orient_edges
 from shapeopt.geometry.shapes import RadialShape
 
+MIN_RADIUS_RATIO = 0.05  # r/r₀ at or below this anywhere: not a simple curve the mesh can follow
 # Points of the reference triangle where the Jacobian determinant is compared (vertices, mid-edges, centre).
 _QUALITY_POINTS = np.array([[0, 0], [1, 0], [0, 1], [0.5, 0], [0.5, 0.5], [0, 0.5], [1 / 3, 1 / 3]])
+
+
+class RadialMap:
+    """Weight w(r) = (1 − t)² (1 + 2t), t = (r − r₀)/(R − r₀) clipped to [0, 1]: w(r₀) = 1, w(R) = 0, and
+    w' = 0 at both ends (the near-body cell layer keeps its thickness). Lengths in D."""
+
+    def __init__(self, r0: float, radius: float):
+        if not radius > r0:
+            raise ValueError(f"map radius {radius} must exceed the reference radius {r0}")
+        self.r0, self.radius = r0, radius
+
+    def weight(self, r: np.ndarray) -> np.ndarray:
+        """w at radii r (n,)."""
+        t = np.clip((np.asarray(r) - self.r0) / (self.radius - self.r0), 0.0, 1.0)
+        return (1 - t) ** 2 * (1 + 2 * t)
+
+    @property
+    def max_body_radius(self) -> float:
+        """Bodies reaching less far than this keep ∂ρ/∂r ≥ 1/4 (max |w'| = 1.5 / (R − r₀))."""
+        return self.r0 + 0.5 * (self.radius - self.r0)
 
 
 class MeshMorph:
     """Owns the reference coordinates and the basis displacements of a mesh for a `RadialShape`."""
 
-    def __init__(self, flow_mesh: FlowMesh, shape: RadialShape, min_quality: float = 0.1):
+    def __init__(
+        self, flow_mesh: FlowMesh, shape: RadialShape, min_quality: float = 0.1, map_radius: float = 5.0
+    ):
         self.flow_mesh, self.shape, self.min_quality = flow_mesh, shape, min_quality
         mesh = flow_mesh.mesh
         self.reference = mesh.geometry.x.copy()
@@ -41,7 +65,8 @@ class MeshMorph:
         # Geometry node -> dof of `space` (same element, same local ordering per cell).
         self.node_dofs = np.empty(len(self.reference), dtype=np.int32)
         self.node_dofs[mesh.geometry.dofmaps[0].ravel()] = self.space.dofmap.list.ravel()
-        self.fields = self._solve_basis()  # (m, n_local_dofs * 2) arrays on `space`
+        self.map = RadialMap(shape.r0, map_radius)
+        self.fields = self._radial_basis()  # (m, n_local_dofs * 2) arrays on `space`
         self.basis = np.stack(
             [f.reshape(-1, 2)[self.node_dofs] for f in self.fields], axis=-1
         )  # (n_nodes, 2, m)
@@ -52,55 +77,13 @@ class MeshMorph:
         self.body = self._discrete_body()
         self.s = np.zeros(shape.size)
 
-    def _solve_basis(self) -> list[np.ndarray]:
-        mesh, facets = self.flow_mesh.mesh, self.flow_mesh.facets
-        V = self.space
-        areas = fem.Function(fem.functionspace(mesh, ("DG", 0)))
-        areas.x.array[:] = fem.assemble_vector(
-            fem.form(ufl.TestFunction(areas.function_space) * ufl.dx)
-        ).array
-        stiffness = 1.0 / areas
-        d, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-        strain = ufl.sym(ufl.grad(d))
-        a = fem.form(
-            stiffness * (2 * ufl.inner(strain, ufl.sym(ufl.grad(v))) + ufl.div(d) * ufl.div(v)) * ufl.dx
-        )
-        fdim = mesh.topology.dim - 1
-        outer = np.concatenate([facets.find(m) for m in (INLET, OUTLET, WALLS)])
-        zero = fem.Function(V)
-        fixed = fem.dirichletbc(zero, fem.locate_dofs_topological(V, fdim, outer))
-        body_dofs = fem.locate_dofs_topological(V, fdim, facets.find(BODY))
-        boundary = fem.Function(V)
-        moving = fem.dirichletbc(boundary, body_dofs)
-        bcs = [fixed, moving]
-
-        A = assemble_matrix(a, bcs=bcs)
-        A.assemble()
-        ksp = PETSc.KSP().create(mesh.comm)
-        ksp.setOperators(A)
-        ksp.setType("preonly")
-        ksp.getPC().setType("lu")
-        ksp.getPC().setFactorSolverType("mumps")
-        body_points = V.tabulate_dof_coordinates()[body_dofs]
-        displacement = self.shape.displacement_basis(body_points)  # (n_body, 2, m)
-        b = create_vector(V)
-        solution = fem.Function(V)
-        x = la.petsc.create_vector_wrap(solution.x)
-        fields = []
-        for i in range(self.shape.size):
-            boundary.x.array.reshape(-1, 2)[body_dofs] = displacement[:, :, i]
-            with b.localForm() as local:
-                local.set(0.0)
-            apply_lifting(b, [a], bcs=[bcs])
-            b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-            set_bc(b, bcs)
-            ksp.solve(b, x)
-            solution.x.scatter_forward()
-            fields.append(solution.x.array.copy())
-        b.destroy()
-        ksp.destroy()
-        A.destroy()
-        return fields
+    def _radial_basis(self) -> list[np.ndarray]:
+        """d_i(x) = w(r) r₀ φ_i(θ) e(θ) at every DOF of `space`, (r, θ) polar about the body centre."""
+        points = self.space.tabulate_dof_coordinates()[:, :2]
+        radius = np.linalg.norm(points - np.asarray(self.shape.center), axis=1)
+        weights = self.map.weight(radius)
+        displacement = self.shape.displacement_basis(points) * weights[:, None, None]  # (n, 2, m)
+        return [np.ascontiguousarray(displacement[:, :, i]).reshape(-1) for i in range(self.shape.size)]
 
     def _discrete_body(self) -> DiscreteBody:
         """Body edges with their own copies of node positions and basis rows, gathered on every rank."""
@@ -123,8 +106,14 @@ class MeshMorph:
         """Move the mesh to shape `s`; return its quality. Refuses (ShapeError) a shape that degrades it."""
         s = np.asarray(s, dtype=float)
         ratio = self.shape.min_radius_ratio(s)
-        if ratio <= 0.05:
+        if ratio <= MIN_RADIUS_RATIO:
             raise ShapeError(f"shape s={_short(s)} is not a simple curve (min r/r0 = {ratio:.3f})")
+        reach = self.shape.max_radius_ratio(s) * self.shape.r0
+        if reach >= self.map.max_body_radius:
+            raise ShapeError(
+                f"shape s={_short(s)} reaches {reach:.3g} D from its centre; the mesh map holds bodies "
+                f"up to {self.map.max_body_radius:.3g} D"
+            )
         mesh = self.flow_mesh.mesh
         previous = mesh.geometry.x.copy()
         mesh.geometry.x[:, :2] = self.reference[:, :2] + self.basis @ s

@@ -20,7 +20,7 @@ from shapeopt.fem.adjoint import ShapeGradient
 from shapeopt.fem.flow import FlowSolver, NewtonReport
 from shapeopt.fem.forces import ForceEvaluator
 from shapeopt.fem.meshing import build_mesh
-from shapeopt.fem.morph import MeshMorph
+from shapeopt.fem.morph import MIN_RADIUS_RATIO, MeshMorph
 
 
 @dataclass
@@ -36,6 +36,9 @@ class Evaluation:
     seconds: float
     dcd: np.ndarray | None = None
     dcl: np.ndarray | None = None
+
+
+THICKNESS_ANGLES = 180  # chords through the centre checked by the thickness constraint
 
 
 class DragProblem:
@@ -128,6 +131,23 @@ class DragProblem:
             jacobian.append(d_centroid)
         return np.concatenate(values, axis=1), np.concatenate(jacobian, axis=1)
 
+    def thickness(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inequalities h(s) ≥ 0 of the thickness constraint and their exact Jacobian (K, m): the chord
+        through the centre at K angles θ_k ∈ [0, π), r(θ_k) + r(θ_k + π) − min_thickness, in D. Empty
+        (0,) and (0, m) without a thickness constraint."""
+        values, jacobian = self.thickness_batch(np.asarray(s, dtype=float)[None, :])
+        return values[0], jacobian[0]
+
+    def thickness_batch(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Batched thickness inequalities: s (b, m) → h (b, K), dh/ds (b, K, m)."""
+        minimum = self.case.constraints.min_thickness
+        if minimum <= 0:
+            return np.zeros((len(s), 0)), np.zeros((len(s), 0, self.size))
+        theta = np.linspace(0.0, np.pi, THICKNESS_ANGLES, endpoint=False)
+        chord = self.shape.r0 * (self.shape.basis(theta) + self.shape.basis(theta + np.pi))  # (K, m)
+        values = 2 * self.shape.r0 + s @ chord.T - minimum
+        return values, np.broadcast_to(chord, (len(s), *chord.shape))
+
     def dependent_parameters(self) -> np.ndarray:
         """The parameters the constraints fix, chosen by pivoted QR of their Jacobian at the circle.
 
@@ -140,7 +160,8 @@ class DragProblem:
     def project(self, s: np.ndarray, iterations: int = 30) -> tuple[np.ndarray, np.ndarray]:
         """Solve g(s) = 0 for the dependent parameters by Newton, the free ones fixed; s (b, m).
 
-        Returns the projected designs and a mask of those that converged inside the bounds.
+        Returns the projected designs and a mask of those that converged inside the bounds, meet the
+        thickness constraint and are simple curves the mesh map holds.
         """
         s = np.array(s, dtype=float, ndmin=2)
         dependent = self.dependent_parameters()
@@ -156,7 +177,11 @@ class DragProblem:
         bounds = np.array(self.bounds())
         values, _ = self.constraints_batch(s)
         inside = np.all((s >= bounds[:, 0]) & (s <= bounds[:, 1]), axis=1)
-        return s, (np.max(np.abs(values), axis=1) < 1e-10) & inside & np.all(np.isfinite(s), axis=1)
+        thick = np.all(self.thickness_batch(s)[0] >= 0, axis=1)
+        low, high = self.shape.radius_ratio_range(s)
+        mappable = (low > MIN_RADIUS_RATIO) & (high * self.shape.r0 < self.morph.map.max_body_radius)
+        feasible = (np.max(np.abs(values), axis=1) < 1e-10) & inside & thick & mappable
+        return s, feasible & np.all(np.isfinite(s), axis=1)
 
     def bounds(self) -> list[tuple[float, float]]:
         """Box bounds per parameter (`cases.parameter_bounds`)."""

@@ -89,11 +89,14 @@ class RadialShape:
         """r(θ; s): (len(theta),)."""
         return self.r0 * (1.0 + self.basis(theta) @ np.asarray(s, dtype=float))
 
-    def outline(self, s: np.ndarray, n: int = 400) -> np.ndarray:
-        """Closed boundary polygon of the exact parametrised curve: (n+1, 2)."""
-        theta = np.linspace(0.0, 2 * np.pi, n + 1)
+    def outline_at(self, theta: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """Points (len(theta), 2) of the body at angles θ."""
         r = self.radius(theta, s)
         return np.column_stack([self.center[0] + r * np.cos(theta), self.center[1] + r * np.sin(theta)])
+
+    def outline(self, s: np.ndarray, n: int = 400) -> np.ndarray:
+        """Closed boundary polygon of the exact parametrised curve: (n+1, 2)."""
+        return self.outline_at(np.linspace(0.0, 2 * np.pi, n + 1), s)
 
     def displacement_basis(self, points: np.ndarray) -> np.ndarray:
         """Boundary displacement per parameter of points on the reference circle: (n, 2, m).
@@ -104,6 +107,15 @@ class RadialShape:
         theta = np.arctan2(offset[:, 1], offset[:, 0])
         direction = np.column_stack([np.cos(theta), np.sin(theta)])
         return self.r0 * direction[:, :, None] * self.basis(theta)[:, None, :]
+
+    def radius_ratio_range(self, s: np.ndarray, n: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """Least and greatest r/r₀ of designs s (b, m) on `n` angles: two (b,) arrays."""
+        ratio = 1.0 + np.atleast_2d(s) @ self.basis(np.linspace(0.0, 2 * np.pi, n, endpoint=False)).T
+        return ratio.min(axis=1), ratio.max(axis=1)
+
+    def max_radius_ratio(self, s: np.ndarray, n: int = 2048) -> float:
+        """max_θ r(θ; s) / r₀ on `n` angles."""
+        return float(np.max(self.radius(np.linspace(0.0, 2 * np.pi, n, endpoint=False), s)) / self.r0)
 
     def min_radius_ratio(self, s: np.ndarray, n: int = 2048) -> float:
         """min_θ r(θ; s) / r₀; a star-shaped curve is simple (no self-intersection) iff this is > 0."""

@@ -17,10 +17,36 @@ def plot_shapes(
     shape: RadialShape, shapes: list[tuple[str, np.ndarray]], path: Path, title: str = ""
 ) -> Path:
     """Outlines of several shapes `(label, s)` of one parametrisation, equal axes, flow from the left."""
+    return plot_outlines([(label, shape.outline(s)) for label, s in shapes], path, title)
+
+
+def plot_outlines(outlines: list[tuple[str, np.ndarray]], path: Path, title: str = "") -> Path:
+    """Closed outlines `(label, points (n, 2))` in D, equal axes, flow from the left."""
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    for label, s in shapes:
+    for label, points in outlines:
+        closed = np.vstack([points, points[:1]])
+        ax.plot(closed[:, 0], closed[:, 1], label=label)
+    return _finish_outlines(fig, ax, path, title)
+
+
+def plot_iterates(shape: RadialShape, iterates: list[np.ndarray], path: Path, title: str = "") -> Path:
+    """Every iterate's outline, light (first) to dark (last), the last one labelled."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    colours = plt.cm.viridis(np.linspace(0.9, 0.0, len(iterates)))
+    for k, (s, colour) in enumerate(zip(iterates, colours, strict=True)):
         outline = shape.outline(s)
-        ax.plot(outline[:, 0], outline[:, 1], label=label)
+        last = k == len(iterates) - 1
+        ax.plot(
+            outline[:, 0],
+            outline[:, 1],
+            color=colour,
+            lw=2 if last else 0.8,
+            label=f"iterate {k} (last)" if last else ("iterate 0" if k == 0 else None),
+        )
+    return _finish_outlines(fig, ax, path, title)
+
+
+def _finish_outlines(fig, ax, path: Path, title: str) -> Path:
     ax.annotate(
         "flow",
         xy=(0.2, 0.05),
@@ -33,7 +59,7 @@ def plot_shapes(
     ax.set_aspect("equal")
     ax.set_xlabel("x / D")
     ax.set_ylabel("y / D")
-    ax.legend()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, fontsize=8, frameon=False)
     ax.set_title(title)
     return _save(fig, path)
 

@@ -1,0 +1,64 @@
+"""Least-drag bodies at Re 1, 5, 10, 20, 40 in the wide design space, each re-evaluated a level finer.
+
+For each Re: `shapeopt optimize cases/cylinder-reN.toml --method adjoint --level LEVEL --out OUT/reN`
+(skipped when OUT/reN/summary.json exists), then the optimum solved on the next finer mesh level. Prints
+the table of the README and draws the five optima overlaid into OUT/optima.png.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py [--level medium] [--out runs/min-drag]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from shapeopt.cases import LEVELS, body_shape, load_case
+from shapeopt.design.runs import optimize_case, solve_case
+from shapeopt.viz.plots import plot_shapes
+
+CASES = Path(__file__).resolve().parents[1] / "cases"
+REYNOLDS = (1, 5, 10, 20, 40)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--level", default="medium", choices=LEVELS[:-1])
+    parser.add_argument("--out", type=Path, default=Path("runs/min-drag"))
+    args = parser.parse_args()
+    finer = LEVELS[LEVELS.index(args.level) + 1]
+    print(f"Adjoint optimization on level {args.level}, optimum re-evaluated on level {finer}\n")
+    print(
+        f"| Re | C_D circle | C_D optimum | change | C_D on {finer} | change on {finer} | length/height "
+        "| tip angles front / rear | active bounds | KKT | FEM solves | s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    optima = []
+    for re in REYNOLDS:
+        case = load_case(CASES / f"cylinder-re{re}.toml").with_overrides(level=args.level)
+        run = args.out / f"re{re}"
+        if not (run / "summary.json").is_file():
+            start = time.perf_counter()
+            optimize_case(case, run)
+            print(f"(re{re}: optimized in {time.perf_counter() - start:.0f} s)", flush=True)
+        summary = json.loads((run / "summary.json").read_text())
+        history = json.loads((run / "history.json").read_text())["history"]
+        i, f = summary["initial"], summary["final"]
+        fine = solve_case(case.with_overrides(level=finer), run / "shape.json")
+        optima.append((f"Re {re}", np.asarray(f["s"])))
+        print(
+            f"| {re} | {i['cd']:.5f} | {f['cd']:.5f} | {f['cd'] / i['cd'] - 1:+.1%} | {fine['cd']:.5f} "
+            f"| {fine['cd'] / f['cd'] - 1:+.2%} | {f['length'] / f['height']:.2f} "
+            f"| {f['front_angle']:.0f}° / {f['rear_angle']:.0f}° | {', '.join(f['active_bounds']) or 'none'} "
+            f"| {history[-1]['kkt_residual']:.1e} | {summary['fem_solves']} | {summary['seconds']:.0f} |",
+            flush=True,
+        )
+    plot_shapes(body_shape(case), optima, args.out / "optima.png", title="least drag at the circle's area")
+    print(f"\n{args.out / 'optima.png'}")
+
+
+if __name__ == "__main__":
+    main()

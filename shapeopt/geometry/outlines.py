@@ -1,0 +1,61 @@
+"""Reference outlines and measures of a body outline: lengths in D (the circle of equal area has D = 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from shapeopt.geometry.shapes import RadialShape
+
+
+def lens_radius(theta: np.ndarray, aspect: float, area: float = np.pi / 4) -> np.ndarray:
+    """r(θ) (n,) of a symmetric lens (two equal circular arcs) about its centre: chord along the flow,
+    length/height `aspect`, the given area. Sharp tips of half-angle atan(c/d), c the half-chord and d
+    the arcs' centre offset."""
+    c, h = aspect, 1.0  # half-chord and half-thickness before scaling
+    d = (c**2 - h**2) / (2 * h)  # offset of each arc's centre from the chord
+    radius = d + h
+    unit_area = 2 * (radius**2 * np.arcsin(c / radius) - d * c)
+    scale = np.sqrt(area / unit_area)
+    sin = np.abs(np.sin(theta))
+    return scale * (np.sqrt(d**2 * sin**2 + c**2) - d * sin)
+
+
+def extent(points: np.ndarray) -> tuple[float, float]:
+    """Length (along the flow, x) and height (across it, y) of an outline's points (n, 2)."""
+    return float(np.ptp(points[:, 0])), float(np.ptp(points[:, 1]))
+
+
+def tip_angles(points: np.ndarray, fraction: float = 0.05) -> tuple[float, float]:
+    """Front and rear tip angles in degrees of an outline (n, 2) around its body, flow along +x.
+
+    At each end (the points of least and greatest x), the angle between the chords from the tip to the
+    outline's upper and lower crossings of the line a `fraction` of the length behind (or ahead of) it:
+    180° for a blunt end, small for a sharp one.
+    """
+    length, _ = extent(points)
+    x = points[:, 0]
+    angles = []
+    for tip, inward in ((points[np.argmin(x)], 1.0), (points[np.argmax(x)], -1.0)):
+        station = tip[0] + inward * fraction * length
+        ys = _crossings(points, station)
+        half = [np.arctan2(abs(y - tip[1]), fraction * length) for y in (ys.max(), ys.min())]
+        angles.append(float(np.degrees(sum(half))))
+    return angles[0], angles[1]
+
+
+def _crossings(points: np.ndarray, station: float) -> np.ndarray:
+    """y where the closed polygon `points` crosses the vertical line x = station."""
+    a, b = points, np.roll(points, -1, axis=0)
+    crossing = (a[:, 0] - station) * (b[:, 0] - station) <= 0
+    a, b = a[crossing], b[crossing]
+    t = (station - a[:, 0]) / np.where(b[:, 0] != a[:, 0], b[:, 0] - a[:, 0], 1.0)
+    return a[:, 1] + t * (b[:, 1] - a[:, 1])
+
+
+def fit_radial(shape: RadialShape, radius: Callable[[np.ndarray], np.ndarray], n: int = 4000) -> np.ndarray:
+    """Parameters s (m,) whose outline r₀ (1 + φ(θ)·s) best fits r(θ) = `radius(θ)` in least squares."""
+    theta = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
+    s, *_ = np.linalg.lstsq(shape.basis(theta), radius(theta) / shape.r0 - 1, rcond=None)
+    return s
