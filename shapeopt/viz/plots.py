@@ -22,7 +22,7 @@ def plot_shapes(
 
 def plot_outlines(outlines: list[tuple[str, np.ndarray]], path: Path, title: str = "") -> Path:
     """Closed outlines `(label, points (n, 2))` in D, equal axes, flow from the left."""
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
     for label, points in outlines:
         closed = np.vstack([points, points[:1]])
         ax.plot(closed[:, 0], closed[:, 1], label=label)
@@ -31,7 +31,7 @@ def plot_outlines(outlines: list[tuple[str, np.ndarray]], path: Path, title: str
 
 def plot_iterates(shape: RadialShape, iterates: list[np.ndarray], path: Path, title: str = "") -> Path:
     """Every iterate's outline, light (first) to dark (last), the last one labelled."""
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
     colours = plt.cm.viridis(np.linspace(0.9, 0.0, len(iterates)))
     for k, (s, colour) in enumerate(zip(iterates, colours, strict=True)):
         outline = shape.outline(s)
@@ -59,9 +59,9 @@ def _finish_outlines(fig, ax, path: Path, title: str) -> Path:
     ax.set_aspect("equal")
     ax.set_xlabel("x / D")
     ax.set_ylabel("y / D")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, fontsize=8, frameon=False)
+    fig.legend(loc="lower center", ncol=3, fontsize=8, frameon=False)
     ax.set_title(title)
-    return _save(fig, path)
+    return _save(fig, path, rect=(0, 0.1, 1, 1))
 
 
 def plot_history(history: list[dict], path: Path, title: str = "") -> Path:
@@ -92,9 +92,9 @@ def plot_learning_curves(rows: list[dict], path: Path) -> Path:
     return _save(fig, path)
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig, path: Path, rect: tuple[float, float, float, float] = (0, 0, 1, 1)) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.tight_layout(rect=rect)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
