@@ -10,14 +10,12 @@ the table of the README and draws the five optima overlaid into OUT/optima.png.
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
 
 import numpy as np
 
 from shapeopt.cases import LEVELS, body_shape, load_case
-from shapeopt.design.runs import optimize_case, solve_case
+from shapeopt.design.runs import solve_case, stored_or_optimized
 from shapeopt.viz.plots import plot_shapes
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
@@ -40,12 +38,7 @@ def main() -> None:
     for re in REYNOLDS:
         case = load_case(CASES / f"cylinder-re{re}.toml").with_overrides(level=args.level)
         run = args.out / f"re{re}"
-        if not (run / "summary.json").is_file():
-            start = time.perf_counter()
-            optimize_case(case, run)
-            print(f"(re{re}: optimized in {time.perf_counter() - start:.0f} s)", flush=True)
-        summary = json.loads((run / "summary.json").read_text())
-        history = json.loads((run / "history.json").read_text())["history"]
+        summary, history = stored_or_optimized(case, run)
         i, f = summary["initial"], summary["final"]
         fine = solve_case(case.with_overrides(level=finer), run / "shape.json")
         optima.append((f"Re {re}", np.asarray(f["s"])))

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import time
 from pathlib import Path
 
 import numpy as np
 
 from shapeopt.cases import body_shape, load_case
-from shapeopt.design.runs import optimize_case
+from shapeopt.design.runs import stored_or_optimized
 from shapeopt.viz.plots import plot_outlines
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
@@ -36,11 +34,7 @@ def main() -> None:
     for modes in args.modes:
         case = dataclasses.replace(base, shape=dataclasses.replace(base.shape, modes=modes))
         run = args.out / f"m{modes}"
-        if not (run / "summary.json").is_file():
-            start = time.perf_counter()
-            optimize_case(case, run)
-            print(f"({modes} coefficients: optimized in {time.perf_counter() - start:.0f} s)", flush=True)
-        summary = json.loads((run / "summary.json").read_text())
+        summary, _ = stored_or_optimized(case, run)
         shape = body_shape(case)
         s = np.asarray(summary["final"]["s"])
         rows.append((modes, summary, shape.radius(theta, s), shape, s))

@@ -130,6 +130,14 @@ def optimize_case(
     return result, write_run(result, J, out, comm)
 
 
+def stored_or_optimized(case: Case, out: Path) -> tuple[dict, list[dict]]:
+    """summary.json and the history of the adjoint optimization in `out`, run first unless complete."""
+    if not (out / "summary.json").is_file():
+        optimize_case(case, out)
+    summary = json.loads((out / "summary.json").read_text())
+    return summary, json.loads((out / "history.json").read_text())["history"]
+
+
 def _load_surrogate(path: Path | None):
     """The surrogate at `path`, or `CaseError` in one line."""
     if path is None:
