@@ -69,6 +69,7 @@ def test_every_problem_is_reported_together(write_case, capsys):
     assert "'flow.re' must be a finite number > 0" in err and "unknown key 'flow.foo'" in err
 
 
+@pytest.mark.slow
 def test_missing_file_from_the_shell_has_no_traceback(tmp_path):
     missing = tmp_path / "nope.toml"
     proc = subprocess.run(shapeopt_command("solve", str(missing)), capture_output=True, text=True)

@@ -38,6 +38,7 @@ def test_solve_json_and_outputs(tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 
 
+@pytest.mark.slow
 def test_solve_text_and_reynolds_override():
     proc = subprocess.run(
         shapeopt_command("solve", str(CASES / "dfg-2d1.toml"), "--level", "coarse", "--re", "10"),

@@ -80,6 +80,7 @@ def test_optimize_then_solve_the_optimized_shape(tmp_path):
     assert picture.stat().st_size > 20_000
 
 
+@pytest.mark.slow
 def test_shape_file_for_another_parametrisation_is_refused(tmp_path):
     bad = tmp_path / "shape.json"
     bad.write_text(json.dumps({"parametrisation": "bspline", "modes": 8, "s": [0.0] * 8}))

@@ -118,6 +118,7 @@ def run_cli(*args, cwd=None):
     return subprocess.run(shapeopt_command(*args), capture_output=True, text=True, cwd=cwd)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", [truncated_copy, flipped_copy])
 def test_the_commands_refuse_a_damaged_dataset_in_one_line_and_leave_it(dataset, damage, tmp_path):
     damaged = damage(dataset)
@@ -134,6 +135,7 @@ def test_the_commands_refuse_a_damaged_dataset_in_one_line_and_leave_it(dataset,
     assert not (tmp_path / "s.pt").exists()
 
 
+@pytest.mark.slow
 def test_dataset_output_paths_are_checked_before_any_work(tmp_path):
     case = str(CASES / "cylinder-re1-40.toml")
     foreign = tmp_path / "foreign.h5"
