@@ -1,0 +1,65 @@
+"""Training a surrogate for a case: its dataset checked against the case, the FEM physics when the
+method needs it, the artifact saved. Supervised and Sobolev training import no FEniCS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from shapeopt.cases import Case, parameter_spec
+from shapeopt.data.settings import PhysicsSettings
+from shapeopt.errors import CaseError, InterruptedWorkError
+from surrogates.datafile import Dataset, DatasetError, read_dataset
+from surrogates.train import PHYSICS_METHODS, TrainResult, TrainSettings, train
+
+
+def read_dataset_for(case: Case, path: Path) -> Dataset:
+    """The dataset at `path`, refused (`CaseError`) unless made for the case's parametrisation and level."""
+    try:
+        data = read_dataset(path, parameter_spec(case), case.level)
+    except DatasetError as exc:
+        raise CaseError(str(exc)) from None
+    differences = []
+    wanted = parameter_spec(case)
+    if data.spec != wanted:
+        differences.append(f"parameter bounds or constraints {data.spec.to_dict()} ≠ the case's {wanted.to_dict()}")
+    re_range = case.re_range or (case.re, case.re)
+    if not np.allclose(data.re_range, re_range, rtol=1e-12):
+        differences.append(f"Re range {list(data.re_range)} ≠ the case's {list(re_range)}")
+    if differences:
+        raise CaseError(f"{path} was made for another design space than case '{case.name}': " + "; ".join(differences))
+    return data
+
+
+def train_for_case(
+    case: Case,
+    data_path: Path,
+    settings: TrainSettings,
+    out: Path,
+    workers: int = PhysicsSettings.workers,
+    progress: Callable[[dict], None] | None = None,
+) -> TrainResult:
+    """Train on the case's dataset by `settings.method` and save the surrogate to `out`.
+
+    dp/pg/hig run the FEM physics in `workers` processes (each builds the case's problem).
+    """
+    data = read_dataset_for(case, data_path)
+    meta = {"case": case.name, "dataset": str(data_path), "dataset_rows": len(data)}
+    try:
+        if settings.method in PHYSICS_METHODS:
+            from shapeopt.data.physics_pool import open_physics
+
+            with open_physics(case, workers, data.mesh_sha256) as physics:
+                result = train(data, settings, meta, progress, physics=physics)
+        else:
+            result = train(data, settings, meta, progress)
+    except ValueError as exc:
+        raise CaseError(str(exc)) from None
+    result.surrogate.save(out)
+    if result.metrics["interrupted"]:
+        raise InterruptedWorkError(
+            f"interrupted after {result.metrics['epochs']} epochs; the best network so far is saved in {out}"
+        )
+    return result

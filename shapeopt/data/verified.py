@@ -1,0 +1,60 @@
+"""FEM-verified optimizer samples: appended to a surrogate's dataset, then the surrogate is fine-tuned.
+
+`optimize --method surrogate --refit` uses this: every FEM solve of the trust region is a sample with
+adjoint gradients like the dataset's own, stored under indices from `VERIFIED_INDEX` on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import surrogates
+from shapeopt.errors import CaseError
+from surrogates.datafile import DatasetError, SampleFile, check_appendable, read_dataset
+from surrogates.settings import TrainSettings
+from surrogates.train import train
+
+VERIFIED_INDEX = 1_000_000  # dataset indices of FEM-verified optimizer samples start here
+
+
+# Settings a verified sample may differ in from the dataset's own: the Sobol seed, and the Re range and
+# box of the optimized case (a surrogate serves cases inside its training box).
+MAY_DIFFER = ("seed", "re_range", "spec")
+
+
+def check_verified_target(data_path: Path, identity: dict) -> None:
+    """Refuse, before the optimization, a dataset that `append_verified` could not extend."""
+    try:
+        check_appendable(data_path, identity, MAY_DIFFER)
+    except DatasetError as exc:
+        raise CaseError(f"--refit: {exc}") from None
+
+
+def append_verified(data_path: Path, rows: list[dict], identity: dict) -> int:
+    """Append FEM-verified samples (rows as `compute_sample` makes them) to a dataset whose samples were
+    made under the same settings (`identity`, `MAY_DIFFER` aside); returns the count."""
+    writer = SampleFile.open_existing(data_path, identity, ignore=MAY_DIFFER)
+    try:
+        first = VERIFIED_INDEX + sum(i >= VERIFIED_INDEX for i in writer.done())
+        for k, row in enumerate(rows):
+            writer.append(row | {"index": first + k})
+    finally:
+        writer.close()
+    return len(rows)
+
+
+def refit_surrogate(
+    model_path: Path, data_path: Path, epochs: int = 500, budget_seconds: float = 120.0
+) -> dict:
+    """Fine-tune a surrogate on its (grown) dataset from its current weights; returns the test metrics."""
+    model = surrogates.load(model_path)
+    data = read_dataset(data_path)
+    settings = TrainSettings(
+        **(
+            model.meta.get("settings", {})
+            | {"epochs": epochs, "budget_seconds": budget_seconds, "lr": 2e-4, "device": "cpu"}
+        )
+    )
+    result = train(data, settings, model.meta | {"dataset_rows": len(data)}, initial=model)
+    result.surrogate.save(model_path)
+    return result.metrics
