@@ -25,12 +25,11 @@ from mpi4py import MPI
 from scipy.stats import qmc
 
 from shapeopt.cases import Case, parameter_spec, sample_identity
-from surrogates.datafile import DatasetError, SampleFile, check_writable
 from shapeopt.data.settings import DatasetSettings
+from shapeopt.data.workers import single_threaded_children
 from shapeopt.errors import CaseError, ShapeoptError
 from shapeopt.fem.problem import DragProblem, Evaluation
-from shapeopt.data.workers import single_threaded_children
-
+from surrogates.datafile import DatasetError, SampleFile, check_writable
 
 MIN_FEASIBLE_SHARE = 0.1  # a design box where fewer designs are admissible is refused before any solve
 
@@ -128,9 +127,9 @@ def generate(
     s, re, feasible = design_points(problem, samples, seed)
     if feasible.mean() < MIN_FEASIBLE_SHARE:
         raise CaseError(
-            f"case '{case.name}': only {feasible.sum()} of {samples} designs drawn uniformly in the parameter "
-            "box are admissible shapes (simple curves the mesh map holds, meeting the constraints); sample a "
-            "narrower box (shape.bound)"
+            f"case '{case.name}': only {feasible.sum()} of {samples} designs drawn uniformly in the "
+            "parameter box are admissible shapes (simple curves the mesh map holds, meeting the "
+            "constraints); sample a narrower box (shape.bound)"
         )
     writer = None
 

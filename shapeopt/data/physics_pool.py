@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from shapeopt.cases import Case
-from shapeopt.errors import CaseError, ShapeoptError
 from shapeopt.data.workers import single_threaded_children
+from shapeopt.errors import CaseError, ShapeoptError
 from surrogates.physics import Physics
 
 

@@ -24,12 +24,16 @@ def read_dataset_for(case: Case, path: Path) -> Dataset:
     differences = []
     wanted = parameter_spec(case)
     if data.spec != wanted:
-        differences.append(f"parameter bounds or constraints {data.spec.to_dict()} ≠ the case's {wanted.to_dict()}")
+        differences.append(
+            f"parameter bounds or constraints {data.spec.to_dict()} ≠ the case's {wanted.to_dict()}"
+        )
     re_range = case.re_range or (case.re, case.re)
     if not np.allclose(data.re_range, re_range, rtol=1e-12):
         differences.append(f"Re range {list(data.re_range)} ≠ the case's {list(re_range)}")
     if differences:
-        raise CaseError(f"{path} was made for another design space than case '{case.name}': " + "; ".join(differences))
+        raise CaseError(
+            f"{path} was made for another design space than case '{case.name}': " + "; ".join(differences)
+        )
     return data
 
 

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shapeopt.cases import Case
-from shapeopt.files import write_json
 from shapeopt.data.physics_pool import open_physics
 from shapeopt.data.settings import PhysicsSettings
 from shapeopt.data.training import read_dataset_for
+from shapeopt.files import write_json
 from shapeopt.viz.plots import plot_learning_curves
 from surrogates.settings import METHODS, PHYSICS_METHODS, TrainSettings
 from surrogates.train import train
