@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from shapeopt.errors import ShapeError, SolverError
 from shapeopt.fem.problem import DragProblem, Evaluation
 from shapeopt.geometry.outlines import extent, tip_angles
 
 ACTIVE_BOUND_TOLERANCE = 1e-9  # a parameter this close to its bound counts as on it
+# A trial shape that fails with these is refused: the optimizer shortens its step (the mesh cannot follow
+# the shape, or Newton does not converge there even with continuation).
+REFUSED = (ShapeError, SolverError)
 
 
 class ReducedFunctional:

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from shapeopt.design.functional import ReducedFunctional
-from shapeopt.errors import ShapeError, ShapeoptError
+from shapeopt.design.functional import REFUSED, ReducedFunctional
+from shapeopt.errors import ShapeoptError
 
 
 @dataclass
@@ -92,7 +92,7 @@ def optimize_adjoint(
             return
         try:
             evaluation = J.evaluate(s)
-        except ShapeError:
+        except REFUSED:
             return  # a refused trial shape that SLSQP reports as its iterate; the next one is recorded
         item = Iteration(
             iteration=len(result.history),
@@ -114,7 +114,7 @@ def optimize_adjoint(
     def objective(s: np.ndarray) -> tuple[float, np.ndarray]:
         try:
             evaluation = J.evaluate(s)
-        except ShapeError:
+        except REFUSED:
             # A trial step the mesh cannot follow: report it as much worse so the line search backs off.
             result.refused += 1
             return 2.0 * best[0].cd, best[0].dcd
@@ -138,11 +138,16 @@ def optimize_adjoint(
         raise type(exc)(
             f"{exc} (during adjoint optimization, after {len(result.history)} iterations)"
         ) from None
-    final = J.evaluate(outcome.x)
-    record(outcome.x)
+    try:
+        final = J.evaluate(outcome.x)
+        record(outcome.x)
+        result.message, result.converged = str(outcome.message), bool(outcome.success)
+    except REFUSED as exc:
+        # SLSQP ended on a shape the mesh cannot follow: the answer is the last iterate that had a mesh.
+        final = J.evaluate(np.asarray(result.history[-1].s))
+        result.refused += 1
+        result.message, result.converged = f"{outcome.message}; its last point was refused ({exc})", False
     result.final = J.record(final)
-    result.message = str(outcome.message)
-    result.converged = bool(outcome.success)
     result.fem_solves, result.adjoint_solves = problem.fem_solves, problem.adjoint_solves
     result.seconds = time.perf_counter() - start
     return result

@@ -22,9 +22,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import qmc
 
-from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.functional import REFUSED, ReducedFunctional
 from shapeopt.design.optimize import OptimizationResult
-from shapeopt.errors import ShapeError
 from shapeopt.fem.problem import Evaluation
 
 
@@ -145,7 +144,7 @@ def _first_meshable(J: ReducedFunctional, candidates: list[np.ndarray], result: 
     for s in candidates[:-1]:
         try:
             return J.evaluate(s)
-        except ShapeError:
+        except REFUSED:
             result.refused += 1
     return J.evaluate(candidates[-1])
 
@@ -261,7 +260,7 @@ def optimize_surrogate(
             r = y - curvature @ d
             if abs(r @ d) > 1e-8 * np.linalg.norm(r) * np.linalg.norm(d):
                 curvature += np.outer(r, r) / (r @ d)
-        except ShapeError:
+        except REFUSED:
             trial, ratio = None, -np.inf
         step_length = float(np.max(np.abs(candidate - s_k)))
         accepted = bool(ratio >= settings.accept)
