@@ -182,23 +182,3 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(
     assert message in err, err
     assert fingerprint(files) | fingerprint(CASES) == before
     assert not (tmp_path / "s.pt").exists() and not (tmp_path / "new.h5").exists()
-
-
-def test_a_design_box_too_wide_to_sample_is_refused_before_any_solve(tmp_path, capsys):
-    """Uniform designs in the wide space's box (24 B-spline coefficients, |c| ≤ 3) are almost never simple
-    curves: `dataset` says so instead of storing hundreds of failures."""
-    code = main(
-        [
-            "dataset",
-            str(CASES / "cylinder-re40.toml"),
-            "--level",
-            "coarse",
-            "--samples",
-            "64",
-            "--out",
-            str(tmp_path / "d.h5"),
-        ]
-    )
-    err = capsys.readouterr().err
-    assert code == 2 and "of 64 designs drawn uniformly in the parameter box are admissible" in err
-    assert not (tmp_path / "d.h5").exists()

@@ -123,3 +123,16 @@ def test_two_ranks_write_the_same_samples_as_serial(case, tmp_path):
     parallel, serial = read_dataset(tmp_path / "p.h5"), read_dataset(tmp_path / "s.h5")
     assert np.array_equal(parallel.s, serial.s)
     assert np.allclose(parallel.cd, serial.cd, rtol=1e-9)
+
+
+def test_designs_in_the_wide_space_are_admissible_shapes():
+    """Uniform designs in the wide box (24 B-spline coefficients, |c| ≤ 3) are almost never simple curves;
+    halved towards the circle they all become admissible, each keeping its direction."""
+    problem = DragProblem(load_case(CASES / "cylinder-re40.toml").with_overrides(level="coarse"))
+    s, _, feasible = design_points(problem, 64, seed=0)
+    assert feasible.all()
+    low, high = problem.shape.radius_ratio_range(s)
+    assert np.all(low > 0.05) and np.all(high * problem.shape.r0 < problem.morph.map.max_body_radius)
+    values, _ = problem.constraints_batch(s)
+    assert np.max(np.abs(values)) < 1e-10
+    assert np.median(np.max(np.abs(s), axis=1)) > 0.5  # not collapsed onto the circle

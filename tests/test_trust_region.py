@@ -16,6 +16,7 @@ import torch
 from conftest import CASES, shapeopt_command
 
 from shapeopt.cases import load_case, parameter_spec
+from shapeopt.data.dataset import generate
 from shapeopt.data.verified import VERIFIED_INDEX
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.optimize import fem_solves_to_kkt, fem_solves_to_within, optimize_adjoint
@@ -24,9 +25,11 @@ from shapeopt.design.trust_region import TrustRegionSettings, mirror_averaged, o
 from shapeopt.fem.problem import DragProblem
 from shapeopt.geometry.shapes import RadialShape
 from surrogates import Surrogate
+from surrogates.datafile import read_dataset
 from surrogates.network import DragNet
 from surrogates.pod import POD
 from surrogates.settings import TrainSettings
+from surrogates.train import train
 
 
 def random_surrogate(problem: DragProblem, seed: int = 0) -> Surrogate:
@@ -186,3 +189,22 @@ def test_fem_solves_to_within_counts_until_the_first_feasible_close_iterate():
     assert fem_solves_to_within(history, 1.0, 1e-4) == 6
     assert fem_solves_to_within(history, 1.0, 1e-6) is None
     assert fem_solves_to_kkt(history, 1e-4) == 6 and fem_solves_to_kkt(history, 1e-5) is None
+
+
+@pytest.mark.slow
+def test_dataset_surrogate_and_trust_region_work_in_the_wide_space(tmp_path):
+    """The learning route over the 24-coefficient space on the coarse mesh: a 12-sample dataset, a
+    briefly trained surrogate, and FEM-verified trust-region steps that lower the FEM drag."""
+    case = dataclasses.replace(
+        load_case(CASES / "cylinder-re40.toml").with_overrides(level="coarse"), re_range=(20.0, 40.0)
+    )
+    summary = generate(case, tmp_path / "wide.h5", 12, workers=2)
+    assert summary["computed"] == 12 and summary["failed"] <= 2
+    data = read_dataset(tmp_path / "wide.h5")
+    settings = TrainSettings(method="sobolev", epochs=200, batch=8, width=32, depth=2, budget_seconds=60)
+    model = train(data, settings, {"case": case.name}).surrogate
+    J = ReducedFunctional(DragProblem(case))
+    model.check_compatible(parameter_spec(case), J.problem.flow_mesh.sha256, (J.re, J.re))
+    result = optimize_surrogate(J, model, TrustRegionSettings(global_samples=2048, starts=2, max_steps=4))
+    assert result.final["cd"] < result.initial["cd"]
+    assert all(step.violation < 1e-8 for step in result.history)  # every iterate meets the constraints

@@ -31,6 +31,7 @@ from shapeopt.errors import CaseError, ShapeoptError
 from shapeopt.fem.problem import DragProblem, Evaluation
 from surrogates.datafile import DatasetError, SampleFile, check_writable
 
+DESIGN_VERSION = "sobol-admissible/1"  # how sample i's design follows from the seed (resumes must match)
 MIN_FEASIBLE_SHARE = 0.1  # a design box where fewer designs are admissible is refused before any solve
 
 
@@ -51,7 +52,8 @@ class Progress:
 
 
 def design_points(problem: DragProblem, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sobol designs: s (n, m) projected onto the constraints, Re (n,) log-uniform, feasible mask (n,)."""
+    """Sobol designs: s (n, m) projected onto the constraints (an inadmissible design halved towards the
+    circle until it is admissible), Re (n,) log-uniform, feasible mask (n,)."""
     re_range = problem.case.re_range or (problem.case.re, problem.case.re)
     bounds = np.array(problem.bounds())
     unit = qmc.Sobol(problem.size + 1, scramble=True, seed=seed).random_base2(
@@ -60,8 +62,7 @@ def design_points(problem: DragProblem, n: int, seed: int) -> tuple[np.ndarray, 
     s = bounds[:, 0] + unit[:, :-1] * (bounds[:, 1] - bounds[:, 0])
     log_lo, log_hi = np.log(re_range[0]), np.log(re_range[1])
     re = np.exp(log_lo + unit[:, -1] * (log_hi - log_lo))
-    s[:, problem.dependent_parameters()] = 0.0  # start of the projection; the Sobol values there are unused
-    s, feasible = problem.project(s)
+    s, feasible = problem.admissible_designs(s)
     return s, re, feasible
 
 
@@ -143,7 +144,11 @@ def generate(
             "seed": seed,
             "level": case.level,
         }
-        identity = sample_identity(case) | {"mesh_sha256": problem.flow_mesh.sha256, "seed": seed}
+        identity = sample_identity(case) | {
+            "mesh_sha256": problem.flow_mesh.sha256,
+            "seed": seed,
+            "design": DESIGN_VERSION,
+        }
         writer = SampleFile(out, problem.size, len(problem.state()), attrs, state_weights(problem), identity)
         done = writer.done()
         return [i for i in range(samples) if i not in done]

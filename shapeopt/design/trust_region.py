@@ -24,6 +24,7 @@ from scipy.stats import qmc
 
 from shapeopt.design.functional import REFUSED, ReducedFunctional
 from shapeopt.design.optimize import OptimizationResult
+from shapeopt.errors import ShapeError
 from shapeopt.fem.problem import Evaluation
 
 
@@ -96,14 +97,14 @@ def global_search(
     (keep, m), (keep,)."""
     start = time.perf_counter()
     bounds = np.array(J.bounds)
-    dependent = J.problem.dependent_parameters()
     sobol = qmc.Sobol(J.size, scramble=True, seed=seed)
-    best_s, best_cd = np.empty((0, J.size)), np.empty(0)
+    best_s, ok = J.project(np.zeros((1, J.size)))  # the circle (scaled to the area): admissible
+    best_s = best_s[ok]
+    best_cd = drag(best_s) if len(best_s) else np.empty(0)
     report = SearchReport()
     for first in range(0, n, chunk):
         s = bounds[:, 0] + sobol.random(min(chunk, n - first)) * (bounds[:, 1] - bounds[:, 0])
-        s[:, dependent] = 0.0
-        s, feasible = J.project(s)
+        s, feasible = J.problem.admissible_designs(s)
         report.drawn += len(s)
         s = s[feasible]
         cd = drag(s)
@@ -111,6 +112,8 @@ def global_search(
         best_s, best_cd = np.vstack([best_s, s]), np.concatenate([best_cd, cd])
         order = np.argsort(best_cd)[:keep]
         best_s, best_cd = best_s[order], best_cd[order]
+    if not len(best_s):
+        raise ShapeError(f"none of {n} designs drawn in the parameter box is admissible")
     report.best_cd = float(best_cd[0])
     report.seconds = time.perf_counter() - start
     return best_s, best_cd, report

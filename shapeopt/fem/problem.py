@@ -39,6 +39,7 @@ class Evaluation:
 
 
 THICKNESS_ANGLES = 180  # chords through the centre checked by the thickness constraint
+SHRINK_STEPS = 8  # an inadmissible drawn design is halved towards the circle at most this often
 
 
 class DragProblem:
@@ -182,6 +183,27 @@ class DragProblem:
         mappable = (low > MIN_RADIUS_RATIO) & (high * self.shape.r0 < self.morph.map.max_body_radius)
         feasible = (np.max(np.abs(values), axis=1) < 1e-10) & inside & thick & mappable
         return s, feasible & np.all(np.isfinite(s), axis=1)
+
+    def admissible_designs(self, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Designs drawn in the box (b, m) made admissible: their dependent parameters solved for by
+        `project`, and each design that is still not admissible halved towards the circle (its direction
+        kept) up to `SHRINK_STEPS` times; in a wide box almost no uniform design is a simple curve.
+        Returns the designs and the mask (b,) of the admissible ones."""
+        drawn = np.array(drawn, dtype=float, ndmin=2)
+        drawn[:, self.dependent_parameters()] = 0.0  # start of the projection; these values are unused
+        for _ in range(SHRINK_STEPS):  # first the cheap test of the radii, before any projection
+            low, high = self.shape.radius_ratio_range(drawn)
+            wild = (low <= MIN_RADIUS_RATIO) | (high * self.shape.r0 >= self.morph.map.max_body_radius)
+            if not wild.any():
+                break
+            drawn[wild] *= 0.5
+        s, feasible = self.project(drawn)
+        for _ in range(SHRINK_STEPS):
+            if feasible.all():
+                break
+            drawn[~feasible] *= 0.5
+            s[~feasible], feasible[~feasible] = self.project(drawn[~feasible])
+        return s, feasible
 
     def bounds(self) -> list[tuple[float, float]]:
         """Box bounds per parameter (`cases.parameter_bounds`)."""

@@ -50,10 +50,11 @@ class Cubic:
 
     def __call__(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Values (b,) and gradients (b, m) at designs s (b, m)."""
-        quadratic = np.einsum("ijk,bk->bij", self.k3, s)  # k3[s] as (b, m, m)
-        gradient = self.k1 + s @ (2 * self.k2) + 3 * np.einsum("bij,bj->bi", quadratic, s)
-        value = self.k0 + s @ self.k1 + np.einsum("bi,ij,bj->b", s, self.k2, s)
-        value = value + np.einsum("bi,bij,bj->b", s, quadratic, s)
+        m = len(self.k1)
+        quadratic = (s @ self.k3.reshape(m * m, m).T).reshape(len(s), m, m)  # k3[s] as (b, m, m), by GEMM
+        cubic = (quadratic @ s[:, :, None])[:, :, 0]  # k3[s, s] as (b, m)
+        gradient = self.k1 + s @ (2 * self.k2) + 3 * cubic
+        value = self.k0 + s @ self.k1 + np.sum((s @ self.k2) * s, axis=1) + np.sum(cubic * s, axis=1)
         return value, gradient
 
 
