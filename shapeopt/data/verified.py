@@ -17,9 +17,10 @@ from surrogates.train import train
 VERIFIED_INDEX = 1_000_000  # dataset indices of FEM-verified optimizer samples start here
 
 
-# Settings a verified sample may differ in from the dataset's own: the Sobol seed, and the Re range and
-# box of the optimized case (a surrogate serves cases inside its training box).
-MAY_DIFFER = ("seed", "re_range", "spec")
+# Settings a verified sample may differ in from the dataset's own: how the dataset drew its designs (seed,
+# design version), and the Re range and box of the optimized case (a surrogate serves cases inside its
+# training box).
+MAY_DIFFER = ("seed", "design", "re_range", "spec")
 
 
 def check_verified_target(data_path: Path, identity: dict) -> None:
