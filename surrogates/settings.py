@@ -2,11 +2,57 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
-METHODS = ("supervised", "sobolev", "dp", "pg", "hig")
-PHYSICS_METHODS = ("dp", "pg", "hig")
+
+@dataclass(frozen=True)
+class TrainingMethod:
+    """One training method: what its step does, whether it calls the FEM physics, and the settings it
+    was tuned with (docs/training-methods.md), used unless given otherwise."""
+
+    name: str
+    step: str
+    needs_physics: bool
+    tuned: dict
+
+
+REGISTRY: dict[str, TrainingMethod] = {
+    method.name: method
+    for method in (
+        TrainingMethod(
+            "supervised", "Adam on the C_D, C_L and POD-state misfits", False, {"lr": 2e-3, "batch": 64}
+        ),
+        TrainingMethod(
+            "sobolev",
+            "Adam on the supervised misfits plus γ |∂C_D/∂s − adjoint|²",
+            False,
+            {"lr": 2e-3, "batch": 64},
+        ),
+        TrainingMethod(
+            "dp",
+            "Adam on the FEM residual of the predicted state (gradients through Jᵀ) and C_D",
+            True,
+            {"lr": 1e-2, "batch": 16},
+        ),
+        TrainingMethod(
+            "pg",
+            "Adam towards Newton-corrected states (the solver's local inverse)",
+            True,
+            {"lr": 1e-2, "batch": 16},
+        ),
+        TrainingMethod(
+            "hig",
+            "half-inverse step over the joint Jacobian of the residuals",
+            True,
+            {"lr": 0.3, "batch": 16, "tau": 1e-5},
+        ),
+    )
+}
+METHODS = tuple(REGISTRY)
+PHYSICS_METHODS = tuple(name for name, method in REGISTRY.items() if method.needs_physics)
+TUNED = tuple(sorted({key for method in REGISTRY.values() for key in method.tuned}))  # per-method settings
 
 
 @dataclass
@@ -52,3 +98,11 @@ class TrainSettings:
             if not 0 < value <= 1:
                 found.append(f"{name} must lie in (0, 1], got {value}")
         return found
+
+
+def settings_for(method: str, **given) -> TrainSettings:
+    """The settings of `method`: its tuned values (`REGISTRY`), then the `given` ones that are not None."""
+    tuned = REGISTRY[method].tuned if method in REGISTRY else {}
+    return dataclasses.replace(
+        TrainSettings(method=method), **(tuned | {k: v for k, v in given.items() if v is not None})
+    )

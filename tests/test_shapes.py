@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from shapeopt.geometry.discrete_body import DiscreteBody, orient_edges
-from shapeopt.geometry.shapes import RadialShape
+from shapeopt.geometry.shapes import SMOOTH_AMPLITUDE, RadialShape
 
 
 def test_bspline_basis_is_a_partition_of_unity():
@@ -82,3 +82,20 @@ def test_discrete_centroid_converges_to_the_exact_curve_centroid():
     errors = [np.max(np.abs(_chain(shape, n).area_centroid(s)[1] - exact)) for n in (32, 64)]
     assert errors[1] < 1e-6
     assert errors[0] / errors[1] > 12
+
+
+def test_smooth_designs_are_least_squares_fits_of_fourier_bodies():
+    """B-spline designs of datasets and searches: the Fourier body of harmonics 2..m/4 that `unit` sets,
+    fitted by the 24 splines to 1% of its largest radius change (cubic splines at 4 knots per wavelength)."""
+    shape = RadialShape("bspline", 24)
+    unit = np.random.default_rng(0).random((50, 24))
+    s = shape.smooth_designs(unit)
+    theta = np.linspace(0.0, 2 * np.pi, 997)
+    k = np.arange(2.0, shape.smooth_harmonics + 1)
+    amplitudes = (2 * unit[:, : 2 * len(k)] - 1) * SMOOTH_AMPLITUDE / np.concatenate([k, k])
+    exact = amplitudes @ np.hstack([np.cos(np.outer(theta, k)), np.sin(np.outer(theta, k))]).T
+    error = np.abs(s @ shape.basis(theta).T - exact).max(axis=1) / np.abs(exact).max(axis=1)
+    assert shape.smooth_harmonics == 6 and error.max() < 0.01
+    # Harmonics 0 and 1 (size and centroid) are left to the constraints: none in the fit.
+    mean = (s @ shape.basis(theta[:-1]).T).mean(axis=1)
+    assert np.max(np.abs(mean)) < 1e-2 * np.abs(exact).max()

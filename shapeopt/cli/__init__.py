@@ -12,7 +12,7 @@ from shapeopt.cli.common import add_options
 from shapeopt.data.settings import DatasetSettings, PhysicsSettings
 from shapeopt.design.settings import RunSettings
 from shapeopt.errors import ShapeoptError
-from surrogates.settings import METHODS, TrainSettings
+from surrogates.settings import METHODS, REGISTRY, TUNED, TrainSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,11 +106,13 @@ def _parser() -> argparse.ArgumentParser:
         {
             "samples": "dataset size (reused when present)",
             "workers": "local processes for the dataset",
-            "epochs": "training epochs (Sobolev)",
+            "train_method": "how the surrogate is trained (`shapeopt train --method`)",
+            "epochs": "training epoch cap",
             "budget_seconds": "training wall-time budget",
             "search_samples": "designs in the global surrogate search",
             "seed": "seed of the dataset's designs, the training and the search",
         },
+        choices={"train_method": METHODS},
     )
     run.set_defaults(run=learning_commands.run_command)
 
@@ -134,9 +136,7 @@ def _parser() -> argparse.ArgumentParser:
         train,
         TrainSettings,
         {
-            "method": "supervised, sobolev (adds adjoint-gradient labels), dp (FEM residual of the predicted "
-            "state as loss, gradients through Jᵀ), pg (Newton-step targets), hig (half-inverse gradients "
-            "of the joint Jacobian)",
+            "method": "; ".join(f"{m.name}: {m.step}" for m in REGISTRY.values()),
             "device": "where the network trains",
             "budget_seconds": "wall-time budget of training",
             "epochs": "epoch cap: training ends here or at the budget",
@@ -150,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         },
         flags={"gamma": "--gradient-weight"},
         choices={"method": METHODS, "device": ("auto", "cpu", "cuda")},
+        resolved_later={key: _tuned_text(key) for key in TUNED},
     )
     add_options(train, PhysicsSettings, {"workers": "dp/pg/hig: processes for the FEM physics"})
     train.set_defaults(run=learning_commands.train_command)
@@ -168,6 +169,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, default=Path("runs/bench-train"), help="results; reruns resume")
     bench.set_defaults(run=learning_commands.bench_train_command)
     return parser
+
+
+def _tuned_text(key: str) -> str:
+    """The tuned values of one setting, per training method: 'supervised 0.002, …, hig 0.3'."""
+    default = getattr(TrainSettings, key)
+    return "tuned per method: " + ", ".join(
+        f"{name} {method.tuned.get(key, default):g}" for name, method in REGISTRY.items()
+    )
 
 
 def _add_case_arguments(parser: argparse.ArgumentParser) -> None:

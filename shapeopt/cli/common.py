@@ -27,21 +27,27 @@ def add_options(
     helps: dict[str, str],
     flags: dict[str, str] | None = None,
     choices: dict[str, tuple] | None = None,
+    resolved_later: dict[str, str] | None = None,
 ) -> None:
     """One option per name in `helps`, its default (and type) taken from `source` (`defaults_of`), so
-    that the library is the one source of defaults. `flags` renames an option (default --name-with-dashes)."""
+    that the library is the one source of defaults. `flags` renames an option (default --name-with-dashes).
+    `resolved_later` names options whose default depends on other options: they default to None and the
+    help shows the given text as their default."""
     defaults = defaults_of(source)
     for name, text in helps.items():
         default = defaults[name]
         flag = (flags or {}).get(name, "--" + name.replace("_", "-"))
         kind = float if isinstance(default, float) else type(default)
+        shown = f"{default:g}" if kind is float else str(default)
+        if name in (resolved_later or {}):
+            default, shown = None, resolved_later[name]
         parser.add_argument(
             flag,
             dest=name,
             type=kind,
             default=default,
             choices=(choices or {}).get(name),
-            help=f"{text} (default: {default:g})" if kind is float else f"{text} (default: {default})",
+            help=f"{text} (default: {shown})",
         )
 
 

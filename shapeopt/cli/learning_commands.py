@@ -42,11 +42,11 @@ def dataset_command(args: argparse.Namespace) -> int:
 
 def train_command(args: argparse.Namespace) -> int:
     from shapeopt.data.training import train_for_case
-    from surrogates.settings import PHYSICS_METHODS, TrainSettings
+    from surrogates.settings import PHYSICS_METHODS, TrainSettings, settings_for
 
     case = load_args(args)
     check_output_file(args.out, "surrogate.pt")
-    settings = TrainSettings(**options_for(args, TrainSettings))
+    settings = settings_for(**options_for(args, TrainSettings))
     problems = settings.problems() + (
         [] if args.workers >= 1 else [f"workers must be ≥ 1, got {args.workers}"]
     )

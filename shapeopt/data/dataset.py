@@ -31,7 +31,6 @@ from shapeopt.errors import CaseError, ShapeoptError
 from shapeopt.fem.problem import DragProblem, Evaluation
 from surrogates.datafile import DatasetError, SampleFile, check_writable
 
-DESIGN_VERSION = "sobol-admissible/1"  # how sample i's design follows from the seed (resumes must match)
 MIN_FEASIBLE_SHARE = 0.1  # a design box where fewer designs are admissible is refused before any solve
 
 
@@ -51,18 +50,21 @@ class Progress:
         return self.seconds / max(self.done, 1) * (self.todo - self.done)
 
 
+def design_version(problem: DragProblem) -> str:
+    """How sample i's design follows from the seed (`DragProblem.draw_designs`); resumes must match."""
+    return "sobol-admissible/1" if problem.shape.kind == "fourier" else "sobol-smooth/1"
+
+
 def design_points(problem: DragProblem, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sobol designs: s (n, m) projected onto the constraints (an inadmissible design halved towards the
-    circle until it is admissible), Re (n,) log-uniform, feasible mask (n,)."""
+    """Sobol designs (`DragProblem.draw_designs`): s (n, m) admissible (projected onto the constraints,
+    shrunk towards the circle where needed), Re (n,) log-uniform, feasible mask (n,)."""
     re_range = problem.case.re_range or (problem.case.re, problem.case.re)
-    bounds = np.array(problem.bounds())
     unit = qmc.Sobol(problem.size + 1, scramble=True, seed=seed).random_base2(
         int(np.ceil(np.log2(max(n, 2))))
     )[:n]
-    s = bounds[:, 0] + unit[:, :-1] * (bounds[:, 1] - bounds[:, 0])
     log_lo, log_hi = np.log(re_range[0]), np.log(re_range[1])
     re = np.exp(log_lo + unit[:, -1] * (log_hi - log_lo))
-    s, feasible = problem.admissible_designs(s)
+    s, feasible = problem.draw_designs(unit[:, :-1])
     return s, re, feasible
 
 
@@ -128,8 +130,8 @@ def generate(
     s, re, feasible = design_points(problem, samples, seed)
     if feasible.mean() < MIN_FEASIBLE_SHARE:
         raise CaseError(
-            f"case '{case.name}': only {feasible.sum()} of {samples} designs drawn uniformly in the "
-            "parameter box are admissible shapes (simple curves the mesh map holds, meeting the "
+            f"case '{case.name}': only {feasible.sum()} of {samples} drawn designs are admissible "
+            "shapes (simple curves the mesh map holds, meeting the "
             "constraints); sample a narrower box (shape.bound)"
         )
     writer = None
@@ -147,7 +149,7 @@ def generate(
         identity = sample_identity(case) | {
             "mesh_sha256": problem.flow_mesh.sha256,
             "seed": seed,
-            "design": DESIGN_VERSION,
+            "design": design_version(problem),
         }
         writer = SampleFile(out, problem.size, len(problem.state()), attrs, state_weights(problem), identity)
         done = writer.done()

@@ -16,19 +16,10 @@ from shapeopt.data.settings import PhysicsSettings
 from shapeopt.data.training import read_dataset_for
 from shapeopt.files import write_json
 from shapeopt.viz.plots import plot_learning_curves
-from surrogates.settings import METHODS, PHYSICS_METHODS, TrainSettings
+from surrogates.settings import METHODS, PHYSICS_METHODS, REGISTRY, settings_for
 from surrogates.train import train
 
 LOG_SECONDS = 10.0  # at most one progress line per method every this many seconds
-
-# Learning rates and batches per method: the best of the short tuning runs described in the README.
-METHOD_SETTINGS: dict[str, dict] = {
-    "supervised": {"lr": 2e-3, "batch": 64},
-    "sobolev": {"lr": 2e-3, "batch": 64},
-    "dp": {"lr": 1e-2, "batch": 16},
-    "pg": {"lr": 1e-2, "batch": 16},
-    "hig": {"lr": 0.3, "batch": 16, "tau": 1e-5},
-}
 
 
 def bench_train(
@@ -66,9 +57,7 @@ def bench_train(
 
 
 def _train_one(method, data, data_path, case, out, budget_seconds, physics, log) -> dict:
-    settings = TrainSettings(
-        method=method, epochs=10**9, budget_seconds=budget_seconds, **METHOD_SETTINGS[method]
-    )
+    settings = settings_for(method, epochs=10**9, budget_seconds=budget_seconds)
 
     last = [-LOG_SECONDS]
 
@@ -84,7 +73,7 @@ def _train_one(method, data, data_path, case, out, budget_seconds, physics, log)
     result.surrogate.save(out / f"{method}.pt")
     row = {
         "method": method,
-        "settings": METHOD_SETTINGS[method],
+        "settings": REGISTRY[method].tuned,
         "metrics": result.metrics,
         "history": _thinned([[h["seconds"], h["validation_cd_error"]] for h in result.history]),
     }

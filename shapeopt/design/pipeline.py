@@ -18,6 +18,7 @@ from mpi4py import MPI
 import surrogates
 from shapeopt.cases import Case, parameter_spec
 from shapeopt.data.dataset import generate
+from shapeopt.data.training import train_for_case
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.optimize import OptimizationResult
 from shapeopt.design.runs import write_run
@@ -27,8 +28,7 @@ from shapeopt.errors import CaseError
 from shapeopt.fem.problem import DragProblem
 from shapeopt.files import write_json
 from surrogates.datafile import read_dataset
-from surrogates.settings import TrainSettings
-from surrogates.train import train
+from surrogates.settings import TrainSettings, settings_for
 
 
 @dataclass
@@ -57,7 +57,7 @@ def run_pipeline(case: Case, settings: RunSettings, out: Path, log=print) -> Run
     data_case = case if case.re_range else dataclasses.replace(case, re_range=(case.re, case.re))
     tag = f"{case.name}-{case.level}-n{settings.samples}-seed{settings.seed}"
     data_path = settings.data_dir / f"{tag}.h5"
-    model_path = settings.data_dir / f"{tag}-sobolev.pt"
+    model_path = settings.data_dir / f"{tag}-{settings.train_method}.pt"
 
     start = time.perf_counter()
     log(f"dataset {data_path} ({settings.samples} samples)")
@@ -66,18 +66,20 @@ def run_pipeline(case: Case, settings: RunSettings, out: Path, log=print) -> Run
     J = ReducedFunctional(DragProblem(case, MPI.COMM_SELF))
 
     start = time.perf_counter()
-    train_settings = TrainSettings(
-        method="sobolev", epochs=settings.epochs, seed=settings.seed, budget_seconds=settings.budget_seconds
+    train_settings = settings_for(
+        settings.train_method,
+        epochs=settings.epochs,
+        seed=settings.seed,
+        budget_seconds=settings.budget_seconds,
     )
     model, reused_model = _matching_surrogate(model_path, J, data_path, train_settings)
     training: dict = {}
     if model is None:
-        log(f"training {model_path} (sobolev, ≤ {settings.epochs} epochs, ≤ {settings.budget_seconds:g} s)")
-        data = read_dataset(data_path)
-        result = train(
-            data, train_settings, {"case": case.name, "dataset": str(data_path), "dataset_rows": len(data)}
+        log(
+            f"training {model_path} ({settings.train_method}, ≤ {settings.epochs} epochs, "
+            f"≤ {settings.budget_seconds:g} s)"
         )
-        result.surrogate.save(model_path)
+        result = train_for_case(data_case, data_path, train_settings, model_path, settings.workers)
         model, training = surrogates.load(model_path), result.metrics
     else:
         training = model.meta.get("metrics", {})
@@ -86,7 +88,10 @@ def run_pipeline(case: Case, settings: RunSettings, out: Path, log=print) -> Run
     start = time.perf_counter()
     log("surrogate search and FEM-verified trust-region refinement")
     result = optimize_surrogate(
-        J, model, TrustRegionSettings(seed=settings.seed, global_samples=settings.search_samples)
+        J,
+        model,
+        TrustRegionSettings(seed=settings.seed, global_samples=settings.search_samples),
+        known=read_dataset(data_path).s,
     )
     seconds["optimization"] = time.perf_counter() - start
     outcome = RunOutcome(

@@ -33,6 +33,7 @@ from shapeopt.files import write_json
 from shapeopt.geometry.shapes import RadialShape
 from shapeopt.viz.pictures import render_speed, render_view
 from shapeopt.viz.plots import plot_history, plot_iterates, plot_shapes
+from surrogates.datafile import DatasetError, read_dataset
 
 
 def read_shape_file(path: Path, shape: RadialShape) -> np.ndarray:
@@ -168,7 +169,11 @@ def _optimize_with_surrogate(
         check_verified_target(dataset, identity)
     rows: list[dict] = []
     result = optimize_surrogate(
-        J, model, progress=record, verified=(lambda e, w: rows.append(sample_row(e, w))) if refit else None
+        J,
+        model,
+        progress=record,
+        verified=(lambda e, w: rows.append(sample_row(e, w))) if refit else None,
+        known=_trained_designs(dataset),
     )
     if refit and problem.flow_mesh.mesh.comm.rank == 0:
         append_verified(dataset, rows, identity)
@@ -176,6 +181,14 @@ def _optimize_with_surrogate(
             "metrics": refit_surrogate(path, dataset)
         }
     return result
+
+
+def _trained_designs(dataset: Path) -> np.ndarray | None:
+    """The designs (k, m) of a surrogate's dataset, if it is here and readable."""
+    try:
+        return read_dataset(dataset).s if dataset.is_file() else None
+    except DatasetError:
+        return None
 
 
 def write_run(result: OptimizationResult, J: ReducedFunctional, out: Path, comm=MPI.COMM_WORLD) -> dict:

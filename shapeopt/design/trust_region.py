@@ -48,16 +48,18 @@ class TrustStep:
 
 @dataclass
 class TrustRegionSettings:
-    """Radius (∞-norm in s), its bounds, acceptance threshold, stopping tolerance, search sizes."""
+    """Radius (∞-norm in s), its bounds, acceptance threshold, stopping tolerance, search sizes; the
+    multistart keeps near the drawn designs, where the surrogate saw data."""
 
     radius: float = 0.05
     min_radius: float = 1e-5
     max_radius: float = 0.3
     accept: float = 0.1
     kkt_tolerance: float = 1e-4
-    max_steps: int = 30
+    max_steps: int = 60
     global_samples: int = 2**17
     starts: int = 8
+    search_radius: float = 0.3  # multistart moves at most this far (∞-norm) from a drawn design
     seed: int = 0
 
 
@@ -91,20 +93,26 @@ def mirror_averaged(
 
 
 def global_search(
-    J: ReducedFunctional, drag: Callable, n: int, keep: int, seed: int, chunk: int = 2**13
+    J: ReducedFunctional,
+    drag: Callable,
+    n: int,
+    keep: int,
+    seed: int,
+    known: np.ndarray | None = None,
+    chunk: int = 2**13,
 ) -> tuple[np.ndarray, np.ndarray, SearchReport]:
-    """Best `keep` of `n` Sobol designs on J's constraint manifold by `drag(s (b, m))` → (b,):
-    (keep, m), (keep,)."""
+    """Best `keep` by `drag(s (b, m))` → (b,) of the circle, the `known` designs (k, m) projected onto J's
+    constraints, and `n` Sobol designs from the datasets' distribution (`DragProblem.draw_designs`): the
+    places where a surrogate saw data. Returns (keep, m), (keep,) and a report."""
     start = time.perf_counter()
-    bounds = np.array(J.bounds)
     sobol = qmc.Sobol(J.size, scramble=True, seed=seed)
-    best_s, ok = J.project(np.zeros((1, J.size)))  # the circle (scaled to the area): admissible
+    pool = np.zeros((1, J.size)) if known is None else np.vstack([np.zeros((1, J.size)), known])
+    best_s, ok = J.project(pool)  # the circle (scaled to the area) is admissible
     best_s = best_s[ok]
     best_cd = drag(best_s) if len(best_s) else np.empty(0)
     report = SearchReport()
     for first in range(0, n, chunk):
-        s = bounds[:, 0] + sobol.random(min(chunk, n - first)) * (bounds[:, 1] - bounds[:, 0])
-        s, feasible = J.problem.admissible_designs(s)
+        s, feasible = J.problem.draw_designs(sobol.random(min(chunk, n - first)))
         report.drawn += len(s)
         s = s[feasible]
         cd = drag(s)
@@ -158,11 +166,13 @@ def optimize_surrogate(
     settings: TrustRegionSettings | None = None,
     progress: Callable[[TrustStep], None] | None = None,
     verified: Callable[[Evaluation, np.ndarray], None] | None = None,
+    known: np.ndarray | None = None,
 ) -> OptimizationResult:
     """Surrogate search, then trust-region refinement with one FEM solve + adjoint of `J` per outer step.
 
     The surrogate is queried at J's Reynolds number. `verified(evaluation, state)` is called after every
-    FEM solve (e.g. to append it to a dataset).
+    FEM solve (e.g. to append it to a dataset). `known` (k, m): designs the surrogate was trained on (its
+    dataset's, FEM-verified optima of earlier runs included), searched beside the drawn ones.
     """
     settings = settings or TrustRegionSettings()
     start = time.perf_counter()
@@ -182,9 +192,11 @@ def optimize_surrogate(
 
     # 1. Global search and multistart on the surrogate alone.
     starts, _, search = global_search(
-        J, surrogate_value, settings.global_samples, settings.starts, settings.seed
+        J, surrogate_value, settings.global_samples, settings.starts, settings.seed, known
     )
-    candidates = [minimise_model(J, surrogate_with_gradient, s) for s in starts]
+    candidates = [
+        minimise_model(J, surrogate_with_gradient, s, center=s, radius=settings.search_radius) for s in starts
+    ]
     candidates.sort(key=lambda s: surrogate_with_gradient(s)[0])
     search.extra = {
         "surrogate_queries": queries[0],

@@ -184,13 +184,25 @@ class DragProblem:
         feasible = (np.max(np.abs(values), axis=1) < 1e-10) & inside & thick & mappable
         return s, feasible & np.all(np.isfinite(s), axis=1)
 
+    def draw_designs(self, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The design distribution of datasets and surrogate searches, from points `unit` (n, m) of the
+        unit cube: the parameter box for the Fourier form; smooth bodies (`RadialShape.smooth_designs`)
+        for B-splines, whose box is mostly wiggly curves. Made admissible by `admissible_designs`.
+        Returns designs (n, m) and the mask (n,) of the admissible ones."""
+        if self.shape.kind == "fourier":
+            bounds = np.array(self.bounds())
+            drawn = bounds[:, 0] + unit * (bounds[:, 1] - bounds[:, 0])
+            drawn[:, self.dependent_parameters()] = 0.0  # start of the projection; values unused
+        else:
+            drawn = self.shape.smooth_designs(unit)
+        return self.admissible_designs(drawn)
+
     def admissible_designs(self, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Designs drawn in the box (b, m) made admissible: their dependent parameters solved for by
-        `project`, and each design that is still not admissible halved towards the circle (its direction
-        kept) up to `SHRINK_STEPS` times; in a wide box almost no uniform design is a simple curve.
-        Returns the designs and the mask (b,) of the admissible ones."""
+        """Designs (b, m) made admissible: their dependent parameters solved for by `project` (from the
+        values given), and each design that is still not admissible halved towards the circle (its
+        direction kept) up to `SHRINK_STEPS` times; in a wide box almost no uniform design is a simple
+        curve. Returns the designs and the mask (b,) of the admissible ones."""
         drawn = np.array(drawn, dtype=float, ndmin=2)
-        drawn[:, self.dependent_parameters()] = 0.0  # start of the projection; these values are unused
         for _ in range(SHRINK_STEPS):  # first the cheap test of the radii, before any projection
             low, high = self.shape.radius_ratio_range(drawn)
             wild = (low <= MIN_RADIUS_RATIO) | (high * self.shape.r0 >= self.morph.map.max_body_radius)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 PARAMETRISATIONS = ("fourier", "bspline")
+SMOOTH_AMPLITUDE = 1.5  # smooth designs: |a_k|, |b_k| ≤ SMOOTH_AMPLITUDE / k relative to r₀
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,25 @@ class RadialShape:
             k = np.arange(1, self.modes + 1, dtype=float)
             return np.concatenate([[1.0], 1.0 / k, 1.0 / k])
         return np.ones(self.modes)
+
+    @property
+    def smooth_harmonics(self) -> int:
+        """K of the smooth designs: the harmonics up to which the basis is close to exact (B-splines on m
+        knots: m/4 samples per wavelength at K = m/4; Fourier: all)."""
+        return self.modes if self.kind == "fourier" else max(2, self.modes // 4)
+
+    def smooth_designs(self, unit: np.ndarray) -> np.ndarray:
+        """Designs s (n, m) whose radius is a smooth Fourier body: unit (n, ≥ 2K − 2) in [0, 1) sets
+        a_k, b_k ∈ ±SMOOTH_AMPLITUDE / k for k = 2..K (K = `smooth_harmonics`), fitted to this basis by
+        least squares. Mean radius and centroid (k = 0, 1) are left to the constraints."""
+        harmonics = self.smooth_harmonics
+        k = np.arange(2, harmonics + 1, dtype=float)
+        scale = SMOOTH_AMPLITUDE / np.concatenate([k, k])
+        amplitudes = (2.0 * np.asarray(unit, dtype=float)[:, : 2 * len(k)] - 1.0) * scale
+        theta = np.linspace(0.0, 2 * np.pi, 8 * max(self.size, 2 * harmonics), endpoint=False)
+        body = np.hstack([np.cos(np.outer(theta, k)), np.sin(np.outer(theta, k))])
+        fit, *_ = np.linalg.lstsq(self.basis(theta), body, rcond=None)  # (m, 2K − 2)
+        return amplitudes @ fit.T
 
     def radius_ratio_bound(self, bound: float) -> float:
         """An upper bound of max_θ |r(θ)/r₀ − 1| over the box |s_i| ≤ bound·scale_i (B-splines: a partition

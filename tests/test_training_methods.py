@@ -1,0 +1,46 @@
+"""The registry of training methods drives the CLI's choices and each method's tuned defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from shapeopt.cli import _parser
+from shapeopt.cli.common import options_for
+from surrogates.settings import METHODS, PHYSICS_METHODS, REGISTRY, TrainSettings, settings_for
+
+
+def _train_settings(*options: str) -> TrainSettings:
+    args = _parser().parse_args(["train", "case.toml", "--data", "d.h5", "--out", "s.pt", *options])
+    return settings_for(**options_for(args, TrainSettings))
+
+
+def test_registry_names_every_method_once_and_which_need_the_solver():
+    assert METHODS == tuple(REGISTRY) == ("supervised", "sobolev", "dp", "pg", "hig")
+    assert PHYSICS_METHODS == ("dp", "pg", "hig")
+    assert all(REGISTRY[m].step for m in METHODS)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_train_takes_each_method_with_its_tuned_settings(method):
+    settings = _train_settings("--method", method)
+    assert settings.method == method
+    for key, value in REGISTRY[method].tuned.items():
+        assert getattr(settings, key) == value
+    assert settings.epochs == TrainSettings.epochs  # untuned settings keep the library default
+
+
+def test_given_options_win_over_tuned_ones():
+    settings = _train_settings("--method", "hig", "--lr", "0.05", "--batch", "8")
+    assert (settings.lr, settings.batch, settings.tau) == (0.05, 8, REGISTRY["hig"].tuned["tau"])
+    assert settings.lr != REGISTRY["hig"].tuned["lr"]
+
+
+def test_cli_choices_come_from_the_registry():
+    parser = _parser()
+    for command in (["train", "c.toml", "--data", "d.h5", "--out", "s.pt"], ["run", "c.toml"]):
+        flag = "--method" if command[0] == "train" else "--train-method"
+        with pytest.raises(SystemExit):
+            parser.parse_args([*command, flag, "adam"])
+    args = parser.parse_args(["run", "c.toml", "--train-method", "hig"])
+    assert args.train_method == "hig"
+    assert parser.parse_args(["run", "c.toml"]).train_method == "sobolev"
