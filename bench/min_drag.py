@@ -1,15 +1,21 @@
 """Least-drag bodies at Re 1, 5, 10, 20, 40 in the wide design space, each re-evaluated a level finer.
 
-For each Re: `shapeopt optimize cases/cylinder-reN.toml --method adjoint --level LEVEL --out OUT/reN`
+For each Re: `shapeopt optimize cases/cylinder-reN.toml --method METHOD --level LEVEL --out OUT/reN`
 (skipped when OUT/reN/summary.json exists), then the optimum solved on the next finer mesh level. Prints
-the table of the README and draws the five optima overlaid into OUT/optima.png.
+the table of the README and draws the five optima overlaid into OUT/optima.png. With `--method
+surrogate`, one surrogate over Re 1–40 (`--surrogate`, trained on cases/wide-re1-40.toml) serves all
+five; `--refit` grows its dataset with each run's FEM samples; `--adjoint` names the adjoint runs to
+compare with.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py [--level medium] [--out runs/min-drag]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py --method surrogate --surrogate S.pt --refit \
+        --out runs/min-drag-surrogate --adjoint runs/min-drag
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -26,19 +32,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--level", default="medium", choices=LEVELS[:-1])
     parser.add_argument("--out", type=Path, default=Path("runs/min-drag"))
+    parser.add_argument("--method", default="adjoint", choices=("adjoint", "surrogate"))
+    parser.add_argument("--surrogate", type=Path, help="surrogate (.pt) for --method surrogate")
+    parser.add_argument("--refit", action="store_true", help="grow the surrogate's dataset run by run")
+    parser.add_argument("--adjoint", type=Path, help="adjoint runs (OUT of an adjoint call) to compare with")
     args = parser.parse_args()
     finer = LEVELS[LEVELS.index(args.level) + 1]
-    print(f"Adjoint optimization on level {args.level}, optimum re-evaluated on level {finer}\n")
+    print(f"{args.method} optimization on level {args.level}, optimum re-evaluated on level {finer}\n")
     print(
         f"| Re | C_D circle | C_D optimum | change | C_D on {finer} | change on {finer} | length/height "
-        "| tip angles front / rear | active bounds | KKT | FEM solves | s |"
+        "| tip angles front / rear | active bounds | KKT | FEM solves | s | vs adjoint |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     optima = []
     for re in REYNOLDS:
         case = load_case(CASES / f"cylinder-re{re}.toml").with_overrides(level=args.level)
         run = args.out / f"re{re}"
-        summary, history = stored_or_optimized(case, run)
+        summary, history = stored_or_optimized(case, run, args.method, args.surrogate, args.refit)
+        adjoint = args.adjoint / f"re{re}" / "summary.json" if args.adjoint else None
+        versus = "—"
+        if adjoint is not None and adjoint.is_file():
+            versus = f"{summary['final']['cd'] / json.loads(adjoint.read_text())['final']['cd'] - 1:+.1e}"
         i, f = summary["initial"], summary["final"]
         fine = solve_case(case.with_overrides(level=finer), run / "shape.json")
         optima.append((f"Re {re}", np.asarray(f["s"])))
@@ -46,7 +60,8 @@ def main() -> None:
             f"| {re} | {i['cd']:.5f} | {f['cd']:.5f} | {f['cd'] / i['cd'] - 1:+.1%} | {fine['cd']:.5f} "
             f"| {fine['cd'] / f['cd'] - 1:+.2%} | {f['length'] / f['height']:.2f} "
             f"| {f['front_angle']:.0f}° / {f['rear_angle']:.0f}° | {', '.join(f['active_bounds']) or 'none'} "
-            f"| {history[-1]['kkt_residual']:.1e} | {summary['fem_solves']} | {summary['seconds']:.0f} |",
+            f"| {history[-1]['kkt_residual']:.1e} | {summary['fem_solves']} | {summary['seconds']:.0f} "
+            f"| {versus} |",
             flush=True,
         )
     plot_shapes(body_shape(case), optima, args.out / "optima.png", title="least drag at the circle's area")

@@ -131,10 +131,13 @@ def optimize_case(
     return result, write_run(result, J, out, comm)
 
 
-def stored_or_optimized(case: Case, out: Path) -> tuple[dict, list[dict]]:
-    """summary.json and the history of the adjoint optimization in `out`, run first unless complete."""
+def stored_or_optimized(
+    case: Case, out: Path, method: str = "adjoint", surrogate: Path | None = None, refit: bool = False
+) -> tuple[dict, list[dict]]:
+    """summary.json and the history of the optimization in `out` (`optimize_case`), run first unless
+    complete."""
     if not (out / "summary.json").is_file():
-        optimize_case(case, out)
+        optimize_case(case, out, method, surrogate=surrogate, refit=refit)
     summary = json.loads((out / "summary.json").read_text())
     return summary, json.loads((out / "history.json").read_text())["history"]
 
