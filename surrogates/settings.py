@@ -9,55 +9,84 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TrainingMethod:
-    """One training method: what its step does, whether it calls the FEM physics, and the settings it
-    was tuned with (docs/training-methods.md), used unless given otherwise."""
+    """One training method: what its step does, whether it calls the FEM physics, its update (`adam` on a
+    loss, or `half-inverse` steps over the joint Jacobian of its residuals), and the settings it was tuned
+    with (docs/training-methods.md), used unless given otherwise. Each is validated without the solver,
+    by the labelled loss of what it learns: `sobolev` where it learns adjoint gradients, else `supervised`."""
 
     name: str
     step: str
     needs_physics: bool
+    update: str
     tuned: dict
+
+    @property
+    def validation(self) -> str:
+        """The loss that selects the best network and decides convergence."""
+        return "sobolev" if self.name in ("sobolev", "hig", "hig-sobolev") else "supervised"
 
 
 REGISTRY: dict[str, TrainingMethod] = {
     method.name: method
     for method in (
         TrainingMethod(
-            "supervised", "Adam on the C_D, C_L and POD-state misfits", False, {"lr": 2e-3, "batch": 64}
+            "supervised",
+            "Adam on the C_D, C_L and POD-state misfits",
+            False,
+            "adam",
+            {"lr": 2e-3, "batch": 64},
         ),
         TrainingMethod(
             "sobolev",
             "Adam on the supervised misfits plus γ |∂C_D/∂s − adjoint|²",
             False,
+            "adam",
             {"lr": 2e-3, "batch": 64},
         ),
         TrainingMethod(
             "dp",
             "Adam on the FEM residual of the predicted state (gradients through Jᵀ) and C_D",
             True,
+            "adam",
             {"lr": 1e-2, "batch": 16},
         ),
         TrainingMethod(
             "pg",
             "Adam towards Newton-corrected states (the solver's local inverse)",
             True,
+            "adam",
             {"lr": 1e-2, "batch": 16},
         ),
         TrainingMethod(
             "hig",
-            "half-inverse step over the joint Jacobian of the residuals",
+            "half-inverse step over the FEM residual, C_D/C_L and adjoint-gradient rows",
             True,
+            "half-inverse",
+            {"lr": 0.3, "batch": 16, "tau": 1e-5},
+        ),
+        TrainingMethod(
+            "hig-sobolev",
+            "half-inverse step over the state, C_D/C_L and adjoint-gradient misfits",
+            False,
+            "half-inverse",
             {"lr": 0.3, "batch": 16, "tau": 1e-5},
         ),
     )
 }
 METHODS = tuple(REGISTRY)
 PHYSICS_METHODS = tuple(name for name, method in REGISTRY.items() if method.needs_physics)
+HALF_INVERSE_METHODS = tuple(name for name, method in REGISTRY.items() if method.update == "half-inverse")
+SCHEDULES = ("budget", "plateau")
 TUNED = tuple(sorted({key for method in REGISTRY.values() for key in method.tuned}))  # per-method settings
 
 
 @dataclass
 class TrainSettings:
-    """Optimiser and loss settings; `budget_seconds` bounds the wall time of the epoch loop."""
+    """Optimiser and loss settings; `budget_seconds` bounds the wall time of the epoch loop.
+
+    schedule `budget`: the rate decays exponentially to lr · lr_decay over the epochs or the budget;
+    `plateau`: train until converged (`surrogates.schedule.PlateauSchedule`), epochs and budget as caps.
+    """
 
     method: str = "supervised"
     epochs: int = 3000
@@ -74,6 +103,8 @@ class TrainSettings:
     pod_energy: float = 0.99999
     pod_modes: int = 32
     tau: float = 1e-5  # hig: relative truncation of singular values
+    damping: float = 0.0  # hig: λ of the damped factor (σ / (σ² + λ σ_max²))^{1/2}; 0 is plain σ^{-1/2}
+    schedule: str = "budget"
     newton_steps: int = 1  # pg: Newton steps per target
     step_size: float = 1.0  # pg: fraction of the (damped) Newton step taken in state space
 
@@ -89,7 +120,9 @@ class TrainSettings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 found.append(f"{name} must be a finite number > 0, got {value}")
-        for name in ("beta", "gamma"):
+        if self.schedule not in SCHEDULES:
+            found.append(f"unknown schedule '{self.schedule}' (expected one of {', '.join(SCHEDULES)})")
+        for name in ("beta", "gamma", "damping"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 found.append(f"{name} must be a finite number ≥ 0, got {value}")

@@ -5,10 +5,11 @@ Losses in normalised units (outputs divided by their training std), ρ the resid
     sobolev:    supervised + γ |∂C_D/∂s − (dC_D/ds)_adjoint|² / m                     (Adam)
     dp:         ½|Φᵀ R(w̄ + Φ y)|² / ρ² + β |c − c_FEM|², gradients through Jᵀ          (Adam)
     pg:         ½|y − sg(ỹ)|² / k + β |c − sg(c̃)|², targets from Newton steps        (Adam)
-    hig:        the dp residuals, updated by half-inverse gradients                   (plain steps)
-The split into train/validation/test is fixed by the seed; the best validation model is kept (the
-solver-in-the-loop methods are validated on the dp loss). Data sit on the training device; the solver's
-work runs on CPU processes.
+    hig:        the dp residuals and the gradient misfit, by half-inverse steps       (plain steps)
+    hig-sobolev: the sobolev residuals, by half-inverse steps                          (plain steps)
+The split into train/validation/test is fixed by the seed. Each method is validated without the solver,
+by the labelled loss of what it learns (`TrainingMethod.validation`); the best validation model is kept.
+Data sit on the training device; the solver's work runs on CPU processes.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from surrogates.network import DragNet
 from surrogates.physical_gradients import newton_targets
 from surrogates.physics import CountedPhysics, Physics, run_batch
 from surrogates.pod import POD, fit_pod
-from surrogates.settings import PHYSICS_METHODS, TrainSettings
+from surrogates.schedule import BudgetSchedule, PlateauSchedule
+from surrogates.settings import HALF_INVERSE_METHODS, PHYSICS_METHODS, REGISTRY, TrainSettings
 from surrogates.solver_in_loop import reduced_residual
 
 
@@ -96,7 +98,7 @@ def loss_terms(
     s = batch["s"].requires_grad_(method == "sobolev")
     out = net.normalised(s, batch["re"])
     target = (torch.cat([batch["y"], batch["c"]], dim=1) - net.out_mean) / net.out_std
-    if method in ("dp", "hig"):
+    if method == "dp":
         y = out[:, :k] * net.out_std[:k] + net.out_mean[:k]
         r = reduced_residual(y, *_numpy(batch), physics.physics, physics.pod)
         field_term = 0.5 * torch.mean(torch.sum(r**2, dim=1)) / physics.scale**2
@@ -164,13 +166,12 @@ def train(
     if settings.method in PHYSICS_METHODS:
         if physics is None:
             raise ValueError(f"the {settings.method} method needs the solver's physics")
-        if settings.method == "hig":
-            hig_bytes = check_memory(net, settings.batch, device)
         counted = CountedPhysics(physics)
         calls = [(data.s[i], data.re[i], pod.mean) for i in split.train[:8]]
         mean_residuals = np.stack(run_batch(counted, "residual", calls)) @ pod.basis
         context = PhysicsContext(counted, pod, float(np.sqrt(np.mean(np.sum(mean_residuals**2, axis=1)))))
-    validation_method = "dp" if settings.method in PHYSICS_METHODS else settings.method
+    if settings.method in HALF_INVERSE_METHODS:
+        hig_bytes = check_memory(net, settings.batch, device, settings.gamma > 0)
     train_idx = torch.as_tensor(split.train, device=device)
     val_idx = torch.as_tensor(split.validation, device=device)
     if initial is None:
@@ -188,43 +189,41 @@ def train(
             "dcd": tensors.dcd[idx],
         }
 
-    def step(data_batch: dict[str, torch.Tensor], lr: float) -> float:
-        """One update; returns the seconds spent in the SVD (hig)."""
-        if settings.method == "hig":
-            return hig_step(net, data_batch, counted, pod, context.scale, settings.beta, settings.tau, lr)[
-                "svd_seconds"
-            ]
+    step_seconds = {"jacobian": 0.0, "svd": 0.0}  # hig: network Jacobian (and physics), SVD and update
+
+    def step(data_batch: dict[str, torch.Tensor], lr: float) -> None:
+        if settings.method in HALF_INVERSE_METHODS:
+            fem = (counted, pod, context.scale) if context is not None else ()
+            timing = hig_step(
+                net, data_batch, settings.beta, settings.gamma, settings.tau, lr, settings.damping, *fem
+            )
+            step_seconds["jacobian"] += timing["jacobian_seconds"]
+            step_seconds["svd"] += timing["svd_seconds"]
+            return
         for group in optimiser.param_groups:
             group["lr"] = lr
         optimiser.zero_grad(set_to_none=True)
         loss_terms(net, data_batch, settings, context)["total"].backward()
         optimiser.step()
-        return 0.0
 
     validation = batch_of(val_idx)
-    best_state, best_loss, history, svd_seconds = None, float("inf"), [], 0.0
+    if settings.schedule == "plateau":
+        schedule = PlateauSchedule(settings.lr)
+    else:
+        schedule = BudgetSchedule(settings.lr, settings.lr_decay, settings.epochs, settings.budget_seconds)
+    best_state, best_loss, history, stop = None, float("inf"), [], "epochs"
     start = time.perf_counter()
-    interrupted = False  # Ctrl-C ends training early; the best network so far is kept
     try:
         for epoch in range(settings.epochs):
-            # Exponential decay from lr to lr · lr_decay over the run: epochs or budget, whichever ends first.
-            done = max(epoch / settings.epochs, (time.perf_counter() - start) / settings.budget_seconds)
-            lr = settings.lr * settings.lr_decay ** min(done, 1.0)
+            lr = schedule.lr_at(epoch, time.perf_counter() - start)
             net.train()
             order = train_idx[torch.randperm(len(train_idx), device=device)]
             for first in range(0, len(order), settings.batch):
-                svd_seconds += step(batch_of(order[first : first + settings.batch]), lr)
+                step(batch_of(order[first : first + settings.batch]), lr)
                 if time.perf_counter() - start > settings.budget_seconds:
                     break
             net.eval()
-            val_batch = {k: v.detach().clone() for k, v in validation.items()}
-            val_loss = float(
-                loss_terms(net, val_batch, settings, context, validation_method)["total"].detach()
-            )
-            with torch.no_grad():
-                cd_error = torch.median(
-                    torch.abs(net(val_batch["s"], val_batch["re"])[1] / val_batch["c"][:, 0] - 1)
-                )
+            val_loss, cd_error, gradient_error = validation_metrics(net, validation, settings)
             if not np.isfinite(val_loss):
                 raise ValueError(
                     f"{settings.method} training diverged in epoch {epoch} (validation loss {val_loss}); "
@@ -237,19 +236,25 @@ def train(
                 {
                     "epoch": epoch,
                     "validation_loss": val_loss,
-                    "validation_cd_error": float(cd_error),
+                    "validation_cd_error": cd_error,
+                    "validation_gradient_error": gradient_error,
+                    "lr": lr,
                     "seconds": elapsed,
                     "physics_calls": counted.total if counted else 0,
                 }
             )
             if progress is not None:
                 progress(history[-1])
+            if not schedule.update(val_loss):
+                stop = "converged"
+                break
             if elapsed > settings.budget_seconds:
+                stop = "budget"
                 break
     except KeyboardInterrupt:
         if best_state is None:
             raise
-        interrupted = True
+        stop = "interrupted"
     net.load_state_dict(best_state)
     surrogate = Surrogate(
         net,
@@ -271,17 +276,42 @@ def train(
         "pod_energy": pod.energy,
         "samples": {"train": len(split.train), "validation": len(split.validation), "test": len(split.test)},
         "physics_calls": dict(counted.calls) if counted else {},
-        "interrupted": interrupted,
+        "stop": stop,
+        "interrupted": stop == "interrupted",
     }
-    if settings.method == "hig":
-        metrics |= {"svd_time_share": svd_seconds / history[-1]["seconds"], "jacobian_bytes": hig_bytes}
+    if settings.method in HALF_INVERSE_METHODS:
+        metrics |= {
+            "svd_time_share": step_seconds["svd"] / history[-1]["seconds"],
+            "jacobian_time_share": step_seconds["jacobian"] / history[-1]["seconds"],
+            "jacobian_bytes": hig_bytes,
+        }
     surrogate.meta["metrics"] = metrics
     surrogate.meta["settings"] = settings.__dict__
     return TrainResult(surrogate, history, metrics, split)
 
 
+def validation_metrics(
+    net: DragNet, validation: dict[str, torch.Tensor], settings: TrainSettings
+) -> tuple[float, float, float]:
+    """On the validation samples: the method's validation loss, the median relative C_D error and the
+    median relative error of ∂C_D/∂s."""
+    batch = {k: v.detach().clone() for k, v in validation.items()}
+    method = REGISTRY[settings.method].validation
+    loss = float(loss_terms(net, batch, settings, None, method)["total"].detach())
+    s = batch["s"].detach().requires_grad_(True)
+    cd = net(s, batch["re"])[1]
+    (gradient,) = torch.autograd.grad(cd.sum(), s)
+    with torch.no_grad():
+        cd_error = torch.median(torch.abs(cd / batch["c"][:, 0] - 1))
+        gradient_error = torch.median(
+            torch.linalg.norm(gradient - batch["dcd"], dim=1) / torch.linalg.norm(batch["dcd"], dim=1)
+        )
+    return loss, float(cd_error), float(gradient_error)
+
+
 def evaluate(surrogate: Surrogate, data: Dataset, idx: np.ndarray) -> dict:
-    """Test metrics: C_D relative error (median, p95, max), median gradient cosine, median field error."""
+    """Test metrics: C_D relative error (median, p95, max), median gradient cosine and relative gradient
+    error |∇C_D − adjoint| / |adjoint|, median field error."""
     s, re = data.s[idx], data.re[idx]
     cd, grad = surrogate.drag_gradient(s, re)
     errors = np.abs(cd / data.cd[idx] - 1)
@@ -299,6 +329,9 @@ def evaluate(surrogate: Surrogate, data: Dataset, idx: np.ndarray) -> dict:
         "cd_error_p95": float(np.percentile(errors, 95)),
         "cd_error_max": float(np.max(errors)),
         "gradient_cosine_median": float(np.median(cosine)),
+        "gradient_error_median": float(
+            np.median(np.linalg.norm(grad - reference, axis=1) / np.linalg.norm(reference, axis=1))
+        ),
         "field_error_median": float(np.median(field)),
         "test_samples": len(idx),
     }

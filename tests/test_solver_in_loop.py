@@ -104,7 +104,7 @@ def test_hig_joint_system_is_consistent_with_the_dp_gradient(setup):
     net.set_normalisation(torch.cat([s, torch.log(re)[:, None]], 1), outputs)
     data = {"s": s, "re": re, "c": torch.tensor([[3.1, 0.0], [2.6, 0.0], [2.1, 0.0]])}
     scale, beta = 0.5, 4.0
-    rows, r = joint_system(net, data, physics, pod, scale, beta)
+    rows, r = joint_system(net, data, beta, 0.0, physics, pod, scale)
     y, cd, cl = net(s, re)
     residual = reduced_residual(y, s.numpy(), re.numpy(), physics, pod) / scale
     mismatch = (torch.stack([cd, cl], 1) - data["c"]) / net.out_std[-2:]

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from shapeopt.cli import _parser
 from shapeopt.cli.common import options_for
-from surrogates.settings import METHODS, PHYSICS_METHODS, REGISTRY, TrainSettings, settings_for
+from surrogates.settings import (
+    HALF_INVERSE_METHODS,
+    METHODS,
+    PHYSICS_METHODS,
+    REGISTRY,
+    TrainSettings,
+    settings_for,
+)
 
 
 def _train_settings(*options: str) -> TrainSettings:
@@ -15,8 +23,9 @@ def _train_settings(*options: str) -> TrainSettings:
 
 
 def test_registry_names_every_method_once_and_which_need_the_solver():
-    assert METHODS == tuple(REGISTRY) == ("supervised", "sobolev", "dp", "pg", "hig")
+    assert METHODS == tuple(REGISTRY) == ("supervised", "sobolev", "dp", "pg", "hig", "hig-sobolev")
     assert PHYSICS_METHODS == ("dp", "pg", "hig")
+    assert HALF_INVERSE_METHODS == ("hig", "hig-sobolev")
     assert all(REGISTRY[m].step for m in METHODS)
 
 
@@ -44,3 +53,31 @@ def test_cli_choices_come_from_the_registry():
     args = parser.parse_args(["run", "c.toml", "--train-method", "hig"])
     assert args.train_method == "hig"
     assert parser.parse_args(["run", "c.toml"]).train_method == "sobolev"
+
+
+def test_plateau_schedule_lowers_the_rate_on_plateaus_and_stops_after_the_third():
+    from surrogates.schedule import PLATEAU_STAGES, PlateauSchedule
+
+    improving = PlateauSchedule(1.0)
+    assert all(improving.update(0.98**epoch) for epoch in range(2000))  # 2% per epoch: never a plateau
+    assert improving.lr == 1.0
+    flat = PlateauSchedule(1.0)
+    epochs = 1
+    while flat.update(1.0 + 1e-4 / epochs):  # improves, but by far less than 1%
+        epochs += 1
+    assert flat.stage == PLATEAU_STAGES and np.isclose(flat.lr, 1e-3)
+    assert epochs == 3 * 16  # each stage: the last 8 epochs against the 8 before them
+
+
+def test_training_to_convergence_stops_on_a_plateau():
+    from test_surrogates import synthetic
+
+    from surrogates.train import train
+
+    settings = TrainSettings(method="supervised", epochs=100000, batch=32, width=16, depth=1, lr=1e-2)
+    settings.schedule = "plateau"
+    result = train(synthetic(), settings, {})
+    assert result.metrics["stop"] == "converged"
+    rates = sorted({h["lr"] for h in result.history}, reverse=True)
+    assert np.allclose(rates, [1e-2, 1e-3, 1e-4])
+    assert result.metrics["epochs"] < 100000

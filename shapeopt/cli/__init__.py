@@ -12,7 +12,7 @@ from shapeopt.cli.common import add_options
 from shapeopt.data.settings import DatasetSettings, PhysicsSettings
 from shapeopt.design.settings import RunSettings
 from shapeopt.errors import ShapeoptError
-from surrogates.settings import METHODS, REGISTRY, TUNED, TrainSettings
+from surrogates.settings import METHODS, REGISTRY, SCHEDULES, TUNED, TrainSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,11 +145,13 @@ def _parser() -> argparse.ArgumentParser:
             "lr": "learning rate (hig: step size)",
             "seed": "seed of the split and the initial weights",
             "tau": "hig: relative truncation of singular values",
+            "damping": "hig: λ of the damped step (σ / (σ² + λ σ_max²))^(1/2); 0 is plain σ^(-1/2)",
+            "schedule": "budget: the rate decays over epochs/budget; plateau: until converged",
             "newton_steps": "pg: Newton steps per target",
             "step_size": "pg: fraction of the Newton step taken",
         },
         flags={"gamma": "--gradient-weight"},
-        choices={"method": METHODS, "device": ("auto", "cpu", "cuda")},
+        choices={"method": METHODS, "device": ("auto", "cpu", "cuda"), "schedule": SCHEDULES},
         resolved_later={key: _tuned_text(key) for key in TUNED},
     )
     add_options(train, PhysicsSettings, {"workers": "dp/pg/hig: processes for the FEM physics"})

@@ -66,14 +66,20 @@ def train_command(args: argparse.Namespace) -> int:
     extra = ""
     if "svd_time_share" in m:
         share, megabytes = 100 * m["svd_time_share"], m["jacobian_bytes"] / 1e6
-        extra = f"\n  SVD {share:.0f}% of the time, Jacobian and SVD {megabytes:.0f} MB"
+        jacobian = 100 * m["jacobian_time_share"]
+        extra = (
+            f"\n  network Jacobian (and physics) {jacobian:.0f}%, SVD and update {share:.0f}% of the time, "
+            f"Jacobian and SVD {megabytes:.0f} MB"
+        )
     text = (
         f"{args.out}: {args.method}, {m['epochs']} epochs in {m['train_seconds']:.0f} s, "
         f"{m['pod_modes']} POD modes\n"
         f"  test C_D relative error: median {m['cd_error_median']:.2e}, p95 {m['cd_error_p95']:.2e}, "
         f"max {m['cd_error_max']:.2e}\n"
         f"  median cosine(dC_D/ds surrogate, adjoint) {m['gradient_cosine_median']:.4f}, "
-        f"median field error {m['field_error_median']:.2e} ({m['test_samples']} test samples)" + extra
+        f"median gradient error {m['gradient_error_median']:.2e}, "
+        f"median field error {m['field_error_median']:.2e} ({m['test_samples']} test samples); "
+        f"stopped: {m['stop']}" + extra
     )
     report(args, {"out": str(args.out), "method": args.method, "metrics": m}, text)
     return 0
