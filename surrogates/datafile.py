@@ -314,6 +314,8 @@ class Dataset:
     re_range: tuple[float, float]
     case: dict
     failed: int
+    seed: int = 0  # of the design sequence (the dataset's Sobol points)
+    next_index: int = 0  # the first index of the design sequence that no row holds
 
     def __len__(self) -> int:
         return len(self.re)
@@ -368,6 +370,8 @@ def _read(path: Path) -> Dataset:
             re_range=tuple(float(v) for v in f.attrs["re_range"]),
             case=json.loads(f.attrs["case"]),
             failed=int(np.sum(~ok)),
+            seed=int(f.attrs.get("seed", 0)),
+            next_index=int(f["index"][:n].max()) + 1 if n else 0,
         )
 
 

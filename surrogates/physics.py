@@ -41,17 +41,31 @@ class Physics(Protocol):
     def coefficients(self, s: np.ndarray, re: float, w: np.ndarray) -> np.ndarray:
         """(C_D, C_L) of the state w (weak-residual force): (2,)."""
 
+    def solve(
+        self, s: np.ndarray, re: float, w: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+        """Newton from the guess w to the solution: its state (N,), (C_D, C_L), adjoint dC_D/ds (m,) and
+        the iterations from w (−1 where w was no use); None where the shape has no solution here."""
+
+    def fresh_designs(self, seed: int, start: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Designs start … start + n − 1 of the dataset design sequence of `seed`: s (n, m), Re (n,) and
+        the admissible mask (n,)."""
+
 
 class _Done:
     def __init__(self, value: list):
         self.value = value
+
+    def done(self) -> bool:
+        return True
 
     def result(self) -> list:
         return self.value
 
 
 def start_batch(physics: Physics, name: str, calls: Sequence[tuple[Any, ...]]):
-    """Start `physics.<name>(*call)` for every call; `.result()` gives the list of results in order.
+    """Start `physics.<name>(*call)` for every call; `.result()` gives the list of results in order,
+    `.done()` says whether they are in.
 
     Parallel when the physics offers `map_async`, else evaluated here and now.
     """

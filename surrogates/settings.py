@@ -23,7 +23,7 @@ class TrainingMethod:
     @property
     def validation(self) -> str:
         """The loss that selects the best network and decides convergence."""
-        return "sobolev" if self.name in ("sobolev", "hig", "hig-sobolev") else "supervised"
+        return "sobolev" if self.name in ("sobolev", "pg-fresh", "hig", "hig-sobolev") else "supervised"
 
 
 REGISTRY: dict[str, TrainingMethod] = {
@@ -56,6 +56,13 @@ REGISTRY: dict[str, TrainingMethod] = {
             True,
             "adam",
             {"lr": 1e-2, "batch": 16},
+        ),
+        TrainingMethod(
+            "pg-fresh",
+            "Adam (sobolev loss) on the data and on fresh designs solved by Newton from the network's state",
+            True,
+            "adam",
+            {"lr": 2e-3, "batch": 64},
         ),
         TrainingMethod(
             "hig",
@@ -107,13 +114,14 @@ class TrainSettings:
     schedule: str = "budget"
     newton_steps: int = 1  # pg: Newton steps per target
     step_size: float = 1.0  # pg: fraction of the (damped) Newton step taken in state space
+    fresh_batch: int = 8  # pg-fresh: designs per batch of solves
 
     def problems(self) -> list[str]:
         """What is wrong with these settings (empty when they can train), one phrase per setting."""
         found = []
         if self.method not in METHODS:
             found.append(f"unknown training method '{self.method}' (expected one of {', '.join(METHODS)})")
-        for name in ("epochs", "batch", "width", "depth", "pod_modes", "newton_steps"):
+        for name in ("epochs", "batch", "width", "depth", "pod_modes", "newton_steps", "fresh_batch"):
             if getattr(self, name) < 1:
                 found.append(f"{name} must be ≥ 1, got {getattr(self, name)}")
         for name in ("lr", "budget_seconds", "step_size"):

@@ -5,6 +5,7 @@ Losses in normalised units (outputs divided by their training std), ρ the resid
     sobolev:    supervised + γ |∂C_D/∂s − (dC_D/ds)_adjoint|² / m                     (Adam)
     dp:         ½|Φᵀ R(w̄ + Φ y)|² / ρ² + β |c − c_FEM|², gradients through Jᵀ          (Adam)
     pg:         ½|y − sg(ỹ)|² / k + β |c − sg(c̃)|², targets from Newton steps        (Adam)
+    pg-fresh:   sobolev, on the data and on fresh designs solved from the network's state (Adam)
     hig:        the dp residuals and the gradient misfit, by half-inverse steps       (plain steps)
     hig-sobolev: the sobolev residuals, by half-inverse steps                          (plain steps)
 The split into train/validation/test is fixed by the seed. Each method is validated without the solver,
@@ -26,7 +27,7 @@ from surrogates.artifact import Surrogate
 from surrogates.datafile import Dataset
 from surrogates.half_inverse import check_memory, hig_step
 from surrogates.network import DragNet
-from surrogates.physical_gradients import newton_targets
+from surrogates.physical_gradients import FreshDesigns, newton_targets
 from surrogates.physics import CountedPhysics, Physics, run_batch
 from surrogates.pod import POD, fit_pod
 from surrogates.schedule import BudgetSchedule, PlateauSchedule
@@ -83,6 +84,14 @@ class _Tensors:
         self.y = t(pod.project(data.state))
         self.c = torch.stack([t(data.cd), t(data.cl)], dim=1)
         self.dcd = t(data.dcd)
+
+    def append(self, samples: dict[str, np.ndarray]) -> torch.Tensor:
+        """Add samples (s, re, y, c, dcd arrays); returns their indices."""
+        first = len(self.s)
+        for name, values in samples.items():
+            new = torch.as_tensor(values, dtype=torch.float64, device=self.s.device)
+            setattr(self, name, torch.cat([getattr(self, name), new]))
+        return torch.arange(first, len(self.s), device=self.s.device)
 
 
 def loss_terms(
@@ -203,7 +212,8 @@ def train(
         for group in optimiser.param_groups:
             group["lr"] = lr
         optimiser.zero_grad(set_to_none=True)
-        loss_terms(net, data_batch, settings, context)["total"].backward()
+        method = "sobolev" if settings.method == "pg-fresh" else None
+        loss_terms(net, data_batch, settings, context, method)["total"].backward()
         optimiser.step()
 
     validation = batch_of(val_idx)
@@ -211,6 +221,10 @@ def train(
         schedule = PlateauSchedule(settings.lr)
     else:
         schedule = BudgetSchedule(settings.lr, settings.lr_decay, settings.epochs, settings.budget_seconds)
+    fresh = None
+    if settings.method == "pg-fresh":
+        fresh = FreshDesigns(counted, pod, data.seed, data.next_index, settings.fresh_batch)
+        fresh.launch(net)
     best_state, best_loss, history, stop = None, float("inf"), [], "epochs"
     start = time.perf_counter()
     try:
@@ -223,6 +237,9 @@ def train(
                 if time.perf_counter() - start > settings.budget_seconds:
                     break
             net.eval()
+            if fresh is not None and fresh.ready():
+                train_idx = torch.cat([train_idx, tensors.append(fresh.collect())])
+                fresh.launch(net)
             val_loss, cd_error, gradient_error = validation_metrics(net, validation, settings)
             if not np.isfinite(val_loss):
                 raise ValueError(
@@ -242,6 +259,7 @@ def train(
                     "seconds": elapsed,
                     "physics_calls": counted.total if counted else 0,
                 }
+                | ({"fresh_samples": fresh.solved} if fresh else {})
             )
             if progress is not None:
                 progress(history[-1])
@@ -255,6 +273,8 @@ def train(
         if best_state is None:
             raise
         stop = "interrupted"
+    if fresh is not None and fresh.pending is not None:
+        fresh.collect()  # the batch in flight: its solves are counted, its samples not trained on
     net.load_state_dict(best_state)
     surrogate = Surrogate(
         net,
@@ -279,6 +299,16 @@ def train(
         "stop": stop,
         "interrupted": stop == "interrupted",
     }
+    if fresh is not None:
+        metrics["fresh"] = {
+            "solved": fresh.solved,
+            "failed": fresh.failed,
+            "newton_iterations": [  # per batch, mean over the solves that started from the network
+                float(np.mean([i for i in batch if i >= 0])) if any(i >= 0 for i in batch) else None
+                for batch in fresh.iterations
+            ],
+            "restarted": sum(i < 0 for batch in fresh.iterations for i in batch),
+        }
     if settings.method in HALF_INVERSE_METHODS:
         metrics |= {
             "svd_time_share": step_seconds["svd"] / history[-1]["seconds"],

@@ -102,8 +102,13 @@ ROWS = [
             (["--lr", "-1"], "--lr must be a finite number > 0"),
             (["--tau", "2"], "--tau must lie in (0, 1]"),
             (["--workers", "0"], "--workers must be ≥ 1"),
+            (["--damping", "-1"], "--damping must be a finite number ≥ 0"),
         ]
     ],
+    (["bench-train", RANGE_CASE, "--data", "DATA", "--methods", "hig:foo=1"], "is not KEY=VALUE", None),
+    (["bench-train", RANGE_CASE, "--data", "DATA", "--methods", "adam"], "unknown training method", None),
+    (["bench-train", RANGE_CASE, "--data", "DATA", "--methods", "hig:lr=x"], "is not a value for lr", None),
+    (["bench-train", RANGE_CASE, "--data", "DATA", "--methods", "hig:tau=3"], "tau must lie in (0, 1]", None),
     (
         ["dataset", RANGE_CASE, "--samples", "0", "--out", "new.h5"],
         "--samples and --workers must be ≥ 1",

@@ -177,15 +177,18 @@ def test_bench_train_compares_methods_and_resumes(tiny, tmp_path):
     _, _, path = tiny
     out = tmp_path / "bench"
     base = ["cases/cylinder-re1-40.toml", "--level", "coarse", "--data", str(path), "--out", str(out)]
-    command = shapeopt_command("bench-train", *base, "--budget-seconds", "2", "--methods", "supervised,hig")
+    methods = "supervised,hig,hig-sobolev:damping=0.001:lr=0.1"
+    command = shapeopt_command("bench-train", *base, "--budget-seconds", "2", "--methods", methods)
     first = subprocess.run([*command, "--json"], capture_output=True, text=True, cwd=ROOT, check=True)
     rows = json.loads(first.stdout)["rows"]
-    assert [r["method"] for r in rows] == ["supervised", "hig"]
+    assert [r["method"] for r in rows] == methods.split(",")
     assert rows[1]["metrics"]["physics_calls"]["reduced_jacobian"] > 0
+    assert (rows[2]["settings"]["damping"], rows[2]["settings"]["lr"]) == (1e-3, 0.1)
+    assert rows[2]["metrics"]["physics_calls"] == {}
     assert (out / "validation-error.png").stat().st_size > 10_000
-    assert (out / "table.md").read_text().count("\n") == 4
+    assert (out / "table.md").read_text().count("\n") == 5
     again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True)
-    assert again.stderr.count("reusing") == 2
+    assert again.stderr.count("reusing") == 3
 
     refused = subprocess.run(
         shapeopt_command(
@@ -206,3 +209,26 @@ def test_bench_train_compares_methods_and_resumes(tiny, tmp_path):
     )
     assert refused.returncode == 2 and "lower --batch" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
+@pytest.mark.slow
+def test_pg_on_fresh_designs_trains_on_solves_started_at_the_network(tiny):
+    from surrogates.settings import TrainSettings
+    from surrogates.train import train
+
+    data, physics, _ = tiny
+    settings = TrainSettings(
+        method="pg-fresh", epochs=4, batch=8, width=16, depth=2, lr=1e-2, fresh_batch=4, lr_decay=0.1
+    )
+    result = train(data, settings, {}, physics=physics)
+    losses = [h["validation_loss"] for h in result.history]
+    assert min(losses[1:]) < losses[0], losses
+    fresh = result.metrics["fresh"]
+    # One batch per epoch (this physics solves at once), the one in flight at the end counted too.
+    assert [h["fresh_samples"] for h in result.history] == [4, 8, 12, 16]
+    assert fresh["solved"] == 20 and fresh["failed"] == 0
+    # Every solve started from the network's state, and Newton converged from it in a few steps.
+    assert fresh["restarted"] == 0 and all(1 <= n <= 6 for n in fresh["newton_iterations"])
+    assert result.metrics["physics_calls"]["solve"] == 20
+    s, _, admissible = physics.fresh_designs(data.seed, data.next_index, 4)
+    assert admissible.all() and not np.isin(s[:, 0], data.s[:, 0]).any()  # designs no dataset holds

@@ -158,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     train.set_defaults(run=learning_commands.train_command)
 
     bench = commands.add_parser(
-        "bench-train", help="the five training methods on one dataset and wall-clock budget, side by side"
+        "bench-train", help="training methods side by side on one dataset: equal budgets or to convergence"
     )
     _add_case_arguments(bench)
     bench.add_argument("--data", type=Path, required=True, help="HDF5 dataset from `shapeopt dataset`")
@@ -167,7 +167,17 @@ def _parser() -> argparse.ArgumentParser:
         PhysicsSettings,
         {"budget_seconds": "wall-time budget per method", "workers": "processes for the FEM physics"},
     )
-    bench.add_argument("--methods", default=",".join(METHODS), help="comma-separated list")
+    bench.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help="comma-separated list; a method may carry settings, e.g. hig-sobolev:damping=1e-3:lr=0.1",
+    )
+    bench.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default="budget",
+        help="budget: each method for --budget-seconds; plateau: each until converged, the budget a cap",
+    )
     bench.add_argument("--out", type=Path, default=Path("runs/bench-train"), help="results; reruns resume")
     bench.set_defaults(run=learning_commands.bench_train_command)
     return parser

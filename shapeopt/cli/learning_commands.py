@@ -86,17 +86,17 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def bench_train_command(args: argparse.Namespace) -> int:
-    from shapeopt.data.training_bench import bench_train
-    from surrogates.settings import METHODS
+    from shapeopt.data.training_bench import bench_train, parse_entry
 
     case = load_args(args)
     check_output_folder(args.out)
-    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise CaseError(f"unknown training method {unknown[0]!r} (expected some of {', '.join(METHODS)})")
+    entries = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     try:
-        rows = bench_train(case, args.data, args.out, args.budget_seconds, methods, args.workers, status_line)
+        for entry in entries:
+            parse_entry(entry)
+        rows = bench_train(
+            case, args.data, args.out, args.budget_seconds, entries, args.workers, status_line, args.schedule
+        )
     except ValueError as exc:
         raise CaseError(str(exc)) from None
     report(

@@ -9,6 +9,7 @@ quality; a failed sample is stored with its reason. Rerunning the same command r
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -55,13 +56,18 @@ def design_version(problem: DragProblem) -> str:
     return "sobol-admissible/1" if problem.shape.kind == "fourier" else "sobol-smooth/1"
 
 
-def design_points(problem: DragProblem, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sobol designs (`DragProblem.draw_designs`): s (n, m) admissible (projected onto the constraints,
-    shrunk towards the circle where needed), Re (n,) log-uniform, feasible mask (n,)."""
+def design_points(
+    problem: DragProblem, n: int, seed: int, start: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sobol designs `start … start + n − 1` (`DragProblem.draw_designs`): s (n, m) admissible (projected
+    onto the constraints, shrunk towards the circle where needed), Re (n,) log-uniform, feasible mask (n,)."""
     re_range = problem.case.re_range or (problem.case.re, problem.case.re)
-    unit = qmc.Sobol(problem.size + 1, scramble=True, seed=seed).random_base2(
-        int(np.ceil(np.log2(max(n, 2))))
-    )[:n]
+    sobol = qmc.Sobol(problem.size + 1, scramble=True, seed=seed)
+    if start:
+        sobol.fast_forward(start)
+    with warnings.catch_warnings():  # balance asks for 2^k points from 0; the points are the same
+        warnings.simplefilter("ignore", UserWarning)
+        unit = sobol.random(n)
     log_lo, log_hi = np.log(re_range[0]), np.log(re_range[1])
     re = np.exp(log_lo + unit[:, -1] * (log_hi - log_lo))
     s, feasible = problem.draw_designs(unit[:, :-1])

@@ -12,6 +12,8 @@ import dolfinx_solver  # noqa: F401  (must precede dolfinx, PETSc and MPI)
 import numpy as np
 from petsc4py import PETSc
 
+from shapeopt.data.dataset import design_points
+from shapeopt.errors import ShapeoptError, SolverError
 from shapeopt.fem.problem import DragProblem
 
 
@@ -93,6 +95,32 @@ class FEMPhysics:
         self.problem.solver.set_state(w)
         forces = self.problem.forces.volume()
         return np.array([forces.cd, forces.cl])
+
+    def solve(self, s, re, w) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+        """The converged state of shape s at Re by Newton from the guess w, its (C_D, C_L), adjoint dC_D/ds
+        (m,) and Newton's iterations from w (−1: Newton failed from w and was restarted from Stokes);
+        None where the shape cannot be meshed or no solve converges."""
+        problem = self.problem
+        try:
+            problem.move_to(np.asarray(s, dtype=float))
+            try:
+                report = problem.solver.solve(re=re, initial=np.asarray(w))
+                iterations = -1 if report.continuation_steps else report.iterations
+            except SolverError:
+                problem.solver.solve(re=re)
+                iterations = -1
+            forces = problem.forces.volume()
+            dcd = problem.adjoint.gradients()["cd"]
+        except ShapeoptError:
+            return None
+        finally:
+            self._key = None  # the solver's state and matrices have changed
+        return problem.state(), np.array([forces.cd, forces.cl]), dcd, iterations
+
+    def fresh_designs(self, seed: int, start: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Designs `start … start + n − 1` of the dataset design sequence of `seed`: s (n, m), Re (n,),
+        admissible mask (n,)."""
+        return design_points(self.problem, n, seed, start)
 
     def __del__(self):
         for obj in (self._x, self._f, self._y, self._matrix, self._ksp):

@@ -53,6 +53,10 @@ class _Pending:
     def __init__(self, pool: PhysicsPool, n_calls: int, busy: list[int]):
         self.pool, self.n_calls, self.busy = pool, n_calls, busy
 
+    def done(self) -> bool:
+        """Whether `result()` would return without waiting."""
+        return all(self.pool._connections[w].poll() for w in self.busy)
+
     def result(self) -> list:
         out: list[Any] = [None] * self.n_calls
         errors = []

@@ -80,15 +80,22 @@ def plot_history(history: list[dict], path: Path, title: str = "") -> Path:
 
 
 def plot_learning_curves(rows: list[dict], path: Path) -> Path:
-    """Median validation C_D relative error against wall time, one line per method (PNG)."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    """Median validation C_D and gradient relative errors against epochs and against wall time, one line
+    per method (PNG); each row's history holds points [seconds, epoch, C_D error, gradient error]."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharey="row")
     for row in rows:
-        seconds, errors = zip(*row["history"], strict=True)
-        ax.semilogy(seconds, errors, label=row["method"])
-    ax.set_xlabel("wall time (s)")
-    ax.set_ylabel("validation C_D relative error (median)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+        seconds, epochs, cd_errors, gradient_errors = zip(*row["history"], strict=True)
+        epochs = [epoch + 1 for epoch in epochs]
+        for top, errors in ((0, cd_errors), (1, gradient_errors)):
+            axes[top, 0].loglog(epochs, errors, label=row["method"])
+            axes[top, 1].loglog(seconds, errors, label=row["method"])
+    for column, label in ((0, "epochs"), (1, "wall time (s)")):
+        axes[1, column].set_xlabel(label)
+    axes[0, 0].set_ylabel("validation C_D relative error (median)")
+    axes[1, 0].set_ylabel("validation ∂C_D/∂s relative error (median)")
+    for ax in axes.flat:
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0, 1].legend(fontsize=8)
     return _save(fig, path)
 
 
