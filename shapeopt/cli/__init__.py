@@ -149,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
             "schedule": "budget: the rate decays over epochs/budget; plateau: until converged",
             "newton_steps": "pg: Newton steps per target",
             "step_size": "pg: fraction of the Newton step taken",
+            "fresh_batch": "pg-fresh: fresh designs per batch of solves",
         },
         flags={"gamma": "--gradient-weight"},
         choices={"method": METHODS, "device": ("auto", "cpu", "cuda"), "schedule": SCHEDULES},
