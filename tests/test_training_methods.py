@@ -23,8 +23,20 @@ def _train_settings(*options: str) -> TrainSettings:
 
 
 def test_registry_names_every_method_once_and_which_need_the_solver():
-    assert METHODS == tuple(REGISTRY) == ("supervised", "sobolev", "dp", "pg", "hig", "hig-sobolev")
-    assert PHYSICS_METHODS == ("dp", "pg", "hig")
+    assert (
+        METHODS
+        == tuple(REGISTRY)
+        == (
+            "supervised",
+            "sobolev",
+            "dp",
+            "pg",
+            "pg-fresh",
+            "hig",
+            "hig-sobolev",
+        )
+    )
+    assert PHYSICS_METHODS == ("dp", "pg", "pg-fresh", "hig")
     assert HALF_INVERSE_METHODS == ("hig", "hig-sobolev")
     assert all(REGISTRY[m].step for m in METHODS)
 
