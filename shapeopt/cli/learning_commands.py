@@ -64,13 +64,15 @@ def train_command(args: argparse.Namespace) -> int:
     result = train_for_case(case, args.data, settings, args.out, args.workers, progress)
     m = result.metrics
     extra = ""
-    if "svd_time_share" in m:
-        share, megabytes = 100 * m["svd_time_share"], m["jacobian_bytes"] / 1e6
-        jacobian = 100 * m["jacobian_time_share"]
+    if "step_seconds" in m:
+        t = m["step_seconds"]
         extra = (
-            f"\n  network Jacobian (and physics) {jacobian:.0f}%, SVD and update {share:.0f}% of the time, "
-            f"Jacobian and SVD {megabytes:.0f} MB"
+            f"\n  per step on {t['device']} (median): network {t['network']:.3f} s, "
+            f"physics {t['physics']:.3f} s, SVD/eigh {t['svd']:.3f} s, update {t['update']:.3f} s, "
+            f"step {t['total']:.3f} s"
         )
+    if "jacobian_bytes" in m:
+        extra += f"\n  joint Jacobian and its decomposition: {m['jacobian_bytes'] / 1e6:.0f} MB"
     text = (
         f"{args.out}: {args.method}, {m['epochs']} epochs in {m['train_seconds']:.0f} s, "
         f"{m['pod_modes']} POD modes\n"
