@@ -104,12 +104,19 @@ def test_damping_bends_the_half_inverse_towards_the_gradient_for_small_singular_
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
-def test_hig_step_on_cuda_equals_the_cpu_step():
+@pytest.mark.parametrize("damping", [0.0, 1e-2])
+def test_hig_step_on_cuda_equals_the_cpu_step(damping):
     net, data = _tiny_problem()
     cpu = net.__class__(3, 2, 5, 2)
     cpu.load_state_dict(net.state_dict())
     gpu = net.to("cuda")
-    hig_step(cpu, data, 3.0, 20.0, 1e-4, 0.2)
-    hig_step(gpu, {key: value.to("cuda") for key, value in data.items()}, 3.0, 20.0, 1e-4, 0.2)
-    for a, b in zip(cpu.parameters(), gpu.parameters(), strict=True):
-        assert torch.allclose(a, b.cpu(), rtol=1e-9, atol=1e-12)
+    before = torch.cat([p.detach().reshape(-1) for p in cpu.parameters()])
+    on_cpu = hig_step(cpu, data, 3.0, 20.0, 1e-4, 0.2, damping)
+    on_device = {key: value.to("cuda") for key, value in data.items()}
+    on_gpu = hig_step(gpu, on_device, 3.0, 20.0, 1e-4, 0.2, damping)
+    assert on_cpu["rank"] == on_gpu["rank"]
+    step_cpu = torch.cat([p.detach().reshape(-1) for p in cpu.parameters()]) - before
+    step_gpu = torch.cat([p.detach().cpu().reshape(-1) for p in gpu.parameters()]) - before
+    # cuSOLVER's and LAPACK's eigh differ in rounding; the Gram route squares σ, so the update agrees to
+    # about 1e-11 of its size (H200: 4.9e-11 plain, 1.3e-12 damped).
+    assert (step_gpu - step_cpu).abs().max() < 1e-9 * step_cpu.abs().max()
