@@ -1,20 +1,22 @@
 """Time per training step, split into network Jacobian, physics, SVD/eigh and update, CPU against GPU.
 
-`python bench/training_step.py cases/cylinder-re1-40.toml --data data/cyl.h5 [--methods hig,pg,dp,hig-sobolev]
-[--devices cpu,cuda] [--workers N] [--epochs 3] [--batch 16]`
+`python bench/training_step.py cases/cylinder-re1-40.toml --data data/cyl.h5 [--samples 64]
+[--methods hig,pg,dp,hig-sobolev] [--devices cpu,cuda] [--workers N] [--epochs 3] [--batch 16]`
 
-Each method trains end to end (`surrogates.train.train`, its tuned settings, `--epochs` epochs) once per
-device, with the FEM physics in `--workers` CPU processes (default: one per core) shared by all runs. The
-table gives the median seconds per step (the first step, the warm-up, left out) of each phase
-(`surrogates.step_clock`): `network` the forward/backward passes or network Jacobians, `physics` the
-time spent sending batches to the solver's processes and waiting for them, `SVD/eigh` the Gram matrix
-and its decomposition, `update` forming and applying Δθ (HIG) or Adam's step; `other` is what no phase
-holds (batch assembly). The last column is the CPU step time over this device's.
+Each method trains end to end (`surrogates.train.train`, its tuned settings, `--epochs` epochs) on the
+first `--samples` samples of the dataset, once per device, with the FEM physics in `--workers` CPU
+processes (default: one per core) shared by all runs. The table gives the median seconds per step (the
+first step, the warm-up, left out) of each phase (`surrogates.step_clock`): `network` the forward and
+backward passes or network Jacobians, `physics` the time spent sending batches to the solver's
+processes and waiting for them, `SVD/eigh` the Gram matrix and its decomposition, `update` forming and
+applying Δθ (HIG) or Adam's step; `other` is what no phase holds (batch assembly). The last column is
+the CPU step time over this device's.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import time
@@ -47,11 +49,14 @@ def main() -> None:
     parser.add_argument("--methods", default="hig,pg,dp,hig-sobolev")
     parser.add_argument("--devices", default="cpu,cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--samples", type=int, default=64, help="samples of the dataset to train on")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=16)
     args = parser.parse_args()
     case = load_case(args.case)
     data = read_dataset_for(case, args.data)
+    rows = ("s", "re", "cd", "cl", "dcd", "dcl", "state")
+    data = dataclasses.replace(data, **{name: getattr(data, name)[: args.samples] for name in rows})
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     devices = [d.strip() for d in args.devices.split(",") if d.strip()]
     print(f"{machine()}; {args.workers} solver processes; {len(data)} samples, batch {args.batch}\n")
