@@ -47,9 +47,9 @@ def main() -> None:
         wide = dataclasses.replace(base.shape, parametrisation="bspline", modes=args.modes, bound=3.0)
         case = dataclasses.replace(base, shape=wide)
         problem = DragProblem(case)
-        shape = problem.shape
+        shape = problem.space.shape
         s = fit_radial(shape, functools.partial(lens_radius, aspect=args.aspect))
-        s, ok = problem.project(s[None, :])
+        s, ok = problem.space.project(s[None, :])
         assert ok[0], "the lens's fit does not meet the constraints inside the bounds"
         s = s[0]
         length, height = extent(shape.outline(s, 4000))

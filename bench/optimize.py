@@ -72,7 +72,7 @@ def optimization_table(level: str, out: Path) -> None:
             flush=True,
         )
         shapes.append((f"Re {re}: C_D {f['cd']:.3f}", np.asarray(f["s"])))
-        shape = problem.shape
+        shape = problem.space.shape
     plot_shapes(
         shape,
         [("circle", np.zeros(shape.size)), *shapes],

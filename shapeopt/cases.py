@@ -101,6 +101,11 @@ class Case:
             raise CaseError("; ".join(errors))
         return dataclasses.replace(self, re=self.re if re is None else float(re), level=level or self.level)
 
+    @property
+    def re_bounds(self) -> tuple[float, float]:
+        """The Reynolds numbers datasets and surrogates cover: `re_range`, or (re, re) for one value."""
+        return self.re_range or (self.re, self.re)
+
     def to_dict(self) -> dict[str, Any]:
         """The resolved case as plain data (saved with every result)."""
         return dataclasses.asdict(self)
@@ -141,7 +146,7 @@ def sample_identity(case: Case) -> dict[str, Any]:
     identity: dict[str, Any] = {"level": case.level, "shape.min_quality": case.shape.min_quality}
     identity |= {f"domain.{k}": v for k, v in dataclasses.asdict(case.domain).items()}
     identity |= {f"solver.{k}": v for k, v in dataclasses.asdict(case.solver).items()}
-    identity["re_range"] = list(case.re_range or (case.re, case.re))
+    identity["re_range"] = list(case.re_bounds)
     identity["spec"] = parameter_spec(case).to_dict() if case.domain.kind == "freestream" else None
     return identity
 

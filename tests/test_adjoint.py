@@ -58,15 +58,16 @@ def test_gradient_matches_central_differences(problem40, nontrivial):
 
 
 def test_area_constraint_gradient_matches_finite_differences(problem40, nontrivial):
-    _, jacobian = problem40.constraints(nontrivial)
+    _, jacobian = problem40.space.constraints(nontrivial)
     h = 1e-6
     for i in range(problem40.size):
         e = np.zeros(problem40.size)
         e[i] = h
-        fd = (problem40.constraints(nontrivial + e)[0] - problem40.constraints(nontrivial - e)[0]) / (2 * h)
+        space = problem40.space
+        fd = (space.constraints(nontrivial + e)[0] - space.constraints(nontrivial - e)[0]) / (2 * h)
         assert np.allclose(fd, jacobian[:, i], atol=1e-8)
     # The reference body is the P2 interpolant of the unit-diameter circle: area π/4 up to O(h⁴).
-    assert abs(problem40.reference_area / (np.pi / 4) - 1) < 1e-6
+    assert abs(problem40.space.reference_area / (np.pi / 4) - 1) < 1e-6
 
 
 def test_morph_keeps_dof_layout_and_puts_the_body_on_the_curve(problem40, nontrivial):
@@ -79,7 +80,7 @@ def test_morph_keeps_dof_layout_and_puts_the_body_on_the_curve(problem40, nontri
     nodes = morph.body.positions(nontrivial)
     theta = np.arctan2(nodes[:, 1], nodes[:, 0])
     radius = np.linalg.norm(nodes, axis=1)
-    assert np.allclose(radius, problem40.shape.radius(theta, nontrivial), atol=1e-12)
+    assert np.allclose(radius, problem40.space.shape.radius(theta, nontrivial), atol=1e-12)
     morph.apply(np.zeros(problem40.size))
     assert np.array_equal(problem40.flow_mesh.mesh.geometry.x, morph.reference)
 
@@ -108,11 +109,11 @@ def test_large_deformations_keep_the_map_one_to_one(problem40):
     for s in (np.eye(problem40.size)[4] * 0.6, np.eye(problem40.size)[2] * 0.7):
         quality = problem40.morph.apply(s)
         assert quality > 0.2
-        body = problem40.morph.body
+        body = problem40.space.body
         x = body.nodes + body.basis @ s
         radius = np.linalg.norm(x, axis=1)
         theta = np.arctan2(x[:, 1], x[:, 0])
-        assert np.allclose(radius, problem40.shape.radius(theta, s), rtol=1e-12)
+        assert np.allclose(radius, problem40.space.shape.radius(theta, s), rtol=1e-12)
 
 
 @pytest.mark.slow
@@ -120,7 +121,7 @@ def test_adjoint_optimizer_reduces_drag_at_fixed_area(problem40):
     result = optimize_adjoint(ReducedFunctional(problem40))
     assert result.converged, result.message
     assert result.final["cd"] < 0.9 * result.initial["cd"]
-    values, _ = problem40.constraints(np.asarray(result.final["s"]))
+    values, _ = problem40.space.constraints(np.asarray(result.final["s"]))
     assert np.max(np.abs(values)) < 1e-8
     assert result.history[-1].kkt_residual < 1e-3
     assert result.fem_solves < problem40.case.optimize.max_iterations
@@ -132,19 +133,19 @@ def wide40():
     length/height 4 with sharp tips fitted in it (`bench/deformed_body.py` measures the same on finer
     meshes)."""
     problem = DragProblem(load_case(CASES / "cylinder-re40.toml").with_overrides(level="coarse"))
-    s = fit_radial(problem.shape, functools.partial(lens_radius, aspect=4.0))
-    s, ok = problem.project(s[None, :])
+    s = fit_radial(problem.space.shape, functools.partial(lens_radius, aspect=4.0))
+    s, ok = problem.space.project(s[None, :])
     assert ok[0]
     return problem, s[0]
 
 
 def test_a_strongly_deformed_body_solves_on_a_valid_mesh_and_agrees_with_a_body_fitted_mesh(wide40):
     problem, s = wide40
-    length, height = extent(problem.shape.outline(s, 4000))
+    length, height = extent(problem.space.shape.outline(s, 4000))
     assert length / height > 3.5
     morphed = problem.evaluate(s)
     assert morphed.quality > 0.5
-    fitted = build_mesh(problem.case, body=functools.partial(problem.shape.outline_at, s=s))
+    fitted = build_mesh(problem.case, body=functools.partial(problem.space.shape.outline_at, s=s))
     solver = FlowSolver(fitted, problem.case)
     solver.solve()
     regenerated = ForceEvaluator(solver).volume().cd
@@ -164,15 +165,15 @@ def test_thickness_constraint_jacobian_matches_finite_differences(wide40):
         problem.case, constraints=dataclasses.replace(problem.case.constraints, min_thickness=0.6)
     )
     thick = DragProblem(case)
-    values, jacobian = thick.thickness(s)
+    values, jacobian = thick.space.thickness(s)
     assert values.shape == (180,) and np.min(values) < 0  # the lens is 0.54 D thick: violated
     h = 1e-6
     for i in range(0, problem.size, 5):
         e = h * np.eye(problem.size)[i]
-        central = (thick.thickness(s + e)[0] - thick.thickness(s - e)[0]) / (2 * h)
+        central = (thick.space.thickness(s + e)[0] - thick.space.thickness(s - e)[0]) / (2 * h)
         assert np.allclose(central, jacobian[:, i], atol=1e-8)
     # At θ = π/2 the chord is the body's height through its centre.
-    height = problem.shape.radius(np.array([np.pi / 2, 3 * np.pi / 2]), s).sum()
+    height = problem.space.shape.radius(np.array([np.pi / 2, 3 * np.pi / 2]), s).sum()
     assert np.isclose(values[90], height - 0.6)
 
 
@@ -204,6 +205,6 @@ def test_an_active_thickness_constraint_is_met_with_a_kkt_point(wide40):
     result = optimize_adjoint(J)
     s = np.asarray(result.final["s"])
     assert result.converged, result.message
-    assert np.min(J.problem.thickness(s)[0]) > -1e-8 and len(J.active_thickness(s)) > 0
+    assert np.min(J.space.thickness(s)[0]) > -1e-8 and len(J.space.active_thickness(s)) > 0
     assert result.history[-1].kkt_residual < 1e-4
     assert result.final["height"] >= 0.6 - 1e-6  # the unconstrained optimum is 0.44 D thick

@@ -16,7 +16,7 @@ import pytest
 from conftest import CASES, shapeopt_command
 
 from shapeopt.cases import load_case
-from shapeopt.data.dataset import design_points, generate
+from shapeopt.data.dataset import generate
 from shapeopt.fem.problem import DragProblem
 from surrogates.datafile import read_dataset
 
@@ -30,15 +30,15 @@ def case():
 
 def test_designs_meet_constraints_and_bounds(case):
     problem = DragProblem(case)
-    s, re, feasible = design_points(problem, 32, seed=0)
+    s, re, feasible = problem.space.sobol_samples(32, 0, problem.case.re_bounds)
     assert feasible.mean() > 0.8
-    bounds = np.array(problem.bounds())
+    bounds = problem.space.bounds
     for si in s[feasible]:
-        assert np.max(np.abs(problem.constraints(si)[0])) < 1e-10
+        assert np.max(np.abs(problem.space.constraints(si)[0])) < 1e-10
         assert np.all(si >= bounds[:, 0]) and np.all(si <= bounds[:, 1])
     assert re.min() >= 1.0 and re.max() <= 40.0
     # Deterministic, and a longer design starts with the shorter one (resumable).
-    s8, re8, _ = design_points(problem, 8, seed=0)
+    s8, re8, _ = problem.space.sobol_samples(8, 0, problem.case.re_bounds)
     assert np.array_equal(s8, s[:8]) and np.array_equal(re8, re[:8])
 
 
@@ -129,10 +129,10 @@ def test_designs_in_the_wide_space_are_admissible_shapes():
     """Uniform designs in the wide box (24 B-spline coefficients, |c| ≤ 3) are almost never simple curves;
     halved towards the circle they all become admissible, each keeping its direction."""
     problem = DragProblem(load_case(CASES / "cylinder-re40.toml").with_overrides(level="coarse"))
-    s, _, feasible = design_points(problem, 64, seed=0)
+    s, _, feasible = problem.space.sobol_samples(64, 0, problem.case.re_bounds)
     assert feasible.all()
-    low, high = problem.shape.radius_ratio_range(s)
-    assert np.all(low > 0.05) and np.all(high * problem.shape.r0 < problem.morph.map.max_body_radius)
-    values, _ = problem.constraints_batch(s)
+    low, high = problem.space.shape.radius_ratio_range(s)
+    assert np.all(low > 0.05) and np.all(high * problem.space.shape.r0 < problem.space.max_body_radius)
+    values, _ = problem.space.constraints_batch(s)
     assert np.max(np.abs(values)) < 1e-10
     assert np.median(np.max(np.abs(s), axis=1)) > 0.5  # not collapsed onto the circle

@@ -18,15 +18,16 @@ LAYERS = {
     "shapeopt.files": 0,
     "shapeopt.geometry": 1,
     "shapeopt.cases": 2,
-    "shapeopt.fem": 3,
-    "shapeopt.viz": 4,
-    "shapeopt.data": 5,
-    "shapeopt.design": 6,
-    "shapeopt.cli": 7,
-    "shapeopt.__main__": 8,
+    "shapeopt.space": 3,
+    "shapeopt.fem": 4,
+    "shapeopt.viz": 5,
+    "shapeopt.data": 6,
+    "shapeopt.design": 7,
+    "shapeopt.cli": 8,
+    "shapeopt.__main__": 9,
 }
 FENICS = ("dolfinx", "dolfinx_solver", "petsc4py", "ufl", "basix", "ffcx", "mpi4py")
-FENICS_FREE_LAYER = 2  # errors, files, geometry and cases work without FEniCS
+FENICS_FREE_LAYER = 3  # errors, files, geometry, cases and the design spaces work without FEniCS
 
 
 def module_name(path: Path) -> str:

@@ -89,7 +89,7 @@ def test_poor_surrogate_still_reaches_the_fem_optimum(problem):
     result = optimize_surrogate(ReducedFunctional(problem), surrogate, settings)
     assert result.converged, result.message
     assert result.history[-1].kkt_residual <= settings.kkt_tolerance
-    assert np.max(np.abs(problem.constraints(np.asarray(result.final["s"]))[0])) < 1e-9
+    assert np.max(np.abs(problem.space.constraints(np.asarray(result.final["s"]))[0])) < 1e-9
     # The surrogate's own optimum is far from the FEM's; the corrections carry the answer there.
     surrogate_start = result.history[0]
     assert abs(surrogate_start.surrogate_cd - surrogate_start.cd) > 0.05

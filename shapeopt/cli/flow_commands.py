@@ -65,7 +65,7 @@ def gradient_command(args: argparse.Namespace) -> int:
         "case": case.name,
         "re": case.re,
         "level": case.level,
-        "names": problem.shape.names(),
+        "names": problem.space.shape.names(),
         "s": s.tolist(),
         "cd": evaluation.cd,
         "cl": evaluation.cl,

@@ -9,7 +9,6 @@ quality; a failed sample is stored with its reason. Rerunning the same command r
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -23,7 +22,6 @@ import ufl
 from dolfinx import fem
 from dolfinx.fem.petsc import assemble_matrix
 from mpi4py import MPI
-from scipy.stats import qmc
 
 from shapeopt.cases import Case, parameter_spec, sample_identity
 from shapeopt.data.settings import DatasetSettings
@@ -49,29 +47,6 @@ class Progress:
     def eta(self) -> float:
         """Seconds left at the rate of this run."""
         return self.seconds / max(self.done, 1) * (self.todo - self.done)
-
-
-def design_version(problem: DragProblem) -> str:
-    """How sample i's design follows from the seed (`DragProblem.draw_designs`); resumes must match."""
-    return "sobol-admissible/1" if problem.shape.kind == "fourier" else "sobol-smooth/1"
-
-
-def design_points(
-    problem: DragProblem, n: int, seed: int, start: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sobol designs `start … start + n − 1` (`DragProblem.draw_designs`): s (n, m) admissible (projected
-    onto the constraints, shrunk towards the circle where needed), Re (n,) log-uniform, feasible mask (n,)."""
-    re_range = problem.case.re_range or (problem.case.re, problem.case.re)
-    sobol = qmc.Sobol(problem.size + 1, scramble=True, seed=seed)
-    if start:
-        sobol.fast_forward(start)
-    with warnings.catch_warnings():  # balance asks for 2^k points from 0; the points are the same
-        warnings.simplefilter("ignore", UserWarning)
-        unit = sobol.random(n)
-    log_lo, log_hi = np.log(re_range[0]), np.log(re_range[1])
-    re = np.exp(log_lo + unit[:, -1] * (log_hi - log_lo))
-    s, feasible = problem.draw_designs(unit[:, :-1])
-    return s, re, feasible
 
 
 def state_weights(problem: DragProblem) -> np.ndarray:
@@ -133,7 +108,7 @@ def generate(
         raise CaseError(f"case '{case.name}': datasets need a freestream case with a shape parametrisation")
     _on_root(comm, lambda: check_writable(out))  # before the mesh and the first solve
     problem = DragProblem(case, MPI.COMM_SELF)  # every rank (and worker) solves samples on its own
-    s, re, feasible = design_points(problem, samples, seed)
+    s, re, feasible = problem.space.sobol_samples(samples, seed, case.re_bounds)
     if feasible.mean() < MIN_FEASIBLE_SHARE:
         raise CaseError(
             f"case '{case.name}': only {feasible.sum()} of {samples} drawn designs are admissible "
@@ -148,14 +123,14 @@ def generate(
             "case": case.to_dict(),
             "spec": parameter_spec(case),
             "mesh_sha256": problem.flow_mesh.sha256,
-            "re_range": list(case.re_range or (case.re, case.re)),
+            "re_range": list(case.re_bounds),
             "seed": seed,
             "level": case.level,
         }
         identity = sample_identity(case) | {
             "mesh_sha256": problem.flow_mesh.sha256,
             "seed": seed,
-            "design": design_version(problem),
+            "design": problem.space.draw_version,
         }
         writer = SampleFile(out, problem.size, len(problem.state()), attrs, state_weights(problem), identity)
         done = writer.done()

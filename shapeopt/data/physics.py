@@ -12,7 +12,6 @@ import dolfinx_solver  # noqa: F401  (must precede dolfinx, PETSc and MPI)
 import numpy as np
 from petsc4py import PETSc
 
-from shapeopt.data.dataset import design_points
 from shapeopt.errors import ShapeoptError, SolverError
 from shapeopt.fem.problem import DragProblem
 
@@ -120,7 +119,7 @@ class FEMPhysics:
     def fresh_designs(self, seed: int, start: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Designs `start … start + n − 1` of the dataset design sequence of `seed`: s (n, m), Re (n,),
         admissible mask (n,)."""
-        return design_points(self.problem, n, seed, start)
+        return self.problem.space.sobol_samples(n, seed, self.problem.case.re_bounds, start)
 
     def __del__(self):
         for obj in (self._x, self._f, self._y, self._matrix, self._ksp):

@@ -27,9 +27,8 @@ def read_dataset_for(case: Case, path: Path) -> Dataset:
         differences.append(
             f"parameter bounds or constraints {data.spec.to_dict()} ≠ the case's {wanted.to_dict()}"
         )
-    re_range = case.re_range or (case.re, case.re)
-    if not np.allclose(data.re_range, re_range, rtol=1e-12):
-        differences.append(f"Re range {list(data.re_range)} ≠ the case's {list(re_range)}")
+    if not np.allclose(data.re_range, case.re_bounds, rtol=1e-12):
+        differences.append(f"Re range {list(data.re_range)} ≠ the case's {list(case.re_bounds)}")
     if differences:
         raise CaseError(
             f"{path} was made for another design space than case '{case.name}': " + "; ".join(differences)

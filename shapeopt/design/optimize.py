@@ -99,9 +99,9 @@ def optimize_adjoint(
             s=s.tolist(),
             cd=evaluation.cd,
             cl=evaluation.cl,
-            violation=J.violation(s),
+            violation=J.space.violation(s),
             gradient_norm=float(np.linalg.norm(evaluation.dcd)),
-            kkt_residual=J.kkt_residual(s, evaluation.dcd),
+            kkt_residual=J.space.kkt_residual(s, evaluation.dcd),
             fem_solves=problem.fem_solves,
             seconds=time.perf_counter() - start,
         )
@@ -129,8 +129,8 @@ def optimize_adjoint(
             s0,
             jac=True,
             method="SLSQP",
-            bounds=J.bounds,
-            constraints=J.constraints,
+            bounds=J.space.bounds,
+            constraints=J.space.scipy_constraints(),
             callback=record,
             options={"maxiter": settings.max_iterations, "ftol": settings.tolerance},
         )

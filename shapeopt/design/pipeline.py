@@ -171,7 +171,7 @@ def report_markdown(outcome: RunOutcome) -> str:
         f" Optimization {outcome.seconds['optimization']:.0f} s.",
         "",
         "Optimized parameters: "
-        + ", ".join(f"{n} = {v:.5f}" for n, v in zip(outcome.problem.shape.names(), f["s"], strict=True)),
+        + ", ".join(f"{n} = {v:.5f}" for n, v in zip(outcome.problem.space.names(), f["s"], strict=True)),
         "",
         "![initial and optimized shape](shapes.png)",
         "",

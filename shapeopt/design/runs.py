@@ -220,14 +220,14 @@ def write_run(result: OptimizationResult, J: ReducedFunctional, out: Path, comm=
     )
     if comm.rank == 0:
         plot_shapes(
-            problem.shape,
+            problem.space.shape,
             [("initial", np.asarray(result.initial["s"])), ("optimized", np.asarray(result.final["s"]))],
             out / "shapes.png",
             title=f"Re {J.re:g}: C_D {result.initial['cd']:.4f} → {result.final['cd']:.4f}",
         )
         plot_history(history, out / "history.png", title=f"{case.name}, {result.method}")
         plot_iterates(
-            problem.shape,
+            problem.space.shape,
             [np.asarray(h["s"]) for h in history],
             out / "iterates.png",
             title=f"{case.name}, {result.method}: {len(history)} iterates",
@@ -258,8 +258,8 @@ def show_run(
     evaluation = problem.evaluate(final)
     u, p = problem.solver.split()
     outlines = [
-        ("initial", problem.shape.outline(initial), "grey"),
-        ("optimized", problem.shape.outline(final), "black"),
+        ("initial", problem.space.shape.outline(initial), "grey"),
+        ("optimized", problem.space.shape.outline(final), "black"),
     ]
     path = render_view(
         u,

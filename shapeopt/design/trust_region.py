@@ -102,17 +102,17 @@ def global_search(
     chunk: int = 2**13,
 ) -> tuple[np.ndarray, np.ndarray, SearchReport]:
     """Best `keep` by `drag(s (b, m))` → (b,) of the circle, the `known` designs (k, m) projected onto J's
-    constraints, and `n` Sobol designs from the datasets' distribution (`DragProblem.draw_designs`): the
+    constraints, and `n` Sobol designs from the datasets' distribution (`RadialDesignSpace.draw`): the
     places where a surrogate saw data. Returns (keep, m), (keep,) and a report."""
     start = time.perf_counter()
     sobol = qmc.Sobol(J.size, scramble=True, seed=seed)
     pool = np.zeros((1, J.size)) if known is None else np.vstack([np.zeros((1, J.size)), known])
-    best_s, ok = J.project(pool)  # the circle (scaled to the area) is admissible
+    best_s, ok = J.space.project(pool)  # the circle (scaled to the area) is admissible
     best_s = best_s[ok]
     best_cd = drag(best_s) if len(best_s) else np.empty(0)
     report = SearchReport()
     for first in range(0, n, chunk):
-        s, feasible = J.problem.draw_designs(sobol.random(min(chunk, n - first)))
+        s, feasible = J.space.draw(sobol.random(min(chunk, n - first)))
         report.drawn += len(s)
         s = s[feasible]
         cd = drag(s)
@@ -135,18 +135,17 @@ def minimise_model(
     radius: float | None = None,
 ) -> np.ndarray:
     """SLSQP on a smooth model `s ↦ (value, gradient)` under J's constraints, bounds and an ∞-norm ball."""
-    bounds = J.bounds if center is None else J.bounds_within(center, radius)
-    box = np.array(bounds)
+    bounds = J.space.bounds if center is None else np.array(J.space.bounds_within(center, radius))
     outcome = minimize(
         model,
-        np.clip(s0, box[:, 0], box[:, 1]),
+        np.clip(s0, bounds[:, 0], bounds[:, 1]),
         jac=True,
         method="SLSQP",
         bounds=bounds,
-        constraints=J.constraints,
+        constraints=J.space.scipy_constraints(),
         options={"maxiter": 200, "ftol": 1e-12},
     )
-    s, ok = J.project(outcome.x[None, :])  # exact feasibility before any FEM call
+    s, ok = J.space.project(outcome.x[None, :])  # exact feasibility before any FEM call
     return s[0] if ok[0] else outcome.x
 
 
@@ -179,7 +178,7 @@ def optimize_surrogate(
     problem, re = J.problem, J.re
     queries = [0]
 
-    mirror = problem.shape.mirror()
+    mirror = J.space.shape.mirror()
 
     def surrogate_value(s: np.ndarray) -> np.ndarray:
         queries[0] += 2 * len(s)
@@ -213,7 +212,7 @@ def optimize_surrogate(
         c_k, g_k = current.cd, current.dcd
         s_k = current.s
         surrogate_k, dsurrogate_k = surrogate_with_gradient(s_k)
-        kkt = J.kkt_residual(s_k, g_k)
+        kkt = J.space.kkt_residual(s_k, g_k)
         result.history.append(
             TrustStep(
                 step,
@@ -224,7 +223,7 @@ def optimize_surrogate(
                 radius,
                 ratio,
                 accepted,
-                J.violation(s_k),
+                J.space.violation(s_k),
                 kkt,
                 problem.fem_solves,
                 time.perf_counter() - start,

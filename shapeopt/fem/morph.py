@@ -23,8 +23,8 @@ from shapeopt.errors import ShapeError
 from shapeopt.fem.meshing import BODY, FlowMesh
 from shapeopt.geometry.discrete_body import DiscreteBody, orient_edges
 from shapeopt.geometry.shapes import RadialShape
+from shapeopt.space.radial import MIN_RADIUS_RATIO
 
-MIN_RADIUS_RATIO = 0.05  # r/r₀ at or below this anywhere: not a simple curve the mesh can follow
 # Points of the reference triangle where the Jacobian determinant is compared (vertices, mid-edges, centre).
 _QUALITY_POINTS = np.array([[0, 0], [1, 0], [0, 1], [0.5, 0], [0.5, 0.5], [0, 0.5], [1 / 3, 1 / 3]])
 
