@@ -215,8 +215,48 @@ def load_case(path: str | Path) -> Case:
 
 
 def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "case") -> Case:
-    """Validate a parsed TOML mapping against the schema and build a `Case`."""
+    """Validate a parsed TOML mapping against the schema and build a `Case`; every problem found is
+    reported together in one `CaseError`."""
     errors: list[str] = []
+    values = _sorted_values(errors, raw)
+    kind = values["domain"].get("kind")
+    _check_domain(errors, values["domain"])
+    re_range = _check_flow(errors, values["flow"])
+    level = values["mesh"].get("level")
+    if level is not None and level not in LEVELS:
+        errors.append(f"mesh.level '{level}' is not one of {', '.join(LEVELS)}")
+    for key in ("rtol", "atol", "max_iterations"):
+        if key in values["solver"]:
+            _check_positive(errors, f"solver.{key}", values["solver"][key])
+    _check_shape(errors, values)
+    if not errors and kind == "freestream":
+        errors += _reachability_problems(
+            Domain(**values["domain"]), ShapeSettings(**values["shape"]), Constraints(**values["constraints"])
+        )
+    if kind == "dfg-channel" and any(values[s] for s in ("shape", "constraints", "optimize")):
+        errors.append(
+            "the dfg-channel domain has a fixed cylinder: [shape], [constraints] and "
+            "[optimize] apply to freestream cases only"
+        )
+    if errors:
+        raise CaseError(f"{source}: " + "; ".join(errors))
+    return Case(
+        name=values[""].get("name", default_name),
+        description=values[""].get("description", ""),
+        domain=Domain(**values["domain"]),
+        re=values["flow"]["re"],
+        re_range=re_range,
+        level=level or "medium",
+        solver=SolverSettings(**values["solver"]),
+        shape=ShapeSettings(**values["shape"]),
+        constraints=Constraints(**values["constraints"]),
+        optimize=OptimizeSettings(**values["optimize"]),
+    )
+
+
+def _sorted_values(errors: list[str], raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The keys of `raw` sorted into their schema sections ("" for top-level keys), type-checked; unknown
+    sections and keys, wrong types and missing required keys are added to `errors`."""
     values: dict[str, dict[str, Any]] = {section: {} for section in _SCHEMA}
     seen: set[tuple[str, str]] = set()
     for key, value in raw.items():
@@ -232,8 +272,11 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
     for section, key in _REQUIRED:
         if (section, key) not in seen:
             errors.append(f"missing required key '{section}.{key}'")
+    return values
 
-    domain = values["domain"]
+
+def _check_domain(errors: list[str], domain: dict[str, Any]) -> None:
+    """The domain kind is known; box sizes are positive and given for freestream boxes only."""
     kind = domain.get("kind")
     if kind is not None and kind not in DOMAIN_KINDS:
         errors.append(f"unknown domain kind '{kind}' (expected one of {', '.join(DOMAIN_KINDS)})")
@@ -242,33 +285,35 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
             _check_positive(errors, f"domain.{key}", domain[key])
             if kind == "dfg-channel":
                 errors.append(f"'domain.{key}' does not apply to the fixed dfg-channel geometry")
-    re_range = None
-    if isinstance(values["flow"].get("re"), list):
-        re_range = values["flow"]["re"]
-        if len(re_range) != 2 or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in re_range
-        ):
-            errors.append(f"'flow.re' range must be two numbers [low, high], got {re_range!r}")
-        elif not (0 < re_range[0] < re_range[1] and math.isfinite(re_range[1])):
-            errors.append(f"'flow.re' range must satisfy 0 < low < high < inf, got {re_range!r}")
-        else:
-            re_range = (float(re_range[0]), float(re_range[1]))
-            values["flow"]["re"] = float(np.sqrt(re_range[0] * re_range[1]))
-    elif "re" in values["flow"]:
-        values["flow"]["re"] = float(values["flow"]["re"])
-        _check_positive(errors, "flow.re", values["flow"]["re"])
-    level = values["mesh"].get("level")
-    if level is not None and level not in LEVELS:
-        errors.append(f"mesh.level '{level}' is not one of {', '.join(LEVELS)}")
-    solver = values["solver"]
-    for key in ("rtol", "atol", "max_iterations"):
-        if key in solver:
-            _check_positive(errors, f"solver.{key}", solver[key])
+
+
+def _check_flow(errors: list[str], flow: dict[str, Any]) -> tuple[float, float] | None:
+    """`flow.re` as one positive number, or a range [low, high] whose geometric mean becomes `re`
+    (set in `flow`). Returns the range, or None for one number."""
+    if not isinstance(flow.get("re"), list):
+        if "re" in flow:
+            flow["re"] = float(flow["re"])
+            _check_positive(errors, "flow.re", flow["re"])
+        return None
+    re_range = flow["re"]
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in re_range)
+    if len(re_range) != 2 or not numbers:
+        errors.append(f"'flow.re' range must be two numbers [low, high], got {re_range!r}")
+        return None
+    if not (0 < re_range[0] < re_range[1] and math.isfinite(re_range[1])):
+        errors.append(f"'flow.re' range must satisfy 0 < low < high < inf, got {re_range!r}")
+        return None
+    flow["re"] = float(np.sqrt(re_range[0] * re_range[1]))
+    return (float(re_range[0]), float(re_range[1]))
+
+
+def _check_shape(errors: list[str], values: dict[str, dict[str, Any]]) -> None:
+    """The parametrisation is known, its size within limits, the positive settings positive."""
     shape = values["shape"]
-    if shape.get("parametrisation", "fourier") not in PARAMETRISATIONS:
+    kind = shape.get("parametrisation", "fourier")
+    if kind not in PARAMETRISATIONS:
         errors.append(
-            f"unknown shape.parametrisation '{shape['parametrisation']}' "
-            f"(expected one of {', '.join(PARAMETRISATIONS)})"
+            f"unknown shape.parametrisation '{kind}' (expected one of {', '.join(PARAMETRISATIONS)})"
         )
     for section, key in (
         ("shape", "modes"),
@@ -280,41 +325,14 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
     ):
         if key in values[section]:
             _check_positive(errors, f"{section}.{key}", values[section][key])
-    if shape.get("parametrisation") == "bspline" and shape.get("modes", 4) < 4:
+    if kind == "bspline" and shape.get("modes", 4) < 4:
         errors.append("'shape.modes' must be ≥ 4 for the bspline parametrisation")
-    kind_of_shape = shape.get("parametrisation", "fourier")
-    if kind_of_shape in MAX_MODES and shape.get("modes", 0) > MAX_MODES[kind_of_shape]:
-        errors.append(
-            f"'shape.modes' must be ≤ {MAX_MODES[kind_of_shape]} for {kind_of_shape}, got {shape['modes']}"
-        )
+    if kind in MAX_MODES and shape.get("modes", 0) > MAX_MODES[kind]:
+        errors.append(f"'shape.modes' must be ≤ {MAX_MODES[kind]} for {kind}, got {shape['modes']}")
     if shape.get("min_quality", 0.5) >= 1:
         errors.append(
             f"'shape.min_quality' must be < 1 (a fraction of the reference cells), got {shape['min_quality']}"
         )
-    if not errors and kind == "freestream":
-        errors += _reachability_problems(
-            Domain(**domain), ShapeSettings(**shape), Constraints(**values["constraints"])
-        )
-    if kind == "dfg-channel" and any(values[s] for s in ("shape", "constraints", "optimize")):
-        errors.append(
-            "the dfg-channel domain has a fixed cylinder: [shape], [constraints] and "
-            "[optimize] apply to freestream cases only"
-        )
-    if errors:
-        raise CaseError(f"{source}: " + "; ".join(errors))
-
-    return Case(
-        name=values[""].get("name", default_name),
-        description=values[""].get("description", ""),
-        domain=Domain(**domain),
-        re=values["flow"]["re"],
-        re_range=re_range,
-        level=level or "medium",
-        solver=SolverSettings(**solver),
-        shape=ShapeSettings(**shape),
-        constraints=Constraints(**values["constraints"]),
-        optimize=OptimizeSettings(**values["optimize"]),
-    )
 
 
 MAX_MODES = {"fourier": 32, "bspline": 128}

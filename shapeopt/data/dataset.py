@@ -108,7 +108,8 @@ def generate(
         raise CaseError(f"case '{case.name}': datasets need a freestream case with a shape parametrisation")
     _on_root(comm, lambda: check_writable(out))  # before the mesh and the first solve
     problem = DragProblem(case, MPI.COMM_SELF)  # every rank (and worker) solves samples on its own
-    s, re, feasible = problem.space.sobol_samples(samples, seed, case.re_bounds)
+    designs = problem.space.sobol_samples(samples, seed, case.re_bounds)
+    feasible = designs[2]
     if feasible.mean() < MIN_FEASIBLE_SHARE:
         raise CaseError(
             f"case '{case.name}': only {feasible.sum()} of {samples} drawn designs are admissible "
@@ -119,62 +120,23 @@ def generate(
 
     def open_writer() -> list[int]:
         nonlocal writer
-        attrs = {
-            "case": case.to_dict(),
-            "spec": parameter_spec(case),
-            "mesh_sha256": problem.flow_mesh.sha256,
-            "re_range": list(case.re_bounds),
-            "seed": seed,
-            "level": case.level,
-        }
-        identity = sample_identity(case) | {
-            "mesh_sha256": problem.flow_mesh.sha256,
-            "seed": seed,
-            "design": problem.space.draw_version,
-        }
-        writer = SampleFile(out, problem.size, len(problem.state()), attrs, state_weights(problem), identity)
+        writer = _sample_file(problem, out, seed)
         done = writer.done()
         return [i for i in range(samples) if i not in done]
 
     todo = _on_root(comm, open_writer)
     start = time.perf_counter()
     counts = {"done": 0, "failed": 0}
-
-    def store(rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            writer.append(row)
-            counts["done"] += 1
-            counts["failed"] += row["status"] != 0
-        if progress is not None:
-            progress(
-                Progress(
-                    counts["done"],
-                    counts["failed"],
-                    len(todo),
-                    samples - len(todo) + counts["done"],
-                    time.perf_counter() - start,
-                )
-            )
-
     try:
-        if comm.size > 1:
-            # Lockstep rounds: rank r takes the r-th sample of each round; rank 0 writes the round.
-            for first in range(0, len(todo), comm.size):
-                mine = first + comm.rank
-                row = (
-                    compute_sample(problem, todo[mine], s[todo[mine]], re[todo[mine]], feasible[todo[mine]])
-                    if mine < len(todo)
-                    else None
-                )
-                rows = comm.gather(row, root=0)
-                if comm.rank == 0:
-                    store([r for r in rows if r is not None])
-        elif workers > 1:
-            for row in _pool_samples(case, todo, s, re, feasible, workers):
-                store([row])
-        else:
-            for i in todo:
-                store([compute_sample(problem, i, s[i], re[i], feasible[i])])
+        for rows in _computed_rows(problem, todo, designs, workers, comm):
+            for row in rows:
+                writer.append(row)
+                counts["done"] += 1
+                counts["failed"] += row["status"] != 0
+            if progress is not None:
+                stored = samples - len(todo) + counts["done"]
+                seconds = time.perf_counter() - start
+                progress(Progress(counts["done"], counts["failed"], len(todo), stored, seconds))
     finally:
         if writer is not None:
             writer.close()
@@ -184,6 +146,54 @@ def generate(
         "failed": counts["failed"],
         "seconds": time.perf_counter() - start,
     }
+
+
+def _sample_file(problem: DragProblem, out: Path, seed: int) -> SampleFile:
+    """The dataset file `out` opened for appending (created, or resumed when its identity matches)."""
+    case = problem.case
+    attrs = {
+        "case": case.to_dict(),
+        "spec": parameter_spec(case),
+        "mesh_sha256": problem.flow_mesh.sha256,
+        "re_range": list(case.re_bounds),
+        "seed": seed,
+        "level": case.level,
+    }
+    identity = sample_identity(case) | {
+        "mesh_sha256": problem.flow_mesh.sha256,
+        "seed": seed,
+        "design": problem.space.draw_version,
+    }
+    return SampleFile(out, problem.size, len(problem.state()), attrs, state_weights(problem), identity)
+
+
+def _computed_rows(
+    problem: DragProblem,
+    todo: list[int],
+    designs: tuple[np.ndarray, np.ndarray, np.ndarray],
+    workers: int,
+    comm: MPI.Comm,
+) -> Iterator[list[dict[str, Any]]]:
+    """The rows of samples `todo` of `designs` (s (n, m), Re (n,), feasible (n,)), in groups that rank 0
+    stores: rounds over MPI ranks, one sample at a time from a process pool or in this process."""
+    s, re, feasible = designs
+    if comm.size > 1:
+        # Lockstep rounds: rank r takes the r-th sample of each round; rank 0 writes the round.
+        for first in range(0, len(todo), comm.size):
+            mine = first + comm.rank
+            row = None
+            if mine < len(todo):
+                i = todo[mine]
+                row = compute_sample(problem, i, s[i], re[i], feasible[i])
+            rows = comm.gather(row, root=0)
+            if comm.rank == 0:
+                yield [r for r in rows if r is not None]
+    elif workers > 1:
+        for row in _pool_samples(problem.case, todo, s, re, feasible, workers):
+            yield [row]
+    else:
+        for i in todo:
+            yield [compute_sample(problem, i, s[i], re[i], feasible[i])]
 
 
 def _on_root(comm: MPI.Comm, work: Callable[[], Any]) -> Any:
