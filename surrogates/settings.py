@@ -9,21 +9,25 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TrainingMethod:
-    """One training method: what its step does, whether it calls the FEM physics, its update (`adam` on a
-    loss, or `half-inverse` steps over the joint Jacobian of its residuals), and the settings it was tuned
-    with (docs/training-methods.md), used unless given otherwise. Each is validated without the solver,
-    by the labelled loss of what it learns: `sobolev` where it learns adjoint gradients, else `supervised`."""
+    """What one training method is, without torch (the CLI builds its options from these): its name, a
+    one-line description of its step, whether it calls the FEM physics, its update (`adam` on a loss, or
+    `half-inverse` steps over the joint Jacobian of its residuals), the settings it was tuned with
+    (docs/training-methods.md, used unless given otherwise) and its validation loss. Each method is
+    validated without the solver, by the labelled loss of what it learns: `sobolev` where it learns adjoint
+    gradients, else `supervised`. Its torch side, the step itself, is `surrogates.methods`."""
 
     name: str
-    step: str
+    description: str
     needs_physics: bool
     update: str
     tuned: dict
+    validation: str
 
     @property
-    def validation(self) -> str:
-        """The loss that selects the best network and decides convergence."""
-        return "sobolev" if self.name in ("sobolev", "pg-fresh", "hig", "hig-sobolev") else "supervised"
+    def timed(self) -> bool:
+        """Whether its steps are timed by phase: the steps of the solver-free Adam methods are too short to
+        synchronise the device after each phase."""
+        return self.needs_physics or self.update != "adam"
 
 
 REGISTRY: dict[str, TrainingMethod] = {
@@ -32,51 +36,58 @@ REGISTRY: dict[str, TrainingMethod] = {
         TrainingMethod(
             "supervised",
             "Adam on the C_D, C_L and POD-state misfits",
-            False,
-            "adam",
-            {"lr": 2e-3, "batch": 64},
+            needs_physics=False,
+            update="adam",
+            tuned={"lr": 2e-3, "batch": 64},
+            validation="supervised",
         ),
         TrainingMethod(
             "sobolev",
             "Adam on the supervised misfits plus γ |∂C_D/∂s − adjoint|²",
-            False,
-            "adam",
-            {"lr": 2e-3, "batch": 64},
+            needs_physics=False,
+            update="adam",
+            tuned={"lr": 2e-3, "batch": 64},
+            validation="sobolev",
         ),
         TrainingMethod(
             "dp",
             "Adam on the FEM residual of the predicted state (gradients through Jᵀ) and C_D",
-            True,
-            "adam",
-            {"lr": 1e-2, "batch": 16},
+            needs_physics=True,
+            update="adam",
+            tuned={"lr": 1e-2, "batch": 16},
+            validation="supervised",
         ),
         TrainingMethod(
             "pg",
             "Adam towards Newton-corrected states (the solver's local inverse)",
-            True,
-            "adam",
-            {"lr": 1e-2, "batch": 16},
+            needs_physics=True,
+            update="adam",
+            tuned={"lr": 1e-2, "batch": 16},
+            validation="supervised",
         ),
         TrainingMethod(
             "pg-fresh",
             "Adam (sobolev loss) on the data and on fresh designs solved by Newton from the network's state",
-            True,
-            "adam",
-            {"lr": 2e-3, "batch": 64},
+            needs_physics=True,
+            update="adam",
+            tuned={"lr": 2e-3, "batch": 64},
+            validation="sobolev",
         ),
         TrainingMethod(
             "hig",
             "half-inverse step over the FEM residual, C_D/C_L and adjoint-gradient rows",
-            True,
-            "half-inverse",
-            {"lr": 0.3, "batch": 16, "tau": 1e-5},
+            needs_physics=True,
+            update="half-inverse",
+            tuned={"lr": 0.3, "batch": 16, "tau": 1e-5},
+            validation="sobolev",
         ),
         TrainingMethod(
             "hig-sobolev",
             "half-inverse step over the state, C_D/C_L and adjoint-gradient misfits",
-            False,
-            "half-inverse",
-            {"lr": 0.3, "batch": 16, "tau": 1e-5},
+            needs_physics=False,
+            update="half-inverse",
+            tuned={"lr": 0.3, "batch": 16, "tau": 1e-5},
+            validation="sobolev",
         ),
     )
 }

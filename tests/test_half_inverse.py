@@ -8,9 +8,9 @@ import torch
 from torch.func import functional_call
 
 from surrogates.half_inverse import half_inverse_update, hig_step, joint_system
+from surrogates.methods import sobolev_loss
 from surrogates.network import DragNet
 from surrogates.settings import TrainSettings
-from surrogates.train import loss_terms
 
 
 def _tiny_problem(seed: int = 0):
@@ -75,7 +75,7 @@ def test_hig_with_gradient_rows_equals_the_dense_formula(damping):
 
     # ½|r|² is the batch sum of the sobolev loss that Adam minimises.
     settings = TrainSettings(method="sobolev", beta=beta, gamma=gamma)
-    sobolev = loss_terms(net, {key: value.clone() for key, value in data.items()}, settings)["total"]
+    sobolev = sobolev_loss(net, {key: value.clone() for key, value in data.items()}, settings)["total"]
     assert np.isclose(0.5 * r @ r, len(data["s"]) * sobolev.item(), rtol=1e-12)
 
     u, sigma, vt = np.linalg.svd(jacobian, full_matrices=False)

@@ -38,7 +38,7 @@ def test_registry_names_every_method_once_and_which_need_the_solver():
     )
     assert PHYSICS_METHODS == ("dp", "pg", "pg-fresh", "hig")
     assert HALF_INVERSE_METHODS == ("hig", "hig-sobolev")
-    assert all(REGISTRY[m].step for m in METHODS)
+    assert all(REGISTRY[m].description for m in METHODS)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -93,3 +93,76 @@ def test_training_to_convergence_stops_on_a_plateau():
     rates = sorted({h["lr"] for h in result.history}, reverse=True)
     assert np.allclose(rates, [1e-2, 1e-3, 1e-4])
     assert result.metrics["epochs"] < 100000
+
+
+class _LinearPhysics:
+    """A stand-in solver: R(w) = w − w_data(s, Re) on the synthetic states, whose solution is the data."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def _exact(self, s: np.ndarray) -> np.ndarray:
+        return self.data.state[np.argmin(np.sum((self.data.s - s) ** 2, axis=1))]
+
+    def residual(self, s, re, w):
+        return w - self._exact(s)
+
+    def jacobian_transpose_product(self, s, re, w, v):
+        return v
+
+    def reduced_jacobian(self, s, re, w, basis):
+        return basis.T @ basis
+
+    def newton_step(self, s, re, w, damping=None):
+        return -self.residual(s, re, w)
+
+    def coefficients(self, s, re, w):
+        return np.array([w.mean(), 0.0])
+
+    def solve(self, s, re, w):
+        return self._exact(s), np.array([1.0, 0.0]), np.zeros_like(s), 1
+
+    def fresh_designs(self, seed, start, n):
+        return self.data.s[:n], self.data.re[:n], np.ones(n, dtype=bool)
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_each_registry_name_builds_a_method_the_loop_needs_not_tell_apart(name):
+    """The epoch loop only calls `step`, `validation_loss` and the hooks; what each method is comes from
+    its registry entry, and building it refuses a missing solver where the entry says it needs one."""
+    import torch
+    from test_surrogates import synthetic
+
+    from surrogates.methods import METHOD_TYPES, VALIDATION_LOSSES, AdamMethod, Context, build_method
+    from surrogates.network import DragNet
+    from surrogates.pod import fit_pod
+    from surrogates.samples import Samples
+    from surrogates.train import split_indices
+
+    assert tuple(METHOD_TYPES) == METHODS
+    spec = REGISTRY[name]
+    data = synthetic()
+    split = split_indices(len(data), 0)
+    pod = fit_pod(data.state[split.train], data.weights)
+    torch.manual_seed(0)
+    net = DragNet(data.s.shape[1], pod.size, width=8, depth=1)
+    samples = Samples(data, pod, split.train, "cpu")
+    inputs = torch.cat([samples.s, torch.log(samples.re)[:, None]], dim=1)
+    net.set_normalisation(inputs[samples.train], torch.cat([samples.y, samples.c], dim=1)[samples.train])
+    settings = settings_for(name)
+    if spec.needs_physics:
+        with pytest.raises(ValueError, match=f"the {name} method needs the solver's physics"):
+            build_method(settings, Context(net, pod, samples, data, split.train))
+    physics = _LinearPhysics(data)
+    method = build_method(settings, Context(net, pod, samples, data, split.train, physics=physics))
+    assert method.spec is spec and type(method) is METHOD_TYPES[name]
+    assert isinstance(method, AdamMethod) == (spec.update == "adam")
+    assert (method.solver is not None) == spec.needs_physics
+    assert spec.validation in VALIDATION_LOSSES
+
+    batch = samples.batch(samples.train[: settings.batch])
+    before = [p.detach().clone() for p in net.parameters()]
+    method.step(batch, settings.lr)
+    assert any(not torch.equal(p, q) for p, q in zip(net.parameters(), before, strict=True))
+    assert np.isfinite(method.validation_loss(samples.batch(samples.train)))
+    assert bool(method.physics_calls()) == spec.needs_physics

@@ -50,7 +50,21 @@ def _parser() -> argparse.ArgumentParser:
         prog="shapeopt", description="Drag of bodies in steady laminar flow, and its reduction."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command in (
+        _add_solve_command,
+        _add_gradient_command,
+        _add_optimize_command,
+        _add_dataset_command,
+        _add_run_command,
+        _add_show_command,
+        _add_train_command,
+        _add_bench_train_command,
+    ):
+        add_command(commands)
+    return parser
 
+
+def _add_solve_command(commands: argparse._SubParsersAction) -> None:
     solve = commands.add_parser("solve", help="solve the steady flow of a case; print C_D, C_L")
     _add_case_arguments(solve)
     solve.add_argument("--re", type=float, help="override the case's Reynolds number")
@@ -58,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--shape", type=Path, help="shape.json to solve for (morphs the reference mesh)")
     solve.set_defaults(run=flow_commands.solve_command)
 
+
+def _add_gradient_command(commands: argparse._SubParsersAction) -> None:
     gradient = commands.add_parser("gradient", help="adjoint dC_D/ds (and dC_L/ds) of a shape")
     _add_case_arguments(gradient)
     gradient.add_argument("--shape", type=Path, help="shape.json (default: the reference circle)")
@@ -67,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     gradient.set_defaults(run=flow_commands.gradient_command)
 
+
+def _add_optimize_command(commands: argparse._SubParsersAction) -> None:
     optimize = commands.add_parser("optimize", help="minimise C_D under the case's constraints")
     _add_case_arguments(optimize)
     optimize.add_argument(
@@ -86,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     optimize.add_argument("--out", type=Path, required=True, help="run directory")
     optimize.set_defaults(run=flow_commands.optimize_command)
 
+
+def _add_dataset_command(commands: argparse._SubParsersAction) -> None:
     dataset = commands.add_parser("dataset", help="FEM samples (s, Re, C_D, C_L, gradients, state) to HDF5")
     _add_case_arguments(dataset)
     dataset.add_argument("--samples", type=int, required=True, help="number of samples (resumes)")
@@ -97,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     dataset.set_defaults(run=learning_commands.dataset_command)
 
+
+def _add_run_command(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="dataset → surrogate → optimize → FEM verification → report.md")
     _add_case_arguments(run)
     run.add_argument("--out", type=Path, help="run directory (default runs/<case name>)")
@@ -116,6 +138,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(run=learning_commands.run_command)
 
+
+def _add_show_command(commands: argparse._SubParsersAction) -> None:
     show = commands.add_parser("show", help="picture of an optimization run: flow, streamlines, outlines")
     show.add_argument(
         "directory", metavar="RUN", type=Path, help="run directory written by `shapeopt optimize`"
@@ -128,6 +152,8 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print one JSON object")
     show.set_defaults(run=flow_commands.show_command)
 
+
+def _add_train_command(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train the drag surrogate on a dataset")
     _add_case_arguments(train)
     train.add_argument("--data", type=Path, required=True, help="HDF5 dataset from `shapeopt dataset`")
@@ -136,7 +162,7 @@ def _parser() -> argparse.ArgumentParser:
         train,
         TrainSettings,
         {
-            "method": "; ".join(f"{m.name}: {m.step}" for m in REGISTRY.values()),
+            "method": "; ".join(f"{m.name}: {m.description}" for m in REGISTRY.values()),
             "device": "where the network trains",
             "budget_seconds": "wall-time budget of training",
             "epochs": "epoch cap: training ends here or at the budget",
@@ -158,6 +184,8 @@ def _parser() -> argparse.ArgumentParser:
     add_options(train, PhysicsSettings, {"workers": "dp/pg/hig: processes for the FEM physics"})
     train.set_defaults(run=learning_commands.train_command)
 
+
+def _add_bench_train_command(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser(
         "bench-train", help="training methods side by side on one dataset: equal budgets or to convergence"
     )
@@ -181,7 +209,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--out", type=Path, default=Path("runs/bench-train"), help="results; reruns resume")
     bench.set_defaults(run=learning_commands.bench_train_command)
-    return parser
 
 
 def _tuned_text(key: str) -> str:

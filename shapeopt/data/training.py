@@ -12,7 +12,8 @@ from shapeopt.cases import Case, parameter_spec
 from shapeopt.data.settings import PhysicsSettings
 from shapeopt.errors import CaseError, InterruptedWorkError
 from surrogates.datafile import Dataset, DatasetError, read_dataset
-from surrogates.train import PHYSICS_METHODS, TrainResult, TrainSettings, train
+from surrogates.settings import PHYSICS_METHODS, TrainSettings
+from surrogates.train import TrainResult, train
 
 
 def read_dataset_for(case: Case, path: Path) -> Dataset:
