@@ -85,19 +85,20 @@ def main() -> None:
         start = time.perf_counter()
         J = ReducedFunctional(DragProblem(case))
         rows: list[dict] = []
+        model = surrogates.load(model_path)
         trust = optimize_surrogate(
             J,
-            surrogates.load(model_path),
+            model,
             TrustRegionSettings(global_samples=args.search_samples, search_radius=args.search_radius),
             verified=lambda evaluation, state, rows=rows: rows.append(sample_row(evaluation, state)),
             known=read_dataset(data_path).s,
         )
         identity = sample_identity(case) | {"mesh_sha256": J.problem.flow_mesh.sha256}
         append_verified(data_path, rows, identity)
-        refit_surrogate(model_path, data_path, budget_seconds=args.refit_seconds)
+        refit_surrogate(model, model_path, data_path, budget_seconds=args.refit_seconds)
         trust_seconds = time.perf_counter() - start
 
-        a, t = adjoint.final["cd"], trust.final["cd"]
+        a, t = adjoint.final.cd, trust.final.cd
         kkt = trust.history[-1].kkt_residual
         totals["adjoint_fem"] += adjoint.fem_solves
         totals["tr_fem"] += trust.fem_solves

@@ -48,7 +48,7 @@ def main() -> None:
             problem = DragProblem(case)
             model.check_compatible(parameter_spec(problem.case), problem.flow_mesh.sha256, (case.re, case.re))
             trust = optimize_surrogate(ReducedFunctional(problem), model)
-            a, t = adjoint.final["cd"], trust.final["cd"]
+            a, t = adjoint.final.cd, trust.final.cd
             reach = {
                 tol: [fem_solves_to_within(r.history, min(a, t), tol) for r in (adjoint, trust)]
                 for tol in (5e-3, 1e-4)
@@ -57,7 +57,7 @@ def main() -> None:
             totals[path][0] += adjoint.fem_solves
             totals[path][1] += trust.fem_solves
             print(
-                f"| {re} | {path.stem} | {adjoint.initial['cd']:.5f} | {a:.6f} | {t:.6f} | {t / a - 1:+.1e} "
+                f"| {re} | {path.stem} | {adjoint.initial.cd:.5f} | {a:.6f} | {t:.6f} | {t / a - 1:+.1e} "
                 f"| {adjoint.fem_solves} | {trust.fem_solves} | {trust.fem_solves / adjoint.fem_solves:.0%} "
                 f"| {len(trust.history) - 1} "
                 f"| {trust.history[-1].kkt_residual:.1e} | {reach[5e-3][0]} / {reach[5e-3][1]} "

@@ -70,7 +70,7 @@ class FreshDesigns:
             y = net(torch.as_tensor(self.s, **as_tensor), torch.as_tensor(self.re, **as_tensor))[0]
         states = self.pod.reconstruct(y.cpu().numpy())
         calls = [(self.s[i], self.re[i], states[i]) for i in range(len(self.s))]
-        self.pending = start_batch(self.physics, "solve", calls)
+        self.pending = start_batch(self.physics, "solution_from", calls)
 
     def ready(self) -> bool:
         """Whether the batch in flight has been solved."""

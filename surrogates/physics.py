@@ -2,7 +2,7 @@
 
 States `w` are (N,) float64 arrays on the solver's reference DOF layout that carry the Dirichlet values
 (as `w̄ + Φ y` from POD of solutions does); `s` (m,) shape parameters, `re` the Reynolds number.
-`surrogates/` only sees this protocol; `shapeopt.data.physics` implements it with the finite-element solver.
+`surrogates/` only sees this protocol; `shapeopt.fem.physics` implements it with the finite-element solver.
 A physics object may also offer `map_async(name, calls)` to run a batch of calls in parallel processes;
 `run_batch` and `start_batch` use it when present.
 """
@@ -41,7 +41,7 @@ class Physics(Protocol):
     def coefficients(self, s: np.ndarray, re: float, w: np.ndarray) -> np.ndarray:
         """(C_D, C_L) of the state w (weak-residual force): (2,)."""
 
-    def solve(
+    def solution_from(
         self, s: np.ndarray, re: float, w: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
         """Newton from the guess w to the solution: its state (N,), (C_D, C_L), adjoint dC_D/ds (m,) and

@@ -120,8 +120,8 @@ def test_large_deformations_keep_the_map_one_to_one(problem40):
 def test_adjoint_optimizer_reduces_drag_at_fixed_area(problem40):
     result = optimize_adjoint(ReducedFunctional(problem40))
     assert result.converged, result.message
-    assert result.final["cd"] < 0.9 * result.initial["cd"]
-    values, _ = problem40.space.constraints(np.asarray(result.final["s"]))
+    assert result.final.cd < 0.9 * result.initial.cd
+    values, _ = problem40.space.constraints(np.asarray(result.final.s))
     assert np.max(np.abs(values)) < 1e-8
     assert result.history[-1].kkt_residual < 1e-3
     assert result.fem_solves < problem40.case.optimize.max_iterations
@@ -192,7 +192,7 @@ def test_a_refused_first_trial_shape_shortens_the_step_and_the_run_converges(pro
     result = optimize_adjoint(ReducedFunctional(problem40))
     assert len(refused) == 1 and result.refused == 1
     assert result.converged, result.message
-    assert abs(result.final["cd"] / reference.final["cd"] - 1) < 1e-6
+    assert abs(result.final.cd / reference.final.cd - 1) < 1e-6
 
 
 @pytest.mark.slow
@@ -203,8 +203,8 @@ def test_an_active_thickness_constraint_is_met_with_a_kkt_point(wide40):
     )
     J = ReducedFunctional(DragProblem(case))
     result = optimize_adjoint(J)
-    s = np.asarray(result.final["s"])
+    s = np.asarray(result.final.s)
     assert result.converged, result.message
     assert np.min(J.space.thickness(s)[0]) > -1e-8 and len(J.space.active_thickness(s)) > 0
     assert result.history[-1].kkt_residual < 1e-4
-    assert result.final["height"] >= 0.6 - 1e-6  # the unconstrained optimum is 0.44 D thick
+    assert result.final.height >= 0.6 - 1e-6  # the unconstrained optimum is 0.44 D thick

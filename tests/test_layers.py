@@ -43,8 +43,13 @@ def layer(module: str) -> int:
 
 def imports(path: Path) -> list[str]:
     """Every module `path` imports, at the top or inside functions."""
+    return imports_in(ast.parse(path.read_text()))
+
+
+def imports_in(tree: ast.AST) -> list[str]:
+    """Every module imported in `tree`, in the order of the source."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -78,6 +83,39 @@ def test_shapeopt_imports_point_down(path):
 def test_surrogates_import_neither_shapeopt_nor_fenics(path):
     bad = [name for name in imports(path) if name.split(".")[0] in ("shapeopt", *FENICS)]
     assert not bad, f"{module_name(path)} imports {bad}"
+
+
+def runtime_imports(path: Path) -> list[str]:
+    """The modules `path` imports when it runs: those under `if TYPE_CHECKING:` left out."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            node.body = []
+    return imports_in(tree)
+
+
+@pytest.mark.parametrize("path", sources("shapeopt"), ids=lambda p: module_name(p))
+def test_fenics_is_imported_by_the_fem_package_only(path):
+    """`dolfinx_solver` orders MPI ahead of DOLFINx and PETSc; `shapeopt/fem/__init__.py` imports it first,
+    so every module of the package, and every other module, takes FEniCS and MPI through `shapeopt.fem`."""
+    fenics = [name for name in runtime_imports(path) if name.split(".")[0] in FENICS]
+    if path == ROOT / "shapeopt" / "fem" / "__init__.py":
+        assert fenics[0] == "dolfinx_solver"
+    elif module_name(path).startswith("shapeopt.fem."):
+        assert "dolfinx_solver" not in fenics
+    else:
+        assert not fenics, f"{module_name(path)} imports {fenics}; take MPI from shapeopt.fem"
+
+
+def test_the_design_space_lies_below_the_fem_and_serves_its_users():
+    """The design space needs no solver: it sits between the cases and the FEM, and the FEM problem, the
+    reduced functional, datasets and the trust region reach the constraints through it."""
+    assert LAYERS["shapeopt.cases"] < LAYERS["shapeopt.space"] < LAYERS["shapeopt.fem"]
+    assert LAYERS["shapeopt.space"] <= FENICS_FREE_LAYER
+    users = ("fem/problem.py", "design/functional.py", "design/trust_region.py", "data/dataset.py")
+    for user in users:
+        text = (ROOT / "shapeopt" / user).read_text()
+        assert "space" in text and "draw_designs" not in text and "constraints_batch(" not in text, user
 
 
 def test_the_imports_found_include_function_level_ones():
@@ -114,3 +152,18 @@ def test_a_dataset_of_another_level_is_refused_in_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "mesh level 'medium' ≠ 'coarse'" in proc.stderr
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_function_is_longer_than_80_lines():
+    """Functions in the two packages stay short enough to read at once (decorators to last line)."""
+    long = []
+    for path in sources("shapeopt") + sources("surrogates"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                if node.end_lineno - first + 1 > MAX_FUNCTION_LINES:
+                    long.append(f"{module_name(path)}.{node.name}: {node.end_lineno - first + 1} lines")
+    assert not long, long

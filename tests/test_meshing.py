@@ -6,8 +6,8 @@ import numpy as np
 from conftest import CASES
 
 from shapeopt.cases import load_case
+from shapeopt.fem.gather import body_outline
 from shapeopt.fem.meshing import BODY, INLET, OUTLET, WALLS, build_mesh
-from shapeopt.viz.pictures import body_outline
 
 
 def test_mesh_is_deterministic_and_levels_differ():

@@ -7,7 +7,7 @@ import pytest
 from conftest import CASES
 
 from shapeopt.cases import load_case
-from shapeopt.data.physics import FEMPhysics
+from shapeopt.fem.physics import FEMPhysics
 from shapeopt.fem.problem import DragProblem
 
 RE = 10.0

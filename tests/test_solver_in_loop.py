@@ -8,7 +8,7 @@ import torch
 from conftest import CASES, ROOT
 
 from shapeopt.cases import load_case
-from shapeopt.data.physics import FEMPhysics
+from shapeopt.fem.physics import FEMPhysics
 from shapeopt.fem.problem import DragProblem
 from surrogates.half_inverse import check_memory, half_inverse_update, joint_system
 from surrogates.network import DragNet
@@ -232,6 +232,6 @@ def test_pg_on_fresh_designs_trains_on_solves_started_at_the_network(tiny):
     assert fresh["solved"] == 20 and fresh["failed"] == 0
     # Every solve started from the network's state, and Newton converged from it in a few steps.
     assert fresh["restarted"] == 0 and all(1 <= n <= 6 for n in fresh["newton_iterations"])
-    assert result.metrics["physics_calls"]["solve"] == 20
+    assert result.metrics["physics_calls"]["solution_from"] == 20
     s, _, admissible = physics.fresh_designs(data.seed, data.next_index, 4)
     assert admissible.all() and not np.isin(s[:, 0], data.s[:, 0]).any()  # designs no dataset holds

@@ -119,7 +119,7 @@ class _LinearPhysics:
     def coefficients(self, s, re, w):
         return np.array([w.mean(), 0.0])
 
-    def solve(self, s, re, w):
+    def solution_from(self, s, re, w):
         return self._exact(s), np.array([1.0, 0.0]), np.zeros_like(s), 1
 
     def fresh_designs(self, seed, start, n):

@@ -18,11 +18,18 @@ from conftest import CASES, shapeopt_command
 from shapeopt.cases import load_case, parameter_spec
 from shapeopt.data.dataset import generate
 from shapeopt.data.verified import VERIFIED_INDEX
+from shapeopt.design import runs
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.optimize import fem_solves_to_kkt, fem_solves_to_within, optimize_adjoint
 from shapeopt.design.pipeline import _matching_surrogate
-from shapeopt.design.trust_region import TrustRegionSettings, mirror_averaged, optimize_surrogate
-from shapeopt.fem.problem import DragProblem
+from shapeopt.design.trust_region import (
+    CorrectedModel,
+    TrustRegionSettings,
+    mirror_averaged,
+    optimize_surrogate,
+    update_radius,
+)
+from shapeopt.fem.problem import DragProblem, Evaluation
 from shapeopt.geometry.shapes import RadialShape
 from surrogates import Surrogate
 from surrogates.datafile import read_dataset
@@ -82,6 +89,61 @@ def test_mirror_averaged_surrogate_is_symmetric_with_consistent_gradient(kind, m
         assert np.allclose(central / (2 * h), grad[:, i], atol=1e-8)
 
 
+def smooth_surrogate(m: int):
+    """S(s) = sin(w·s) + ½ sᵀ A s (m parameters), as a `Model` s ↦ (value, gradient (m,))."""
+    rng = np.random.default_rng(3)
+    w, a = rng.standard_normal(m), rng.standard_normal((m, m))
+    a = a + a.T
+
+    def model(s):
+        return float(np.sin(w @ s) + 0.5 * s @ a @ s), np.cos(w @ s) * w + a @ s
+
+    return model
+
+
+def fem_evaluation(s, cd, dcd) -> Evaluation:
+    return Evaluation(s=s, re=40.0, cd=cd, cl=0.0, quality=1.0, newton_iterations=0, seconds=0.0, dcd=dcd)
+
+
+def test_corrected_model_matches_the_fem_at_the_iterate_and_sr1_meets_the_secant_condition():
+    m = 5
+    rng = np.random.default_rng(4)
+    surrogate = smooth_surrogate(m)
+    s_k = 0.1 * rng.standard_normal(m)
+    fem = fem_evaluation(s_k, 1.37, rng.standard_normal(m))
+    model = CorrectedModel.at(surrogate, fem, np.zeros((m, m)))
+    value, gradient = model(s_k)
+    assert value == pytest.approx(fem.cd, rel=1e-15) and np.allclose(gradient, fem.dcd, rtol=0, atol=1e-15)
+    # Away from s_k the model is the surrogate plus the linear correction (B_k = 0), its gradient exact.
+    s = s_k + 0.05 * rng.standard_normal(m)
+    h = 1e-6
+    central = [(model(s + h * e)[0] - model(s - h * e)[0]) / (2 * h) for e in np.eye(m)]
+    assert np.allclose(central, model(s)[1], atol=1e-8)
+
+    # SR1: B d = y for the step d and the change y of the error's gradient ∇C − ∇S; B stays symmetric.
+    fem_gradient = rng.standard_normal(m)
+    curvature = model.sr1_update(s, fem_gradient)
+    d = s - s_k
+    y = (fem_gradient - fem.dcd) - (surrogate(s)[1] - model.surrogate_gradient)
+    assert np.allclose(curvature @ d, y, atol=1e-12) and np.array_equal(curvature, curvature.T)
+    # With that curvature the next model still matches the FEM at its own iterate, and a step whose
+    # secant condition already holds (r = y − B d = 0) leaves B as it is.
+    again = CorrectedModel.at(surrogate, fem, curvature)
+    assert again(s_k)[0] == pytest.approx(fem.cd, rel=1e-15)
+    assert np.allclose(again.sr1_update(s, fem_gradient), curvature, rtol=0, atol=1e-12)
+
+
+def test_the_radius_follows_the_ratio_of_actual_to_predicted_reduction():
+    settings = TrustRegionSettings(accept=0.1, max_radius=0.3)
+    assert update_radius(settings, 0.1, -np.inf, 0.08) == (0.25 * 0.08, False)  # a refused shape
+    assert update_radius(settings, 0.1, 0.05, 0.08) == (0.25 * 0.08, False)  # poor: rejected, shrunk
+    assert update_radius(settings, 0.1, 0.2, 0.08) == (0.25 * 0.08, True)  # accepted, still shrunk
+    assert update_radius(settings, 0.1, 0.5, 0.1) == (0.1, True)  # fair: kept
+    assert update_radius(settings, 0.1, 0.9, 0.05) == (0.1, True)  # good but inside the ball: kept
+    assert update_radius(settings, 0.1, 0.9, 0.0995) == (0.2, True)  # good on the boundary: doubled
+    assert update_radius(settings, 0.2, 1.0, 0.2) == (0.3, True)  # at most max_radius
+
+
 @pytest.mark.slow
 def test_poor_surrogate_still_reaches_the_fem_optimum(problem):
     surrogate = random_surrogate(problem)
@@ -89,13 +151,35 @@ def test_poor_surrogate_still_reaches_the_fem_optimum(problem):
     result = optimize_surrogate(ReducedFunctional(problem), surrogate, settings)
     assert result.converged, result.message
     assert result.history[-1].kkt_residual <= settings.kkt_tolerance
-    assert np.max(np.abs(problem.space.constraints(np.asarray(result.final["s"]))[0])) < 1e-9
+    assert np.max(np.abs(problem.space.constraints(np.asarray(result.final.s))[0])) < 1e-9
     # The surrogate's own optimum is far from the FEM's; the corrections carry the answer there.
     surrogate_start = result.history[0]
     assert abs(surrogate_start.surrogate_cd - surrogate_start.cd) > 0.05
     reference = optimize_adjoint(ReducedFunctional(DragProblem(problem.case)))
-    assert abs(result.final["cd"] / reference.final["cd"] - 1) < 1e-5
-    assert result.final["cd"] < 0.9 * result.initial["cd"]
+    assert abs(result.final.cd / reference.final.cd - 1) < 1e-5
+    assert result.final.cd < 0.9 * result.initial.cd
+
+
+def test_write_run_pictures_the_final_state_without_solving_again(problem, tmp_path, monkeypatch):
+    settings = TrustRegionSettings(global_samples=256, starts=1, max_steps=2)
+    J = ReducedFunctional(problem)
+    result = optimize_surrogate(J, random_surrogate(problem), settings)
+    solves = problem.fem_solves  # the initial shape was solved last, for the report
+    pictured = []
+
+    def render_speed(u, flow_mesh, path, *args, **kwargs):  # VTK stays out of the test process
+        pictured.append((problem.fem_solves, problem.morph.s.copy(), problem.state(), path))
+
+    monkeypatch.setattr(runs, "render_speed", render_speed)
+    summary = runs.write_run(result, J, tmp_path, extra={"note": "extra"})
+    [(fem_solves, s, state, path)] = pictured
+    assert fem_solves == solves and path == tmp_path / "flow.png"
+    assert np.array_equal(s, result.final.s) and np.array_equal(state, result.final_state)
+    shape = json.loads((tmp_path / "shape.json").read_text())
+    assert list(shape) == [f.name for f in dataclasses.fields(result.final)]
+    assert shape["cd"] == result.final.cd and shape["s"] == result.final.s
+    assert "final_state" not in summary and summary["note"] == "extra"
+    assert json.loads((tmp_path / "summary.json").read_text())["final"] == shape
 
 
 RUN_OPTIONS = ("--level", "coarse", "--samples", "24", "--epochs", "300", "--search-samples", "4096")
@@ -206,5 +290,5 @@ def test_dataset_surrogate_and_trust_region_work_in_the_wide_space(tmp_path):
     J = ReducedFunctional(DragProblem(case))
     model.check_compatible(parameter_spec(case), J.problem.flow_mesh.sha256, (J.re, J.re))
     result = optimize_surrogate(J, model, TrustRegionSettings(global_samples=2048, starts=2, max_steps=4))
-    assert result.final["cd"] < result.initial["cd"]
+    assert result.final.cd < result.initial.cd
     assert all(step.violation < 1e-8 for step in result.history)  # every iterate meets the constraints

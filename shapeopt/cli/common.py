@@ -66,7 +66,7 @@ def status_line(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def report(args: argparse.Namespace, data: dict, text: str, rank: int = 0) -> None:
+def print_result(args: argparse.Namespace, data: dict, text: str, rank: int = 0) -> None:
     """A command's result on stdout, once (rank 0): one JSON object with --json, else `text`."""
     if rank == 0:
         print(json.dumps(data) if args.json else text)
@@ -77,12 +77,11 @@ def optimize_text(result, out) -> str:
     i, f = result.initial, result.final
     lines = [
         f"{result.method} optimization: {result.message}",
-        f"  C_D {i['cd']:.6f} → {f['cd']:.6f} ({f['cd'] / i['cd'] - 1:+.2%}), "
-        f"area ratio {f['area_ratio']:.10f}",
+        f"  C_D {i.cd:.6f} → {f.cd:.6f} ({f.cd / i.cd - 1:+.2%}), area ratio {f.area_ratio:.10f}",
         f"  {len(result.history) - 1} iterations, {result.fem_solves} FEM solves, "
         f"{result.adjoint_solves} adjoint gradients, {result.refused} refused trial shapes, "
         f"{result.seconds:.1f} s",
-        f"  s = [{', '.join(f'{v:.5f}' for v in f['s'])}]",
+        f"  s = [{', '.join(f'{v:.5f}' for v in f.s)}]",
     ]
     if result.refit:
         m = result.refit["metrics"]
@@ -91,8 +90,8 @@ def optimize_text(result, out) -> str:
             f"test C_D error median {m['cd_error_median']:.2e}, max {m['cd_error_max']:.2e}"
         )
     lines.append(
-        f"  length/height {f['length'] / f['height']:.2f}, tip angles front {f['front_angle']:.0f}° rear "
-        f"{f['rear_angle']:.0f}°, parameters on a bound: {', '.join(f['active_bounds']) or 'none'}"
+        f"  length/height {f.length / f.height:.2f}, tip angles front {f.front_angle:.0f}° rear "
+        f"{f.rear_angle:.0f}°, parameters on a bound: {', '.join(f.active_bounds) or 'none'}"
     )
     files = "shape.json, summary.json, history.json, shapes.png, history.png, iterates.png, flow.png"
     lines.append(f"  wrote {out}/{files}")

@@ -7,23 +7,21 @@ import time
 
 import numpy as np
 
-from shapeopt.cli.common import load_args, optimize_text, report, status_line
+from shapeopt.cli.common import load_args, optimize_text, print_result, status_line
 from shapeopt.errors import CaseError
 from shapeopt.files import check_output_file, check_output_folder
 
 
 def solve_command(args: argparse.Namespace) -> int:
-    import dolfinx_solver  # noqa: F401  (must precede MPI)
-    from mpi4py import MPI
-
     from shapeopt.design.runs import solve_case
+    from shapeopt.fem import MPI
 
     comm = MPI.COMM_WORLD
     case = load_args(args, re=args.re)
     if args.out is not None:
         check_output_folder(args.out)
     summary = solve_case(case, args.shape, args.out, comm)
-    report(args, summary, _solve_text(summary), comm.rank)
+    print_result(args, summary, _solve_text(summary), comm.rank)
     return 0
 
 
@@ -46,11 +44,9 @@ def _solve_text(s: dict) -> str:
 
 
 def gradient_command(args: argparse.Namespace) -> int:
-    import dolfinx_solver  # noqa: F401  (must precede MPI)
-    from mpi4py import MPI
-
     from shapeopt.cases import body_shape
     from shapeopt.design.runs import read_shape_file
+    from shapeopt.fem import MPI
     from shapeopt.fem.problem import DragProblem
     from shapeopt.fem.verify import taylor_test
 
@@ -85,7 +81,7 @@ def gradient_command(args: argparse.Namespace) -> int:
             }
             for q, t in taylor.items()
         }
-    report(args, out, _gradient_text(out), comm.rank)
+    print_result(args, out, _gradient_text(out), comm.rank)
     return 0
 
 
@@ -110,10 +106,8 @@ def _gradient_text(out: dict) -> str:
 
 
 def optimize_command(args: argparse.Namespace) -> int:
-    import dolfinx_solver  # noqa: F401  (must precede MPI)
-    from mpi4py import MPI
-
     from shapeopt.design.runs import optimize_case
+    from shapeopt.fem import MPI
 
     comm = MPI.COMM_WORLD
     case = load_args(args)
@@ -140,7 +134,7 @@ def optimize_command(args: argparse.Namespace) -> int:
     result, summary = optimize_case(
         case, args.out, args.method, args.shape, args.surrogate, args.refit, progress, comm
     )
-    report(args, summary, optimize_text(result, args.out), comm.rank)
+    print_result(args, summary, optimize_text(result, args.out), comm.rank)
     return 0 if result.converged else 6
 
 
@@ -158,5 +152,5 @@ def show_command(args: argparse.Namespace) -> int:
         check_output_file(screenshot, "show.png")
     path, cd = show_run(args.directory, args.field, screenshot, size, args.level)
     if path is not None:
-        report(args, {"screenshot": str(path), "cd": cd}, f"wrote {path}")
+        print_result(args, {"screenshot": str(path), "cd": cd}, f"wrote {path}")
     return 0

@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from shapeopt.cli.common import load_args, optimize_text, options_for, report, status_line
+from shapeopt.cli.common import load_args, optimize_text, options_for, print_result, status_line
 from shapeopt.errors import CaseError
 from shapeopt.files import check_output_file, check_output_folder
 
 
 def dataset_command(args: argparse.Namespace) -> int:
-    import dolfinx_solver  # noqa: F401  (must precede MPI)
-    from mpi4py import MPI
-
     from shapeopt.data.dataset import generate
+    from shapeopt.fem import MPI
 
     comm = MPI.COMM_WORLD
     case = load_args(args)
@@ -36,7 +34,7 @@ def dataset_command(args: argparse.Namespace) -> int:
         f"{args.out}: {summary['computed']} samples computed ({summary['failed']} failed) in "
         f"{summary['seconds']:.1f} s; {args.samples} requested"
     )
-    report(args, summary, text, comm.rank)
+    print_result(args, summary, text, comm.rank)
     return 0
 
 
@@ -83,7 +81,7 @@ def train_command(args: argparse.Namespace) -> int:
         f"median field error {m['field_error_median']:.2e} ({m['test_samples']} test samples); "
         f"stopped: {m['stop']}" + extra
     )
-    report(args, {"out": str(args.out), "method": args.method, "metrics": m}, text)
+    print_result(args, {"out": str(args.out), "method": args.method, "metrics": m}, text)
     return 0
 
 
@@ -101,7 +99,7 @@ def bench_train_command(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise CaseError(str(exc)) from None
-    report(
+    print_result(
         args,
         {"out": str(args.out), "methods": [r["method"] for r in rows], "rows": rows},
         (args.out / "table.md").read_text() + f"{args.out / 'validation-error.png'}",
@@ -119,5 +117,5 @@ def run_command(args: argparse.Namespace) -> int:
         outcome = run_pipeline(case, RunSettings(**options_for(args, RunSettings)), out, log=status_line)
     except ValueError as exc:
         raise CaseError(str(exc)) from None
-    report(args, outcome.summary, optimize_text(outcome.result, out) + ", report.md")
+    print_result(args, outcome.summary, optimize_text(outcome.result, out) + ", report.md")
     return 0 if outcome.result.converged else 6

@@ -16,17 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dolfinx_solver  # noqa: F401  (must precede dolfinx, PETSc and MPI)
 import numpy as np
-import ufl
-from dolfinx import fem
-from dolfinx.fem.petsc import assemble_matrix
-from mpi4py import MPI
 
 from shapeopt.cases import Case, parameter_spec, sample_identity
 from shapeopt.data.settings import DatasetSettings
 from shapeopt.data.workers import single_threaded_children
 from shapeopt.errors import CaseError, ShapeoptError
+from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem, Evaluation
 from surrogates.datafile import DatasetError, SampleFile, check_writable
 
@@ -47,18 +43,6 @@ class Progress:
     def eta(self) -> float:
         """Seconds left at the rate of this run."""
         return self.seconds / max(self.done, 1) * (self.todo - self.done)
-
-
-def state_weights(problem: DragProblem) -> np.ndarray:
-    """Diagonal of the mass matrix of (u, p) on the reference mesh: the state inner-product weights."""
-    problem.morph.apply(np.zeros(problem.size))
-    W = problem.solver.W
-    (u, p), (v, q) = ufl.TrialFunctions(W), ufl.TestFunctions(W)
-    matrix = assemble_matrix(fem.form((ufl.inner(u, v) + p * q) * ufl.dx))
-    matrix.assemble()
-    diagonal = matrix.getDiagonal().array.copy()
-    matrix.destroy()
-    return diagonal
 
 
 def compute_sample(
@@ -164,7 +148,7 @@ def _sample_file(problem: DragProblem, out: Path, seed: int) -> SampleFile:
         "seed": seed,
         "design": problem.space.draw_version,
     }
-    return SampleFile(out, problem.size, len(problem.state()), attrs, state_weights(problem), identity)
+    return SampleFile(out, problem.size, len(problem.state()), attrs, problem.state_weights(), identity)
 
 
 def _computed_rows(

@@ -22,10 +22,8 @@ from surrogates.physics import Physics
 
 
 def _serve(connection, case: Case) -> None:
-    import dolfinx_solver  # noqa: F401  (must precede MPI)
-    from mpi4py import MPI
-
-    from shapeopt.data.physics import FEMPhysics
+    from shapeopt.fem import MPI
+    from shapeopt.fem.physics import FEMPhysics
     from shapeopt.fem.problem import DragProblem
 
     try:
@@ -164,10 +162,8 @@ def open_physics(case: Case, workers: int = 2, mesh_sha256: str | None = None) -
         physics = PhysicsPool(case, workers)
         sha = physics.mesh_sha256
     else:
-        import dolfinx_solver  # noqa: F401  (must precede MPI)
-        from mpi4py import MPI
-
-        from shapeopt.data.physics import FEMPhysics
+        from shapeopt.fem import MPI
+        from shapeopt.fem.physics import FEMPhysics
         from shapeopt.fem.problem import DragProblem
 
         physics = FEMPhysics(DragProblem(case, MPI.COMM_SELF))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import surrogates
 from shapeopt.errors import CaseError
+from surrogates import Surrogate
 from surrogates.datafile import DatasetError, SampleFile, check_appendable, read_dataset
 from surrogates.settings import TrainSettings
 from surrogates.train import train
@@ -45,10 +45,11 @@ def append_verified(data_path: Path, rows: list[dict], identity: dict) -> int:
 
 
 def refit_surrogate(
-    model_path: Path, data_path: Path, epochs: int = 500, budget_seconds: float = 120.0
+    model: Surrogate, model_path: Path, data_path: Path, epochs: int = 500, budget_seconds: float = 120.0
 ) -> dict:
-    """Fine-tune a surrogate on its (grown) dataset from its current weights; returns the test metrics."""
-    model = surrogates.load(model_path)
+    """Fine-tune `model` (the surrogate in hand, as stored at `model_path`) on its (grown) dataset from its
+    current weights, `model` itself unchanged; the tuned surrogate replaces the file. Returns its test
+    metrics."""
     data = read_dataset(data_path)
     settings = TrainSettings(
         **(

@@ -8,6 +8,8 @@ constraints and verifies with `J`.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
 from shapeopt.errors import ShapeError, SolverError
@@ -17,6 +19,42 @@ from shapeopt.geometry.outlines import extent, tip_angles
 # A trial shape that fails with these is refused: the optimizer shortens its step (the mesh cannot follow
 # the shape, or Newton does not converge there even with continuation).
 REFUSED = (ShapeError, SolverError)
+
+
+@dataclass(frozen=True)
+class ShapeSummary:
+    """One shape with its FEM coefficients: what `shape.json` holds (`to_dict`).
+
+    Parametrisation (kind, modes, r0 and centre in D, parameter names, s (m,)); area in D², its ratio to the
+    discrete circle's and the centroid (2,) in D; extent along (length) and across (height) the flow in D;
+    tip angles in degrees (`outlines.tip_angles`); the parameters on their bounds; the FEM C_D, C_L, mesh
+    quality and Re; the mesh level and the reference mesh's hash.
+    """
+
+    parametrisation: str
+    modes: int
+    r0: float
+    center: list[float]
+    names: list[str]
+    s: list[float]
+    area: float
+    area_ratio: float
+    centroid: list[float]
+    length: float
+    height: float
+    front_angle: float
+    rear_angle: float
+    active_bounds: list[str]
+    cd: float
+    cl: float
+    mesh_quality: float
+    re: float
+    level: str
+    mesh_sha256: str
+
+    def to_dict(self) -> dict:
+        """Plain data for JSON, keys in the order above."""
+        return asdict(self)
 
 
 class ReducedFunctional:
@@ -44,35 +82,33 @@ class ReducedFunctional:
         """dC_D/ds at `s`: (m,)."""
         return self.evaluate(s).dcd
 
-    def record(self, evaluation: Evaluation) -> dict:
-        """A shape with its FEM coefficients, area, centroid, extent along (length) and across (height)
-        the flow in D, tip angles in degrees (`outlines.tip_angles`) and the parameters on their bounds:
-        what `shape.json` holds."""
+    def shape_summary(self, evaluation: Evaluation) -> ShapeSummary:
+        """The shape of `evaluation` with its FEM coefficients and geometry (`ShapeSummary`)."""
         problem, space = self.problem, self.space
         area, centroid, _, _ = space.body.area_centroid(evaluation.s)
         shape = space.shape
         outline = shape.outline(evaluation.s, 4000)
         length, height = extent(outline)
         front, rear = tip_angles(outline)
-        return {
-            "parametrisation": shape.kind,
-            "modes": shape.modes,
-            "r0": shape.r0,
-            "center": list(shape.center),
-            "names": shape.names(),
-            "s": evaluation.s.tolist(),
-            "area": area,
-            "area_ratio": area / space.reference_area,
-            "centroid": centroid.tolist(),
-            "length": length,
-            "height": height,
-            "front_angle": front,
-            "rear_angle": rear,
-            "active_bounds": [shape.names()[i] for i in space.active_bounds(evaluation.s)],
-            "cd": evaluation.cd,
-            "cl": evaluation.cl,
-            "mesh_quality": evaluation.quality,
-            "re": evaluation.re,
-            "level": problem.case.level,
-            "mesh_sha256": problem.flow_mesh.sha256,
-        }
+        return ShapeSummary(
+            parametrisation=shape.kind,
+            modes=shape.modes,
+            r0=shape.r0,
+            center=list(shape.center),
+            names=shape.names(),
+            s=evaluation.s.tolist(),
+            area=area,
+            area_ratio=area / space.reference_area,
+            centroid=centroid.tolist(),
+            length=length,
+            height=height,
+            front_angle=front,
+            rear_angle=rear,
+            active_bounds=[shape.names()[i] for i in space.active_bounds(evaluation.s)],
+            cd=evaluation.cd,
+            cl=evaluation.cl,
+            mesh_quality=evaluation.quality,
+            re=evaluation.re,
+            level=problem.case.level,
+            mesh_sha256=problem.flow_mesh.sha256,
+        )

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
 
-from shapeopt.design.functional import REFUSED, ReducedFunctional
+from shapeopt.design.functional import REFUSED, ReducedFunctional, ShapeSummary
 from shapeopt.errors import ShapeoptError
+from shapeopt.fem.problem import Evaluation
+
+if TYPE_CHECKING:
+    from shapeopt.design.trust_region import TrustStep
 
 
-@dataclass
+@dataclass(frozen=True)
 class Iteration:
     """One optimizer iteration: FEM C_D, constraint violation, gradient norms, work so far."""
 
@@ -28,14 +34,20 @@ class Iteration:
     seconds: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class OptimizationResult:
-    """Initial and final shapes with FEM coefficients, the history, and why the optimizer stopped."""
+    """Initial and final shapes with FEM coefficients, the history, and why the optimizer stopped.
+
+    `history` holds `Iteration`s (adjoint) or `TrustStep`s (surrogate); `search` the surrogate search's
+    report (`SearchReport` as a dict; empty for the adjoint); `refused` counts trial shapes the mesh could
+    not follow or Newton could not solve; `seconds` is wall time. `final_state` is the FEM state w (local
+    DOFs, float64) at the final shape, for its flow picture; it is not part of `to_dict`.
+    """
 
     method: str
-    initial: dict
-    final: dict
-    history: list[Iteration] = field(default_factory=list)
+    initial: ShapeSummary
+    final: ShapeSummary
+    history: list[Iteration | TrustStep] = field(default_factory=list)
     message: str = ""
     converged: bool = False
     refused: int = 0
@@ -44,10 +56,13 @@ class OptimizationResult:
     adjoint_solves: int = 0
     seconds: float = 0.0
     refit: dict = field(default_factory=dict)  # `--refit`: dataset, samples appended, test metrics after
+    final_state: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        """Plain data for JSON."""
-        return asdict(self)
+        """Plain data for JSON (`final_state` left out)."""
+        data = dataclasses.asdict(dataclasses.replace(self, final_state=None))
+        del data["final_state"]
+        return data
 
 
 def fem_solves_until(history: list, reached: Callable, max_violation: float = 1e-6) -> int | None:
@@ -74,80 +89,104 @@ def fem_solves_to_kkt(history: list, tolerance: float, max_violation: float = 1e
     return fem_solves_until(history, lambda item: item.kkt_residual <= tolerance, max_violation)
 
 
+class _SlsqpRun:
+    """What SLSQP's objective and callback share: the logged iterates, the refused trial shapes and the
+    best evaluation so far. Times are seconds since `start` (`time.perf_counter`)."""
+
+    def __init__(
+        self, J: ReducedFunctional, initial: Evaluation, start: float, progress: Callable | None = None
+    ):
+        self.J, self.best, self.start, self.progress = J, initial, start, progress
+        self.history: list[Iteration] = []
+        self.refused = 0
+
+    def objective(self, s: np.ndarray) -> tuple[float, np.ndarray]:
+        """C_D and dC_D/ds (m,) at `s`; a refused shape reports twice the best C_D so the line search backs
+        off."""
+        try:
+            evaluation = self.J.evaluate(s)
+        except REFUSED:
+            self.refused += 1
+            return 2.0 * self.best.cd, self.best.dcd
+        if evaluation.cd < self.best.cd:
+            self.best = evaluation
+        return evaluation.cd, evaluation.dcd
+
+    def log_iterate(self, s: np.ndarray) -> None:
+        """Append the iterate `s` (m,) to the history and pass it to `progress`, unless it repeats the last
+        one or is refused (SLSQP may report a refused trial as its iterate; the next one is logged)."""
+        if self.history and np.array_equal(self.history[-1].s, s):
+            return
+        try:
+            evaluation = self.J.evaluate(s)
+        except REFUSED:
+            return
+        item = Iteration(
+            iteration=len(self.history),
+            s=s.tolist(),
+            cd=evaluation.cd,
+            cl=evaluation.cl,
+            violation=self.J.space.violation(s),
+            gradient_norm=float(np.linalg.norm(evaluation.dcd)),
+            kkt_residual=self.J.space.kkt_residual(s, evaluation.dcd),
+            fem_solves=self.J.problem.fem_solves,
+            seconds=time.perf_counter() - self.start,
+        )
+        self.history.append(item)
+        if self.progress is not None:
+            self.progress(item)
+
+    def final(self, outcome: OptimizeResult) -> tuple[Evaluation, str, bool]:
+        """The final evaluation, message and convergence of SLSQP's `outcome`: its point, or, if the mesh
+        cannot follow that shape, the last logged iterate."""
+        try:
+            final = self.J.evaluate(outcome.x)
+            self.log_iterate(outcome.x)
+            return final, str(outcome.message), bool(outcome.success)
+        except REFUSED as exc:
+            self.refused += 1
+            final = self.J.evaluate(np.asarray(self.history[-1].s))
+            return final, f"{outcome.message}; its last point was refused ({exc})", False
+
+
 def optimize_adjoint(
     J: ReducedFunctional,
     s0: np.ndarray | None = None,
     progress: Callable[[Iteration], None] | None = None,
 ) -> OptimizationResult:
-    """Minimise the FEM drag `J` under its constraints with SLSQP and adjoint gradients."""
+    """Minimise the FEM drag `J` under its constraints with SLSQP and adjoint gradients, from `s0` (m,)
+    (default: the case's shape, s = 0). `progress` gets each logged `Iteration`."""
     start = time.perf_counter()
     problem = J.problem
     s0 = np.zeros(J.size) if s0 is None else np.asarray(s0, dtype=float)
     initial = J.evaluate(s0)
-    result = OptimizationResult("adjoint", J.record(initial), {})
+    run = _SlsqpRun(J, initial, start, progress)
+    run.log_iterate(s0)
     settings = problem.case.optimize
-
-    def record(s: np.ndarray) -> None:
-        if result.history and np.array_equal(result.history[-1].s, s):
-            return
-        try:
-            evaluation = J.evaluate(s)
-        except REFUSED:
-            return  # a refused trial shape that SLSQP reports as its iterate; the next one is recorded
-        item = Iteration(
-            iteration=len(result.history),
-            s=s.tolist(),
-            cd=evaluation.cd,
-            cl=evaluation.cl,
-            violation=J.space.violation(s),
-            gradient_norm=float(np.linalg.norm(evaluation.dcd)),
-            kkt_residual=J.space.kkt_residual(s, evaluation.dcd),
-            fem_solves=problem.fem_solves,
-            seconds=time.perf_counter() - start,
-        )
-        result.history.append(item)
-        if progress is not None:
-            progress(item)
-
-    best = [initial]
-
-    def objective(s: np.ndarray) -> tuple[float, np.ndarray]:
-        try:
-            evaluation = J.evaluate(s)
-        except REFUSED:
-            # A trial step the mesh cannot follow: report it as much worse so the line search backs off.
-            result.refused += 1
-            return 2.0 * best[0].cd, best[0].dcd
-        if evaluation.cd < best[0].cd:
-            best[0] = evaluation
-        return evaluation.cd, evaluation.dcd
-
-    record(s0)
     try:
         outcome = minimize(
-            objective,
+            run.objective,
             s0,
             jac=True,
             method="SLSQP",
             bounds=J.space.bounds,
             constraints=J.space.scipy_constraints(),
-            callback=record,
+            callback=run.log_iterate,
             options={"maxiter": settings.max_iterations, "ftol": settings.tolerance},
         )
     except ShapeoptError as exc:
-        raise type(exc)(
-            f"{exc} (during adjoint optimization, after {len(result.history)} iterations)"
-        ) from None
-    try:
-        final = J.evaluate(outcome.x)
-        record(outcome.x)
-        result.message, result.converged = str(outcome.message), bool(outcome.success)
-    except REFUSED as exc:
-        # SLSQP ended on a shape the mesh cannot follow: the answer is the last iterate that had a mesh.
-        final = J.evaluate(np.asarray(result.history[-1].s))
-        result.refused += 1
-        result.message, result.converged = f"{outcome.message}; its last point was refused ({exc})", False
-    result.final = J.record(final)
-    result.fem_solves, result.adjoint_solves = problem.fem_solves, problem.adjoint_solves
-    result.seconds = time.perf_counter() - start
-    return result
+        raise type(exc)(f"{exc} (during adjoint optimization, after {len(run.history)} iterations)") from None
+    final, message, converged = run.final(outcome)
+    return OptimizationResult(
+        method="adjoint",
+        initial=J.shape_summary(initial),
+        final=J.shape_summary(final),
+        history=run.history,
+        message=message,
+        converged=converged,
+        refused=run.refused,
+        fem_solves=problem.fem_solves,
+        adjoint_solves=problem.adjoint_solves,
+        seconds=time.perf_counter() - start,
+        final_state=problem.state(),  # the final evaluation was the last solve (or its cached repeat)
+    )

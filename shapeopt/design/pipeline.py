@@ -11,9 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import dolfinx_solver  # noqa: F401  (must precede dolfinx, PETSc and MPI)
 import numpy as np
-from mpi4py import MPI
 
 import surrogates
 from shapeopt.cases import Case, parameter_spec
@@ -25,15 +23,16 @@ from shapeopt.design.runs import write_run
 from shapeopt.design.settings import RunSettings
 from shapeopt.design.trust_region import TrustRegionSettings, optimize_surrogate
 from shapeopt.errors import CaseError
+from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem
-from shapeopt.files import write_json
 from surrogates.datafile import read_dataset
 from surrogates.settings import TrainSettings, settings_for
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunOutcome:
-    """What the pipeline produced, with the time of each stage."""
+    """What the pipeline produced: the dataset and surrogate files (and whether they were reused), the
+    dataset's generation summary, the training metrics, the optimization, and the seconds of each stage."""
 
     dataset: Path
     surrogate: Path
@@ -66,23 +65,7 @@ def run_pipeline(case: Case, settings: RunSettings, out: Path, log=print) -> Run
     J = ReducedFunctional(DragProblem(case, MPI.COMM_SELF))
 
     start = time.perf_counter()
-    train_settings = settings_for(
-        settings.train_method,
-        epochs=settings.epochs,
-        seed=settings.seed,
-        budget_seconds=settings.budget_seconds,
-    )
-    model, reused_model = _matching_surrogate(model_path, J, data_path, train_settings)
-    training: dict = {}
-    if model is None:
-        log(
-            f"training {model_path} ({settings.train_method}, ≤ {settings.epochs} epochs, "
-            f"≤ {settings.budget_seconds:g} s)"
-        )
-        result = train_for_case(data_case, data_path, train_settings, model_path, settings.workers)
-        model, training = surrogates.load(model_path), result.metrics
-    else:
-        training = model.meta.get("metrics", {})
+    model, reused_model, training = _surrogate_for(data_case, settings, J, data_path, model_path, log)
     seconds["training"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -94,29 +77,50 @@ def run_pipeline(case: Case, settings: RunSettings, out: Path, log=print) -> Run
         known=read_dataset(data_path).s,
     )
     seconds["optimization"] = time.perf_counter() - start
-    outcome = RunOutcome(
-        data_path,
-        model_path,
-        data_summary["computed"] == 0,
-        reused_model,
-        data_summary,
-        training,
-        result,
-        J.problem,
-        seconds,
-        {},
-    )
-    outcome.summary = write_run(result, J, out, MPI.COMM_SELF) | {
+    extra = {
         "dataset": str(data_path),
         "surrogate": str(model_path),
-        "dataset_reused": outcome.dataset_reused,
+        "dataset_reused": data_summary["computed"] == 0,
         "surrogate_reused": reused_model,
         "training": training,
         "stage_seconds": seconds,
     }
-    write_json(outcome.summary, out / "summary.json")
+    outcome = RunOutcome(
+        dataset=data_path,
+        surrogate=model_path,
+        dataset_reused=extra["dataset_reused"],
+        surrogate_reused=reused_model,
+        dataset_summary=data_summary,
+        training=training,
+        result=result,
+        problem=J.problem,
+        seconds=seconds,
+        summary=write_run(result, J, out, MPI.COMM_SELF, extra),
+    )
     (out / "report.md").write_text(report_markdown(outcome))
     return outcome
+
+
+def _surrogate_for(
+    data_case: Case, settings: RunSettings, J: ReducedFunctional, data_path: Path, model_path: Path, log
+) -> tuple[surrogates.Surrogate, bool, dict]:
+    """The surrogate at `model_path` if it matches (`_matching_surrogate`), else one trained on the
+    dataset at `data_path` and written there. Returns it, whether it was reused, and its test metrics."""
+    train_settings = settings_for(
+        settings.train_method,
+        epochs=settings.epochs,
+        seed=settings.seed,
+        budget_seconds=settings.budget_seconds,
+    )
+    model, reused = _matching_surrogate(model_path, J, data_path, train_settings)
+    if model is not None:
+        return model, reused, model.meta.get("metrics", {})
+    log(
+        f"training {model_path} ({settings.train_method}, ≤ {settings.epochs} epochs, "
+        f"≤ {settings.budget_seconds:g} s)"
+    )
+    result = train_for_case(data_case, data_path, train_settings, model_path, settings.workers)
+    return surrogates.load(model_path), False, result.metrics
 
 
 # Settings that define what a surrogate is (not how long it trained: `--refit` fine-tunes with others).
@@ -153,10 +157,10 @@ def report_markdown(outcome: RunOutcome) -> str:
         "",
         "| | C_D (FEM) | area ratio | centroid |",
         "|---|---|---|---|",
-        f"| initial | {i['cd']:.6f} | {i['area_ratio']:.10f} | {np.round(i['centroid'], 12).tolist()} |",
-        f"| optimized | {f['cd']:.6f} | {f['area_ratio']:.10f} | {np.round(f['centroid'], 12).tolist()} |",
+        f"| initial | {i.cd:.6f} | {i.area_ratio:.10f} | {np.round(i.centroid, 12).tolist()} |",
+        f"| optimized | {f.cd:.6f} | {f.area_ratio:.10f} | {np.round(f.centroid, 12).tolist()} |",
         "",
-        f"Change {f['cd'] / i['cd'] - 1:+.2%}. {r.message}; {len(r.history) - 1} trust-region steps, "
+        f"Change {f.cd / i.cd - 1:+.2%}. {r.message}; {len(r.history) - 1} trust-region steps, "
         f"{r.fem_solves} FEM solves with adjoint gradients, "
         f"{r.search.get('extra', {}).get('surrogate_queries', 0)} surrogate queries in the search.",
         "",
@@ -171,7 +175,7 @@ def report_markdown(outcome: RunOutcome) -> str:
         f" Optimization {outcome.seconds['optimization']:.0f} s.",
         "",
         "Optimized parameters: "
-        + ", ".join(f"{n} = {v:.5f}" for n, v in zip(outcome.problem.space.names(), f["s"], strict=True)),
+        + ", ".join(f"{n} = {v:.5f}" for n, v in zip(outcome.problem.space.names(), f.s, strict=True)),
         "",
         "![initial and optimized shape](shapes.png)",
         "",

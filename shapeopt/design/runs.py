@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
 
-import dolfinx_solver  # noqa: F401  (must precede dolfinx, PETSc and MPI)
 import numpy as np
-from mpi4py import MPI
 
 import surrogates
 from shapeopt.cases import Case, body_shape, case_from_dict, parameter_spec, sample_identity
@@ -25,6 +24,7 @@ from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.optimize import OptimizationResult, optimize_adjoint
 from shapeopt.design.trust_region import optimize_surrogate
 from shapeopt.errors import CaseError
+from shapeopt.fem import MPI
 from shapeopt.fem.meshing import DFG_HEIGHT, DFG_LENGTH
 from shapeopt.fem.output import write_fields
 from shapeopt.fem.problem import DragProblem
@@ -77,7 +77,7 @@ def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, c
         problem = DragProblem(case, comm)
         evaluation = problem.evaluate(s)
         solver = problem.solver
-        result = summarize(case, problem.flow_mesh, solver, problem.report, time.perf_counter() - start)
+        result = summarize(case, problem.flow_mesh, solver, problem.newton, time.perf_counter() - start)
         summary = result.to_dict() | {
             "shape": str(shape),
             "s": evaluation.s.tolist(),
@@ -118,16 +118,16 @@ def optimize_case(
     J = ReducedFunctional(DragProblem(case, comm))
     history: list[dict] = []
 
-    def record(step) -> None:
-        history.append(step.__dict__)
+    def save_step(step) -> None:
+        history.append(asdict(step))
         write_json({"case": case.name, "method": method, "history": history}, out / "history.json", comm.rank)
         if progress is not None:
             progress(step)
 
     if method == "surrogate":
-        result = _optimize_with_surrogate(J, model, surrogate, record, refit)
+        result = _optimize_with_surrogate(J, model, surrogate, save_step, refit)
     else:
-        result = optimize_adjoint(J, s0, record)
+        result = optimize_adjoint(J, s0, save_step)
     return result, write_run(result, J, out, comm)
 
 
@@ -155,10 +155,11 @@ def _load_surrogate(path: Path | None):
 
 
 def _optimize_with_surrogate(
-    J: ReducedFunctional, model, path: Path, record: Callable, refit: bool
+    J: ReducedFunctional, model: surrogates.Surrogate, path: Path, progress: Callable, refit: bool
 ) -> OptimizationResult:
-    """The trust region on a stored surrogate; with `refit`, FEM-verified samples grow its dataset and
-    the surrogate is fine-tuned on it."""
+    """The trust region on the surrogate `model` stored at `path`; with `refit`, FEM-verified samples grow
+    its dataset and the surrogate is fine-tuned on it (written back to `path`). `progress` gets each
+    `TrustStep`."""
     problem = J.problem
     try:
         model.check_compatible(parameter_spec(problem.case), problem.flow_mesh.sha256, (J.re, J.re))
@@ -174,15 +175,14 @@ def _optimize_with_surrogate(
     result = optimize_surrogate(
         J,
         model,
-        progress=record,
+        progress=progress,
         verified=(lambda e, w: rows.append(sample_row(e, w))) if refit else None,
         known=_trained_designs(dataset),
     )
     if refit and problem.flow_mesh.mesh.comm.rank == 0:
         append_verified(dataset, rows, identity)
-        result.refit = {"dataset": str(dataset), "appended": len(rows)} | {
-            "metrics": refit_surrogate(path, dataset)
-        }
+        metrics = refit_surrogate(model, path, dataset)
+        return replace(result, refit={"dataset": str(dataset), "appended": len(rows), "metrics": metrics})
     return result
 
 
@@ -194,36 +194,45 @@ def _trained_designs(dataset: Path) -> np.ndarray | None:
         return None
 
 
-def write_run(result: OptimizationResult, J: ReducedFunctional, out: Path, comm=MPI.COMM_WORLD) -> dict:
+def write_run(
+    result: OptimizationResult,
+    J: ReducedFunctional,
+    out: Path,
+    comm=MPI.COMM_WORLD,
+    extra: dict | None = None,
+) -> dict:
     """shape.json, history.json, summary.json, flow.png, shapes.png, history.png and iterates.png of an
-    optimization; returns the summary."""
+    optimization; `extra` is added to the summary. The flow picture shows `result.final_state` (no
+    solve). Returns the summary."""
     problem = J.problem
     case = problem.case
-    final = result.final
+    initial, final = result.initial, result.final
     summary = result.to_dict() | {"case": case.to_dict()}
-    summary |= {key: final[key] for key in ("length", "height", "active_bounds")}
+    summary |= {key: getattr(final, key) for key in ("length", "height", "active_bounds")}
     summary.pop("history")
-    write_json(result.final, out / "shape.json", comm.rank)
-    history = [h.__dict__ for h in result.history]
+    summary |= extra or {}
+    write_json(final.to_dict(), out / "shape.json", comm.rank)
+    history = [asdict(h) for h in result.history]
     write_json(
         {"case": case.name, "method": result.method, "history": history}, out / "history.json", comm.rank
     )
     write_json(summary, out / "summary.json", comm.rank)
-    problem.evaluate(np.asarray(result.final["s"]), re=J.re)
+    problem.move_to(np.asarray(final.s))  # the mesh of the final shape, with the state solved on it
+    problem.solver.set_state(result.final_state)
     u, _ = problem.solver.split()
     render_speed(
         u,
         problem.flow_mesh,
         out / "flow.png",
         picture_window(case),
-        title=f"{case.name} optimized  C_D={result.final['cd']:.5f}",
+        title=f"{case.name} optimized  C_D={final.cd:.5f}",
     )
     if comm.rank == 0:
         plot_shapes(
             problem.space.shape,
-            [("initial", np.asarray(result.initial["s"])), ("optimized", np.asarray(result.final["s"]))],
+            [("initial", np.asarray(initial.s)), ("optimized", np.asarray(final.s))],
             out / "shapes.png",
-            title=f"Re {J.re:g}: C_D {result.initial['cd']:.4f} → {result.final['cd']:.4f}",
+            title=f"Re {J.re:g}: C_D {initial.cd:.4f} → {final.cd:.4f}",
         )
         plot_history(history, out / "history.png", title=f"{case.name}, {result.method}")
         plot_iterates(

@@ -1,22 +1,25 @@
-"""Surrogate-driven drag reduction with FEM-verified trust-region model management (DESIGN §5).
+"""Surrogate-driven drag reduction with FEM-verified trust-region model management.
 
 1. Search the surrogate, averaged over each design and its mirror image (the flow's symmetry): ≥ 10⁵
    feasible designs in one batch (Sobol over the free parameters, the constrained ones solved for), then
-   SLSQP multistart on the surrogate (autograd gradients) from the best.
+   SLSQP multistart on the surrogate (autograd gradients) from the best (`search_surrogate`).
 2. Trust region: at iterate s_k the FEM gives C_k and ∇C_k (adjoint); the model
-   `m_k(s) = S(s) + [C_k − S(s_k)] + [∇C_k − ∇S(s_k)]·d + ½ dᵀ B_k d`, `d = s − s_k`, is minimised under the
-   constraints inside `|d|_∞ ≤ Δ_k`. `B_k` (SR1 from FEM and surrogate gradient differences, zero at first)
-   learns the curvature of the surrogate's error, which the first-order correction alone leaves wrong.
-   The ratio of actual to predicted reduction accepts the step and sets Δ. It stops on the FEM first-order
-   criterion (KKT residual), so the answer is a stationary point of the FEM problem
-   whatever the surrogate's error.
+   `m_k(s) = S(s) + [C_k − S(s_k)] + [∇C_k − ∇S(s_k)]·d + ½ dᵀ B_k d`, `d = s − s_k` (`CorrectedModel`), is
+   minimised under the constraints inside `|d|_∞ ≤ Δ_k`. `B_k` (SR1 from FEM and surrogate gradient
+   differences, zero at first) learns the curvature of the surrogate's error, which the first-order
+   correction alone leaves wrong. The ratio of actual to predicted reduction accepts the step and sets Δ
+   (`update_radius`). It stops on the FEM first-order criterion (KKT residual), so the answer is a
+   stationary point of the FEM problem whatever the surrogate's error.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import minimize
@@ -27,8 +30,16 @@ from shapeopt.design.optimize import OptimizationResult
 from shapeopt.errors import ShapeError
 from shapeopt.fem.problem import Evaluation
 
+if TYPE_CHECKING:
+    from surrogates import Surrogate
 
-@dataclass
+# A model s ↦ (value, gradient (m,)) at one design s (m,).
+Model = Callable[[np.ndarray], tuple[float, np.ndarray]]
+# Called after each FEM solve with its evaluation and a copy of its state (n,), which it must not modify.
+Verified = Callable[[Evaluation, np.ndarray], None]
+
+
+@dataclass(frozen=True)
 class TrustStep:
     """One outer step: FEM, surrogate and corrected-model C_D at the iterate, radius, ratio, work so far."""
 
@@ -63,19 +74,20 @@ class TrustRegionSettings:
     seed: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class SearchReport:
-    """What the surrogate search did: designs drawn, those feasible (all queried), the best surrogate C_D."""
+    """What the surrogate search did: designs drawn, those feasible (all queried), the best surrogate C_D,
+    the seconds of the global search; `extra`: surrogate queries and the multistart's best C_D."""
 
-    drawn: int = 0
-    feasible: int = 0
-    best_cd: float = float("nan")
-    seconds: float = 0.0
+    drawn: int
+    feasible: int
+    best_cd: float
+    seconds: float
     extra: dict = field(default_factory=dict)
 
 
 def mirror_averaged(
-    surrogate, mirror: np.ndarray, s: np.ndarray, re: float, gradient: bool = False
+    surrogate: Surrogate, mirror: np.ndarray, s: np.ndarray, re: float, gradient: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """½[S(s) + S(R s)] for s (b, m): C_D (b,) and, with `gradient`, its gradient (b, m), else None.
 
@@ -90,6 +102,81 @@ def mirror_averaged(
         return 0.5 * (cd[:n] + cd[n:]), None
     cd, grad = surrogate.drag_gradient(both, re)
     return 0.5 * (cd[:n] + cd[n:]), 0.5 * (grad[:n] + grad[n:] @ mirror)
+
+
+class MirroredSurrogate:
+    """A surrogate's mirror-averaged C_D (`mirror_averaged`) at one Reynolds number, counting the network
+    queries (two per design: it and its mirror image)."""
+
+    def __init__(self, surrogate: Surrogate, mirror: np.ndarray, re: float):
+        self.surrogate, self.mirror, self.re = surrogate, mirror, re
+        self.queries = 0
+
+    def values(self, s: np.ndarray) -> np.ndarray:
+        """C_D (b,) of the designs s (b, m)."""
+        self.queries += 2 * len(s)
+        return mirror_averaged(self.surrogate, self.mirror, s, self.re)[0]
+
+    def __call__(self, s: np.ndarray) -> tuple[float, np.ndarray]:
+        """C_D and its gradient (m,) at one design s (m,)."""
+        self.queries += 2
+        cd, grad = mirror_averaged(self.surrogate, self.mirror, s[None, :], self.re, gradient=True)
+        return float(cd[0]), grad[0]
+
+
+@dataclass(frozen=True)
+class CorrectedModel:
+    """The trust-region model about the FEM iterate s_k (`evaluation`: C_k, ∇C_k (m,)):
+    `m_k(s) = S(s) + [C_k − S(s_k)] + [∇C_k − ∇S(s_k)]·d + ½ dᵀ B_k d`, `d = s − s_k`, with the surrogate
+    S (a `Model`), its value and gradient (m,) at s_k, and the curvature B_k (m, m) of its error C − S."""
+
+    surrogate: Model
+    evaluation: Evaluation
+    surrogate_cd: float
+    surrogate_gradient: np.ndarray
+    curvature: np.ndarray
+
+    @classmethod
+    def at(cls, surrogate: Model, evaluation: Evaluation, curvature: np.ndarray) -> CorrectedModel:
+        """The model about the FEM `evaluation` (with gradient) with curvature B_k (m, m)."""
+        value, gradient = surrogate(evaluation.s)
+        return cls(surrogate, evaluation, value, gradient, curvature)
+
+    def __call__(self, s: np.ndarray) -> tuple[float, np.ndarray]:
+        """m_k(s) and ∇m_k(s) (m,) at s (m,); C_k and ∇C_k at s_k."""
+        value, grad = self.surrogate(s)
+        d = s - self.evaluation.s
+        slope = self.evaluation.dcd - self.surrogate_gradient
+        return (
+            value + (self.evaluation.cd - self.surrogate_cd) + slope @ d + 0.5 * d @ self.curvature @ d,
+            grad + slope + self.curvature @ d,
+        )
+
+    def sr1_update(self, s: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        """B_{k+1} (m, m): the SR1 update of B_k from the step d = s − s_k and the change of the error's
+        gradient y = [∇C(s) − ∇C_k] − [∇S(s) − ∇S(s_k)], with `gradient` = ∇C(s) (m,) by FEM, so that
+        B_{k+1} d = y; B_k itself where r = y − B_k d is nearly orthogonal to d (|rᵀd| ≤ 10⁻⁸ |r| |d|)."""
+        d = s - self.evaluation.s
+        y = (gradient - self.evaluation.dcd) - (self.surrogate(s)[1] - self.surrogate_gradient)
+        r = y - self.curvature @ d
+        if abs(r @ d) > 1e-8 * np.linalg.norm(r) * np.linalg.norm(d):
+            return self.curvature + np.outer(r, r) / (r @ d)
+        return self.curvature
+
+
+def update_radius(
+    settings: TrustRegionSettings, radius: float, ratio: float, step_length: float
+) -> tuple[float, bool]:
+    """The radius after a trial step of ∞-norm `step_length` whose actual reduction was `ratio` times the
+    predicted one (−∞ for a refused shape): accepted if ratio ≥ `settings.accept`; the radius shrinks to
+    ¼ of the step below ratio ¼, doubles (at most to `settings.max_radius`) above ¾ if the step reached
+    the boundary, else stays. Returns (radius, accepted)."""
+    accepted = bool(ratio >= settings.accept)
+    if ratio < 0.25:
+        radius = 0.25 * step_length
+    elif ratio > 0.75 and step_length >= 0.99 * radius:
+        radius = min(2 * radius, settings.max_radius)
+    return radius, accepted
 
 
 def global_search(
@@ -110,26 +197,27 @@ def global_search(
     best_s, ok = J.space.project(pool)  # the circle (scaled to the area) is admissible
     best_s = best_s[ok]
     best_cd = drag(best_s) if len(best_s) else np.empty(0)
-    report = SearchReport()
+    drawn = feasible = 0
     for first in range(0, n, chunk):
-        s, feasible = J.space.draw(sobol.random(min(chunk, n - first)))
-        report.drawn += len(s)
-        s = s[feasible]
+        s, admissible = J.space.draw(sobol.random(min(chunk, n - first)))
+        drawn += len(s)
+        s = s[admissible]
         cd = drag(s)
-        report.feasible += len(s)
+        feasible += len(s)
         best_s, best_cd = np.vstack([best_s, s]), np.concatenate([best_cd, cd])
         order = np.argsort(best_cd)[:keep]
         best_s, best_cd = best_s[order], best_cd[order]
     if not len(best_s):
         raise ShapeError(f"none of {n} designs drawn in the parameter box is admissible")
-    report.best_cd = float(best_cd[0])
-    report.seconds = time.perf_counter() - start
+    report = SearchReport(
+        drawn=drawn, feasible=feasible, best_cd=float(best_cd[0]), seconds=time.perf_counter() - start
+    )
     return best_s, best_cd, report
 
 
 def minimise_model(
     J: ReducedFunctional,
-    model: Callable,
+    model: Model,
     s0: np.ndarray,
     center: np.ndarray | None = None,
     radius: float | None = None,
@@ -149,145 +237,162 @@ def minimise_model(
     return s[0] if ok[0] else outcome.x
 
 
-def _first_meshable(J: ReducedFunctional, candidates: list[np.ndarray], result: OptimizationResult):
-    """FEM evaluation of the first candidate the mesh can follow (the last one is the case's own shape)."""
-    for s in candidates[:-1]:
-        try:
-            return J.evaluate(s)
-        except REFUSED:
-            result.refused += 1
-    return J.evaluate(candidates[-1])
-
-
-def optimize_surrogate(
+def search_surrogate(
     J: ReducedFunctional,
-    surrogate,
-    settings: TrustRegionSettings | None = None,
-    progress: Callable[[TrustStep], None] | None = None,
-    verified: Callable[[Evaluation, np.ndarray], None] | None = None,
+    surrogate: MirroredSurrogate,
+    settings: TrustRegionSettings,
     known: np.ndarray | None = None,
-) -> OptimizationResult:
-    """Surrogate search, then trust-region refinement with one FEM solve + adjoint of `J` per outer step.
-
-    The surrogate is queried at J's Reynolds number. `verified(evaluation, state)` is called after every
-    FEM solve (e.g. to append it to a dataset). `known` (k, m): designs the surrogate was trained on (its
-    dataset's, FEM-verified optima of earlier runs included), searched beside the drawn ones.
-    """
-    settings = settings or TrustRegionSettings()
-    start = time.perf_counter()
-    problem, re = J.problem, J.re
-    queries = [0]
-
-    mirror = J.space.shape.mirror()
-
-    def surrogate_value(s: np.ndarray) -> np.ndarray:
-        queries[0] += 2 * len(s)
-        return mirror_averaged(surrogate, mirror, s, re)[0]
-
-    def surrogate_with_gradient(s: np.ndarray) -> tuple[float, np.ndarray]:
-        queries[0] += 2
-        cd, grad = mirror_averaged(surrogate, mirror, s[None, :], re, gradient=True)
-        return float(cd[0]), grad[0]
-
-    # 1. Global search and multistart on the surrogate alone.
-    starts, _, search = global_search(
-        J, surrogate_value, settings.global_samples, settings.starts, settings.seed, known
+) -> tuple[list[np.ndarray], SearchReport]:
+    """The surrogate's optima: the best `settings.starts` of the global search (`global_search`), each
+    refined by SLSQP on the surrogate within `settings.search_radius`, best first (each (m,))."""
+    starts, _, report = global_search(
+        J, surrogate.values, settings.global_samples, settings.starts, settings.seed, known
     )
-    candidates = [
-        minimise_model(J, surrogate_with_gradient, s, center=s, radius=settings.search_radius) for s in starts
-    ]
-    candidates.sort(key=lambda s: surrogate_with_gradient(s)[0])
-    search.extra = {
-        "surrogate_queries": queries[0],
-        "multistart_best_cd": surrogate_with_gradient(candidates[0])[0],
-    }
+    candidates = [minimise_model(J, surrogate, s, center=s, radius=settings.search_radius) for s in starts]
+    candidates.sort(key=lambda s: surrogate(s)[0])
+    extra = {"surrogate_queries": surrogate.queries, "multistart_best_cd": surrogate(candidates[0])[0]}
+    return candidates, dataclasses.replace(report, extra=extra)
 
-    result = OptimizationResult("surrogate", {}, {})
-    current = _first_meshable(J, [*candidates, np.zeros(J.size)], result)
+
+def _first_meshable(J: ReducedFunctional, candidates: list[np.ndarray]) -> tuple[Evaluation, int]:
+    """FEM evaluation of the first candidate the mesh can follow (the last one is the case's own shape),
+    and the number of candidates refused before it."""
+    for refused, s in enumerate(candidates[:-1]):
+        try:
+            return J.evaluate(s), refused
+        except REFUSED:
+            pass
+    return J.evaluate(candidates[-1]), len(candidates) - 1
+
+
+def _solved_state(J: ReducedFunctional, evaluation: Evaluation, verified: Verified | None) -> np.ndarray:
+    """A copy of the FEM state (local DOFs) of `evaluation`, the last solve, passed to `verified`."""
+    state = J.problem.state()
     if verified is not None:
-        verified(current, problem.state())
+        verified(evaluation, state)
+    return state
+
+
+def _stop(settings: TrustRegionSettings, step: int, radius: float, kkt: float) -> tuple[str, bool] | None:
+    """(message, converged) if the loop stops at outer step `step`, else None."""
+    if kkt <= settings.kkt_tolerance:
+        return f"FEM first-order criterion met (KKT residual {kkt:.1e})", True
+    if radius < settings.min_radius or step == settings.max_steps:
+        return f"stopped: trust radius {radius:.1e}, KKT residual {kkt:.1e}", False
+    return None
+
+
+@dataclass(frozen=True)
+class _Refined:
+    """Where the trust-region loop ended: the final FEM evaluation and its state (local DOFs), the
+    steps, and why it stopped."""
+
+    final: Evaluation
+    state: np.ndarray
+    history: list[TrustStep]
+    message: str
+    converged: bool
+
+
+def _refine(
+    J: ReducedFunctional,
+    surrogate: MirroredSurrogate,
+    settings: TrustRegionSettings,
+    current: Evaluation,
+    progress: Callable[[TrustStep], None] | None,
+    verified: Verified | None,
+    start: float,
+) -> _Refined:
+    """Trust-region steps from the FEM evaluation `current` (just solved), one FEM solve + adjoint per
+    trial step (`optimize_surrogate`). Times from `start` (`time.perf_counter`)."""
+    state = _solved_state(J, current, verified)
     radius, ratio, accepted = settings.radius, float("nan"), True
-    curvature = np.zeros((problem.size, problem.size))  # quasi-Newton Hessian of C − S (SR1)
-    for step in range(settings.max_steps + 1):
-        c_k, g_k = current.cd, current.dcd
-        s_k = current.s
-        surrogate_k, dsurrogate_k = surrogate_with_gradient(s_k)
-        kkt = J.space.kkt_residual(s_k, g_k)
-        result.history.append(
+    curvature = np.zeros((J.size, J.size))  # quasi-Newton Hessian of C − S (SR1)
+    history: list[TrustStep] = []
+    for step in itertools.count():  # `_stop` ends it at step `settings.max_steps` at the latest
+        model = CorrectedModel.at(surrogate, current, curvature)
+        kkt = J.space.kkt_residual(current.s, current.dcd)
+        history.append(
             TrustStep(
-                step,
-                s_k.tolist(),
-                c_k,
-                surrogate_k,
-                c_k,
-                radius,
-                ratio,
-                accepted,
-                J.space.violation(s_k),
-                kkt,
-                problem.fem_solves,
-                time.perf_counter() - start,
+                iteration=step,
+                s=current.s.tolist(),
+                cd=current.cd,
+                surrogate_cd=model.surrogate_cd,
+                model_cd=current.cd,
+                radius=radius,
+                ratio=ratio,
+                accepted=accepted,
+                violation=J.space.violation(current.s),
+                kkt_residual=kkt,
+                fem_solves=J.problem.fem_solves,
+                seconds=time.perf_counter() - start,
             )
         )
         if progress is not None:
-            progress(result.history[-1])
-        if kkt <= settings.kkt_tolerance:
-            result.message, result.converged = f"FEM first-order criterion met (KKT residual {kkt:.1e})", True
-            break
-        if radius < settings.min_radius or step == settings.max_steps:
-            result.message = f"stopped: trust radius {radius:.1e}, KKT residual {kkt:.1e}"
-            break
-
-        frozen_curvature = curvature.copy()
-
-        def model(
-            s: np.ndarray,
-            c_k=c_k,
-            g_k=g_k,
-            s_k=s_k,
-            surrogate_k=surrogate_k,
-            dsurrogate_k=dsurrogate_k,
-            curvature=frozen_curvature,
-        ) -> tuple[float, np.ndarray]:
-            value, grad = surrogate_with_gradient(s)
-            d = s - s_k
-            slope = g_k - dsurrogate_k
-            return (
-                value + (c_k - surrogate_k) + slope @ d + 0.5 * d @ curvature @ d,
-                grad + slope + curvature @ d,
-            )
-
-        candidate = minimise_model(J, model, s_k, center=s_k, radius=radius)
-        predicted = c_k - model(candidate)[0]
-        if predicted <= 1e-12 * abs(c_k):
+            progress(history[-1])
+        stop = _stop(settings, step, radius, kkt)
+        if stop is not None:
+            message, converged = stop
+            return _Refined(final=current, state=state, history=history, message=message, converged=converged)
+        candidate = minimise_model(J, model, current.s, center=current.s, radius=radius)
+        predicted = current.cd - model(candidate)[0]
+        if predicted <= 1e-12 * abs(current.cd):
             radius /= 4  # no model decrease inside the ball: shrink until the FEM criterion decides
             ratio, accepted = float("nan"), False
             continue
         try:
             trial = J.evaluate(candidate)
-            if verified is not None:
-                verified(trial, problem.state())
-            ratio = float((c_k - trial.cd) / predicted)
-            # SR1 update of the error's Hessian from the FEM and surrogate gradient differences.
-            d = candidate - s_k
-            y = (trial.dcd - g_k) - (surrogate_with_gradient(candidate)[1] - dsurrogate_k)
-            r = y - curvature @ d
-            if abs(r @ d) > 1e-8 * np.linalg.norm(r) * np.linalg.norm(d):
-                curvature += np.outer(r, r) / (r @ d)
+            trial_state = _solved_state(J, trial, verified)
+            ratio = float((current.cd - trial.cd) / predicted)
+            curvature = model.sr1_update(candidate, trial.dcd)
         except REFUSED:
-            trial, ratio = None, -np.inf
-        step_length = float(np.max(np.abs(candidate - s_k)))
-        accepted = bool(ratio >= settings.accept)
-        if ratio < 0.25:
-            radius = 0.25 * step_length
-        elif ratio > 0.75 and step_length >= 0.99 * radius:
-            radius = min(2 * radius, settings.max_radius)
+            ratio = -np.inf
+        step_length = float(np.max(np.abs(candidate - current.s)))
+        radius, accepted = update_radius(settings, radius, ratio, step_length)
         if accepted:
-            current = trial
-    result.final = J.record(current)
-    result.fem_solves, result.adjoint_solves = problem.fem_solves, problem.adjoint_solves
-    result.seconds = time.perf_counter() - start
-    result.search = asdict(search)
+            current, state = trial, trial_state
+
+
+def optimize_surrogate(
+    J: ReducedFunctional,
+    surrogate: Surrogate,
+    settings: TrustRegionSettings | None = None,
+    progress: Callable[[TrustStep], None] | None = None,
+    verified: Verified | None = None,
+    known: np.ndarray | None = None,
+) -> OptimizationResult:
+    """Surrogate search, then trust-region refinement with one FEM solve + adjoint of `J` per outer step.
+
+    The surrogate is queried at J's Reynolds number. `progress` gets each `TrustStep`;
+    `verified(evaluation, state)` is called after every FEM solve with a copy of its state (n,) (e.g. to
+    append it to a dataset). `known` (k, m): designs the surrogate was trained on (its dataset's,
+    FEM-verified optima of earlier runs included), searched beside the drawn ones. The result's `refused`
+    counts the surrogate optima the mesh could not follow before the first FEM iterate; its `initial` is
+    the case's shape (s = 0), solved after the optimization and not in its FEM count.
+    """
+    settings = settings or TrustRegionSettings()
+    start = time.perf_counter()
+    problem = J.problem
+    mirrored = MirroredSurrogate(surrogate, J.space.shape.mirror(), J.re)
+    candidates, search = search_surrogate(J, mirrored, settings, known)
+    first, refused = _first_meshable(J, [*candidates, np.zeros(J.size)])
+    refined = _refine(J, mirrored, settings, first, progress, verified, start)
+    final = J.shape_summary(refined.final)
+    fem_solves, adjoint_solves = problem.fem_solves, problem.adjoint_solves
+    seconds = time.perf_counter() - start
     # The case's initial shape, for the report only: not part of the optimization's FEM count.
-    result.initial = J.record(problem.evaluate(np.zeros(J.size), re=re))
-    return result
+    initial = J.shape_summary(problem.evaluate(np.zeros(J.size), re=J.re))
+    return OptimizationResult(
+        method="surrogate",
+        initial=initial,
+        final=final,
+        history=refined.history,
+        message=refined.message,
+        converged=refined.converged,
+        refused=refused,
+        search=dataclasses.asdict(search),
+        fem_solves=fem_solves,
+        adjoint_solves=adjoint_solves,
+        seconds=seconds,
+        final_state=refined.state,
+    )

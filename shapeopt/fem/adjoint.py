@@ -14,7 +14,6 @@ back-substitutions, with no new factorisation.
 
 from __future__ import annotations
 
-import dolfinx_solver  # noqa: F401  (must precede dolfinx)
 import numpy as np
 import ufl
 from dolfinx import fem, la

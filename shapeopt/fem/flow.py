@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass, field
 
 import basix.ufl
-import dolfinx_solver  # noqa: F401  (must precede dolfinx)
 import numpy as np
 import ufl
 from dolfinx import default_scalar_type, fem

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import dolfinx_solver  # noqa: F401  (must precede dolfinx)
 import numpy as np
 import ufl
 from dolfinx import fem, geometry, la

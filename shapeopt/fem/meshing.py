@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import dolfinx_solver  # noqa: F401  (must precede dolfinx)
 import gmsh
 import numpy as np
 from dolfinx.io import gmsh as gmshio

@@ -12,7 +12,6 @@ side's states all rely on.
 from __future__ import annotations
 
 import basix.ufl
-import dolfinx_solver  # noqa: F401  (must precede dolfinx)
 import numpy as np
 import ufl
 from dolfinx import fem

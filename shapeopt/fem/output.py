@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import basix.ufl
-import dolfinx_solver  # noqa: F401  (must precede dolfinx)
 from dolfinx import fem
 from dolfinx.io import VTXWriter
 

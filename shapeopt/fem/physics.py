@@ -8,7 +8,6 @@ derivative of R. Directions that change the constrained entries (`constrained`) 
 
 from __future__ import annotations
 
-import dolfinx_solver  # noqa: F401  (must precede dolfinx, PETSc and MPI)
 import numpy as np
 from petsc4py import PETSc
 
@@ -95,7 +94,7 @@ class FEMPhysics:
         forces = self.problem.forces.volume()
         return np.array([forces.cd, forces.cl])
 
-    def solve(self, s, re, w) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    def solution_from(self, s, re, w) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
         """The converged state of shape s at Re by Newton from the guess w, its (C_D, C_L), adjoint dC_D/ds
         (m,) and Newton's iterations from w (−1: Newton failed from w and was restarted from Stokes);
         None where the shape cannot be meshed or no solve converges."""

@@ -11,6 +11,9 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx.fem.petsc import assemble_matrix
 from mpi4py import MPI
 
 from shapeopt.cases import Case, body_shape
@@ -51,7 +54,7 @@ class DragProblem:
         self.space = RadialDesignSpace.from_case(case, self.morph.body, self.morph.map.max_body_radius)
         self.fem_solves = 0
         self.adjoint_solves = 0
-        self.report: NewtonReport | None = None
+        self.newton: NewtonReport | None = None  # of the last solve
         self._last: Evaluation | None = None
         self._warm: np.ndarray | None = None
 
@@ -80,6 +83,17 @@ class DragProblem:
         """A copy of the state w = (u, p) of the last solve on the reference DOF layout: (n,) float64."""
         return self.solver.state()
 
+    def state_weights(self) -> np.ndarray:
+        """Diagonal (n,) of the mass matrix of (u, p) on the reference mesh: the state inner-product
+        weights. Moves the mesh to the reference shape."""
+        self.move_to(np.zeros(self.size))
+        (u, p), (v, q) = ufl.TrialFunctions(self.solver.W), ufl.TestFunctions(self.solver.W)
+        matrix = assemble_matrix(fem.form((ufl.inner(u, v) + p * q) * ufl.dx))
+        matrix.assemble()
+        diagonal = matrix.getDiagonal().array.copy()
+        matrix.destroy()
+        return diagonal
+
     def move_to(self, s: np.ndarray) -> float:
         """Morph the mesh to shape `s` (returns its quality); the cached gradient no longer applies."""
         quality = self.morph.apply(s)
@@ -96,7 +110,7 @@ class DragProblem:
                 raise
             report = self.solver.solve(re=re)  # the neighbouring state was a poor guess: start from Stokes
         self.fem_solves += 1
-        self.report = report
+        self.newton = report
         self._warm = self.solver.state()
         coefficients = self.forces.volume()
         self._last = Evaluation(

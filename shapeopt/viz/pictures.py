@@ -6,69 +6,28 @@ The distributed field is gathered to rank 0, which renders; other ranks return w
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dolfinx_solver  # noqa: F401  (must precede dolfinx)
 import numpy as np
-from dolfinx import fem, plot
-from dolfinx.mesh import entities_to_geometry
 
-from shapeopt.fem.meshing import BODY, FlowMesh
+from shapeopt.fem.gather import body_outline, gather_flow
+from shapeopt.fem.meshing import FlowMesh
+
+if TYPE_CHECKING:
+    from dolfinx import fem
 
 
-def gather_flow_grid(u: fem.Function, p: fem.Function | None = None):
-    """The flow on rank 0 as a PyVista grid (None elsewhere).
-
-    Point data: `velocity` (3 components, z = 0), `speed` (|u|) and, when `p` is given, `pressure`
-    (interpolated to the velocity's P2 nodes).
-    """
+def flow_grid(u: fem.Function, p: fem.Function | None = None):
+    """The flow on rank 0 as a PyVista grid (None elsewhere), with the point data of `gather_flow`."""
     import pyvista as pv
 
-    V = u.function_space
-    mesh = V.mesh
-    owned_cells = np.arange(mesh.topology.index_map(mesh.topology.dim).size_local, dtype=np.int32)
-    topology, cell_types, points = plot.vtk_mesh(V, owned_cells)
-    velocity = u.x.array.reshape(-1, 2)
-    fields = {
-        "velocity": np.column_stack([velocity, np.zeros(len(velocity))]),
-        "speed": np.linalg.norm(velocity, axis=1),
-    }
-    if p is not None:
-        scalar_space, to_vector = V.sub(0).collapse()
-        pressure = fem.Function(scalar_space)
-        pressure.interpolate(p)
-        fields["pressure"] = np.empty(len(velocity))
-        fields["pressure"][np.asarray(to_vector) // 2] = pressure.x.array
-    parts = mesh.comm.gather((topology, cell_types, points, fields), root=0)
-    if mesh.comm.rank != 0:
+    flow = gather_flow(u, p)
+    if flow is None:
         return None
-    offset, topologies = 0, []
-    for top, _, pts, _ in parts:
-        top = top.reshape(-1, top[0] + 1).copy()
-        top[:, 1:] += offset
-        topologies.append(top.ravel())
-        offset += len(pts)
-    grid = pv.UnstructuredGrid(
-        np.concatenate(topologies),
-        np.concatenate([part[1] for part in parts]),
-        np.concatenate([part[2] for part in parts]),
-    )
-    for name in parts[0][3]:
-        grid.point_data[name] = np.concatenate([part[3][name] for part in parts])
+    grid = pv.UnstructuredGrid(flow.cells, flow.cell_types, flow.points)
+    for name, values in flow.fields.items():
+        grid.point_data[name] = values
     return grid
-
-
-def body_outline(flow_mesh: FlowMesh) -> np.ndarray:
-    """Closed polygon ((n+1, 2), ordered by angle about the body centre) through the body's mesh nodes."""
-    mesh = flow_mesh.mesh
-    fdim = mesh.topology.dim - 1
-    mesh.topology.create_connectivity(fdim, mesh.topology.dim)
-    nodes = entities_to_geometry(mesh, fdim, flow_mesh.facets.find(BODY))
-    coords = mesh.geometry.x[nodes.ravel(), :2]
-    gathered = mesh.comm.allgather(coords)
-    points = np.unique(np.concatenate(gathered), axis=0)
-    angle = np.arctan2(points[:, 1] - flow_mesh.center[1], points[:, 0] - flow_mesh.center[0])
-    points = points[np.argsort(angle)]
-    return np.vstack([points, points[:1]])
 
 
 def render_speed(
@@ -83,7 +42,7 @@ def render_speed(
     import pyvista as pv
 
     pv.vtk_verbosity("off")
-    grid = gather_flow_grid(u)
+    grid = flow_grid(u)
     outline = body_outline(flow_mesh)
     if grid is None:
         return None
@@ -126,7 +85,7 @@ def render_view(
     import pyvista as pv
 
     pv.vtk_verbosity("off")
-    grid = gather_flow_grid(u, p)
+    grid = flow_grid(u, p)
     if grid is None:
         return None
     x0, x1, y0, y1 = window
