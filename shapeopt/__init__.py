@@ -1,7 +1,7 @@
 """shapeopt: drag of bodies in steady laminar flow (DOLFINx), its shape gradient, and its reduction.
 
 Sub-packages by layer; a module imports only from its own layer and those listed before it:
-`errors`, `files` → `geometry` → `cases` → `fem` → `viz` → `data` → `design` → `cli`.
+`errors`, `files` → `geometry` → `cases` → `space` → `fem` → `viz` → `data` → `design` → `cli`.
 Only `fem` (and what imports it) needs FEniCS; `surrogates` (the learning side) never does.
 """
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import CASES, shapeopt_command
 
 from shapeopt.cases import load_case
 from shapeopt.cli import main
+from tests.helpers import CASES, shapeopt_command
 
 GOOD = """
 name = "t"

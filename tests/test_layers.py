@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CASES, ROOT, write_synthetic_dataset
+
+from tests.helpers import CASES, ROOT, write_synthetic_dataset
 
 # shapeopt's layers, lowest first: a module may import its own layer and those below it.
 LAYERS = {
@@ -26,6 +27,7 @@ LAYERS = {
     "shapeopt.cli": 8,
     "shapeopt.__main__": 9,
 }
+PACKAGES = ("shapeopt", "surrogates")
 FENICS = ("dolfinx", "dolfinx_solver", "petsc4py", "ufl", "basix", "ffcx", "mpi4py")
 FENICS_FREE_LAYER = 3  # errors, files, geometry, cases and the design spaces work without FEniCS
 
@@ -167,3 +169,14 @@ def test_no_function_is_longer_than_80_lines():
                 if node.end_lineno - first + 1 > MAX_FUNCTION_LINES:
                     long.append(f"{module_name(path)}.{node.name}: {node.end_lineno - first + 1} lines")
     assert not long, long
+
+
+def test_tests_use_public_names_only():
+    """Tests check public behaviour: no test imports a private name of the packages."""
+    private = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in PACKAGES:
+                names = [alias.name for alias in node.names]
+                private += [f"{path.name}: {name}" for name in names if name.startswith("_")]
+    assert not private, private

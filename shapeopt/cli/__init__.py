@@ -17,7 +17,7 @@ from surrogates.settings import METHODS, REGISTRY, SCHEDULES, TUNED, TrainSettin
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0 success, 2 bad case, 3 solver failure, ...)."""
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.run(args)
@@ -45,7 +45,8 @@ def _interrupted(exc: BaseException) -> bool:
     return False
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command (`shapeopt COMMAND --help` shows each)."""
     parser = argparse.ArgumentParser(
         prog="shapeopt", description="Drag of bodies in steady laminar flow, and its reduction."
     )

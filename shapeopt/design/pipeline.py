@@ -104,7 +104,7 @@ def run_pipeline(case: Case, settings: RunSettings, out: Path, log=print) -> Run
 def _surrogate_for(
     data_case: Case, settings: RunSettings, J: ReducedFunctional, data_path: Path, model_path: Path, log
 ) -> tuple[surrogates.Surrogate, bool, dict]:
-    """The surrogate at `model_path` if it matches (`_matching_surrogate`), else one trained on the
+    """The surrogate at `model_path` if it matches (`matching_surrogate`), else one trained on the
     dataset at `data_path` and written there. Returns it, whether it was reused, and its test metrics."""
     train_settings = settings_for(
         settings.train_method,
@@ -112,7 +112,7 @@ def _surrogate_for(
         seed=settings.seed,
         budget_seconds=settings.budget_seconds,
     )
-    model, reused = _matching_surrogate(model_path, J, data_path, train_settings)
+    model, reused = matching_surrogate(model_path, J, data_path, train_settings)
     if model is not None:
         return model, reused, model.meta.get("metrics", {})
     log(
@@ -127,7 +127,9 @@ def _surrogate_for(
 RECIPE = ("method", "gamma", "beta", "width", "depth", "pod_modes", "pod_energy")
 
 
-def _matching_surrogate(path: Path, J: ReducedFunctional, data_path: Path, settings: TrainSettings):
+def matching_surrogate(
+    path: Path, J: ReducedFunctional, data_path: Path, settings: TrainSettings
+) -> tuple[surrogates.Surrogate | None, bool]:
     """The stored surrogate if it fits the case, was trained on `data_path` with the same recipe (`RECIPE`)
     as `settings`, else (None, False)."""
     if not path.is_file():

@@ -285,13 +285,14 @@ def _stop(settings: TrustRegionSettings, step: int, radius: float, kkt: float) -
 @dataclass(frozen=True)
 class _Refined:
     """Where the trust-region loop ended: the final FEM evaluation and its state (local DOFs), the
-    steps, and why it stopped."""
+    steps, why it stopped, and the trial shapes refused on the way."""
 
     final: Evaluation
     state: np.ndarray
     history: list[TrustStep]
     message: str
     converged: bool
+    refused: int
 
 
 def _refine(
@@ -309,6 +310,7 @@ def _refine(
     radius, ratio, accepted = settings.radius, float("nan"), True
     curvature = np.zeros((J.size, J.size))  # quasi-Newton Hessian of C − S (SR1)
     history: list[TrustStep] = []
+    refused = 0
     for step in itertools.count():  # `_stop` ends it at step `settings.max_steps` at the latest
         model = CorrectedModel.at(surrogate, current, curvature)
         kkt = J.space.kkt_residual(current.s, current.dcd)
@@ -333,7 +335,14 @@ def _refine(
         stop = _stop(settings, step, radius, kkt)
         if stop is not None:
             message, converged = stop
-            return _Refined(final=current, state=state, history=history, message=message, converged=converged)
+            return _Refined(
+                final=current,
+                state=state,
+                history=history,
+                message=message,
+                converged=converged,
+                refused=refused,
+            )
         candidate = minimise_model(J, model, current.s, center=current.s, radius=radius)
         predicted = current.cd - model(candidate)[0]
         if predicted <= 1e-12 * abs(current.cd):
@@ -346,7 +355,7 @@ def _refine(
             ratio = float((current.cd - trial.cd) / predicted)
             curvature = model.sr1_update(candidate, trial.dcd)
         except REFUSED:
-            ratio = -np.inf
+            ratio, refused = -np.inf, refused + 1
         step_length = float(np.max(np.abs(candidate - current.s)))
         radius, accepted = update_radius(settings, radius, ratio, step_length)
         if accepted:
@@ -367,7 +376,8 @@ def optimize_surrogate(
     `verified(evaluation, state)` is called after every FEM solve with a copy of its state (n,) (e.g. to
     append it to a dataset). `known` (k, m): designs the surrogate was trained on (its dataset's,
     FEM-verified optima of earlier runs included), searched beside the drawn ones. The result's `refused`
-    counts the surrogate optima the mesh could not follow before the first FEM iterate; its `initial` is
+    counts the shapes the mesh could not follow: surrogate optima before the first FEM iterate and trial
+    steps; its `initial` is
     the case's shape (s = 0), solved after the optimization and not in its FEM count.
     """
     settings = settings or TrustRegionSettings()
@@ -389,7 +399,7 @@ def optimize_surrogate(
         history=refined.history,
         message=refined.message,
         converged=refined.converged,
-        refused=refused,
+        refused=refused + refined.refused,
         search=dataclasses.asdict(search),
         fem_solves=fem_solves,
         adjoint_solves=adjoint_solves,

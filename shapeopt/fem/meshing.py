@@ -106,7 +106,7 @@ def build_mesh(
         try:
             gmsh.option.setNumber("General.Terminal", 0)
             gmsh.option.setNumber("General.NumThreads", 1)
-            with _ctrl_c_ends_the_process():
+            with ctrl_c_ends_the_process():
                 if stored is not None and stored.is_file():
                     gmsh.open(str(stored))
                 else:
@@ -136,7 +136,7 @@ def build_mesh(
 
 
 @contextlib.contextmanager
-def _ctrl_c_ends_the_process() -> Iterator[None]:
+def ctrl_c_ends_the_process() -> Iterator[None]:
     """While gmsh works, Ctrl-C ends the process at once (Python would only see it once gmsh returns,
     which for a hard geometry is minutes later). Nothing is lost: meshes are written whole or not at all."""
     if threading.current_thread() is not threading.main_thread():

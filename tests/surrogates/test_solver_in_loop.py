@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import CASES, ROOT
 
 from shapeopt.cases import load_case
 from shapeopt.fem.physics import FEMPhysics
@@ -15,6 +14,7 @@ from surrogates.network import DragNet
 from surrogates.physical_gradients import newton_targets
 from surrogates.pod import fit_pod
 from surrogates.solver_in_loop import reduced_residual
+from tests.helpers import CASES, ROOT
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,7 @@ def test_bench_train_compares_methods_and_resumes(tiny, tmp_path):
     import json
     import subprocess
 
-    from conftest import shapeopt_command
+    from tests.helpers import shapeopt_command
 
     _, _, path = tiny
     out = tmp_path / "bench"

@@ -7,7 +7,6 @@ import functools
 
 import numpy as np
 import pytest
-from conftest import CASES
 
 from shapeopt.cases import load_case
 from shapeopt.design.functional import ReducedFunctional
@@ -19,6 +18,7 @@ from shapeopt.fem.meshing import build_mesh
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.verify import taylor_test
 from shapeopt.geometry.outlines import extent, fit_radial, lens_radius
+from tests.helpers import CASES
 
 
 @pytest.fixture(scope="module")

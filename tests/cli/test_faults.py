@@ -13,10 +13,10 @@ from pathlib import Path
 
 import h5py
 import pytest
-from conftest import CASES, shapeopt_command, write_synthetic_dataset
 
 import surrogates
 from surrogates.datafile import read_dataset
+from tests.helpers import CASES, shapeopt_command, write_synthetic_dataset
 
 RANGE_CASE = str(CASES / "cylinder-re1-40.toml")
 MPIRUN = str(Path(sys.executable).parent / "mpirun")
@@ -66,9 +66,9 @@ def test_ctrl_c_during_meshing_ends_the_process_at_once():
     end the process anyway. Stand-in for a long gmsh call: a long numpy SVD (compiled code too)."""
     script = (
         "import numpy as np\n"
-        "from shapeopt.fem.meshing import _ctrl_c_ends_the_process\n"
+        "from shapeopt.fem.meshing import ctrl_c_ends_the_process\n"
         "a = np.random.default_rng(0).random((4000, 4000))\n"
-        "with _ctrl_c_ends_the_process():\n"
+        "with ctrl_c_ends_the_process():\n"
         "    print('busy', flush=True)\n"
         "    np.linalg.svd(a)\n"
         "print('finished', flush=True)\n"

@@ -13,7 +13,6 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from conftest import CASES, shapeopt_command
 
 from shapeopt.cases import load_case, parameter_spec
 from shapeopt.data.dataset import generate
@@ -21,7 +20,7 @@ from shapeopt.data.verified import VERIFIED_INDEX
 from shapeopt.design import runs
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.optimize import fem_solves_to_kkt, fem_solves_to_within, optimize_adjoint
-from shapeopt.design.pipeline import _matching_surrogate
+from shapeopt.design.pipeline import matching_surrogate
 from shapeopt.design.trust_region import (
     CorrectedModel,
     TrustRegionSettings,
@@ -29,6 +28,7 @@ from shapeopt.design.trust_region import (
     optimize_surrogate,
     update_radius,
 )
+from shapeopt.errors import ShapeError
 from shapeopt.fem.problem import DragProblem, Evaluation
 from shapeopt.geometry.shapes import RadialShape
 from surrogates import Surrogate
@@ -37,6 +37,7 @@ from surrogates.network import DragNet
 from surrogates.pod import POD
 from surrogates.settings import TrainSettings
 from surrogates.train import train
+from tests.helpers import CASES, shapeopt_command
 
 
 def random_surrogate(problem: DragProblem, seed: int = 0) -> Surrogate:
@@ -160,6 +161,32 @@ def test_poor_surrogate_still_reaches_the_fem_optimum(problem):
     assert result.final.cd < 0.9 * result.initial.cd
 
 
+def test_refused_trial_steps_are_counted_and_the_run_still_converges(problem, monkeypatch):
+    """The mesh refuses the first trial step after the first FEM iterate (besides the wild surrogate
+    optima it refuses itself): every refusal is counted, and the run still ends at the FEM first-order
+    point."""
+    apply, solved, refused = problem.morph.apply, [], []
+
+    def refuse_the_first_trial_step(s):
+        if len(solved) == 1 and not any(r == "test" for r in refused):
+            refused.append("test")
+            raise ShapeError("refused by the test")
+        try:
+            quality = apply(s)
+        except ShapeError:
+            refused.append("mesh")
+            raise
+        solved.append(np.array(s))
+        return quality
+
+    monkeypatch.setattr(problem.morph, "apply", refuse_the_first_trial_step)
+    settings = TrustRegionSettings(global_samples=2048, starts=2, max_steps=60)
+    result = optimize_surrogate(ReducedFunctional(problem), random_surrogate(problem), settings)
+    assert "test" in refused and result.refused == len(refused)
+    assert result.converged, result.message
+    assert np.isinf(result.history[1].ratio) and not result.history[1].accepted
+
+
 def test_write_run_pictures_the_final_state_without_solving_again(problem, tmp_path, monkeypatch):
     settings = TrustRegionSettings(global_samples=256, starts=1, max_steps=2)
     J = ReducedFunctional(problem)
@@ -232,9 +259,9 @@ def test_a_surrogate_trained_with_another_loss_weight_is_not_reused(tiny_run, mo
     stored_path, data_path = Path(summary["surrogate"]), Path(summary["dataset"])
     J = ReducedFunctional(DragProblem(load_case(CASES / "fourier4-re40.toml").with_overrides(level="coarse")))
     wanted = TrainSettings(method="sobolev", epochs=300, seed=0)
-    assert _matching_surrogate(stored_path, J, data_path, wanted)[1]
+    assert matching_surrogate(stored_path, J, data_path, wanted)[1]
     other = dataclasses.replace(wanted, gamma=wanted.gamma / 10)
-    assert _matching_surrogate(stored_path, J, data_path, other) == (None, False)
+    assert matching_surrogate(stored_path, J, data_path, other) == (None, False)
 
 
 @pytest.mark.slow

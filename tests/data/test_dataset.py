@@ -13,12 +13,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import CASES, shapeopt_command
 
 from shapeopt.cases import load_case
 from shapeopt.data.dataset import generate
 from shapeopt.fem.problem import DragProblem
 from surrogates.datafile import read_dataset
+from tests.helpers import CASES, shapeopt_command
 
 CASE = CASES / "cylinder-re1-40.toml"
 

@@ -6,7 +6,8 @@ import json
 import subprocess
 
 import pytest
-from conftest import CASES, shapeopt_command
+
+from tests.helpers import CASES, shapeopt_command
 
 
 @pytest.mark.slow

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CASES, shapeopt_command
+
+from tests.helpers import CASES, shapeopt_command
 
 MPIRUN = Path(sys.executable).parent / "mpirun"
 

@@ -1,5 +1,5 @@
 """The dataset format: damage is refused and never rewritten, one writer at a time, resume only under the
-same settings. No FEM here: the datasets are synthetic (`conftest.write_synthetic_dataset`)."""
+same settings. No FEM here: the datasets are synthetic (`tests.helpers.write_synthetic_dataset`)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import time
 import h5py
 import numpy as np
 import pytest
-from conftest import CASES, shapeopt_command, write_synthetic_dataset
 
 from surrogates.datafile import DatasetError, SampleFile, read_dataset, read_identity
+from tests.helpers import CASES, shapeopt_command, write_synthetic_dataset
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from conftest import CASES, write_synthetic_dataset
 
 from shapeopt.cli import main
+from tests.helpers import CASES, write_synthetic_dataset
 
 GOOD = (CASES / "fourier4-re40.toml").read_text()
 RANGE_CASE = str(CASES / "cylinder-re1-40.toml")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import CASES
 
 from shapeopt.cases import SolverSettings, load_case
 from shapeopt.cli import main
@@ -13,6 +12,7 @@ from shapeopt.errors import SolverError
 from shapeopt.fem.flow import FlowSolver
 from shapeopt.fem.meshing import build_mesh
 from shapeopt.fem.simulate import DFG_REFERENCE, run_solve
+from tests.helpers import CASES
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import CASES, shapeopt_command
+
+from tests.helpers import CASES, shapeopt_command
 
 
 def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shapeopt.cli import _parser
+from shapeopt.cli import build_parser
 from shapeopt.cli.common import options_for
 from surrogates.settings import (
     HALF_INVERSE_METHODS,
@@ -18,7 +18,7 @@ from surrogates.settings import (
 
 
 def _train_settings(*options: str) -> TrainSettings:
-    args = _parser().parse_args(["train", "case.toml", "--data", "d.h5", "--out", "s.pt", *options])
+    args = build_parser().parse_args(["train", "case.toml", "--data", "d.h5", "--out", "s.pt", *options])
     return settings_for(**options_for(args, TrainSettings))
 
 
@@ -57,7 +57,7 @@ def test_given_options_win_over_tuned_ones():
 
 
 def test_cli_choices_come_from_the_registry():
-    parser = _parser()
+    parser = build_parser()
     for command in (["train", "c.toml", "--data", "d.h5", "--out", "s.pt"], ["run", "c.toml"]):
         flag = "--method" if command[0] == "train" else "--train-method"
         with pytest.raises(SystemExit):

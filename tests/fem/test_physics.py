@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CASES
 
 from shapeopt.cases import load_case
 from shapeopt.fem.physics import FEMPhysics
 from shapeopt.fem.problem import DragProblem
+from tests.helpers import CASES
 
 RE = 10.0
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import CASES
 
 from shapeopt.cases import load_case
 from shapeopt.fem.gather import body_outline
 from shapeopt.fem.meshing import BODY, INLET, OUTLET, WALLS, build_mesh
+from tests.helpers import CASES
 
 
 def test_mesh_is_deterministic_and_levels_differ():
