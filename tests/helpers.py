@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from surrogates.datafile import Dataset
+from surrogates.spec import ParameterSpec
+
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "cases"
 
@@ -56,3 +59,45 @@ def write_synthetic_dataset(path: Path, level: str = "coarse", n: int = 24, n_st
             )
     finally:
         writer.close()
+
+
+SYNTHETIC_SIZE = (4, 50)  # shape parameters m, state size N of `synthetic_dataset`
+M, N = SYNTHETIC_SIZE
+SYNTHETIC_SPEC = ParameterSpec("fourier", 1, ("a0", "a1", "b1", "x"), 0.5, (0.0, 0.0), [[-0.3, 0.3]] * M)
+
+
+def synthetic_dataset(n: int = 120, seed: int = 0) -> Dataset:
+    """C_D = (1 + 0.5 s·s + 0.2 s_0) (1 + 10/Re), exact gradients; states from 3 smooth modes."""
+    rng = np.random.default_rng(seed)
+    s = rng.uniform(-0.3, 0.3, (n, M))
+    re = np.exp(rng.uniform(np.log(1), np.log(40), n))
+    factor = 1 + 10 / re
+    cd = (1 + 0.5 * np.sum(s**2, axis=1) + 0.2 * s[:, 0]) * factor
+    dcd = (s + np.eye(M)[0] * 0.2) * factor[:, None]
+    x = np.linspace(0, 1, N)
+    modes = np.stack([np.sin(np.pi * x), np.sin(2 * np.pi * x), np.cos(np.pi * x)])
+    state = 1 + np.column_stack([s[:, 0], s[:, 1] * np.log(re), 1 / re]) @ modes
+    return Dataset(
+        s=s,
+        re=re,
+        cd=cd,
+        cl=0.1 * s[:, 1],
+        dcd=dcd,
+        dcl=np.zeros((n, M)),
+        state=state,
+        weights=np.full(N, 1.0 / N),
+        spec=SYNTHETIC_SPEC,
+        mesh_sha256="abc123",
+        re_range=(1.0, 40.0),
+        case={"name": "synthetic"},
+        failed=0,
+    )
+
+
+def run_summary() -> dict:
+    """summary.json of an optimization run as `shapeopt optimize` writes it, cut to what `show` reads: the
+    fourier4-re40 case (9 shape parameters), from the circle to the circle."""
+    from shapeopt.cases import load_case
+
+    case = load_case(CASES / "fourier4-re40.toml").to_dict()
+    return {"case": case, "initial": {"s": [0.0] * 9}, "final": {"s": [0.0] * 9}}

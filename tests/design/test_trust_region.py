@@ -184,7 +184,7 @@ def test_refused_trial_steps_are_counted_and_the_run_still_converges(problem, mo
     result = optimize_surrogate(ReducedFunctional(problem), random_surrogate(problem), settings)
     assert "test" in refused and result.refused == len(refused)
     assert result.converged, result.message
-    assert np.isinf(result.history[1].ratio) and not result.history[1].accepted
+    assert any(np.isinf(step.ratio) and not step.accepted for step in result.history)
 
 
 def test_write_run_pictures_the_final_state_without_solving_again(problem, tmp_path, monkeypatch):

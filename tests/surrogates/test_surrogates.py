@@ -13,47 +13,17 @@ import torch
 
 from surrogates import IncompatibleSurrogateError, load
 from surrogates.artifact import OutsideTrainingBox
-from surrogates.datafile import Dataset
 from surrogates.pod import fit_pod
 from surrogates.settings import TrainSettings
-from surrogates.spec import ParameterSpec
 from surrogates.train import split_indices, train
+from tests.helpers import SYNTHETIC_SIZE, SYNTHETIC_SPEC, synthetic_dataset
 
-M, N = 4, 50
-BOUNDS = [[-0.3, 0.3]] * M
-SPEC = ParameterSpec("fourier", 1, ("a0", "a1", "b1", "x"), 0.5, (0.0, 0.0), BOUNDS)
-
-
-def synthetic(n: int = 120, seed: int = 0) -> Dataset:
-    """C_D = (1 + 0.5 s·s + 0.2 s_0) (1 + 10/Re), exact gradients; states from 3 smooth modes."""
-    rng = np.random.default_rng(seed)
-    s = rng.uniform(-0.3, 0.3, (n, M))
-    re = np.exp(rng.uniform(np.log(1), np.log(40), n))
-    factor = 1 + 10 / re
-    cd = (1 + 0.5 * np.sum(s**2, axis=1) + 0.2 * s[:, 0]) * factor
-    dcd = (s + np.eye(M)[0] * 0.2) * factor[:, None]
-    x = np.linspace(0, 1, N)
-    modes = np.stack([np.sin(np.pi * x), np.sin(2 * np.pi * x), np.cos(np.pi * x)])
-    state = 1 + np.column_stack([s[:, 0], s[:, 1] * np.log(re), 1 / re]) @ modes
-    return Dataset(
-        s=s,
-        re=re,
-        cd=cd,
-        cl=0.1 * s[:, 1],
-        dcd=dcd,
-        dcl=np.zeros((n, M)),
-        state=state,
-        weights=np.full(N, 1.0 / N),
-        spec=SPEC,
-        mesh_sha256="abc123",
-        re_range=(1.0, 40.0),
-        case={"name": "synthetic"},
-        failed=0,
-    )
+M = SYNTHETIC_SIZE[0]  # shape parameters
+SPEC = SYNTHETIC_SPEC
 
 
 def test_pod_is_orthonormal_in_the_weighted_inner_product():
-    data = synthetic()
+    data = synthetic_dataset()
     pod = fit_pod(data.state, data.weights, energy=1 - 1e-12)
     gram = pod.basis.T @ (data.weights[:, None] * pod.basis)
     assert np.allclose(gram, np.eye(pod.size), atol=1e-10)
@@ -64,7 +34,7 @@ def test_pod_is_orthonormal_in_the_weighted_inner_product():
 @pytest.fixture(scope="module")
 def trained():
     settings = TrainSettings(method="sobolev", epochs=400, batch=32, width=32, depth=2, budget_seconds=60)
-    return train(synthetic(), settings, {"case": "synthetic"})
+    return train(synthetic_dataset(), settings, {"case": "synthetic"})
 
 
 def test_training_lowers_the_loss(trained):
@@ -76,7 +46,7 @@ def test_training_lowers_the_loss(trained):
 
 def test_supervised_training_lowers_the_loss():
     settings = TrainSettings(method="supervised", epochs=200, batch=32, width=32, depth=2)
-    history = train(synthetic(), settings, {}).history
+    history = train(synthetic_dataset(), settings, {}).history
     assert min(h["validation_loss"] for h in history) < 0.1 * history[0]["validation_loss"]
 
 
@@ -94,7 +64,7 @@ def test_artifact_round_trip_is_bit_for_bit(trained, tmp_path):
         assert torch.equal(value.cpu(), loaded.net.state_dict()[key])
     assert np.array_equal(loaded.pod.basis, trained.surrogate.pod.basis)
     assert loaded.meta == trained.surrogate.meta
-    s = synthetic(10, seed=5)
+    s = synthetic_dataset(10, seed=5)
     assert np.array_equal(loaded.drag(s.s, s.re), trained.surrogate.drag(s.s, s.re))
     assert np.array_equal(loaded.state(s.s, s.re), trained.surrogate.state(s.s, s.re))
     cd, grad = loaded.drag_gradient(s.s, s.re)
@@ -108,7 +78,7 @@ def test_artifact_round_trip_is_bit_for_bit(trained, tmp_path):
 def test_artifact_loads_onto_the_gpu_and_predicts_as_on_the_cpu(trained, tmp_path):
     path = tmp_path / "s.pt"
     trained.surrogate.save(path)
-    s = synthetic(10, seed=5)
+    s = synthetic_dataset(10, seed=5)
     cpu, gpu = load(path), load(path, device="cuda")
     assert next(gpu.net.parameters()).is_cuda
     cd_cpu, grad_cpu = cpu.drag_gradient(s.s, s.re)
@@ -119,7 +89,7 @@ def test_artifact_loads_onto_the_gpu_and_predicts_as_on_the_cpu(trained, tmp_pat
 
 
 def test_gradient_matches_finite_differences_of_the_surrogate(trained):
-    s, re = synthetic(3, seed=9).s, np.array([2.0, 10.0, 30.0])
+    s, re = synthetic_dataset(3, seed=9).s, np.array([2.0, 10.0, 30.0])
     _, grad = trained.surrogate.drag_gradient(s, re)
     h = 1e-6
     for i in range(M):

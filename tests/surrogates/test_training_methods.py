@@ -15,6 +15,7 @@ from surrogates.settings import (
     TrainSettings,
     settings_for,
 )
+from tests.helpers import synthetic_dataset
 
 
 def _train_settings(*options: str) -> TrainSettings:
@@ -82,13 +83,12 @@ def test_plateau_schedule_lowers_the_rate_on_plateaus_and_stops_after_the_third(
 
 
 def test_training_to_convergence_stops_on_a_plateau():
-    from test_surrogates import synthetic
 
     from surrogates.train import train
 
     settings = TrainSettings(method="supervised", epochs=100000, batch=32, width=16, depth=1, lr=1e-2)
     settings.schedule = "plateau"
-    result = train(synthetic(), settings, {})
+    result = train(synthetic_dataset(), settings, {})
     assert result.metrics["stop"] == "converged"
     rates = sorted({h["lr"] for h in result.history}, reverse=True)
     assert np.allclose(rates, [1e-2, 1e-3, 1e-4])
@@ -131,7 +131,6 @@ def test_each_registry_name_builds_a_method_the_loop_needs_not_tell_apart(name):
     """The epoch loop only calls `step`, `validation_loss` and the hooks; what each method is comes from
     its registry entry, and building it refuses a missing solver where the entry says it needs one."""
     import torch
-    from test_surrogates import synthetic
 
     from surrogates.methods import METHOD_TYPES, VALIDATION_LOSSES, AdamMethod, Context, build_method
     from surrogates.network import DragNet
@@ -141,7 +140,7 @@ def test_each_registry_name_builds_a_method_the_loop_needs_not_tell_apart(name):
 
     assert tuple(METHOD_TYPES) == METHODS
     spec = REGISTRY[name]
-    data = synthetic()
+    data = synthetic_dataset()
     split = split_indices(len(data), 0)
     pod = fit_pod(data.state[split.train], data.weights)
     torch.manual_seed(0)
