@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,19 +186,19 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
 _REQUIRED = (("domain", "kind"), ("flow", "re"))
 
 
-def case_from_dict(data: dict[str, Any]) -> Case:
-    """Rebuild a resolved case saved with a result (`Case.to_dict`)."""
-    nested = {
-        "domain": Domain,
-        "solver": SolverSettings,
-        "shape": ShapeSettings,
-        "constraints": Constraints,
-        "optimize": OptimizeSettings,
-    }
-    values = {k: (nested[k](**v) if k in nested else v) for k, v in data.items()}
-    if values.get("re_range") is not None:
-        values["re_range"] = tuple(values["re_range"])
-    return Case(**values)
+def case_from_dict(data: Any, source: str = "saved case") -> Case:
+    """Rebuild a resolved case saved with a result (`Case.to_dict`), checked as a case file is
+    (`parse_case`): `CaseError` naming `source` for anything a case file may not hold."""
+    if not isinstance(data, dict):
+        raise CaseError(f"{source}: the case must be a table of settings, got {type(data).__name__}")
+    sections = ["domain", "solver", "shape", "constraints", "optimize"]
+    raw = {key: data[key] for key in ("name", "description") if key in data}
+    raw |= {section: data.get(section, {}) for section in sections}
+    if isinstance(raw["domain"], dict) and raw["domain"].get("kind") == "dfg-channel":  # the fixed cylinder
+        raw |= {"domain": {"kind": "dfg-channel"}, "shape": {}, "constraints": {}, "optimize": {}}
+    raw["flow"] = {"re": data["re_range"] if data.get("re_range") is not None else data.get("re")}
+    raw["mesh"] = {"level": data.get("level")}
+    return parse_case(raw, source=source)
 
 
 def load_case(path: str | Path) -> Case:
@@ -205,6 +206,8 @@ def load_case(path: str | Path) -> Case:
     path = Path(path)
     if not path.exists():
         raise CaseError(f"case file not found: {path}")
+    if special_file_kind(path) is not None:  # reading a FIFO or a device would wait or never end
+        raise CaseError(f"cannot read case file {path}: it is {special_file_kind(path)}, not a regular file")
     try:
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -212,6 +215,23 @@ def load_case(path: str | Path) -> Case:
     except OSError as exc:
         raise CaseError(f"cannot read case file {path}: {exc.strerror or exc}") from None
     return parse_case(raw, default_name=path.stem, source=str(path))
+
+
+def special_file_kind(path: Path) -> str | None:
+    """What an input path that is no regular file is ('a folder', 'a FIFO', 'a device', 'a socket'),
+    checked before it is opened: reading a FIFO waits for a writer, a device may never end. None for a
+    regular file (or a link to one), and for a path that cannot be looked at (opening it says why)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    return "a socket" if stat.S_ISSOCK(mode) else "a device"
 
 
 def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "case") -> Case:
@@ -333,9 +353,12 @@ def _check_shape(errors: list[str], values: dict[str, dict[str, Any]]) -> None:
         errors.append(
             f"'shape.min_quality' must be < 1 (a fraction of the reference cells), got {shape['min_quality']}"
         )
+    if shape.get("bound", 0.0) > MAX_BOUND:  # beyond it the box and area checks overflow
+        errors.append(f"'shape.bound' must be ≤ {MAX_BOUND:g}, got {shape['bound']:g}")
 
 
 MAX_MODES = {"fourier": 32, "bspline": 128}
+MAX_BOUND = 100.0  # |s_i| ≤ bound: the shipped cases use 0.6 and 3
 BOX_MARGIN = 1.0  # free stream: at least this many diameters between the body and the box
 
 

@@ -35,3 +35,26 @@ class InterruptedWorkError(ShapeoptError):
     """Ctrl-C: the work stopped early; what was finished is kept."""
 
     exit_code = 130
+
+
+def caused_by_ctrl_c(exc: BaseException) -> bool:
+    """True when Ctrl-C caused `exc` (PETSc and MPI wrap a KeyboardInterrupt raised in a callback)."""
+    return interrupt_behind(exc) is not None
+
+
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (Ctrl-C, or a subclass) that is `exc` or caused it, else None."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler's stop, `kill PID`), raised by the CLI's handler: a KeyboardInterrupt, so
+    that it takes every path of Ctrl-C (finished work kept, the best network saved); exit code 143."""
+
+    exit_code = 143

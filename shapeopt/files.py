@@ -1,14 +1,21 @@
-"""Result files: JSON written whole (a reader never sees half a file) from one MPI rank, and output paths
-checked before the work that fills them."""
+"""Result files: JSON written whole (a reader never sees half a file) from one MPI rank, output paths
+checked before the work that fills them (never one of the command's inputs), and run folders replaced
+whole when the new run is complete (`staged_folder`)."""
 
 from __future__ import annotations
 
+import copy
+import itertools
 import json
 import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from shapeopt.errors import CaseError
+from shapeopt.errors import CaseError, InterruptedWorkError, ShapeoptError, interrupt_behind
 
 
 def write_json(data: dict[str, Any], path: Path, rank: int = 0) -> None:
@@ -22,31 +29,168 @@ def write_json(data: dict[str, Any], path: Path, rank: int = 0) -> None:
     os.replace(tmp, path)
 
 
-def check_output_folder(path: Path) -> None:
-    """Refuse, before any work, a run directory that is a file or cannot be created or written."""
+# The files that make a folder a run folder (`solve`, `optimize`, `run`), replaceable by a new run.
+RUN_FILES = ("summary.json", "history.json")
+
+
+def check_output_folder(path: Path, inputs: Iterable[Path | None] = ()) -> None:
+    """Refuse, before any work, an output folder that is a file, is or holds one of the command's `inputs`,
+    or cannot be created or written (a file is created there and removed: `probe_folder`)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise CaseError(f"--out {path} is a file; give a folder for the run")
-    _check_writable_folder(path if path.exists() else _existing_ancestor(path), path)
+    refuse_writing_over_inputs(path, inputs, folder=True)
+    probe_folder(path)
 
 
-def check_output_file(path: Path, example: str) -> None:
-    """Refuse, before any work, an output file path that is a folder or cannot be created or replaced."""
+def check_run_folder(path: Path, inputs: Iterable[Path | None] = ()) -> None:
+    """`check_output_folder` for a run folder that `staged_folder` replaces whole when the run is complete:
+    it must also be new, empty or an earlier run (it holds one of `RUN_FILES`), and neither the current
+    folder nor one above it; its parent must take the run in progress."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CaseError(f"--out {path} is a file; give a folder for the run")
+    refuse_writing_over_inputs(path, inputs, folder=True)
+    here = Path.cwd().resolve()
+    if path.resolve() == here or path.resolve() in here.parents:
+        raise CaseError(f"--out {path} is the current folder or holds it; give a run folder inside it")
+    if path.is_dir() and any(path.iterdir()) and not any((path / name).is_file() for name in RUN_FILES):
+        raise CaseError(
+            f"--out {path} is a folder of other files, not a run; give a new folder or an earlier run's "
+            "(replaced when the new run is complete)"
+        )
+    probe_folder(path.resolve().parent, path)
+
+
+def check_output_file(path: Path, example: str, inputs: Iterable[Path | None] = ()) -> None:
+    """Refuse, before any work, an output file path that is a folder, is one of the command's `inputs`, or
+    cannot be created or replaced."""
     path = Path(path)
     if path.is_dir():
         raise CaseError(f"--out {path} is a folder; give a file name such as {path / example}")
     if path.exists() and not os.access(path, os.W_OK):
         raise CaseError(f"--out {path} is not writable")
-    _check_writable_folder(_existing_ancestor(path), path)
+    refuse_writing_over_inputs(path, inputs, folder=False)
+    probe_folder(path.absolute().parent, path)
 
 
-def _existing_ancestor(path: Path) -> Path:
-    parent = path.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    return parent
+def refuse_writing_over_inputs(out: Path, inputs: Iterable[Path | None], folder: bool) -> None:
+    """Refuse an output that is one of the command's `inputs` (compared resolved: through symbolic links
+    and `..`, and as the same file under another name), or, for an output `folder`, holds one."""
+    target = Path(out).resolve()
+    for given in inputs:
+        if given is None:
+            continue
+        source = Path(given).resolve()
+        if source == target or _same_file(source, target):
+            raise CaseError(f"--out {out} is the input {given}; give another name for the output")
+        if folder and target in source.parents:
+            raise CaseError(f"--out {out} holds the input {given}; give a folder that holds no input")
 
 
-def _check_writable_folder(folder: Path, wanted: Path) -> None:
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise CaseError(f"cannot write {wanted}: {folder} is not a writable folder")
+def probe_folder(path: Path, wanted: Path | None = None) -> None:
+    """Refuse, before any work, a `path` (to be a folder, or to be created in the nearest folder on its
+    way that exists) where no file can be made: a file is created in that folder and removed again."""
+    wanted = Path(path) if wanted is None else wanted
+    folder = Path(path).absolute()
+    while not folder.exists():
+        folder = folder.parent
+    problem = "not a folder"
+    if folder.is_dir():
+        try:
+            handle, name = tempfile.mkstemp(prefix=".shapeopt-probe-", dir=folder)
+            os.close(handle)
+            os.unlink(name)
+            return
+        except OSError as exc:
+            problem = exc.strerror or str(exc)
+    raise CaseError(f"cannot write {wanted}: {folder} is not a writable folder ({problem})")
+
+
+@contextmanager
+def staged_folder(out: Path, comm: Any = None) -> Iterator[Path]:
+    """A fresh folder `.NAME.partial-PID` next to the run folder `out` for the `with` block to write the run
+    into; when the block ends, it takes the place of `out` whole (an earlier run there is renamed away and
+    deleted), so `out` holds one run, the earlier one until the new one is complete. When the block
+    raises, `out` stays as it was and what the block wrote is kept: in `out` if it held no run, else in
+    `NAME.partial` (`_keep_unfinished`). Under MPI (`comm`) rank 0 moves the folders."""
+    final = Path(out).resolve()
+    rank = 0 if comm is None else comm.rank
+    work = _fresh_folder(final.parent, f".{final.name}.partial-{os.getpid()}") if rank == 0 else None
+    if comm is not None:
+        work = comm.bcast(work, root=0)
+    try:
+        yield work
+        if comm is not None:
+            comm.barrier()
+    except BaseException as exc:
+        if rank == 0:
+            _keep_unfinished(work, final, exc)
+        raise
+    if rank == 0:
+        _swap_in(work, final)
+    if comm is not None:
+        comm.barrier()
+
+
+def _keep_unfinished(work: Path, final: Path, exc: BaseException) -> None:
+    """Keep what an unfinished run wrote to `work`: as `final` if that holds no run, else as
+    `NAME.partial` beside it; raise `exc` again naming where (Ctrl-C as `InterruptedWorkError`). Nothing
+    written: `work` is removed and `exc` left as it is."""
+    if not any(work.iterdir()):
+        work.rmdir()
+        return
+    if final.is_dir() and any(final.iterdir()):
+        kept, note = _fresh_name(final.parent, f"{final.name}.partial"), f" ({final} holds the earlier run)"
+    else:
+        kept, note = final, ""
+        if final.is_dir():
+            final.rmdir()
+    os.rename(work, kept)
+    interrupt = interrupt_behind(exc)
+    if interrupt is not None:
+        told = InterruptedWorkError(f"interrupted; the files written so far are kept in {kept}{note}")
+        told.exit_code = getattr(interrupt, "exit_code", told.exit_code)  # Ctrl-C 130, a subclass its own
+        raise told from None
+    if isinstance(exc, ShapeoptError):
+        told = copy.copy(exc)
+        told.args = (f"{exc}; the files written so far are kept in {kept}{note}",)
+        raise told from None
+
+
+def _swap_in(work: Path, final: Path) -> None:
+    """Put the complete run `work` in the place of `final`, deleting the earlier run there."""
+    if not final.exists():
+        os.rename(work, final)
+        return
+    old = _fresh_name(final.parent, f".{final.name}.old-{os.getpid()}")
+    os.rename(final, old)
+    os.rename(work, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _fresh_name(folder: Path, name: str) -> Path:
+    """`folder / name`, or with `-2`, `-3`, … appended: the first that does not exist."""
+    candidates = (folder / (name if n == 1 else f"{name}-{n}") for n in itertools.count(1))
+    return next(path for path in candidates if not path.exists() and not path.is_symlink())
+
+
+def _fresh_folder(folder: Path, name: str) -> Path:
+    """A new empty folder `folder / name` (`_fresh_name`), its parents created."""
+    while True:
+        path = _fresh_name(folder, name)
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise CaseError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True when `a` and `b` both exist and are one file (also through hard links)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

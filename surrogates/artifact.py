@@ -1,11 +1,14 @@
 """A trained surrogate as a file: weights, POD basis, parameter spec, mesh hash, Re range, metrics.
 
-`load(path)` returns a `Surrogate` with batched `drag`, `drag_gradient` and `state` queries.
+`load(path)` returns a `Surrogate` with batched `drag`, `drag_gradient` and `state` queries, after
+checking the file: its metadata (spec, mesh hash, Re range) and finite weights and POD arrays; a file that
+fails is refused with `IncompatibleSurrogateError` naming the fault.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -174,7 +177,58 @@ def load(path: str | Path, device: str = "cpu") -> Surrogate:
             p["singular_values"].numpy(),
             float(p["energy"]),
         )
-        return Surrogate(net, pod, payload["meta"])
+        problems = meta_problems(payload["meta"]) + _array_problems(net, pod)
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
         detail = f"missing {exc}" if isinstance(exc, KeyError) else exc.__class__.__name__
         raise IncompatibleSurrogateError(f"{path}: damaged surrogate file ({detail})") from None
+    if problems:
+        raise IncompatibleSurrogateError(f"{path}: damaged surrogate file ({'; '.join(problems)})")
+    return Surrogate(net, pod, payload["meta"])
+
+
+def meta_problems(meta: Any) -> list[str]:
+    """What makes `meta` unusable as a surrogate's metadata (empty when it is fine): the spec, mesh hash
+    and Re range every query and compatibility check reads, and the optional entries' types."""
+    if not isinstance(meta, dict):
+        return [f"meta is {type(meta).__name__}, not a table"]
+    found = []
+    try:
+        ParameterSpec.from_dict(meta["spec"])
+    except KeyError:
+        found.append("meta lacks spec")
+    except (TypeError, ValueError) as exc:
+        found.append(f"meta spec is not a parameter spec ({exc})")
+    if not isinstance(meta.get("mesh_sha256"), str) or not meta["mesh_sha256"]:
+        found.append(f"meta mesh_sha256 {meta.get('mesh_sha256', '(missing)')!r} is not a mesh hash")
+    re_range = meta.get("re_range")
+    numbers = isinstance(re_range, list | tuple) and len(re_range) == 2
+    numbers = numbers and all(isinstance(r, int | float) and not isinstance(r, bool) for r in re_range)
+    if not (numbers and all(math.isfinite(r) for r in re_range) and 0 < re_range[0] <= re_range[1]):
+        found.append(f"meta re_range {re_range!r} is not [low, high] with 0 < low ≤ high < inf")
+    for key, kind in (("dataset", str), ("dataset_rows", int), ("settings", dict), ("metrics", dict)):
+        if key in meta and not isinstance(meta[key], kind):
+            found.append(f"meta {key} is {type(meta[key]).__name__}, not {kind.__name__}")
+    return found
+
+
+def _array_problems(net: DragNet, pod: POD) -> list[str]:
+    """Non-finite weights, normalisation or POD arrays, and POD arrays whose shapes do not fit the net."""
+    found = [
+        f"weight {name} is not finite"
+        for name, value in net.state_dict().items()
+        if value.is_floating_point() and not bool(torch.isfinite(value).all())
+    ]
+    arrays = {
+        "mean": pod.mean,
+        "basis": pod.basis,
+        "weights": pod.weights,
+        "singular values": pod.singular_values,
+    }
+    found += [f"POD {name} is not finite" for name, a in arrays.items() if not np.all(np.isfinite(a))]
+    n = pod.mean.shape[0] if pod.mean.ndim == 1 else -1
+    if pod.basis.shape != (n, net.n_modes) or pod.weights.shape != (n,):
+        found.append(
+            f"POD basis {pod.basis.shape} and weights {pod.weights.shape} do not fit a mean of "
+            f"{pod.mean.shape} and {net.n_modes} modes"
+        )
+    return found

@@ -3,21 +3,27 @@
 Attributes: `format`, `case` (the resolved case, JSON), `spec` (the `ParameterSpec`, JSON), `identity`
 (JSON: every setting that changes a sample's value), `mesh_sha256`, `re_range`, `seed`, `level`; the
 dataset `state_weights` (N,); per sample the columns of `FLOAT_COLUMNS`, `INT_COLUMNS`, `s`, `dcd`,
-`dcl` (m,), `state` (N,), `reason`, `checksum` (CRC-32 of the row) and `committed`.
+`dcl` (m,), `state` (N,), `reason`, `checksum` (CRC-32 of the row) and `committed`. The attribute
+`header_checksum` is the CRC-32 of every other attribute and of `state_weights` (`header_checksum()`),
+checked with the rows on every read and before every append. A file without it (made by an older
+shapeopt) is read, never extended.
 
 Rows are appended one sample at a time in SWMR mode: every data column is written and flushed first, the
 `committed` column last, so a row counts only once it is complete. One writer at a time (`WriterLock`). A
 file left by a killed writer stays readable (SWMR); to append again it is rewritten from its committed
 rows (HDF5 keeps a writer's consistency flag set after a crash, which forbids reopening for writing),
 after they have been checked. A damaged file (truncated, a flipped bit) is refused on read and on
-write, naming the damage, and never rewritten.
+write, naming the damage, and never rewritten. Files are opened for reading without SWMR unless a writer
+has (or had, when killed) them open: h5py's SWMR open retries damaged metadata for ever, a plain one
+refuses it at once. The superblock is checked by hand before any HDF5 call, so a file cut short is named
+as such. A path that is a symlink is written through: lock, append and rewrite act on the file it
+resolves to, never on the link.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +33,7 @@ import h5py
 import numpy as np
 
 from surrogates.spec import ParameterSpec
-from surrogates.writer_lock import WriterLock
+from surrogates.writer_lock import LockFileError, WriterLock, check_lockable
 
 FORMAT = "shapeopt-dataset/2"
 FLOAT_COLUMNS = ("re", "cd", "cl", "seconds", "quality")
@@ -35,6 +41,8 @@ INT_COLUMNS = ("index", "status", "newton_iterations")
 VECTOR_COLUMNS = ("s", "dcd", "dcl")
 REASON_BYTES = 400
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+HEADER_CHECKSUM = "header_checksum"
+SWMR_SUPERBLOCK = 3  # the superblock version SWMR appending needs (libver="latest")
 
 
 class DatasetError(ValueError):
@@ -59,8 +67,8 @@ class SampleFile:
         identity: dict[str, Any],
         ignore: tuple[str, ...] = (),
     ):
-        self.path = Path(path)
-        check_writable(self.path)
+        check_writable(Path(path))
+        self.path = Path(path).resolve()  # a symlink is written through, never replaced
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.lock = WriterLock(self.path)
@@ -68,7 +76,7 @@ class SampleFile:
             raise DatasetError(str(exc)) from None
         try:
             if self.path.exists():
-                self.file = self._reopen(_normalised(identity), ignore)
+                self.file = self._reopen(identity, ignore)
             else:
                 self._create(m, n_state, attrs | {"identity": identity, "format": FORMAT}, weights)
                 self.file = self._open_for_append()
@@ -104,26 +112,33 @@ class SampleFile:
             # Fixed-length: variable-length strings are not safe to read while a SWMR writer appends.
             f.create_dataset("reason", shape=(0,), maxshape=(None,), dtype=f"S{REASON_BYTES}", chunks=(256,))
             f.create_dataset("committed", shape=(0,), maxshape=(None,), dtype="i1", chunks=(256,))
+            f.attrs[HEADER_CHECKSUM] = np.int64(header_checksum(f))
 
     def _open_for_append(self) -> h5py.File:
         f = h5py.File(self.path, "a", libver="latest")
-        f.swmr_mode = True
-        return f
-
-    def _reopen(self, identity: dict[str, Any], ignore: tuple[str, ...]) -> h5py.File:
-        verify(self.path)  # refuses a damaged file before anything is written to it
         try:
-            f = self._open_for_append()
-        except OSError:
-            # The consistency flag of a writer that died (we hold the lock, so no writer is alive).
-            self._rewrite_committed()
-            f = self._open_for_append()
-        try:
-            _check_identity(self.path, f, identity, ignore)
+            f.swmr_mode = True
         except BaseException:
             f.close()
             raise
         return f
+
+    def _reopen(self, identity: dict[str, Any], ignore: tuple[str, ...]) -> h5py.File:
+        """Open an existing dataset for appending, after every check has passed read-only: a refused file
+        (damaged, other settings, older layout) is never opened for writing, so never changed."""
+        verify(self.path)
+        identity_mismatch(self.path, read_identity(self.path), identity, ignore)
+        check_extendable(self.path)
+        try:
+            return self._open_for_append()
+        except BlockingIOError:
+            raise DatasetError(f"{self.path} is open in another process; try again when it is done") from None
+        except OSError as exc:
+            if "already open for write" not in str(exc):
+                raise DatasetError(f"cannot append to {self.path}: {_first_line(exc)}") from None
+        # The consistency flag of a writer that died (we hold the lock, so no writer is alive).
+        self._rewrite_committed()
+        return self._open_for_append()
 
     def _rewrite_committed(self) -> None:
         """Copy the committed rows of a file whose writer was killed into a fresh file, then replace it."""
@@ -189,16 +204,44 @@ def row_checksum(values: dict[str, Any]) -> int:
     return zlib.crc32(bytes(reason).ljust(REASON_BYTES, b"\0"), crc)
 
 
+def header_checksum(f: h5py.File) -> int:
+    """CRC-32 of the dataset-level data the commands read: every attribute but this checksum (by name)
+    and `state_weights` (what `SampleFile` stores in the `header_checksum` attribute)."""
+    crc = 0
+    for name in sorted(set(f.attrs) - {HEADER_CHECKSUM}):
+        value = f.attrs[name]
+        if isinstance(value, str):
+            value = value.encode()
+        if not isinstance(value, bytes):
+            array = np.asarray(value)
+            value = f"{array.dtype.str}{array.shape}".encode() + np.ascontiguousarray(array).tobytes()
+        crc = zlib.crc32(name.encode() + b"\0" + value, crc)
+    weights = f["state_weights"][:] if "state_weights" in f else np.empty(0)
+    return zlib.crc32(np.ascontiguousarray(weights, dtype="f8").tobytes(), crc)
+
+
+def _check_header(path: Path, f: h5py.File) -> None:
+    """Refuse a file whose attributes or state weights fail the header checksum (none in older files)."""
+    if HEADER_CHECKSUM in f.attrs and header_checksum(f) != int(f.attrs[HEADER_CHECKSUM]):
+        raise DatasetError(f"{path} is damaged: its settings or state weights fail their checksum")
+
+
 def check_writable(path: Path) -> None:
     """Refuse, before any work, an output path that cannot become a dataset: a directory, a file that is
-    not one of ours, or a folder we cannot write into."""
+    not one of ours (or one that can be read, not extended), a lock file that cannot be used, or a folder
+    we cannot write into."""
     if path.is_dir():
         raise DatasetError(f"{path} is a directory; give a file name such as {path / 'samples.h5'}")
+    try:
+        check_lockable(path)
+    except LockFileError as exc:
+        raise DatasetError(str(exc)) from None
     if path.exists():
         if not os.access(path, os.W_OK):
             raise DatasetError(f"{path} is not writable")
         read_identity(path)  # raises unless it is a shapeopt dataset in the current format
         verify(path)
+        check_extendable(path)
         return
     parent = _existing_parent(path)
     if not parent.is_dir() or not os.access(parent, os.W_OK):
@@ -212,10 +255,39 @@ def _existing_parent(path: Path) -> Path:
     return parent
 
 
+def check_extendable(path: Path) -> None:
+    """Refuse to append to a dataset that can be read, not extended: one in an HDF5 layout without SWMR
+    (superblock < 3) or one made by an older shapeopt without the header checksum."""
+    version = check_intact(path)
+    if version < SWMR_SUPERBLOCK:
+        raise DatasetError(
+            f"{path} uses an older HDF5 layout (superblock version {version}) that cannot be appended to "
+            "safely: it can be read and trained on, not extended; choose another file"
+        )
+    with _open_read(path) as f:
+        if HEADER_CHECKSUM not in f.attrs:
+            raise DatasetError(
+                f"{path} was made by an older shapeopt, without a checksum over its settings and state "
+                "weights: it can be read and trained on, not extended; choose another file"
+            )
+
+
+def _open_read(path: Path) -> h5py.File:
+    """`path` opened read-only after `check_intact`: without SWMR unless a writer has it open (or had,
+    when it was killed), since a SWMR open retries damaged metadata for ever and a plain one refuses it."""
+    check_intact(path)
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        if "already open for write" not in str(exc):
+            raise
+    return h5py.File(path, "r", swmr=True)
+
+
 def read_identity(path: Path) -> dict[str, Any]:
     """The settings record of a dataset; `DatasetError` if the file is not a shapeopt dataset."""
     try:
-        with h5py.File(path, "r", swmr=True) as f:
+        with _open_read(path) as f:
             if "committed" not in f or "spec" not in f.attrs:
                 raise DatasetError(f"{path} is an HDF5 file but not a shapeopt dataset; choose another file")
             if "identity" not in f.attrs:
@@ -223,20 +295,22 @@ def read_identity(path: Path) -> dict[str, Any]:
                     f"{path} does not record the settings its samples were made with (an older format): "
                     "it can be read and trained on, not extended; choose another file"
                 )
+            _check_header(path, f)
             return json.loads(f.attrs["identity"])
-    except OSError as exc:
-        raise DatasetError(f"{path} is not a readable HDF5 dataset ({_first_line(exc)})") from None
+    except (OSError, KeyError, RuntimeError) as exc:  # an HDF5 file (`check_intact`) that HDF5 cannot read
+        raise DatasetError(f"{path} is damaged: {_first_line(exc)}") from None
+    except ValueError as exc:  # DatasetError is one
+        if isinstance(exc, DatasetError):
+            raise
+        raise DatasetError(f"{path} is damaged: its settings record is not JSON") from None
 
 
 def _widths(path: Path) -> tuple[int, int]:
-    with h5py.File(path, "r", swmr=True) as f:
-        return f["s"].shape[1], f["state"].shape[1]
-
-
-def _check_identity(path: Path, f: h5py.File, identity: dict[str, Any], ignore: tuple[str, ...]) -> None:
-    if "identity" not in f.attrs:
-        read_identity(path)  # raises with the reason
-    identity_mismatch(path, json.loads(f.attrs["identity"]), identity, ignore)
+    try:
+        with _open_read(path) as f:
+            return f["s"].shape[1], f["state"].shape[1]
+    except (OSError, KeyError, RuntimeError, IndexError) as exc:
+        raise DatasetError(f"{path} is damaged: {_first_line(exc)}") from None
 
 
 def identity_mismatch(
@@ -264,30 +338,45 @@ def check_appendable(path: Path, identity: dict[str, Any], ignore: tuple[str, ..
     identity_mismatch(path, read_identity(path), identity, ignore)
 
 
-def check_intact(path: Path) -> None:
-    """Refuse a file shorter than HDF5 says it is (a truncated copy or a full disk on close)."""
+def check_intact(path: Path) -> int:
+    """Refuse, from its superblock alone, a file that is not HDF5 or is shorter than HDF5 says it is (a
+    truncated copy or a full disk on close); returns the superblock version."""
+    size = os.path.getsize(path)
     with open(path, "rb") as stream:
-        head = stream.read(36)
-    if head[:8] != HDF5_SIGNATURE:
-        raise DatasetError(f"{path} is not an HDF5 file")
-    if head[8] in (2, 3):  # superblock v2/v3: end-of-file address at byte 28 (8-byte offsets)
-        (end,) = struct.unpack("<Q", head[28:36])
-        size = os.path.getsize(path)
-        if end > size:
-            raise DatasetError(f"{path} is damaged: truncated to {size} of its {end} bytes")
+        head = stream.read(256)
+    if not head or not HDF5_SIGNATURE.startswith(head[:8]):
+        raise DatasetError(f"{path} is not a readable HDF5 dataset (not an HDF5 file)")
+    if size < 14:
+        raise DatasetError(f"{path} is damaged: truncated to {size} bytes, inside its HDF5 superblock")
+    version = head[8]
+    if version not in (0, 1, 2, 3):
+        raise DatasetError(f"{path} is damaged: HDF5 superblock version {version} is not one there is")
+    # Byte offsets of the size of addresses and of the end-of-file address, by superblock version.
+    width = head[9] if version >= 2 else head[13]
+    if width not in (2, 4, 8, 16, 32):
+        raise DatasetError(f"{path} is damaged: its HDF5 superblock gives {width}-byte addresses")
+    eof_at = {0: 24, 1: 28, 2: 12, 3: 12}[version] + 2 * width
+    needed = 12 + 4 * width + 4 if version >= 2 else eof_at + width  # v2/v3: the whole superblock
+    if size < needed:
+        raise DatasetError(f"{path} is damaged: truncated to {size} bytes, inside its HDF5 superblock")
+    end = int.from_bytes(head[eof_at : eof_at + width], "little")
+    if end > size:
+        raise DatasetError(f"{path} is damaged: truncated to {size} of its {end} bytes")
+    return version
 
 
 def verify(path: Path) -> None:
-    """Refuse a damaged dataset: truncated, or a committed row whose checksum does not match."""
-    check_intact(path)
+    """Refuse a damaged dataset: truncated, damaged metadata, attributes or state weights that fail the
+    header checksum, or a committed row whose checksum does not match."""
     try:
-        with h5py.File(path, "r", swmr=True) as f:
+        with _open_read(path) as f:
+            _check_header(path, f)
             if "checksum" not in f:
                 return  # an older file without checksums
             n = f["committed"].shape[0]
             columns = {name: f[name][:n] for name in (*INT_COLUMNS, *FLOAT_COLUMNS, *VECTOR_COLUMNS, "state")}
             columns["reason"], stored = f["reason"][:n], f["checksum"][:n]
-    except OSError as exc:
+    except (OSError, KeyError, RuntimeError) as exc:
         raise DatasetError(f"{path} is damaged: {_first_line(exc)}") from None
     bad = [i for i in range(n) if row_checksum({k: v[i] for k, v in columns.items()}) != stored[i]]
     if bad:
@@ -316,6 +405,7 @@ class Dataset:
     failed: int
     seed: int = 0  # of the design sequence (the dataset's Sobol points)
     next_index: int = 0  # the first index of the design sequence that no row holds
+    identity: dict[str, Any] | None = None  # the settings the samples were made with (None: older file)
 
     def __len__(self) -> int:
         return len(self.re)
@@ -346,7 +436,7 @@ def read_dataset(
 
 
 def _read(path: Path) -> Dataset:
-    with h5py.File(path, "r", swmr=True) as f:
+    with _open_read(path) as f:
         if "committed" not in f or "spec" not in f.attrs:
             raise ValueError("an HDF5 file but not a shapeopt dataset")
         n = f["committed"].shape[0]  # rows written completely; a killed writer may leave a partial one
@@ -366,20 +456,30 @@ def _read(path: Path) -> Dataset:
             state=rows("state"),
             weights=f["state_weights"][:],
             spec=ParameterSpec.from_dict(json.loads(f.attrs["spec"])),
-            mesh_sha256=str(f.attrs["mesh_sha256"]),
+            mesh_sha256=_text(f.attrs["mesh_sha256"]),
             re_range=tuple(float(v) for v in f.attrs["re_range"]),
             case=json.loads(f.attrs["case"]),
             failed=int(np.sum(~ok)),
             seed=int(f.attrs.get("seed", 0)),
             next_index=int(f["index"][:n].max()) + 1 if n else 0,
+            identity=json.loads(f.attrs["identity"]) if "identity" in f.attrs else None,
         )
 
 
 def _attribute(value: Any) -> Any:
-    """An HDF5 attribute value: specs and dicts as JSON text, the rest as they are."""
+    """An HDF5 attribute value: specs and dicts as JSON text, text as a fixed-length byte string, the rest
+    as they are. Fixed length keeps text in the object header, which HDF5 checksums; a variable-length
+    string lives in the global heap, which it does not (a flipped bit there can hang the read)."""
     if isinstance(value, ParameterSpec):
         value = value.to_dict()
-    return json.dumps(value) if isinstance(value, dict) else value
+    if isinstance(value, dict):
+        value = json.dumps(value)
+    return np.bytes_(value.encode()) if isinstance(value, str) and value else value
+
+
+def _text(value: Any) -> str:
+    """A text attribute as `str`: fixed-length (bytes) or variable-length (older files)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _normalised(identity: dict[str, Any]) -> dict[str, Any]:

@@ -135,6 +135,8 @@ class TrainSettings:
         for name in ("epochs", "batch", "width", "depth", "pod_modes", "newton_steps", "fresh_batch"):
             if getattr(self, name) < 1:
                 found.append(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            found.append(f"seed must be ≥ 0, got {self.seed}")
         for name in ("lr", "budget_seconds", "step_size"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):

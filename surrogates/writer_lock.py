@@ -3,7 +3,8 @@
 The lock is `flock` on `<file>.lock`. The kernel releases it when its owner exits, however it ends
 (`kill -9` included), so a lock left by a dead writer is stale by construction and the next writer takes
 it over; a live owner is named in the refusal. The lock file itself stays (removing it would let two
-writers lock two different files of the same name).
+writers lock two different files of the same name). The lock belongs to the file a path resolves to: a
+symlink and its target share one lock.
 """
 
 from __future__ import annotations
@@ -21,14 +22,38 @@ class FileLockedError(ValueError):
     """Another live process writes the file."""
 
 
+class LockFileError(ValueError):
+    """The lock file cannot be used: it is a directory, or cannot be opened for writing."""
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file of `path`: beside the file it resolves to (symlinks followed)."""
+    target = Path(path).resolve()
+    return target.with_name(target.name + ".lock")
+
+
+def check_lockable(path: Path) -> None:
+    """Refuse, before any work, a lock file that `WriterLock(path)` could not open (`LockFileError`)."""
+    lock = lock_path(path)
+    if lock.exists() and not lock.is_file():
+        raise LockFileError(f"cannot lock {path}: {lock} is not a lock file; remove it")
+    if lock.exists() and not os.access(lock, os.R_OK | os.W_OK):
+        raise LockFileError(f"cannot lock {path}: {lock} is not writable")
+
+
 class WriterLock:
-    """Exclusive lock on `path` for writing; `release()` (or the owner's exit) frees it."""
+    """Exclusive lock on `path` (the file it resolves to) for writing; `release()` (or the owner's exit)
+    frees it."""
 
     def __init__(self, path: Path):
-        self.path = Path(path).with_name(Path(path).name + ".lock")
+        self.path = lock_path(path)
         self._fd: int | None = None
+        check_lockable(path)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise LockFileError(f"cannot lock {path}: {self.path}: {exc.strerror or exc}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -86,3 +86,4 @@ def test_reynolds_range(write_case):
 def test_bad_override_is_rejected(capsys):
     assert main(["solve", str(CASES / "cylinder-re1.toml"), "--re", "-3"]) == 2
     assert "'re' must be a finite number > 0" in capsys.readouterr().err
+

@@ -5,52 +5,87 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from shapeopt.cases import LEVELS
 from shapeopt.cli import flow_commands, learning_commands
 from shapeopt.cli.common import add_options
+from shapeopt.cli.signals import Stop, sigterm_as_interrupt
 from shapeopt.data.settings import DatasetSettings, PhysicsSettings
 from shapeopt.design.settings import RunSettings
-from shapeopt.errors import ShapeoptError
+from shapeopt.errors import InterruptedWorkError, ShapeoptError, Terminated, caused_by_ctrl_c
 from surrogates.settings import METHODS, REGISTRY, SCHEDULES, TUNED, TrainSettings
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 success, 2 bad case, 3 solver failure, ...)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Entry point; returns the exit code (0 success, 2 bad case or option, 3 solver failure, ..., 130
+    Ctrl-C, 143 SIGTERM)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0), or an option error in one line (`OneLineParser.error`)
+        return exc.code if isinstance(exc.code, int) else 2
+    with sigterm_as_interrupt() as stop:
+        return _run(args, stop)
+
+
+def _run(args: argparse.Namespace, stop: Stop) -> int:
+    """The command of `args`; a `ShapeoptError`, Ctrl-C or SIGTERM reported in one line. Returns the exit
+    code."""
     try:
         return args.run(args)
     except ShapeoptError as exc:
+        if isinstance(exc, InterruptedWorkError) and stop.terminated:
+            _error("terminated (SIGTERM)" + str(exc).removeprefix("interrupted"))
+            return Terminated.exit_code
         _error(str(exc))
         return exc.exit_code
-    except KeyboardInterrupt:
-        _error("interrupted; the files written so far are kept")
-        return 130
     except Exception as exc:
-        if not _interrupted(exc):
+        if not caused_by_ctrl_c(exc):
             raise
-        _error("interrupted; the files written so far are kept")
-        return 130
+        return _stopped(stop)
+    except KeyboardInterrupt:
+        return _stopped(stop)
 
 
-def _interrupted(exc: BaseException) -> bool:
-    """True when Ctrl-C caused `exc` (PETSc and MPI wrap a KeyboardInterrupt raised in a callback)."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False
+def _stopped(stop: Stop) -> int:
+    """Ctrl-C (130) or SIGTERM (143) ended the command: one line, and the exit code."""
+    if stop.terminated:
+        _error("terminated (SIGTERM); the files written so far are kept")
+        return Terminated.exit_code
+    _error("interrupted; the files written so far are kept")
+    return 130
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, `shapeopt: error: COMMAND: ...`, exit code 2 (the
+    subcommands' parsers are of this class too); `--help` still prints the whole help."""
+
+    def error(self, message: str) -> NoReturn:
+        """Report a bad option (argparse names it) in one line and exit with code 2."""
+        command = self.prog.removeprefix("shapeopt").strip()
+        _error(f"{command + ': ' if command else ''}{' '.join(message.split())} (see {self.prog} --help)")
+        self.exit(2)
+
+
+def _seed(text: str) -> int:
+    """An option's seed: an integer ≥ 0 (numpy's generators take no negative seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (`shapeopt COMMAND --help` shows each)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="shapeopt", description="Drag of bodies in steady laminar flow, and its reduction."
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser
+    )
     for add_command in (
         _add_solve_command,
         _add_gradient_command,
@@ -80,7 +115,7 @@ def _add_gradient_command(commands: argparse._SubParsersAction) -> None:
     gradient.add_argument("--shape", type=Path, help="shape.json (default: the reference circle)")
     gradient.add_argument("--check", action="store_true", help="Taylor test in a random direction")
     gradient.add_argument(
-        "--seed", type=int, default=0, help="seed of the Taylor-test direction (default: 0)"
+        "--seed", type=_seed, default=0, help="seed of the Taylor-test direction (default: 0)"
     )
     gradient.set_defaults(run=flow_commands.gradient_command)
 

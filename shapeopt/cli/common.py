@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shapeopt.cases import Case, load_case
+from shapeopt.errors import CaseError
 
 
 def defaults_of(source: type | Callable) -> dict[str, Any]:
@@ -34,9 +35,10 @@ def add_options(
     `resolved_later` names options whose default depends on other options: they default to None and the
     help shows the given text as their default."""
     defaults = defaults_of(source)
+    named = dict(parser.get_default("option_flags") or {})  # for messages: `refuse_problems`
     for name, text in helps.items():
         default = defaults[name]
-        flag = (flags or {}).get(name, "--" + name.replace("_", "-"))
+        flag = named[name] = (flags or {}).get(name, "--" + name.replace("_", "-"))
         kind = float if isinstance(default, float) else type(default)
         shown = f"{default:g}" if kind is float else str(default)
         if name in (resolved_later or {}):
@@ -49,11 +51,28 @@ def add_options(
             choices=(choices or {}).get(name),
             help=f"{text} (default: {shown})",
         )
+    parser.set_defaults(option_flags=named)
 
 
 def options_for(args: argparse.Namespace, source: type | Callable) -> dict[str, Any]:
     """The parsed values of the options that `add_options` made from `source`."""
     return {name: getattr(args, name) for name in defaults_of(source) if hasattr(args, name)}
+
+
+def refuse_problems(args: argparse.Namespace, problems: list[str]) -> None:
+    """Refuse settings with problems in one `CaseError` line. Each phrase starts with a setting's name
+    (`TrainSettings.problems`), shown as the option typed on the command line (`--gradient-weight`, not
+    gamma); a setting that is no option keeps its name."""
+    flags = getattr(args, "option_flags", {})
+
+    def named(problem: str) -> str:
+        name, _, rest = problem.partition(" ")
+        if name not in flags and name in vars(args):  # an option not made by `add_options`
+            return f"--{name.replace('_', '-')} {rest}"
+        return f"{flags[name]} {rest}" if name in flags else problem
+
+    if problems:
+        raise CaseError("; ".join(named(problem) for problem in problems))
 
 
 def load_args(args: argparse.Namespace, **overrides) -> Case:

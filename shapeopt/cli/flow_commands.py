@@ -9,7 +9,7 @@ import numpy as np
 
 from shapeopt.cli.common import load_args, optimize_text, print_result, status_line
 from shapeopt.errors import CaseError
-from shapeopt.files import check_output_file, check_output_folder
+from shapeopt.files import check_output_file, check_run_folder
 
 
 def solve_command(args: argparse.Namespace) -> int:
@@ -19,7 +19,7 @@ def solve_command(args: argparse.Namespace) -> int:
     comm = MPI.COMM_WORLD
     case = load_args(args, re=args.re)
     if args.out is not None:
-        check_output_folder(args.out)
+        check_run_folder(args.out, inputs=[args.case, args.shape])
     summary = solve_case(case, args.shape, args.out, comm)
     print_result(args, summary, _solve_text(summary), comm.rank)
     return 0
@@ -113,7 +113,7 @@ def optimize_command(args: argparse.Namespace) -> int:
     case = load_args(args)
     if args.method == "adjoint" and (args.surrogate is not None or args.refit):
         raise CaseError("--surrogate and --refit apply to --method surrogate only")
-    check_output_folder(args.out)
+    check_run_folder(args.out, inputs=[args.case, args.shape, args.surrogate])
 
     def progress(step) -> None:
         if comm.rank != 0:
@@ -149,7 +149,7 @@ def show_command(args: argparse.Namespace) -> int:
         raise CaseError(f"--size {args.size!r}: expected WIDTHxHEIGHT in pixels, e.g. 1600x800") from None
     screenshot = args.screenshot or (args.out / f"show-{args.field}.png" if args.out else None)
     if screenshot is not None:
-        check_output_file(screenshot, "show.png")
+        check_output_file(screenshot, "show.png", inputs=[args.directory / "summary.json"])
     path, cd = show_run(args.directory, args.field, screenshot, size, args.level)
     if path is not None:
         print_result(args, {"screenshot": str(path), "cd": cd}, f"wrote {path}")

@@ -5,9 +5,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from shapeopt.cli.common import load_args, optimize_text, options_for, print_result, status_line
+from shapeopt.cli.common import (
+    load_args,
+    optimize_text,
+    options_for,
+    print_result,
+    refuse_problems,
+    status_line,
+)
+from shapeopt.data.settings import DatasetSettings, PhysicsSettings, sample_count_problems
 from shapeopt.errors import CaseError
-from shapeopt.files import check_output_file, check_output_folder
+from shapeopt.files import (
+    check_output_file,
+    check_output_folder,
+    check_run_folder,
+    probe_folder,
+    refuse_writing_over_inputs,
+)
 
 
 def dataset_command(args: argparse.Namespace) -> int:
@@ -15,9 +29,11 @@ def dataset_command(args: argparse.Namespace) -> int:
     from shapeopt.fem import MPI
 
     comm = MPI.COMM_WORLD
+    settings = DatasetSettings(**options_for(args, DatasetSettings))
+    refuse_problems(args, sample_count_problems(args.samples) + settings.problems())
     case = load_args(args)
-    if args.samples < 1 or args.workers < 1:
-        raise CaseError("--samples and --workers must be ≥ 1")
+    refuse_writing_over_inputs(args.out, [args.case], folder=False)
+    probe_folder(args.out.absolute().parent, args.out)
 
     def progress(p) -> None:
         status_line(
@@ -43,13 +59,9 @@ def train_command(args: argparse.Namespace) -> int:
     from surrogates.settings import PHYSICS_METHODS, TrainSettings, settings_for
 
     case = load_args(args)
-    check_output_file(args.out, "surrogate.pt")
+    check_output_file(args.out, "surrogate.pt", inputs=[args.case, args.data])
     settings = settings_for(**options_for(args, TrainSettings))
-    problems = settings.problems() + (
-        [] if args.workers >= 1 else [f"workers must be ≥ 1, got {args.workers}"]
-    )
-    if problems:
-        raise CaseError("; ".join(f"--{p.replace('_', '-')}" for p in problems))
+    refuse_problems(args, settings.problems() + PhysicsSettings(workers=args.workers).problems())
     every = 100 if args.method not in PHYSICS_METHODS else 1
 
     def progress(item: dict) -> None:
@@ -89,8 +101,13 @@ def bench_train_command(args: argparse.Namespace) -> int:
     from shapeopt.data.training_bench import bench_train, parse_entry
 
     case = load_args(args)
-    check_output_folder(args.out)
+    check_output_folder(args.out, inputs=[args.case, args.data])
     entries = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    refuse_problems(
+        args,
+        PhysicsSettings(**options_for(args, PhysicsSettings)).problems()
+        + ([] if entries else [f"--methods names no training method: {args.methods!r}"]),
+    )
     try:
         for entry in entries:
             parse_entry(entry)
@@ -110,11 +127,13 @@ def bench_train_command(args: argparse.Namespace) -> int:
 def run_command(args: argparse.Namespace) -> int:
     from shapeopt.design.pipeline import RunSettings, run_pipeline
 
+    settings = RunSettings(**options_for(args, RunSettings))
+    refuse_problems(args, settings.problems())  # before the dataset is made
     case = load_args(args)
     out = args.out or Path("runs") / case.name
-    check_output_folder(out)
+    check_run_folder(out, inputs=[args.case, settings.data_dir])  # the dataset and surrogate stay
     try:
-        outcome = run_pipeline(case, RunSettings(**options_for(args, RunSettings)), out, log=status_line)
+        outcome = run_pipeline(case, settings, out, log=status_line)
     except ValueError as exc:
         raise CaseError(str(exc)) from None
     print_result(args, outcome.summary, optimize_text(outcome.result, out) + ", report.md")

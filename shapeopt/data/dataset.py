@@ -8,6 +8,8 @@ quality; a failed sample is stored with its reason. Rerunning the same command r
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -19,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from shapeopt.cases import Case, parameter_spec, sample_identity
-from shapeopt.data.settings import DatasetSettings
-from shapeopt.data.workers import single_threaded_children
+from shapeopt.data.settings import DatasetSettings, sample_count_problems
+from shapeopt.data.workers import end_with_parent, single_threaded_children
 from shapeopt.errors import CaseError, ShapeoptError
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem, Evaluation
@@ -90,6 +92,9 @@ def generate(
     """Fill `out` with `samples` samples (resuming what is there) over MPI ranks or `workers` processes."""
     if case.domain.kind != "freestream":
         raise CaseError(f"case '{case.name}': datasets need a freestream case with a shape parametrisation")
+    problems = sample_count_problems(samples) + DatasetSettings(seed, workers).problems()
+    if problems:
+        raise ValueError("; ".join(problems))
     _on_root(comm, lambda: check_writable(out))  # before the mesh and the first solve
     problem = DragProblem(case, MPI.COMM_SELF)  # every rank (and worker) solves samples on its own
     designs = problem.space.sobol_samples(samples, seed, case.re_bounds)
@@ -111,8 +116,9 @@ def generate(
     todo = _on_root(comm, open_writer)
     start = time.perf_counter()
     counts = {"done": 0, "failed": 0}
+    computed = _computed_rows(problem, todo, designs, workers, comm)
     try:
-        for rows in _computed_rows(problem, todo, designs, workers, comm):
+        for rows in computed:
             for row in rows:
                 writer.append(row)
                 counts["done"] += 1
@@ -122,6 +128,7 @@ def generate(
                 seconds = time.perf_counter() - start
                 progress(Progress(counts["done"], counts["failed"], len(todo), stored, seconds))
     finally:
+        computed.close()  # Ctrl-C, SIGTERM, an error: worker processes end now
         if writer is not None:
             writer.close()
     return {
@@ -173,8 +180,10 @@ def _computed_rows(
             if comm.rank == 0:
                 yield [r for r in rows if r is not None]
     elif workers > 1:
-        for row in _pool_samples(problem.case, todo, s, re, feasible, workers):
-            yield [row]
+        # closed when this generator is: the pool's workers end then, not when a traceback is freed
+        with contextlib.closing(_pool_samples(problem.case, todo, s, re, feasible, workers)) as rows:
+            for row in rows:
+                yield [row]
     else:
         for i in todo:
             yield [compute_sample(problem, i, s[i], re[i], feasible[i])]
@@ -197,8 +206,9 @@ def _on_root(comm: MPI.Comm, work: Callable[[], Any]) -> Any:
 _worker_problem: DragProblem | None = None
 
 
-def _init_worker(case: Case) -> None:
+def _init_worker(case: Case, parent: int) -> None:
     global _worker_problem
+    end_with_parent(parent)
     _worker_problem = DragProblem(case, MPI.COMM_SELF)
 
 
@@ -207,17 +217,31 @@ def _work(task: tuple[int, np.ndarray, float, bool]) -> dict[str, Any]:
 
 
 def _pool_samples(case, todo, s, re, feasible, workers) -> Iterator[dict[str, Any]]:
+    """The rows of samples `todo`, as `workers` processes finish them. Stopped early (Ctrl-C, SIGTERM, an
+    error, the generator closed), the workers are ended at once: the samples in progress are lost, as by
+    kill -9; the workers also end with this process (`end_with_parent`)."""
     tasks = [(i, s[i], float(re[i]), bool(feasible[i])) for i in todo]
+    initargs = (case, os.getpid())
     with (
         single_threaded_children() as context,
-        ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(case,)) as pool,
+        ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=initargs) as pool,
     ):
         futures = [pool.submit(_work, task) for task in tasks]
+        finished = False
         try:
             for future in as_completed(futures):
                 yield future.result()
+            finished = True
         except BrokenProcessPool:
             raise ShapeoptError("a dataset worker process died; the samples stored so far are kept") from None
         finally:
             for future in futures:
                 future.cancel()
+            if not finished:
+                _end_workers(pool)
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers now (they ignore Ctrl-C and SIGTERM), rather than wait for their samples."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):  # no public handle on them
+        process.kill()

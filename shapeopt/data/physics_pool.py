@@ -8,6 +8,7 @@ when the backward pass asks for its transpose product.
 from __future__ import annotations
 
 import contextlib
+import os
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,16 +17,19 @@ from typing import Any
 import numpy as np
 
 from shapeopt.cases import Case
-from shapeopt.data.workers import single_threaded_children
+from shapeopt.data.workers import end_with_parent, single_threaded_children
 from shapeopt.errors import CaseError, ShapeoptError
 from surrogates.physics import Physics
 
 
-def _serve(connection, case: Case) -> None:
+def _serve(connection, case: Case, parent: int) -> None:
+    """A worker: build the case's physics, then answer batches of calls until told to stop (None) or the
+    parent is gone (its end of the pipe closed; `end_with_parent` ends the worker in any case)."""
     from shapeopt.fem import MPI
     from shapeopt.fem.physics import FEMPhysics
     from shapeopt.fem.problem import DragProblem
 
+    end_with_parent(parent)
     try:
         problem = DragProblem(case, MPI.COMM_SELF)
         physics = FEMPhysics(problem)
@@ -34,7 +38,10 @@ def _serve(connection, case: Case) -> None:
         connection.send(("error", f"{type(exc).__name__}: {exc}"))
         return
     while True:
-        message = connection.recv()
+        try:
+            message = connection.recv()
+        except EOFError:
+            return
         if message is None:
             return
         name, calls = message
@@ -80,7 +87,7 @@ class PhysicsPool:
         with single_threaded_children() as context:
             for _ in range(workers):
                 parent, child = context.Pipe()
-                process = context.Process(target=_serve, args=(child, case), daemon=True)
+                process = context.Process(target=_serve, args=(child, case, os.getpid()), daemon=True)
                 process.start()
                 child.close()
                 self._connections.append(parent)
@@ -135,7 +142,11 @@ class PhysicsPool:
         return self._one("coefficients", s, re, w)
 
     def close(self) -> None:
-        """Stop the workers."""
+        """Stop the workers: at once while a batch is in progress (Ctrl-C, SIGTERM or an error stopped its
+        caller, who no longer wants it), else once they have taken the message to stop."""
+        if self._pending is not None:
+            for process in self._processes:
+                process.kill()
         for connection in self._connections:
             with contextlib.suppress(BrokenPipeError, OSError):
                 connection.send(None)

@@ -8,16 +8,18 @@ from pathlib import Path
 
 import numpy as np
 
-from shapeopt.cases import Case, parameter_spec
+from shapeopt.cases import Case, case_from_dict, parameter_spec, sample_identity
 from shapeopt.data.settings import PhysicsSettings
 from shapeopt.errors import CaseError, InterruptedWorkError
-from surrogates.datafile import Dataset, DatasetError, read_dataset
+from surrogates.datafile import Dataset, DatasetError, identity_mismatch, read_dataset
 from surrogates.settings import PHYSICS_METHODS, TrainSettings
 from surrogates.train import TrainResult, train
 
 
 def read_dataset_for(case: Case, path: Path) -> Dataset:
-    """The dataset at `path`, refused (`CaseError`) unless made for the case's parametrisation and level."""
+    """The dataset at `path`, refused (`CaseError`) unless made for the case's parametrisation and level,
+    and its samples under the case's settings (`sample_identity`: mesh box, solver, quality guard; the
+    differences named)."""
     try:
         data = read_dataset(path, parameter_spec(case), case.level)
     except DatasetError as exc:
@@ -34,7 +36,29 @@ def read_dataset_for(case: Case, path: Path) -> Dataset:
         raise CaseError(
             f"{path} was made for another design space than case '{case.name}': " + "; ".join(differences)
         )
+    stored = stored_identity(data)
+    try:
+        if stored is not None:
+            identity_mismatch(path, stored, sample_identity(case), TRAIN_MAY_DIFFER)
+    except DatasetError as exc:
+        raise CaseError(str(exc)) from None
     return data
+
+
+# Identity keys a dataset may differ in from the case it trains for: how its designs were drawn (seed,
+# design version) and the mesh hash (not known without meshing; the mesh settings that fix it are compared).
+TRAIN_MAY_DIFFER = ("mesh_sha256", "seed", "design")
+
+
+def stored_identity(data: Dataset) -> dict | None:
+    """The settings the dataset's samples were made with: its record, or for an older file without one,
+    those of the resolved case it stores (None when that cannot be read back as a case: not checked)."""
+    if data.identity is not None:
+        return data.identity
+    try:
+        return sample_identity(case_from_dict(data.case, "the dataset's case"))
+    except (CaseError, KeyError, TypeError, ValueError):
+        return None
 
 
 def train_for_case(

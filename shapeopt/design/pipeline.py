@@ -25,8 +25,9 @@ from shapeopt.design.trust_region import TrustRegionSettings, optimize_surrogate
 from shapeopt.errors import CaseError
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem
+from shapeopt.files import staged_folder
 from surrogates.datafile import read_dataset
-from surrogates.settings import TrainSettings, settings_for
+from surrogates.settings import TrainSettings
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,13 @@ class RunOutcome:
 
 def run_pipeline(case: Case, settings: RunSettings, out: Path, log=print) -> RunOutcome:
     """Build or reuse the dataset and surrogate of `case`, optimize with FEM-verified trust regions, and
-    write the run directory `out` (the optimization's files, with report.md). Serial: the dataset stage
-    runs `settings.workers` processes."""
+    write the run directory `out` (the optimization's files, with report.md; it replaces an earlier run
+    there whole when complete: `staged_folder`). Serial: the dataset stage runs `settings.workers`
+    processes."""
     if MPI.COMM_WORLD.size > 1:
         raise CaseError("`run` is serial; give the dataset stage processes with --workers")
+    if settings.problems():
+        raise ValueError("; ".join(settings.problems()))
     seconds: dict[str, float] = {}
     data_case = case if case.re_range else dataclasses.replace(case, re_range=(case.re, case.re))
     tag = f"{case.name}-{case.level}-n{settings.samples}-seed{settings.seed}"
@@ -85,19 +89,20 @@ def run_pipeline(case: Case, settings: RunSettings, out: Path, log=print) -> Run
         "training": training,
         "stage_seconds": seconds,
     }
-    outcome = RunOutcome(
-        dataset=data_path,
-        surrogate=model_path,
-        dataset_reused=extra["dataset_reused"],
-        surrogate_reused=reused_model,
-        dataset_summary=data_summary,
-        training=training,
-        result=result,
-        problem=J.problem,
-        seconds=seconds,
-        summary=write_run(result, J, out, MPI.COMM_SELF, extra),
-    )
-    (out / "report.md").write_text(report_markdown(outcome))
+    with staged_folder(out) as work:  # `out` is replaced whole when the run is complete
+        outcome = RunOutcome(
+            dataset=data_path,
+            surrogate=model_path,
+            dataset_reused=extra["dataset_reused"],
+            surrogate_reused=reused_model,
+            dataset_summary=data_summary,
+            training=training,
+            result=result,
+            problem=J.problem,
+            seconds=seconds,
+            summary=write_run(result, J, work, MPI.COMM_SELF, extra),
+        )
+        (work / "report.md").write_text(report_markdown(outcome))
     return outcome
 
 
@@ -106,12 +111,7 @@ def _surrogate_for(
 ) -> tuple[surrogates.Surrogate, bool, dict]:
     """The surrogate at `model_path` if it matches (`matching_surrogate`), else one trained on the
     dataset at `data_path` and written there. Returns it, whether it was reused, and its test metrics."""
-    train_settings = settings_for(
-        settings.train_method,
-        epochs=settings.epochs,
-        seed=settings.seed,
-        budget_seconds=settings.budget_seconds,
-    )
+    train_settings = settings.train_settings()
     model, reused = matching_surrogate(model_path, J, data_path, train_settings)
     if model is not None:
         return model, reused, model.meta.get("metrics", {})

@@ -2,22 +2,32 @@
 
 A run directory holds `summary.json` (the result with the resolved case), and for optimizations
 `shape.json`, `history.json` (rewritten after every iteration, so an interrupted run keeps its history),
-`flow.png`, `shapes.png` and `history.png`. Functions here report progress through callbacks and never
-print.
+`flow.png`, `shapes.png` and `history.png`. A run is written to a fresh folder that replaces the run
+directory whole when it is complete (`staged_folder`), so a run directory always holds one run. Functions
+here report progress through callbacks and never print.
 """
 
 from __future__ import annotations
 
 import json
+import reprlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 import surrogates
-from shapeopt.cases import Case, body_shape, case_from_dict, parameter_spec, sample_identity
+from shapeopt.cases import (
+    Case,
+    body_shape,
+    case_from_dict,
+    parameter_spec,
+    sample_identity,
+    special_file_kind,
+)
 from shapeopt.data.dataset import sample_row
 from shapeopt.data.verified import append_verified, check_verified_target, refit_surrogate
 from shapeopt.design.functional import ReducedFunctional
@@ -29,7 +39,7 @@ from shapeopt.fem.meshing import DFG_HEIGHT, DFG_LENGTH
 from shapeopt.fem.output import write_fields
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.simulate import run_solve, summarize
-from shapeopt.files import write_json
+from shapeopt.files import refuse_writing_over_inputs, staged_folder, write_json
 from shapeopt.geometry.shapes import RadialShape
 from shapeopt.viz.pictures import render_speed, render_view
 from shapeopt.viz.plots import plot_history, plot_iterates, plot_shapes
@@ -38,24 +48,55 @@ from surrogates.datafile import DatasetError, read_dataset
 
 def read_shape_file(path: Path, shape: RadialShape) -> np.ndarray:
     """Parameters (m,) from a shape.json, refused unless it uses `shape`'s parametrisation."""
+    data = _load_json(path, "shape file")
     try:
-        data = json.loads(path.read_text())
-        s = np.asarray(data["s"], dtype=float)
-        kind, modes = data["parametrisation"], data["modes"]
-    except FileNotFoundError:
-        raise CaseError(f"shape file not found: {path}") from None
-    except OSError as exc:
-        raise CaseError(f"cannot read shape file {path}: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        values, kind, modes = data["s"], data["parametrisation"], data["modes"]
+    except (KeyError, TypeError) as exc:
         raise CaseError(f"{path}: not a shape file ({exc.__class__.__name__}: {exc})") from None
-    if not np.all(np.isfinite(s)):
-        raise CaseError(f"{path}: shape parameters must be finite numbers, got {s.tolist()}")
+    s = shape_parameters(values, str(path))
     if (kind, modes) != (shape.kind, shape.modes) or s.shape != (shape.size,):
         raise CaseError(
             f"{path}: shape is {kind} with {modes} modes ({s.size} parameters), the case uses "
             f"{shape.kind} with {shape.modes} modes ({shape.size} parameters)"
         )
     return s
+
+
+def shape_parameters(values: Any, where: str) -> np.ndarray:
+    """Shape parameters read from JSON (`where` names them in messages): a list of finite numbers, each an
+    int or a float (not true/false, not a string), else `CaseError`."""
+    if not isinstance(values, list):
+        raise CaseError(f"{where}: shape parameters must be a list of numbers, got {type(values).__name__}")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            got = f"{type(v).__name__} {reprlib.repr(v)}"
+            raise CaseError(f"{where}: shape parameters must be numbers (int or float), got {got}")
+    try:
+        s = np.array([float(v) for v in values])
+    except OverflowError:  # an integer beyond the floats
+        s = np.full(len(values), np.inf)
+    if not np.all(np.isfinite(s)):
+        raise CaseError(f"{where}: shape parameters must be finite numbers, got {reprlib.repr(s.tolist())}")
+    return s
+
+
+def _load_json(path: Path, what: str) -> Any:
+    """The JSON content of `path`; `CaseError` in one line when it is missing, unreadable or not JSON (also
+    when nested too deep to read, or no regular file: a FIFO would wait for a writer). `what` names the
+    file in messages ("shape file")."""
+    kind = special_file_kind(Path(path))
+    if kind is not None:
+        raise CaseError(f"cannot read {what} {path}: it is {kind}, not a regular file")
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise CaseError(f"{what} not found: {path}") from None
+    except OSError as exc:
+        raise CaseError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise CaseError(f"{path}: not a {what} (JSON nested too deep)") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise CaseError(f"{path}: not a {what} ({exc.__class__.__name__}: {exc})") from None
 
 
 def picture_window(case: Case) -> tuple[float, float, float, float]:
@@ -67,7 +108,8 @@ def picture_window(case: Case) -> tuple[float, float, float, float]:
 
 def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, comm=MPI.COMM_WORLD) -> dict:
     """One flow solve (of the case's body, or of `shape` on the morphed reference mesh); with `out`,
-    fields (VTX), flow.png and summary.json are written there. Returns the summary."""
+    fields (VTX), flow.png and summary.json are written there (replacing an earlier run there whole).
+    Returns the summary."""
     if shape is None:
         result, solver = run_solve(case, comm)
         summary = result.to_dict()
@@ -84,17 +126,18 @@ def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, c
             "mesh_quality": evaluation.quality,
         }
     if out is not None:
-        fields = write_fields(solver, out)
-        u, _ = solver.split()
-        render_speed(
-            u,
-            solver.flow_mesh,
-            out / "flow.png",
-            picture_window(case),
-            title=f"{case.name}  Re={case.re:g}  C_D={result.cd:.6f}",
-        )
-        summary["files"] = [str(p) for p in fields] + [str(out / "flow.png")]
-        write_json({"result": summary, "case": case.to_dict()}, out / "summary.json", comm.rank)
+        with staged_folder(out, comm) as work:  # replaces an earlier run in `out` whole
+            fields = write_fields(solver, work)
+            u, _ = solver.split()
+            render_speed(
+                u,
+                solver.flow_mesh,
+                work / "flow.png",
+                picture_window(case),
+                title=f"{case.name}  Re={case.re:g}  C_D={result.cd:.6f}",
+            )
+            summary["files"] = [str(out / p.name) for p in [*fields, work / "flow.png"]]
+            write_json({"result": summary, "case": case.to_dict()}, work / "summary.json", comm.rank)
     return summary
 
 
@@ -110,25 +153,33 @@ def optimize_case(
 ) -> tuple[OptimizationResult, dict]:
     """Minimise the case's drag by `method` (`adjoint` or `surrogate`) and write the run directory.
 
+    The run is written to a fresh folder that takes the place of `out` when it is complete
+    (`staged_folder`): interrupted, an earlier run in `out` stays as it was and the new history is kept
+    beside it (`NAME.partial`, named in the error), or in `out` if it held no run.
     `progress(step)` gets each iteration (`Iteration` or `TrustStep`) after history.json has it.
     Returns the result and the summary written to summary.json.
     """
     s0 = None if shape is None else read_shape_file(shape, body_shape(case))
     model = _load_surrogate(surrogate) if method == "surrogate" else None
+    if model is not None:  # its dataset is read (and with `refit` grown): not in the folder replaced
+        refuse_writing_over_inputs(out, [model.meta.get("dataset") or None], folder=True)
     J = ReducedFunctional(DragProblem(case, comm))
     history: list[dict] = []
+    with staged_folder(out, comm) as work:
 
-    def save_step(step) -> None:
-        history.append(asdict(step))
-        write_json({"case": case.name, "method": method, "history": history}, out / "history.json", comm.rank)
-        if progress is not None:
-            progress(step)
+        def save_step(step) -> None:
+            history.append(asdict(step))
+            record = {"case": case.name, "method": method, "history": history}
+            write_json(record, work / "history.json", comm.rank)
+            if progress is not None:
+                progress(step)
 
-    if method == "surrogate":
-        result = _optimize_with_surrogate(J, model, surrogate, save_step, refit)
-    else:
-        result = optimize_adjoint(J, s0, save_step)
-    return result, write_run(result, J, out, comm)
+        if method == "surrogate":
+            result = _optimize_with_surrogate(J, model, surrogate, save_step, refit)
+        else:
+            result = optimize_adjoint(J, s0, save_step)
+        summary = write_run(result, J, work, comm)
+    return result, summary
 
 
 def stored_or_optimized(
@@ -253,16 +304,7 @@ def show_run(
 ) -> tuple[Path | None, float]:
     """Picture of an optimization run: the optimized body's flow (`field`: speed or pressure) with the
     initial and optimized outlines; off screen to `screenshot`, else in a window. Returns (path, C_D)."""
-    try:
-        summary = json.loads((directory / "summary.json").read_text())
-        case = case_from_dict(summary["case"]).with_overrides(level=level)
-        initial, final = np.asarray(summary["initial"]["s"]), np.asarray(summary["final"]["s"])
-    except FileNotFoundError as exc:
-        raise CaseError(
-            f"{directory} is not an optimization run directory ({exc.filename} missing)"
-        ) from None
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
-        raise CaseError(f"{directory}: cannot read the run ({exc.__class__.__name__}: {exc})") from None
+    case, initial, final = read_run(directory, level)
     problem = DragProblem(case)
     evaluation = problem.evaluate(final)
     u, p = problem.solver.split()
@@ -281,3 +323,30 @@ def show_run(
         title=f"{case.name}  Re={case.re:g}  C_D={evaluation.cd:.5f}",
     )
     return path, evaluation.cd
+
+
+def read_run(directory: Path, level: str | None = None) -> tuple[Case, np.ndarray, np.ndarray]:
+    """The case (at mesh `level`, default the run's) and the initial and final parameters of the
+    optimization run in `directory`, checked as a case file and a shape file are: `CaseError` in one line
+    for a folder that is not a run, or a summary that a case file or a shape file could not hold."""
+    path = Path(directory) / "summary.json"
+    if not Path(directory).is_dir() or not path.exists():
+        missing = "not a folder" if not Path(directory).is_dir() else f"{path} missing"
+        raise CaseError(f"{directory} is not an optimization run directory ({missing})")
+    summary = _load_json(path, "run summary")
+    try:
+        saved, initial, final = summary["case"], summary["initial"]["s"], summary["final"]["s"]
+    except (KeyError, TypeError) as exc:
+        raise CaseError(f"{directory}: cannot read the run ({exc.__class__.__name__}: {exc})") from None
+    case = case_from_dict(saved, source=str(path)).with_overrides(level=level)
+    shape = body_shape(case)
+    parameters = []
+    for name, values in (("initial", initial), ("final", final)):
+        s = shape_parameters(values, f"{path}: {name}.s")
+        if s.shape != (shape.size,):
+            raise CaseError(
+                f"{path}: {name}.s has {s.size} parameters, the run's case ({shape.kind} with "
+                f"{shape.modes} modes) has {shape.size}"
+            )
+        parameters.append(s)
+    return case, *parameters

@@ -137,16 +137,21 @@ def build_mesh(
 
 @contextlib.contextmanager
 def ctrl_c_ends_the_process() -> Iterator[None]:
-    """While gmsh works, Ctrl-C ends the process at once (Python would only see it once gmsh returns,
-    which for a hard geometry is minutes later). Nothing is lost: meshes are written whole or not at all."""
+    """While gmsh works, Ctrl-C and SIGTERM end the process at once (Python would only see them once gmsh
+    returns, which for a hard geometry is minutes later). Nothing is lost: meshes are written whole or not
+    at all. A signal that is ignored (in a worker process: its parent ends it) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    handled = [
+        s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) not in (signal.SIG_IGN, None)
+    ]
+    previous = {s: signal.signal(s, signal.SIG_DFL) for s in handled}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _write_whole(path: Path) -> None:

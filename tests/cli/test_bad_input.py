@@ -3,12 +3,16 @@ and leave every input file as it was. Each row: command line (with placeholders)
 
 Placeholders: CASE (a valid coarse case), BADCASE (the case file written from the row's TOML), DATA (a
 synthetic dataset), RUN (a folder), FILE (an existing plain file), FOREIGN (an HDF5 file that is not a
-dataset), SHAPE (the row's shape.json), PT (the row's surrogate file).
+dataset), SHAPE (the row's shape.json), PT (the row's surrogate file), BADRUN (a run folder whose
+summary.json has the row's fault, `bad_summary`).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
+import os
 
 import h5py
 import numpy as np
@@ -16,7 +20,7 @@ import pytest
 import torch
 
 from shapeopt.cli import main
-from tests.helpers import CASES, write_synthetic_dataset
+from tests.helpers import CASES, run_summary, write_synthetic_dataset
 
 GOOD = (CASES / "fourier4-re40.toml").read_text()
 RANGE_CASE = str(CASES / "cylinder-re1-40.toml")
@@ -98,7 +102,7 @@ ROWS = [
             (["--epochs", "-5"], "--epochs must be ≥ 1, got -5"),
             (["--budget-seconds", "0"], "--budget-seconds must be a finite number > 0"),
             (["--batch", "0"], "--batch must be ≥ 1"),
-            (["--gradient-weight", "nan"], "--gamma must be a finite number ≥ 0"),
+            (["--gradient-weight", "nan"], "--gradient-weight must be a finite number ≥ 0"),
             (["--lr", "-1"], "--lr must be a finite number > 0"),
             (["--tau", "2"], "--tau must lie in (0, 1]"),
             (["--workers", "0"], "--workers must be ≥ 1"),
@@ -111,7 +115,7 @@ ROWS = [
     (["bench-train", RANGE_CASE, "--data", "DATA", "--methods", "hig:tau=3"], "tau must lie in (0, 1]", None),
     (
         ["dataset", RANGE_CASE, "--samples", "0", "--out", "new.h5"],
-        "--samples and --workers must be ≥ 1",
+        "--samples must be ≥ 1, got 0",
         None,
     ),
     (["dataset", RANGE_CASE, "--workers", "0", "--samples", "2", "--out", "new.h5"], "must be ≥ 1", None),
@@ -136,6 +140,102 @@ ROWS = [
     # run folders
     (["show", "RUN"], "is not an optimization run directory", None),
     (["show", "RUN", "--size", "big"], "expected WIDTHxHEIGHT", None),
+    # output over an input (also through `..`), before any work
+    (["train", RANGE_CASE, "--data", "DATA", "--out", "DATA"], "is the input", None),
+    (["train", "CASE", "--level", "coarse", "--data", "DATA", "--out", "CASE"], "is the input", None),
+    (["dataset", "CASE", "--samples", "4", "--out", "CASE"], "is the input", None),
+    (["solve", "CASE", "--shape", "SHAPE", "--out", "."], "holds the input", "wide"),
+    (["optimize", "CASE", "--shape", "SHAPE", "--out", "RUN/../.."], "holds the input", "wide"),
+    (
+        ["optimize", "CASE", "--method", "surrogate", "--surrogate", "PT", "--out", "."],
+        "holds the input",
+        "pt",
+    ),
+    (["bench-train", RANGE_CASE, "--data", "DATA", "--out", "RUN/.."], "holds the input", None),
+    (["run", "CASE", "--out", "data"], "is the input data", None),
+    (["show", "RUN", "--screenshot", "RUN/summary.json"], "is the input", None),
+    # a run folder is replaced whole: never the current folder, or a folder of other files
+    (["optimize", "CASE", "--out", "."], "is the current folder", None),
+    (["optimize", "CASE", "--out", "RUN/.."], "is a folder of other files, not a run", None),
+    (["run", "CASE", "--out", "RUN/.."], "is a folder of other files, not a run", None),
+    # output locations that pass a permission check but take no file (probed before the work)
+    (["solve", "CASE", "--out", "/proc/x"], "/proc is not a writable", None),
+    (["optimize", "CASE", "--out", "/proc/x"], "/proc is not a writable", None),
+    (["run", "CASE", "--out", "/proc/x"], "/proc is not a writable", None),
+    (["train", RANGE_CASE, "--data", "DATA", "--out", "/proc/s.pt"], "/proc is not a writable", None),
+    (["dataset", RANGE_CASE, "--samples", "4", "--out", "/proc/x.h5"], "/proc is not a writable", None),
+    (["bench-train", RANGE_CASE, "--data", "DATA", "--out", "/proc/b"], "/proc is not a writable", None),
+    (["show", "RUN", "--out", "/proc"], "/proc is not a writable", None),
+    # what `show` reads from a run
+    (["show", "FILE"], "is not an optimization run directory (not a folder)", None),
+    (["show", "BADRUN"], "'flow.re' must be a finite number > 0, got -40.0", "re"),
+    (["show", "BADRUN"], "mesh.level 'huge' is not one of", "level"),
+    (["show", "BADRUN"], "final.s has 3 parameters, the run's case (fourier with 4 modes) has 9", "short"),
+    (["show", "BADRUN"], "final.s: shape parameters must be numbers (int or float), got str", "strings"),
+    (["show", "BADRUN"], "initial.s: shape parameters must be numbers (int or float), got bool", "bool"),
+    (["show", "BADRUN"], "final.s: shape parameters must be finite", "nan"),
+    (["show", "BADRUN"], "not a run summary (JSON nested too deep)", "deep"),
+    (["show", "BADRUN"], "cannot read the run (TypeError", "list"),
+    # shape files: numbers only (not strings, not true/false), read without a traceback
+    (["solve", "CASE", "--shape", "SHAPE"], "must be numbers (int or float), got str '0.1'", "string"),
+    (["gradient", "CASE", "--shape", "SHAPE"], "must be numbers (int or float), got bool True", "bool"),
+    (["optimize", "CASE", "--shape", "SHAPE", "--out", "RUN"], "not a shape file (JSON nested too", "deep"),
+    # option errors: one line naming the option, exit 2 (argparse's usage block is not printed)
+    (["solve", "CASE", "--level", "ultra"], "solve: argument --level: invalid choice: 'ultra'", None),
+    (["solve", "CASE", "--re", "abc"], "argument --re: invalid float value: 'abc'", None),
+    (["frobnicate", "CASE"], "argument COMMAND: invalid choice: 'frobnicate'", None),
+    (
+        ["train", RANGE_CASE, "--data", "DATA", "--out", "s.pt", "--epochs", "1e3"],
+        "--epochs: invalid int",
+        None,
+    ),
+    (["solve", "CASE", "--bogus"], "unrecognized arguments: --bogus", None),
+    (["dataset", RANGE_CASE, "--out", "new.h5"], "the following arguments are required: --samples", None),
+    ([], "the following arguments are required: COMMAND", None),
+    # values that raised tracebacks: refused up front, with the option (or case key) and the limit
+    (
+        ["solve", "BADCASE"],
+        "'shape.bound' must be ≤ 100, got 1e+308",
+        case_with("bound = 0.6 ", "bound = 1e308 "),
+    ),
+    (["gradient", "CASE", "--check", "--seed", "-1"], "argument --seed: must be ≥ 0, got -1", None),
+    (
+        ["dataset", RANGE_CASE, "--samples", "10000000000", "--out", "new.h5"],
+        "--samples must be ≤ 1000000",
+        None,
+    ),
+    (
+        ["dataset", RANGE_CASE, "--seed", "-1", "--samples", "2", "--out", "new.h5"],
+        "--seed must be ≥ 0",
+        None,
+    ),
+    (["train", RANGE_CASE, "--data", "DATA", "--out", "s.pt", "--seed", "-1"], "--seed must be ≥ 0", None),
+    # a case path that is no regular file (a FIFO would block the read forever)
+    (["solve", "FIFO"], "it is a FIFO, not a regular file", None),
+    (["solve", "/dev/null"], "it is a device, not a regular file", None),
+    (["solve", "CASE", "--shape", "FIFO"], "cannot read shape file", None),
+    # settings are checked before any work, each message naming the flag typed
+    (
+        ["train", RANGE_CASE, "--data", "DATA", "--out", "s.pt", "--gradient-weight", "-1"],
+        "--gradient-weight",
+        None,
+    ),
+    (["run", "CASE", "--samples", "0"], "--samples must be ≥ 1, got 0", None),
+    (["run", "CASE", "--epochs", "0"], "--epochs must be ≥ 1, got 0", None),
+    (["run", "CASE", "--budget-seconds", "0"], "--budget-seconds must be a finite number > 0", None),
+    (["run", "CASE", "--workers", "0"], "--workers must be ≥ 1, got 0", None),
+    (["run", "CASE", "--search-samples", "0"], "--search-samples must lie in [1, 16777216]", None),
+    (
+        ["bench-train", RANGE_CASE, "--data", "DATA", "--methods", ","],
+        "--methods names no training method",
+        None,
+    ),
+    (["bench-train", RANGE_CASE, "--data", "DATA", "--workers", "0"], "--workers must be ≥ 1", None),
+    (
+        ["bench-train", RANGE_CASE, "--data", "DATA", "--budget-seconds", "0"],
+        "--budget-seconds must be",
+        None,
+    ),
 ]
 
 
@@ -151,18 +251,48 @@ def materialise(argv: list[str], extra, files, tmp_path) -> list[str]:
     if "BADCASE" in argv:
         paths["BADCASE"] = str(tmp_path / "bad.toml")
         (tmp_path / "bad.toml").write_text(extra)
+    if "FIFO" in argv:
+        paths["FIFO"] = str(tmp_path / "case.toml")
+        os.mkfifo(paths["FIFO"])
     if "SHAPE" in argv:
         modes = 8 if extra == "wide" else 4
-        value = {"nan": "NaN", "inf": "Infinity", "wide": "0.0"}[extra]
+        value = {"nan": "NaN", "inf": "Infinity", "wide": "0.0", "string": '"0.1"', "bool": "true"}.get(
+            extra,
+            "[" * 100_000 + "]" * 100_000,  # "deep": nested past what JSON reading allows
+        )
         s = ", ".join([value] + ["0.0"] * (2 * modes))
         paths["SHAPE"] = str(tmp_path / "shape.json")
         (tmp_path / "shape.json").write_text(
             f'{{"parametrisation": "fourier", "modes": {modes}, "s": [{s}]}}'
         )
+    if "BADRUN" in argv:
+        paths["BADRUN"] = str(tmp_path / "badrun")
+        (tmp_path / "badrun").mkdir()
+        (tmp_path / "badrun" / "summary.json").write_text(bad_summary(extra))
     if "PT" in argv:
         paths["PT"] = str(tmp_path / "empty.pt")
         torch.save({"format": "shapeopt-surrogate/1"}, tmp_path / "empty.pt")
-    return [paths.get(a, a).replace("FILE/", paths["FILE"] + "/") for a in argv]
+    folders = {"FILE/": paths["FILE"] + "/", "RUN/": paths["RUN"] + "/"}
+    return [functools.reduce(lambda a, f: a.replace(f, folders[f]), folders, paths.get(a, a)) for a in argv]
+
+
+def bad_summary(fault: str) -> str:
+    """summary.json of a run (`run_summary`) with one `fault`."""
+    if fault == "deep":
+        return '{"case": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    if fault == "list":
+        return "[1, 2]"
+    part, key, value = {
+        "re": ("case", "re", -40.0),
+        "level": ("case", "level", "huge"),
+        "short": ("final", "s", [0.0] * 3),
+        "strings": ("final", "s", ["0.1"] * 9),
+        "bool": ("initial", "s", [True] + [0.0] * 8),
+        "nan": ("final", "s", [float("nan")] + [0.0] * 8),
+    }[fault]
+    summary = run_summary()
+    summary[part][key] = value
+    return json.dumps(summary)
 
 
 def fingerprint(folder) -> dict[str, str]:
@@ -187,3 +317,17 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(
     assert message in err, err
     assert fingerprint(files) | fingerprint(CASES) == before
     assert not (tmp_path / "s.pt").exists() and not (tmp_path / "new.h5").exists()
+
+
+@pytest.mark.parametrize("option", [["--samples", "0"], ["--epochs", "0"], ["--workers", "0"]])
+def test_run_refuses_its_settings_before_making_the_dataset(option, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(CASES / "fourier4-re40.toml"), "--level", "coarse", *option]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []  # no data/ (dataset, surrogate), no runs/
+
+
+def test_help_still_prints_the_whole_help(capsys):
+    assert main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: shapeopt train") and "--gradient-weight" in out

@@ -1,0 +1,196 @@
+"""SIGTERM (what batch schedulers send) ends a command as Ctrl-C does, with exit code 143 and one line, the
+finished work kept; worker processes end with their parent, `kill -9` included."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import surrogates
+from surrogates.datafile import read_dataset
+from tests.helpers import CASES, shapeopt_command, write_synthetic_dataset
+
+RANGE_CASE = str(CASES / "cylinder-re1-40.toml")
+MPIRUN = str(Path(sys.executable).parent / "mpirun")
+TERMINATED = "shapeopt: error: terminated (SIGTERM)"
+
+
+def started(command: list[str], fragment: str, timeout: float = 180) -> subprocess.Popen:
+    """`command` started, once a line of its stderr holds `fragment`."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if fragment in line:
+            return proc
+    proc.kill()
+    raise AssertionError(f"no line with {fragment!r} in: {lines}")
+
+
+def terminated(proc: subprocess.Popen) -> list[str]:
+    """SIGTERM to `proc`; its exit code must be 143 and its last line the one line of the stop. Returns
+    the stderr lines after the signal."""
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stderr.read().splitlines()
+    assert proc.wait(timeout=60) == 143, rest
+    assert rest and rest[-1].startswith(TERMINATED), rest
+    assert not [line for line in rest[:-1] if not line.startswith(("iter", "epoch", "["))], (
+        rest
+    )  # progress only
+    return rest
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie waiting to be reaped has ended)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def assert_ended(pids: list[int], within: float = 10) -> None:
+    deadline = time.time() + within
+    while time.time() < deadline and any(running(pid) for pid in pids):
+        time.sleep(0.1)
+    assert not [pid for pid in pids if running(pid)], "orphaned worker processes"
+
+
+@pytest.mark.slow
+def test_sigterm_during_optimize_exits_143_and_keeps_the_history(tmp_path):
+    out = tmp_path / "run"
+    command = shapeopt_command(
+        "optimize", str(CASES / "cylinder-re40.toml"), "--level", "coarse", "--out", str(out)
+    )
+    rest = terminated(started(command, "iter   1"))
+    assert "the files written so far are kept" in rest[-1]
+    history = json.loads((out / "history.json").read_text())["history"]
+    assert len(history) >= 2 and [h["iteration"] for h in history] == list(range(len(history)))
+
+
+@pytest.mark.slow
+def test_sigterm_during_training_saves_the_best_network_so_far(tmp_path):
+    data, out = tmp_path / "d.h5", tmp_path / "s.pt"
+    write_synthetic_dataset(data)
+    command = shapeopt_command(
+        "train",
+        RANGE_CASE,
+        "--level",
+        "coarse",
+        "--data",
+        str(data),
+        "--epochs",
+        "1000000",
+        "--out",
+        str(out),
+    )
+    rest = terminated(started(command, "epoch   100"))
+    assert rest[-1].startswith(f"{TERMINATED} after") and str(out) in rest[-1]
+    model = surrogates.load(out)
+    assert model.meta["metrics"]["interrupted"] and model.meta["metrics"]["epochs"] >= 100
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_during_dataset_keeps_the_samples_and_ends_the_workers(workers, tmp_path):
+    out = tmp_path / "d.h5"
+    command = shapeopt_command(
+        "dataset",
+        RANGE_CASE,
+        "--level",
+        "coarse",
+        "--samples",
+        "500",
+        "--workers",
+        workers,
+        "--out",
+        str(out),
+    )
+    proc = started(command, "[3/500]")
+    workers_of = children(proc.pid)
+    rest = terminated(proc)
+    assert "the files written so far are kept" in rest[-1]
+    assert_ended(workers_of)
+    data = read_dataset(out)
+    assert 3 <= len(data) + data.failed < 500
+
+
+@pytest.mark.slow
+@pytest.mark.mpi
+@pytest.mark.skipif(shutil.which(MPIRUN) is None, reason="no mpirun")
+def test_sigterm_to_mpirun_exits_143_in_one_line_and_keeps_the_samples(tmp_path):
+    out = tmp_path / "m.h5"
+    command = [
+        MPIRUN,
+        "-n",
+        "2",
+        *shapeopt_command("dataset", RANGE_CASE, "--level", "coarse", "--samples", "500", "--out", str(out)),
+    ]
+    rest = terminated(started(command, "[4/500]"))
+    assert "the files written so far are kept" in rest[-1]
+    data = read_dataset(out)
+    assert 4 <= len(data) + data.failed < 500
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["kill -9", "SIGTERM"])
+def test_dataset_workers_end_with_their_parent(stop, tmp_path):
+    command = shapeopt_command(
+        "dataset",
+        RANGE_CASE,
+        "--level",
+        "coarse",
+        "--samples",
+        "500",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path / "d.h5"),
+    )
+    proc = started(command, "[2/500]")
+    workers = children(proc.pid)
+    assert len(workers) >= 2
+    proc.send_signal(stop)
+    proc.wait(timeout=60)
+    assert_ended(workers, within=5)
+
+
+@pytest.mark.slow
+def test_physics_workers_end_with_their_parent():
+    """`train --workers`'s FEM physics processes, their parent killed with kill -9 while they wait."""
+    script = (
+        "import time\n"
+        "from shapeopt.cases import load_case\n"
+        "from shapeopt.data.physics_pool import PhysicsPool\n"
+        f"pool = PhysicsPool(load_case({RANGE_CASE!r}).with_overrides(level='coarse'), 2)\n"
+        "print('ready', file=__import__('sys').stderr, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    proc = started([sys.executable, "-c", script], "ready")
+    workers = children(proc.pid)
+    assert len(workers) >= 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert_ended(workers, within=5)
