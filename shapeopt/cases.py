@@ -46,12 +46,14 @@ class SolverSettings:
 
 @dataclass(frozen=True)
 class ShapeSettings:
-    """Body parametrisation (`fourier` or `bspline` radial form), its size and the bound |s_i| ≤ bound."""
+    """Body parametrisation (`fourier` or `bspline` radial form), its size, the bound |s_i| ≤ bound, and
+    the B-splines' knot stretch (1: knots uniform in the polar angle; > 1: gathered at the tips)."""
 
     parametrisation: str = "fourier"
     modes: int = 4
     bound: float = 0.3
     min_quality: float = 0.1
+    knot_stretch: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,13 @@ def body_shape(case: Case) -> RadialShape:
     """The case's parametrisation about the reference circle (diameter 1, centre at the origin)."""
     if case.domain.kind != "freestream":
         raise CaseError(f"case '{case.name}': shape optimization needs a freestream domain")
-    return RadialShape(kind=case.shape.parametrisation, modes=case.shape.modes, r0=0.5, center=(0.0, 0.0))
+    return RadialShape(
+        kind=case.shape.parametrisation,
+        modes=case.shape.modes,
+        r0=0.5,
+        center=(0.0, 0.0),
+        stretch=case.shape.knot_stretch,
+    )
 
 
 def parameter_bounds(case: Case) -> list[tuple[float, float]]:
@@ -133,6 +141,7 @@ def parameter_spec(case: Case) -> ParameterSpec:
         names=tuple(shape.names()),
         r0=shape.r0,
         center=shape.center,
+        stretch=shape.stretch,
         bounds=tuple(parameter_bounds(case)),
         area_ratio=case.constraints.area_ratio,
         fix_centroid=case.constraints.fix_centroid,
@@ -175,6 +184,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "modes": ((int,), "an integer"),
         "bound": _NUMBER,
         "min_quality": _NUMBER,
+        "knot_stretch": _NUMBER,
     },
     "constraints": {
         "area_ratio": _NUMBER,
@@ -339,12 +349,15 @@ def _check_shape(errors: list[str], values: dict[str, dict[str, Any]]) -> None:
         ("shape", "modes"),
         ("shape", "bound"),
         ("shape", "min_quality"),
+        ("shape", "knot_stretch"),
         ("constraints", "area_ratio"),
         ("optimize", "max_iterations"),
         ("optimize", "tolerance"),
     ):
         if key in values[section]:
             _check_positive(errors, f"{section}.{key}", values[section][key])
+    if kind == "fourier" and shape.get("knot_stretch", 1.0) != 1.0:
+        errors.append("'shape.knot_stretch' applies to the bspline parametrisation only")
     if kind == "bspline" and shape.get("modes", 4) < 4:
         errors.append("'shape.modes' must be ≥ 4 for the bspline parametrisation")
     if kind in MAX_MODES and shape.get("modes", 0) > MAX_MODES[kind]:

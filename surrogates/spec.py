@@ -30,6 +30,7 @@ class ParameterSpec:
     area_ratio: float = 1.0
     fix_centroid: bool = True
     min_thickness: float = 0.0
+    stretch: float = 1.0  # B-splines' knot stretch (1: uniform in θ)
 
     def __post_init__(self):
         object.__setattr__(self, "names", tuple(self.names))
@@ -58,6 +59,8 @@ class ParameterSpec:
         data = asdict(self)
         data["names"], data["center"] = list(self.names), list(self.center)
         data["bounds"] = [list(b) for b in self.bounds]
+        if self.stretch == 1.0:  # uniform knots: written as before the stretch existed, so older files match
+            del data["stretch"]
         return data
 
     @classmethod
@@ -75,7 +78,7 @@ class ParameterSpec:
     def differences(self, other: ParameterSpec) -> list[str]:
         """What makes the same `s` a different shape under `other`: one phrase per differing field."""
         found = []
-        for key in ("kind", "modes", "names", "r0", "center"):
+        for key in ("kind", "modes", "names", "r0", "center", "stretch"):
             mine, theirs = getattr(self, key), getattr(other, key)
             if mine != theirs:
                 found.append(

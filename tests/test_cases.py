@@ -6,8 +6,9 @@ import subprocess
 
 import pytest
 
-from shapeopt.cases import load_case
+from shapeopt.cases import load_case, parameter_spec
 from shapeopt.cli import main
+from surrogates.spec import ParameterSpec
 from tests.helpers import CASES, shapeopt_command
 
 GOOD = """
@@ -87,3 +88,15 @@ def test_bad_override_is_rejected(capsys):
     assert main(["solve", str(CASES / "cylinder-re1.toml"), "--re", "-3"]) == 2
     assert "'re' must be a finite number > 0" in capsys.readouterr().err
 
+
+def test_a_knot_stretch_is_part_of_the_parameter_spec(write_case):
+    """Stretched knots make the same s another shape: datasets and surrogates of uniform knots are refused;
+    a uniform spec is written as before the stretch existed, so older files still match."""
+    wide = (CASES / "cylinder-re40.toml").read_text()
+    uniform = parameter_spec(load_case(CASES / "cylinder-re40.toml"))
+    stretched = parameter_spec(load_case(write_case(wide.replace("min_quality = 0.1", "knot_stretch = 3.0"))))
+    assert "stretch" not in uniform.to_dict() and stretched.to_dict()["stretch"] == 3.0
+    assert ParameterSpec.from_dict(uniform.to_dict()) == uniform
+    assert stretched.differences(uniform) == ["parametrisation stretch 3.0 ≠ 1.0"]
+    fourier = (CASES / "fourier4-re40.toml").read_text().replace("min_quality = 0.1", "knot_stretch = 2.0")
+    assert main(["solve", str(write_case(fourier, "f.toml"))]) == 2

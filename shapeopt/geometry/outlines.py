@@ -59,3 +59,22 @@ def fit_radial(shape: RadialShape, radius: Callable[[np.ndarray], np.ndarray], n
     theta = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
     s, *_ = np.linalg.lstsq(shape.basis(theta), radius(theta) / shape.r0 - 1, rcond=None)
     return s
+
+
+def flank_inflections(points: np.ndarray, middle: float = 0.7) -> int:
+    """Sign changes of the curvature of a closed outline (n, 2) (ordered, flow along +x) on the middle
+    `middle` of its length, upper and lower flanks counted together: 0 for an ellipse or a lens, more
+    for a rippled flank. Curvature by central differences of the ordered points; points where it is
+    below 1e-9 of its largest magnitude count as straight and are skipped."""
+    d = (np.roll(points, -1, axis=0) - np.roll(points, 1, axis=0)) / 2
+    dd = np.roll(points, -1, axis=0) - 2 * points + np.roll(points, 1, axis=0)
+    curvature = d[:, 0] * dd[:, 1] - d[:, 1] * dd[:, 0]
+    x, y = points[:, 0], points[:, 1]
+    centre, length = (x.max() + x.min()) / 2, np.ptp(x)
+    inside = np.abs(x - centre) < middle * length / 2
+    changes = 0
+    for flank in (y > np.median(y), y <= np.median(y)):
+        values = curvature[inside & flank]
+        values = values[np.abs(values) > 1e-9 * np.max(np.abs(curvature))]
+        changes += int(np.count_nonzero(np.diff(np.sign(values))))
+    return changes

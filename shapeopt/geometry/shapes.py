@@ -1,7 +1,9 @@
 """Shape parametrisations: the body radius `r(θ) = r₀ (1 + Σ_i s_i φ_i(θ))` about a fixed centre.
 
 Two bases: `fourier` (`φ = 1, cos θ, …, cos Kθ, sin θ, …, sin Kθ`, so `s = (a_0..a_K, b_1..b_K)`) and
-`bspline` (periodic cubic B-splines on `m` uniform knots in θ). Both contain the uniform dilation
+`bspline` (periodic cubic B-splines on `m` knots uniform in t = atan2(σ sin θ, cos θ); the knot stretch
+σ = 1 gives knots uniform in θ, σ > 1 gathers them at θ = 0 and π, where a body slender along the flow
+turns: its tips). Both contain the uniform dilation
 (`a_0`; the B-splines sum to one), without which no non-circular shape could keep the circle's area.
 Both are linear in `s`, so a boundary displacement, and with it the morphed mesh, is linear in `s`.
 Pure numpy.
@@ -19,18 +21,22 @@ SMOOTH_AMPLITUDE = 1.5  # smooth designs: |a_k|, |b_k| ≤ SMOOTH_AMPLITUDE / k 
 
 @dataclass(frozen=True)
 class RadialShape:
-    """Star-shaped body about `center`; `r0` is the reference circle's radius (lengths in D)."""
+    """Star-shaped body about `center`; `r0` is the reference circle's radius (lengths in D); `stretch`
+    the B-splines' knot stretch σ (1: knots uniform in θ)."""
 
     kind: str = "fourier"
     modes: int = 4
     r0: float = 0.5
     center: tuple[float, float] = (0.0, 0.0)
+    stretch: float = 1.0
 
     def __post_init__(self):
         if self.kind not in PARAMETRISATIONS:
             raise ValueError(
                 f"unknown parametrisation '{self.kind}' (expected {', '.join(PARAMETRISATIONS)})"
             )
+        if not self.stretch > 0 or (self.kind == "fourier" and self.stretch != 1.0):
+            raise ValueError(f"knot stretch {self.stretch} must be > 0, and 1 for the fourier form")
 
     @property
     def size(self) -> int:
@@ -99,8 +105,9 @@ class RadialShape:
             return np.hstack(
                 [np.ones((len(theta), 1)), np.cos(np.outer(theta, k)), np.sin(np.outer(theta, k))]
             )
-        # Periodic uniform cubic B-splines, knot spacing 2π/m.
-        u = np.mod(theta, 2 * np.pi)[:, None] / (2 * np.pi) * self.modes - np.arange(self.modes)[None, :]
+        # Periodic uniform cubic B-splines in t, knot spacing 2π/m; t(θ) is odd about 0 and π (mirror).
+        t = theta if self.stretch == 1.0 else np.arctan2(self.stretch * np.sin(theta), np.cos(theta))
+        u = np.mod(t, 2 * np.pi)[:, None] / (2 * np.pi) * self.modes - np.arange(self.modes)[None, :]
         u = np.mod(u + 2.0, self.modes) - 2.0  # distance to each knot, wrapped into [-2, m-2)
         a = np.abs(u)
         return np.where(a < 1, 2 / 3 - a**2 + a**3 / 2, np.where(a < 2, (2 - a) ** 3 / 6, 0.0))

@@ -6,14 +6,32 @@ import numpy as np
 import pytest
 
 from shapeopt.geometry.discrete_body import DiscreteBody, orient_edges
+from shapeopt.geometry.outlines import flank_inflections
 from shapeopt.geometry.shapes import SMOOTH_AMPLITUDE, RadialShape
 
 
-def test_bspline_basis_is_a_partition_of_unity():
+@pytest.mark.parametrize("stretch", [1.0, 4.0])
+def test_bspline_basis_is_a_partition_of_unity(stretch):
     theta = np.linspace(0, 2 * np.pi, 1000)
-    basis = RadialShape("bspline", 8).basis(theta)
+    basis = RadialShape("bspline", 8, stretch=stretch).basis(theta)
     assert np.allclose(basis.sum(axis=1), 1.0, atol=1e-14)
     assert basis.min() >= 0.0
+
+
+def test_stretched_knots_gather_at_the_tips():
+    """Knot j sits at t_j = 2πj/m with tan θ_j = tan t_j / σ: σ = 4 puts the knots next to θ = 0 (the
+    rear tip) at a quarter of the uniform spacing, and the flank knot at t = π/2 stays at θ = π/2."""
+    uniform, stretched = RadialShape("bspline", 16), RadialShape("bspline", 16, stretch=4.0)
+    theta = np.linspace(-np.pi, np.pi, 200001)
+    peak = theta[np.argmax(stretched.basis(theta)[:, 1])]  # the basis function of knot 1
+    assert peak == pytest.approx(np.arctan(np.tan(2 * np.pi / 16) / 4), abs=1e-4)
+    assert theta[np.argmax(stretched.basis(theta)[:, 4])] == pytest.approx(np.pi / 2, abs=1e-4)
+    assert theta[np.argmax(uniform.basis(theta)[:, 1])] == pytest.approx(2 * np.pi / 16, abs=1e-4)
+
+
+def test_a_knot_stretch_is_refused_for_the_fourier_form():
+    with pytest.raises(ValueError, match="knot stretch"):
+        RadialShape("fourier", 4, stretch=2.0)
 
 
 def test_fourier_radius_and_names():
@@ -24,9 +42,12 @@ def test_fourier_radius_and_names():
     assert np.allclose(r, 0.5 * np.array([1.3, 0.9]))
 
 
-@pytest.mark.parametrize("kind, modes", [("fourier", 4), ("bspline", 6), ("bspline", 7)])
-def test_mirror_reflects_the_outline_about_the_horizontal_axis(kind, modes):
-    shape = RadialShape(kind, modes)
+@pytest.mark.parametrize(
+    "kind, modes, stretch",
+    [("fourier", 4, 1.0), ("bspline", 6, 1.0), ("bspline", 7, 1.0), ("bspline", 8, 3.0)],
+)
+def test_mirror_reflects_the_outline_about_the_horizontal_axis(kind, modes, stretch):
+    shape = RadialShape(kind, modes, stretch=stretch)
     s = 0.1 * np.random.default_rng(5).standard_normal(shape.size)
     theta = np.linspace(0.0, 2 * np.pi, 97)
     mirror = shape.mirror()
@@ -43,9 +64,9 @@ def _chain(shape: RadialShape, n_edges: int) -> DiscreteBody:
     return DiscreteBody(nodes, shape.displacement_basis(nodes), edges)
 
 
-@pytest.mark.parametrize("kind", ["fourier", "bspline"])
-def test_discrete_area_and_centroid_gradients_match_finite_differences(kind):
-    shape = RadialShape(kind, 4 if kind == "fourier" else 6)
+@pytest.mark.parametrize("kind, stretch", [("fourier", 1.0), ("bspline", 1.0), ("bspline", 3.0)])
+def test_discrete_area_and_centroid_gradients_match_finite_differences(kind, stretch):
+    shape = RadialShape(kind, 4 if kind == "fourier" else 6, stretch=stretch)
     body = _chain(shape, 64)
     s = 0.05 * np.random.default_rng(3).standard_normal(shape.size)
     area, _, d_area, d_centroid = body.area_centroid(s)
@@ -99,3 +120,12 @@ def test_smooth_designs_are_least_squares_fits_of_fourier_bodies():
     # Harmonics 0 and 1 (size and centroid) are left to the constraints: none in the fit.
     mean = (s @ shape.basis(theta[:-1]).T).mean(axis=1)
     assert np.max(np.abs(mean)) < 1e-2 * np.abs(exact).max()
+
+
+def test_flank_inflections_count_ripples_and_not_a_smooth_body():
+    theta = np.linspace(0.0, 2 * np.pi, 4000, endpoint=False)
+    ellipse = np.column_stack([2.0 * np.cos(theta), 0.5 * np.sin(theta)])
+    assert flank_inflections(ellipse) == 0
+    rippled = np.column_stack([2.0 * np.cos(theta), 0.5 * np.sin(theta) * (1 + 0.2 * np.cos(8 * theta))])
+    # cos 8θ puts four waves on each flank's middle 70 %: a curvature sign change at each turn of them.
+    assert flank_inflections(rippled) >= 8
