@@ -232,6 +232,8 @@ def check_writable(path: Path) -> None:
     we cannot write into."""
     if path.is_dir():
         raise DatasetError(f"{path} is a directory; give a file name such as {path / 'samples.h5'}")
+    if path.exists() and not path.is_file():  # a FIFO would block the first read, a device never end
+        raise DatasetError(f"{path} is not a regular file (a FIFO, socket or device); give a file name")
     try:
         check_lockable(path)
     except LockFileError as exc:
@@ -420,6 +422,8 @@ def read_dataset(
     level) is refused with `DatasetError`.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise DatasetError(f"{path} is not a dataset file (a folder, FIFO, socket or device)")
     if not path.is_file():
         raise DatasetError(f"dataset not found: {path}")
     verify(path)

@@ -214,6 +214,8 @@ ROWS = [
     (["solve", "FIFO"], "it is a FIFO, not a regular file", None),
     (["solve", "/dev/null"], "it is a device, not a regular file", None),
     (["solve", "CASE", "--shape", "FIFO"], "cannot read shape file", None),
+    (["dataset", RANGE_CASE, "--samples", "2", "--out", "FIFO"], "is not a regular file", None),
+    (["train", RANGE_CASE, "--data", "FIFO", "--out", "s.pt"], "is not a dataset file", None),
     # settings are checked before any work, each message naming the flag typed
     (
         ["train", RANGE_CASE, "--data", "DATA", "--out", "s.pt", "--gradient-weight", "-1"],
