@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -12,6 +13,12 @@ from surrogates.spec import ParameterSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "cases"
+
+
+def interruptible() -> None:
+    """`preexec_fn` of a subprocess that a test interrupts with SIGINT: Ctrl-C's default action, also
+    when the tests run where SIGINT is ignored (a background job of a script), which children inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def shapeopt_command(*args: str) -> list[str]:

@@ -16,7 +16,7 @@ import pytest
 
 import surrogates
 from surrogates.datafile import read_dataset
-from tests.helpers import CASES, shapeopt_command, write_synthetic_dataset
+from tests.helpers import CASES, interruptible, shapeopt_command, write_synthetic_dataset
 
 RANGE_CASE = str(CASES / "cylinder-re1-40.toml")
 MPIRUN = str(Path(sys.executable).parent / "mpirun")
@@ -47,7 +47,9 @@ def committed(path: Path) -> int:
 def test_ctrl_c_during_optimize_exits_130_in_one_line_and_keeps_the_history(tmp_path):
     out = tmp_path / "run"
     command = shapeopt_command("optimize", str(CASES / "cylinder-re40.toml"), "--out", str(out))
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
+    )
     wait_for_line(proc, "iter   1")
     proc.send_signal(signal.SIGINT)
     rest = proc.stderr.read().splitlines()
@@ -74,7 +76,9 @@ def test_ctrl_c_during_meshing_ends_the_process_at_once():
         "print('finished', flush=True)\n"
     )
     env = os.environ | {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env, preexec_fn=interruptible
+    )
     assert proc.stdout.readline().strip() == "busy"
     time.sleep(0.5)
     start = time.time()
@@ -145,7 +149,9 @@ def test_ctrl_c_during_training_keeps_the_best_network_so_far(tmp_path):
         "--out",
         str(out),
     )
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
+    )
     wait_for_line(proc, "epoch   100")
     proc.send_signal(signal.SIGINT)
     rest = proc.stderr.read().splitlines()
