@@ -5,9 +5,11 @@ For each Re: `shapeopt optimize cases/cylinder-reN.toml --method METHOD --level 
 the table of the README and draws the five optima overlaid into OUT/optima.png. With `--method
 surrogate`, one surrogate over Re 1–40 (`--surrogate`, trained on cases/wide-re1-40.toml) serves all
 five; `--refit` grows its dataset with each run's FEM samples; `--adjoint` names the adjoint runs to
-compare with.
+compare with. `--modes` and `--stretch` set the cases' B-spline count and knot stretch
+(`shape.modes`, `shape.knot_stretch`).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py [--level medium] [--out runs/min-drag]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py --modes 16 --stretch 3 --out runs/min-drag-m16-k3
     OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py --method surrogate --surrogate S.pt --refit \
         --out runs/min-drag-surrogate --adjoint runs/min-drag
 """
@@ -15,13 +17,17 @@ compare with.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from shapeopt.cases import LEVELS, body_shape, load_case
+from shapeopt.design.optimize import fem_solves_to_kkt
 from shapeopt.design.runs import solve_case, stored_or_optimized
+from shapeopt.geometry.outlines import flank_inflections
 from shapeopt.viz.plots import plot_shapes
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
@@ -36,17 +42,26 @@ def main() -> None:
     parser.add_argument("--surrogate", type=Path, help="surrogate (.pt) for --method surrogate")
     parser.add_argument("--refit", action="store_true", help="grow the surrogate's dataset run by run")
     parser.add_argument("--adjoint", type=Path, help="adjoint runs (OUT of an adjoint call) to compare with")
+    parser.add_argument("--modes", type=int, help="B-spline coefficients (default: the cases')")
+    parser.add_argument("--stretch", type=float, help="knot stretch (default: the cases')")
     args = parser.parse_args()
     finer = LEVELS[LEVELS.index(args.level) + 1]
     print(f"{args.method} optimization on level {args.level}, optimum re-evaluated on level {finer}\n")
     print(
         f"| Re | C_D circle | C_D optimum | change | C_D on {finer} | change on {finer} | length/height "
-        "| tip angles front / rear | active bounds | KKT | FEM solves | s | vs adjoint |"
+        "| tip angles front / rear | flank inflections | active bounds | KKT | FEM solves | to KKT ≤ 1e-4 "
+        "| s | vs adjoint |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     optima = []
     for re in REYNOLDS:
         case = load_case(CASES / f"cylinder-re{re}.toml").with_overrides(level=args.level)
+        shape = dataclasses.replace(
+            case.shape,
+            modes=args.modes or case.shape.modes,
+            knot_stretch=args.stretch or case.shape.knot_stretch,
+        )
+        case = dataclasses.replace(case, shape=shape)
         run = args.out / f"re{re}"
         summary, history = stored_or_optimized(case, run, args.method, args.surrogate, args.refit)
         adjoint = args.adjoint / f"re{re}" / "summary.json" if args.adjoint else None
@@ -56,11 +71,14 @@ def main() -> None:
         i, f = summary["initial"], summary["final"]
         fine = solve_case(case.with_overrides(level=finer), run / "shape.json")
         optima.append((f"Re {re}", np.asarray(f["s"])))
+        ripples = flank_inflections(body_shape(case).outline(np.asarray(f["s"]), 4000)[:-1])
+        to_kkt = fem_solves_to_kkt([SimpleNamespace(**step) for step in history], 1e-4)
         print(
             f"| {re} | {i['cd']:.5f} | {f['cd']:.5f} | {f['cd'] / i['cd'] - 1:+.1%} | {fine['cd']:.5f} "
             f"| {fine['cd'] / f['cd'] - 1:+.2%} | {f['length'] / f['height']:.2f} "
-            f"| {f['front_angle']:.0f}° / {f['rear_angle']:.0f}° | {', '.join(f['active_bounds']) or 'none'} "
-            f"| {history[-1]['kkt_residual']:.1e} | {summary['fem_solves']} | {summary['seconds']:.0f} "
+            f"| {f['front_angle']:.0f}° / {f['rear_angle']:.0f}° | {ripples} "
+            f"| {', '.join(f['active_bounds']) or 'none'} | {history[-1]['kkt_residual']:.1e} "
+            f"| {summary['fem_solves']} | {to_kkt} | {summary['seconds']:.0f} "
             f"| {versus} |",
             flush=True,
         )

@@ -218,8 +218,10 @@ def _work(task: tuple[int, np.ndarray, float, bool]) -> dict[str, Any]:
 
 def _pool_samples(case, todo, s, re, feasible, workers) -> Iterator[dict[str, Any]]:
     """The rows of samples `todo`, as `workers` processes finish them. Stopped early (Ctrl-C, SIGTERM, an
-    error, the generator closed), the workers are ended at once: the samples in progress are lost, as by
-    kill -9; the workers also end with this process (`end_with_parent`)."""
+    error, the generator closed), the samples not started are cancelled and each worker ends after the
+    sample in hand, which is not stored (the workers ignore Ctrl-C and SIGTERM; killing one in the middle
+    of sending its result would leave the pool waiting for the rest of the message for ever). The workers
+    also end with this process (`end_with_parent`)."""
     tasks = [(i, s[i], float(re[i]), bool(feasible[i])) for i in todo]
     initargs = (case, os.getpid())
     with (
@@ -227,21 +229,11 @@ def _pool_samples(case, todo, s, re, feasible, workers) -> Iterator[dict[str, An
         ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=initargs) as pool,
     ):
         futures = [pool.submit(_work, task) for task in tasks]
-        finished = False
         try:
             for future in as_completed(futures):
                 yield future.result()
-            finished = True
         except BrokenProcessPool:
             raise ShapeoptError("a dataset worker process died; the samples stored so far are kept") from None
         finally:
-            for future in futures:
-                future.cancel()
-            if not finished:
-                _end_workers(pool)
-
-
-def _end_workers(pool: ProcessPoolExecutor) -> None:
-    """Kill the pool's workers now (they ignore Ctrl-C and SIGTERM), rather than wait for their samples."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):  # no public handle on them
-        process.kill()
+            for future in futures:  # here, not by `shutdown(cancel_futures=True)`: that relies on the pool
+                future.cancel()  # object outliving this frame; the `with` then waits for samples in hand
