@@ -30,7 +30,7 @@ from shapeopt.cases import (
 )
 from shapeopt.data.dataset import sample_row
 from shapeopt.data.verified import append_verified, check_verified_target, refit_surrogate
-from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.functional import ReducedFunctional, ShapeSummary
 from shapeopt.design.optimize import OptimizationResult, optimize_adjoint
 from shapeopt.design.trust_region import optimize_surrogate
 from shapeopt.errors import CaseError
@@ -40,6 +40,7 @@ from shapeopt.fem.output import write_fields
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.simulate import run_solve, summarize
 from shapeopt.files import refuse_writing_over_inputs, staged_folder, write_json
+from shapeopt.geometry.outlines import boundary_chain, write_outline
 from shapeopt.geometry.shapes import RadialShape
 from shapeopt.viz.pictures import render_speed, render_view
 from shapeopt.viz.plots import plot_history, plot_iterates, plot_shapes
@@ -268,6 +269,8 @@ def write_run(
         {"case": case.name, "method": result.method, "history": history}, out / "history.json", comm.rank
     )
     write_json(summary, out / "summary.json", comm.rank)
+    if comm.rank == 0:
+        _write_optimum_outline(J, final, out / "outline.csv")
     problem.move_to(np.asarray(final.s))  # the mesh of the final shape, with the state solved on it
     problem.solver.set_state(result.final_state)
     u, _ = problem.solver.split()
@@ -293,6 +296,24 @@ def write_run(
             title=f"{case.name}, {result.method}: {len(history)} iterates",
         )
     return summary
+
+
+def _write_optimum_outline(J: ReducedFunctional, final: ShapeSummary, path: Path) -> None:
+    """outline.csv and outline.dat: the optimum as the solver's body, its boundary nodes (x, y) in D."""
+    space, case = J.space, J.problem.case
+    body = space.body
+    header = {
+        "case": case.name,
+        "re": J.re,
+        "cd": final.cd,
+        "area_ratio": final.area_ratio,
+        "centroid": final.centroid,
+        "fix_centroid": space.fix_centroid,
+        "min_thickness": space.min_thickness,
+        "points": "x, y in D (the circle of equal area has diameter 1), counter-clockwise from the rear tip; "
+        "points 2k, 2k+1, 2k+2 are the start, middle and end of the mesh's quadratic boundary edge k",
+    }
+    write_outline(boundary_chain(body.positions(final.s), body.edges), path, header)
 
 
 def show_run(

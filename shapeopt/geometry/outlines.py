@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -78,3 +79,46 @@ def flank_inflections(points: np.ndarray, middle: float = 0.7) -> int:
         values = values[np.abs(values) > 1e-9 * np.max(np.abs(curvature))]
         changes += int(np.count_nonzero(np.diff(np.sign(values))))
     return changes
+
+
+def boundary_chain(nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The body's boundary nodes (n, 2) in order, counter-clockwise from the edge end furthest
+    downstream (the rear tip): points 2k, 2k + 1, 2k + 2 are edge k's start, middle and end (the last edge
+    ends at point 0). `edges` (e, 3) int into `nodes`: (start, end, middle), counter-clockwise, one closed
+    chain; an edge's end and the next edge's start may be two copies of one point (equal coordinates)."""
+
+    def key(i: int) -> tuple[float, float]:
+        return float(nodes[i, 0]), float(nodes[i, 1])
+
+    following = {key(start): k for k, (start, _, _) in enumerate(edges)}
+    k = int(np.argmax(nodes[edges[:, 0], 0]))
+    order = []
+    for _ in range(len(edges)):
+        start, end, middle = edges[k]
+        order += [start, middle]
+        k = following.get(key(end), -1)
+        if k < 0:
+            break
+    if len(order) != 2 * len(edges) or key(edges[k, 0]) != key(order[0]):
+        raise ValueError("the body's edges do not form one closed chain")
+    return nodes[np.array(order)]
+
+
+def write_outline(points: np.ndarray, path: Path, header: dict[str, object]) -> list[Path]:
+    """`path` as CSV (`x,y`, after `# key: value` lines of `header`) and the same points as a Selig-style
+    `.dat` beside it (a name line, then `x y`, the first point repeated at the end). Points (n, 2) in D,
+    written to 17 significant digits. Returns the two paths."""
+    lines = [f"# {key}: {value}" for key, value in header.items()] + ["x,y"]
+    lines += [f"{x:.17g},{y:.17g}" for x, y in points]
+    path.write_text("\n".join(lines) + "\n")
+    selig = path.with_suffix(".dat")
+    closed = np.vstack([points, points[:1]])
+    name = f"{header.get('case', 'shapeopt')} optimum, lengths in D"
+    selig.write_text(name + "\n" + "".join(f"{x:.17g} {y:.17g}\n" for x, y in closed))
+    return [path, selig]
+
+
+def read_outline(path: Path) -> np.ndarray:
+    """The points (n, 2) of an outline CSV written by `write_outline`."""
+    rows = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+    return np.array([[float(v) for v in row.split(",")] for row in rows[1:]])

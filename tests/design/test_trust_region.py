@@ -30,6 +30,7 @@ from shapeopt.design.trust_region import (
 )
 from shapeopt.errors import ShapeError
 from shapeopt.fem.problem import DragProblem, Evaluation
+from shapeopt.geometry.outlines import read_outline
 from shapeopt.geometry.shapes import RadialShape
 from surrogates import Surrogate
 from surrogates.datafile import read_dataset
@@ -207,6 +208,43 @@ def test_write_run_pictures_the_final_state_without_solving_again(problem, tmp_p
     assert shape["cd"] == result.final.cd and shape["s"] == result.final.s
     assert "final_state" not in summary and summary["note"] == "extra"
     assert json.loads((tmp_path / "summary.json").read_text())["final"] == shape
+
+
+def p2_area_centroid(points: np.ndarray) -> tuple[float, np.ndarray]:
+    """Area and centroid of the closed chain of quadratic edges (points 2k, 2k+1, 2k+2), integrated
+    exactly (Green's theorem, 5-point Gauss-Legendre on each edge)."""
+    start, middle, end = points[0::2], points[1::2], np.roll(points[0::2], -1, axis=0)
+    t, w = np.polynomial.legendre.leggauss(5)
+    t, w = (t + 1) / 2, w / 2
+    x = np.outer(2 * (1 - t) * (0.5 - t), start[:, 0]) + np.outer(4 * t * (1 - t), middle[:, 0])
+    x += np.outer(t * (2 * t - 1), end[:, 0])
+    y = np.outer(2 * (1 - t) * (0.5 - t), start[:, 1]) + np.outer(4 * t * (1 - t), middle[:, 1])
+    y += np.outer(t * (2 * t - 1), end[:, 1])
+    dx = np.outer(4 * t - 3, start[:, 0]) + np.outer(4 - 8 * t, middle[:, 0]) + np.outer(4 * t - 1, end[:, 0])
+    dy = np.outer(4 * t - 3, start[:, 1]) + np.outer(4 - 8 * t, middle[:, 1]) + np.outer(4 * t - 1, end[:, 1])
+    area = np.sum(w[:, None] * x * dy)
+    moments = np.sum(w[:, None] * 0.5 * x**2 * dy), -np.sum(w[:, None] * 0.5 * y**2 * dx)
+    return float(area), np.array(moments) / area
+
+
+def test_the_optimum_outline_file_is_the_body_the_solver_used(problem, tmp_path, monkeypatch):
+    """outline.csv read back: the mesh's boundary edges at the optimum, counter-clockwise from the rear
+    tip; their area and centroid are the solver's to 1e-10."""
+    settings = TrustRegionSettings(global_samples=256, starts=1, max_steps=2)
+    J = ReducedFunctional(problem)
+    result = optimize_surrogate(J, random_surrogate(problem), settings)
+    monkeypatch.setattr(runs, "render_speed", lambda *args, **kwargs: None)
+    runs.write_run(result, J, tmp_path)
+    points = read_outline(tmp_path / "outline.csv")
+    area, centroid, _, _ = problem.space.body.area_centroid(np.asarray(result.final.s))
+    read_area, read_centroid = p2_area_centroid(points)
+    assert abs(read_area - area) < 1e-10 and np.allclose(read_centroid, centroid, atol=1e-10)
+    assert points[0, 0] == pytest.approx(np.max(points[:, 0]), abs=0.05)  # the rear tip first
+    assert read_area > 0  # counter-clockwise
+    header = (tmp_path / "outline.csv").read_text()
+    assert f"# cd: {result.final.cd}" in header and f"# re: {J.re}" in header
+    selig = (tmp_path / "outline.dat").read_text().splitlines()
+    assert len(selig) == len(points) + 2 and selig[1] == selig[-1]
 
 
 RUN_OPTIONS = ("--level", "coarse", "--samples", "24", "--epochs", "300", "--search-samples", "4096")
