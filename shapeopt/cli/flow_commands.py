@@ -48,13 +48,20 @@ def gradient_command(args: argparse.Namespace) -> int:
     from shapeopt.design.runs import read_shape_file
     from shapeopt.fem import MPI
     from shapeopt.fem.problem import DragProblem
-    from shapeopt.fem.verify import taylor_test
 
     comm = MPI.COMM_WORLD
     case = load_args(args)
     shape = body_shape(case)
     s = np.zeros(shape.size) if args.shape is None else read_shape_file(args.shape, shape)
-    problem = DragProblem(case, comm)
+    with DragProblem(case, comm) as problem:  # its PETSc objects destroyed on every rank at the end
+        return _gradient_of(args, problem, s, comm)
+
+
+def _gradient_of(args: argparse.Namespace, problem, s: np.ndarray, comm) -> int:
+    """The `gradient` command on a built problem: dC_D/ds, dC_L/ds at `s`, and the Taylor test if asked."""
+    from shapeopt.fem.verify import taylor_test
+
+    case = problem.case
     start = time.perf_counter()
     evaluation = problem.evaluate(s, gradient=True)
     out = {

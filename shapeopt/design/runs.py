@@ -119,6 +119,7 @@ def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, c
         start = time.perf_counter()
         problem = DragProblem(case, comm)
         evaluation = problem.evaluate(s)
+        problem.adjoint.destroy()  # collective, on every rank here (`FlowSolver.destroy`)
         solver = problem.solver
         result = summarize(case, problem.flow_mesh, solver, problem.newton, time.perf_counter() - start)
         summary = result.to_dict() | {
@@ -139,6 +140,7 @@ def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, c
             )
             summary["files"] = [str(out / p.name) for p in [*fields, work / "flow.png"]]
             write_json({"result": summary, "case": case.to_dict()}, work / "summary.json", comm.rank)
+    solver.destroy()  # collective, on every rank here (`FlowSolver.destroy`)
     return summary
 
 
@@ -164,9 +166,10 @@ def optimize_case(
     model = _load_surrogate(surrogate) if method == "surrogate" else None
     if model is not None:  # its dataset is read (and with `refit` grown): not in the folder replaced
         refuse_writing_over_inputs(out, [model.meta.get("dataset") or None], folder=True)
-    J = ReducedFunctional(DragProblem(case, comm))
+    problem = DragProblem(case, comm)
+    J = ReducedFunctional(problem)
     history: list[dict] = []
-    with staged_folder(out, comm) as work:
+    with problem, staged_folder(out, comm) as work:  # the problem's PETSc objects destroyed on every rank
 
         def save_step(step) -> None:
             history.append(asdict(step))

@@ -96,6 +96,10 @@ class ShapeGradient:
         self.weight.x.array[:] = values
         self.weight.x.scatter_forward()
 
-    def __del__(self):
+    def destroy(self) -> None:
+        """Destroy the adjoint's PETSc vectors and matrix now (collective: see `FlowSolver.destroy`)."""
         for obj in (self._rhs, self._lam, self._work, self._step, self._jacobian):
             obj.destroy()
+
+    def __del__(self):
+        self.destroy()

@@ -220,6 +220,13 @@ class FlowSolver:
         """Euclidean norm of the residual with boundary rows, as Newton sees it."""
         return float(self.snes.getFunctionNorm())
 
+    def destroy(self) -> None:
+        """Destroy Newton's PETSc objects (SNES with its LU factorisation, matrix, vectors) now. Under MPI
+        every rank calls this at the same point of the program: their teardown is collective (MUMPS), and
+        left to the garbage collector the ranks reach it at different moments and wait for ever."""
+        for obj in (self.problem.solver, self.problem.A, self.problem.b, self.problem.x):
+            obj.destroy()
+
     def split(self) -> tuple[fem.Function, fem.Function]:
         """Velocity (P2) and pressure (P1) as collapsed functions."""
         u = fem.Function(self.V, name="velocity")

@@ -58,6 +58,18 @@ class DragProblem:
         self._last: Evaluation | None = None
         self._warm: np.ndarray | None = None
 
+    def close(self) -> None:
+        """Destroy the solver's and the adjoint's PETSc objects now, on every rank at the same point (their
+        teardown is collective; `FlowSolver.destroy`). The problem cannot solve afterwards."""
+        self.adjoint.destroy()
+        self.solver.destroy()
+
+    def __enter__(self) -> DragProblem:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @property
     def size(self) -> int:
         """Number of shape parameters."""

@@ -64,3 +64,26 @@ def test_adjoint_gradient_on_two_ranks_matches_serial():
     scale = max(abs(g) for g in serial["dcd_ds"])
     for a, b in zip(parallel["dcd_ds"], serial["dcd_ds"], strict=True):
         assert abs(a - b) < 1e-7 * scale
+
+
+@pytest.mark.slow
+@pytest.mark.mpi
+@pytest.mark.skipif(not MPIRUN.exists() and shutil.which("mpirun") is None, reason="no mpirun")
+def test_optimize_on_two_ranks_ends_when_done(tmp_path):
+    """The ranks tear their solvers down together: left to the garbage collector, one rank destroyed its
+    LU factorisation (collective) while the other was elsewhere, and the finished run never exited."""
+    mpirun = str(MPIRUN) if MPIRUN.exists() else "mpirun"
+    args = (
+        "optimize",
+        str(CASES / "cylinder-re40.toml"),
+        "--level",
+        "coarse",
+        "--out",
+        str(tmp_path / "run"),
+    )
+    proc = subprocess.run(
+        [mpirun, "-n", "2", *shapeopt_command(*args, "--json")], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout)
+    assert summary["converged"] and (tmp_path / "run" / "outline.csv").is_file()
