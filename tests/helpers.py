@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,60 @@ def interruptible() -> None:
     """`preexec_fn` of a subprocess that a test interrupts with SIGINT: Ctrl-C's default action, also
     when the tests run where SIGINT is ignored (a background job of a script), which children inherit."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def started_interruptible(command: list[str]) -> subprocess.Popen:
+    """`command` running with its stdout and stderr piped (text), ready to be sent SIGINT."""
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
+    )
+
+
+def wait_for_line(proc: subprocess.Popen, fragment: str, timeout: float = 120) -> list[str]:
+    """stderr lines of `proc` up to the first that contains `fragment`."""
+    lines, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if fragment in line:
+            return lines
+    raise AssertionError(f"no line with {fragment!r} in: {lines}")
+
+
+def hold_dataset_writer(path: Path, kill_after_open: bool = False) -> subprocess.Popen:
+    """A process that opens the dataset `path` for appending and keeps it open (until killed); with
+    `kill_after_open` killed with the file open (HDF5's "open for write" flag stays set)."""
+    code = (
+        "import time\n"
+        "from surrogates.datafile import SampleFile\n"
+        f"writer = SampleFile.open_existing({str(path)!r})\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    if kill_after_open:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    return proc
+
+
+def endless_training_command(data: Path, out: Path) -> list[str]:
+    """`shapeopt train` of the Re 1–40 case on `data` into `out` that runs until it is stopped."""
+    return shapeopt_command(
+        "train",
+        str(CASES / "cylinder-re1-40.toml"),
+        "--level",
+        "coarse",
+        "--data",
+        str(data),
+        "--epochs",
+        "1000000",
+        "--out",
+        str(out),
+    )
 
 
 def shapeopt_command(*args: str) -> list[str]:

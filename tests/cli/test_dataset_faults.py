@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import signal
 import subprocess
-import sys
 import time
 
 import h5py
 import pytest
 
-from tests.helpers import CASES, shapeopt_command, write_synthetic_dataset
+from tests.helpers import CASES, hold_dataset_writer, shapeopt_command, write_synthetic_dataset
 from tests.surrogates.test_damaged_files import flipped_weights_copy, made_elsewhere, write_surrogate
 
 pytestmark = pytest.mark.slow  # a process per command (the same faults without the CLI: not slow)
@@ -118,16 +117,8 @@ def test_a_symlink_to_a_dataset_being_written_is_refused_and_stays_a_link(tmp_pa
     target, link = tmp_path / "data.h5", tmp_path / "link.h5"
     write_synthetic_dataset(target)
     link.symlink_to(target)
-    code = (
-        "import time\n"
-        "from surrogates.datafile import SampleFile\n"
-        f"writer = SampleFile.open_existing({str(target)!r})\n"
-        "print('locked', flush=True)\n"
-        "time.sleep(120)\n"
-    )
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    holder = hold_dataset_writer(target)
     try:
-        assert holder.stdout.readline().strip() == "locked"
         before = target.read_bytes()
         proc = run_cli([*DATASET, str(link)], cwd=tmp_path)
         assert proc.returncode == 2, proc.stderr

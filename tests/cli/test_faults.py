@@ -16,23 +16,18 @@ import pytest
 
 import surrogates
 from surrogates.datafile import read_dataset
-from tests.helpers import CASES, interruptible, shapeopt_command, write_synthetic_dataset
+from tests.helpers import (
+    CASES,
+    endless_training_command,
+    interruptible,
+    shapeopt_command,
+    started_interruptible,
+    wait_for_line,
+    write_synthetic_dataset,
+)
 
 RANGE_CASE = str(CASES / "cylinder-re1-40.toml")
 MPIRUN = str(Path(sys.executable).parent / "mpirun")
-
-
-def wait_for_line(proc: subprocess.Popen, fragment: str, timeout: float = 120) -> list[str]:
-    """stderr lines of `proc` up to the first that contains `fragment`."""
-    lines, deadline = [], time.time() + timeout
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        if fragment in line:
-            return lines
-    raise AssertionError(f"no line with {fragment!r} in: {lines}")
 
 
 def committed(path: Path) -> int:
@@ -47,9 +42,7 @@ def committed(path: Path) -> int:
 def test_ctrl_c_during_optimize_exits_130_in_one_line_and_keeps_the_history(tmp_path):
     out = tmp_path / "run"
     command = shapeopt_command("optimize", str(CASES / "cylinder-re40.toml"), "--out", str(out))
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
-    )
+    proc = started_interruptible(command)
     wait_for_line(proc, "iter   1")
     proc.send_signal(signal.SIGINT)
     rest = proc.stderr.read().splitlines()
@@ -137,21 +130,7 @@ def test_kill_minus_nine_under_mpi_then_resume_completes_without_duplicates(tmp_
 def test_ctrl_c_during_training_keeps_the_best_network_so_far(tmp_path):
     data, out = tmp_path / "d.h5", tmp_path / "s.pt"
     write_synthetic_dataset(data)
-    command = shapeopt_command(
-        "train",
-        RANGE_CASE,
-        "--level",
-        "coarse",
-        "--data",
-        str(data),
-        "--epochs",
-        "1000000",
-        "--out",
-        str(out),
-    )
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
-    )
+    proc = started_interruptible(endless_training_command(data, out))
     wait_for_line(proc, "epoch   100")
     proc.send_signal(signal.SIGINT)
     rest = proc.stderr.read().splitlines()

@@ -16,7 +16,13 @@ import pytest
 
 import surrogates
 from surrogates.datafile import read_dataset
-from tests.helpers import CASES, shapeopt_command, write_synthetic_dataset
+from tests.helpers import (
+    CASES,
+    endless_training_command,
+    shapeopt_command,
+    wait_for_line,
+    write_synthetic_dataset,
+)
 
 RANGE_CASE = str(CASES / "cylinder-re1-40.toml")
 MPIRUN = str(Path(sys.executable).parent / "mpirun")
@@ -26,16 +32,28 @@ TERMINATED = "shapeopt: error: terminated (SIGTERM)"
 def started(command: list[str], fragment: str, timeout: float = 180) -> subprocess.Popen:
     """`command` started, once a line of its stderr holds `fragment`."""
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines, deadline = [], time.time() + timeout
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        if fragment in line:
-            return proc
-    proc.kill()
-    raise AssertionError(f"no line with {fragment!r} in: {lines}")
+    try:
+        wait_for_line(proc, fragment, timeout)
+    except AssertionError:
+        proc.kill()
+        raise
+    return proc
+
+
+def dataset_command(out: Path, workers: str) -> list[str]:
+    """`shapeopt dataset` of 500 samples of the Re 1–40 case into `out` with `workers` processes."""
+    return shapeopt_command(
+        "dataset",
+        RANGE_CASE,
+        "--level",
+        "coarse",
+        "--samples",
+        "500",
+        "--workers",
+        workers,
+        "--out",
+        str(out),
+    )
 
 
 def terminated(proc: subprocess.Popen) -> list[str]:
@@ -94,19 +112,7 @@ def test_sigterm_during_optimize_exits_143_and_keeps_the_history(tmp_path):
 def test_sigterm_during_training_saves_the_best_network_so_far(tmp_path):
     data, out = tmp_path / "d.h5", tmp_path / "s.pt"
     write_synthetic_dataset(data)
-    command = shapeopt_command(
-        "train",
-        RANGE_CASE,
-        "--level",
-        "coarse",
-        "--data",
-        str(data),
-        "--epochs",
-        "1000000",
-        "--out",
-        str(out),
-    )
-    rest = terminated(started(command, "epoch   100"))
+    rest = terminated(started(endless_training_command(data, out), "epoch   100"))
     assert rest[-1].startswith(f"{TERMINATED} after") and str(out) in rest[-1]
     model = surrogates.load(out)
     assert model.meta["metrics"]["interrupted"] and model.meta["metrics"]["epochs"] >= 100
@@ -116,18 +122,7 @@ def test_sigterm_during_training_saves_the_best_network_so_far(tmp_path):
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigterm_during_dataset_keeps_the_samples_and_ends_the_workers(workers, tmp_path):
     out = tmp_path / "d.h5"
-    command = shapeopt_command(
-        "dataset",
-        RANGE_CASE,
-        "--level",
-        "coarse",
-        "--samples",
-        "500",
-        "--workers",
-        workers,
-        "--out",
-        str(out),
-    )
+    command = dataset_command(out, workers)
     proc = started(command, "[3/500]")
     workers_of = children(proc.pid)
     rest = terminated(proc)
@@ -157,18 +152,7 @@ def test_sigterm_to_mpirun_exits_143_in_one_line_and_keeps_the_samples(tmp_path)
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["kill -9", "SIGTERM"])
 def test_dataset_workers_end_with_their_parent(stop, tmp_path):
-    command = shapeopt_command(
-        "dataset",
-        RANGE_CASE,
-        "--level",
-        "coarse",
-        "--samples",
-        "500",
-        "--workers",
-        "2",
-        "--out",
-        str(tmp_path / "d.h5"),
-    )
+    command = dataset_command(tmp_path / "d.h5", "2")
     proc = started(command, "[2/500]")
     workers = children(proc.pid)
     assert len(workers) >= 2

@@ -31,7 +31,7 @@ from surrogates.datafile import (
 )
 from surrogates.network import DragNet
 from surrogates.pod import POD
-from tests.helpers import CASES, write_synthetic_dataset
+from tests.helpers import CASES, hold_dataset_writer, write_synthetic_dataset
 
 RANGE_CASE = CASES / "cylinder-re1-40.toml"
 
@@ -48,23 +48,6 @@ def one_row(index: int) -> dict:
     return {"index": index, "status": 1, "reason": "test row"}
 
 
-def hold_writer(path, kill_after_open: bool = False) -> subprocess.Popen:
-    """A process that opens `path` for appending and keeps it open (until killed)."""
-    code = (
-        "import time\n"
-        "from surrogates.datafile import SampleFile\n"
-        f"writer = SampleFile.open_existing({str(path)!r})\n"
-        "print('locked', flush=True)\n"
-        "time.sleep(120)\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "locked"
-    if kill_after_open:  # a writer killed with the file open: HDF5's "open for write" flag stays set
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    return proc
-
-
 def stop(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -75,7 +58,7 @@ def stop(proc: subprocess.Popen) -> None:
 def test_a_symlink_and_its_target_share_one_writer_lock(dataset, holder_uses_link):
     link = dataset.with_name("link.h5")
     link.symlink_to(dataset)
-    proc = hold_writer(link if holder_uses_link else dataset)
+    proc = hold_dataset_writer(link if holder_uses_link else dataset)
     try:
         before = dataset.read_bytes()
         with pytest.raises(DatasetError, match=rf"being written by pid {proc.pid}"):
@@ -89,7 +72,7 @@ def test_a_symlink_and_its_target_share_one_writer_lock(dataset, holder_uses_lin
 def test_resuming_through_a_symlink_writes_the_target_and_keeps_the_link(dataset):
     link = dataset.with_name("link.h5")
     link.symlink_to(dataset)
-    hold_writer(dataset, kill_after_open=True)  # the resume rewrites the file from its committed rows
+    hold_dataset_writer(dataset, kill_after_open=True)  # the resume rewrites the file from its committed rows
     writer = SampleFile.open_existing(link)
     try:
         writer.append(one_row(99))
@@ -144,7 +127,7 @@ def test_the_header_checksum_covers_a_fresh_file_and_survives_the_recovery_rewri
     with h5py.File(dataset, "r") as f:
         assert header_checksum(f) == int(f.attrs["header_checksum"])
         assert isinstance(f.attrs["case"], bytes)  # fixed-length text: in the checksummed object header
-    hold_writer(dataset, kill_after_open=True)
+    hold_dataset_writer(dataset, kill_after_open=True)
     SampleFile.open_existing(dataset).close()  # rewritten from the committed rows
     with h5py.File(dataset, "r") as f:
         assert header_checksum(f) == int(f.attrs["header_checksum"])
@@ -154,7 +137,7 @@ def test_the_header_checksum_covers_a_fresh_file_and_survives_the_recovery_rewri
 @pytest.mark.parametrize("killed_writer", [False, True])
 def test_a_refused_resume_leaves_the_file_byte_for_byte(dataset, killed_writer):
     if killed_writer:
-        hold_writer(dataset, kill_after_open=True)
+        hold_dataset_writer(dataset, kill_after_open=True)
     before = dataset.read_bytes()
     identity = read_identity(dataset) | {"seed": 1}
     with pytest.raises(DatasetError, match="seed 0 ≠ 1"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 
 import h5py
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 
 from surrogates.datafile import DatasetError, SampleFile, read_dataset, read_identity
-from tests.helpers import CASES, shapeopt_command, write_synthetic_dataset
+from tests.helpers import CASES, hold_dataset_writer, shapeopt_command, write_synthetic_dataset
 
 
 @pytest.fixture
@@ -67,16 +66,8 @@ def test_a_damaged_dataset_is_never_rewritten(dataset, damage):
 
 
 def test_a_second_writer_is_refused_while_the_first_lives_and_welcome_after_it_died(dataset):
-    holder = (
-        "import sys, time\n"
-        "from surrogates.datafile import SampleFile\n"
-        f"writer = SampleFile.open_existing({str(dataset)!r})\n"
-        "print('locked', flush=True)\n"
-        "time.sleep(60)\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
+    proc = hold_dataset_writer(dataset)
     try:
-        assert proc.stdout.readline().strip() == "locked"
         with pytest.raises(DatasetError, match=rf"being written by pid {proc.pid} on host"):
             SampleFile.open_existing(dataset)
     finally:
