@@ -125,10 +125,11 @@ def _add_optimize_command(commands: argparse._SubParsersAction) -> None:
     _add_case_arguments(optimize)
     optimize.add_argument(
         "--method",
-        choices=["adjoint", "surrogate"],
-        default="adjoint",
-        help="adjoint: SLSQP on the FEM drag with adjoint gradients; surrogate: search the surrogate, "
-        "then FEM-verified trust-region refinement",
+        choices=["newton", "adjoint", "surrogate"],
+        default="newton",
+        help="newton (default): trust region on the FEM drag's exact second-order model (adjoint gradient, "
+        "Hessian by tangent-linear solves); adjoint: SLSQP with adjoint gradients; surrogate: search the "
+        "surrogate, then FEM-verified trust-region refinement",
     )
     optimize.add_argument("--surrogate", type=Path, help="trained surrogate (.pt) for --method surrogate")
     optimize.add_argument(

@@ -98,7 +98,9 @@ def optimize_text(result, out) -> str:
         f"{result.method} optimization: {result.message}",
         f"  C_D {i.cd:.6f} → {f.cd:.6f} ({f.cd / i.cd - 1:+.2%}), area ratio {f.area_ratio:.10f}",
         f"  {len(result.history) - 1} iterations, {result.fem_solves} FEM solves, "
-        f"{result.adjoint_solves} adjoint gradients, {result.refused} refused trial shapes, "
+        f"{result.adjoint_solves} adjoint gradients, "
+        + (f"{result.hessians} Hessians, " if result.hessians else "")
+        + f"{result.refused} refused trial shapes, "
         f"{result.seconds:.1f} s",
         f"  s = [{', '.join(f'{v:.5f}' for v in f.s)}]",
     ]

@@ -118,7 +118,7 @@ def optimize_command(args: argparse.Namespace) -> int:
 
     comm = MPI.COMM_WORLD
     case = load_args(args)
-    if args.method == "adjoint" and (args.surrogate is not None or args.refit):
+    if args.method != "surrogate" and (args.surrogate is not None or args.refit):
         raise CaseError("--surrogate and --refit apply to --method surrogate only")
     check_run_folder(args.out, inputs=[args.case, args.shape, args.surrogate])
 
@@ -130,6 +130,12 @@ def optimize_command(args: argparse.Namespace) -> int:
                 f"step {step.iteration:3d}  C_D FEM {step.cd:.8f}  surrogate {step.surrogate_cd:.8f}  "
                 f"radius {step.radius:.1e}  ratio {step.ratio:.2f}  KKT {step.kkt_residual:.1e}  "
                 f"FEM solves {step.fem_solves}  {step.seconds:.1f} s"
+            )
+        elif args.method == "newton":
+            status_line(
+                f"step {step.iteration:3d}  C_D {step.cd:.8f}  radius {step.radius:.1e}  "
+                f"ratio {step.ratio:.2f}  KKT {step.kkt_residual:.1e}  FEM solves {step.fem_solves}  "
+                f"{step.seconds:.1f} s"
             )
         else:
             status_line(

@@ -82,6 +82,10 @@ class ReducedFunctional:
         """dC_D/ds at `s`: (m,)."""
         return self.evaluate(s).dcd
 
+    def hessian(self, s: np.ndarray) -> np.ndarray:
+        """d²C_D/ds² at `s`: (m, m) (`shapeopt.fem.hessian`; with the solve and adjoint, cached per shape)."""
+        return self.problem.evaluate(s, re=self.re, hessian=True).d2cd
+
     def shape_summary(self, evaluation: Evaluation) -> ShapeSummary:
         """The shape of `evaluation` with its FEM coefficients and geometry (`ShapeSummary`)."""
         problem, space = self.problem, self.space

@@ -54,6 +54,7 @@ class OptimizationResult:
     search: dict = field(default_factory=dict)
     fem_solves: int = 0
     adjoint_solves: int = 0
+    hessians: int = 0  # exact FEM Hessians (method newton)
     seconds: float = 0.0
     refit: dict = field(default_factory=dict)  # `--refit`: dataset, samples appended, test metrics after
     final_state: np.ndarray | None = field(default=None, repr=False, compare=False)

@@ -31,6 +31,7 @@ from shapeopt.cases import (
 from shapeopt.data.dataset import sample_row
 from shapeopt.data.verified import append_verified, check_verified_target, refit_surrogate
 from shapeopt.design.functional import ReducedFunctional, ShapeSummary
+from shapeopt.design.newton import optimize_newton
 from shapeopt.design.optimize import OptimizationResult, optimize_adjoint
 from shapeopt.design.trust_region import optimize_surrogate
 from shapeopt.errors import CaseError
@@ -154,7 +155,7 @@ def optimize_case(
     progress: Callable | None = None,
     comm=MPI.COMM_WORLD,
 ) -> tuple[OptimizationResult, dict]:
-    """Minimise the case's drag by `method` (`adjoint` or `surrogate`) and write the run directory.
+    """Minimise the case's drag by `method` (`newton`, `adjoint` or `surrogate`) and write the run directory.
 
     The run is written to a fresh folder that takes the place of `out` when it is complete
     (`staged_folder`): interrupted, an earlier run in `out` stays as it was and the new history is kept
@@ -180,6 +181,8 @@ def optimize_case(
 
         if method == "surrogate":
             result = _optimize_with_surrogate(J, model, surrogate, save_step, refit)
+        elif method == "newton":
+            result = optimize_newton(J, s0, save_step)
         else:
             result = optimize_adjoint(J, s0, save_step)
         summary = write_run(result, J, work, comm)

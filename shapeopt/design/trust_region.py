@@ -19,7 +19,7 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from scipy.optimize import minimize
@@ -41,7 +41,8 @@ Verified = Callable[[Evaluation, np.ndarray], None]
 
 @dataclass(frozen=True)
 class TrustStep:
-    """One outer step: FEM, surrogate and corrected-model C_D at the iterate, radius, ratio, work so far."""
+    """One outer step: FEM, surrogate and corrected-model C_D at the iterate, radius, ratio, work so far
+    (`surrogate_cd` is 0 for the Newton method, whose model is the FEM Taylor expansion alone)."""
 
     iteration: int
     s: list[float]
@@ -283,7 +284,7 @@ def _stop(settings: TrustRegionSettings, step: int, radius: float, kkt: float) -
 
 
 @dataclass(frozen=True)
-class _Refined:
+class Refined:
     """Where the trust-region loop ended: the final FEM evaluation and its state (local DOFs), the
     steps, why it stopped, and the trial shapes refused on the way."""
 
@@ -295,24 +296,47 @@ class _Refined:
     refused: int
 
 
-def _refine(
+class Curvature(Protocol):
+    """Where the model's curvature B_k (m, m) comes from: its value at the first iterate, and after each
+    trial step (FEM-evaluated with gradient; `accepted` says whether it becomes the iterate)."""
+
+    def first(self, current: Evaluation) -> np.ndarray: ...
+
+    def after(self, model: CorrectedModel, trial: Evaluation, accepted: bool) -> np.ndarray: ...
+
+
+class SecantCurvature:
+    """B_k of the surrogate's error C − S: zero at first, then SR1 from every trial step
+    (`CorrectedModel.sr1_update`)."""
+
+    def first(self, current: Evaluation) -> np.ndarray:
+        return np.zeros((len(current.s), len(current.s)))
+
+    def after(self, model: CorrectedModel, trial: Evaluation, accepted: bool) -> np.ndarray:
+        return model.sr1_update(trial.s, trial.dcd)
+
+
+def refine(
     J: ReducedFunctional,
-    surrogate: MirroredSurrogate,
+    surrogate: Model,
     settings: TrustRegionSettings,
     current: Evaluation,
-    progress: Callable[[TrustStep], None] | None,
-    verified: Verified | None,
-    start: float,
-) -> _Refined:
+    curvature: Curvature,
+    progress: Callable[[TrustStep], None] | None = None,
+    verified: Verified | None = None,
+    start: float | None = None,
+) -> Refined:
     """Trust-region steps from the FEM evaluation `current` (just solved), one FEM solve + adjoint per
-    trial step (`optimize_surrogate`). Times from `start` (`time.perf_counter`)."""
+    trial step, on the model `CorrectedModel` of `surrogate` with `curvature`'s B_k. Times from `start`
+    (`time.perf_counter`; default now)."""
+    start = time.perf_counter() if start is None else start
     state = _solved_state(J, current, verified)
     radius, ratio, accepted = settings.radius, float("nan"), True
-    curvature = np.zeros((J.size, J.size))  # quasi-Newton Hessian of C − S (SR1)
+    hessian = curvature.first(current)
     history: list[TrustStep] = []
     refused = 0
     for step in itertools.count():  # `_stop` ends it at step `settings.max_steps` at the latest
-        model = CorrectedModel.at(surrogate, current, curvature)
+        model = CorrectedModel.at(surrogate, current, hessian)
         kkt = J.space.kkt_residual(current.s, current.dcd)
         history.append(
             TrustStep(
@@ -335,7 +359,7 @@ def _refine(
         stop = _stop(settings, step, radius, kkt)
         if stop is not None:
             message, converged = stop
-            return _Refined(
+            return Refined(
                 final=current,
                 state=state,
                 history=history,
@@ -353,11 +377,12 @@ def _refine(
             trial = J.evaluate(candidate)
             trial_state = _solved_state(J, trial, verified)
             ratio = float((current.cd - trial.cd) / predicted)
-            curvature = model.sr1_update(candidate, trial.dcd)
         except REFUSED:
-            ratio, refused = -np.inf, refused + 1
+            trial, ratio, refused = None, -np.inf, refused + 1
         step_length = float(np.max(np.abs(candidate - current.s)))
         radius, accepted = update_radius(settings, radius, ratio, step_length)
+        if trial is not None:
+            hessian = curvature.after(model, trial, accepted)
         if accepted:
             current, state = trial, trial_state
 
@@ -386,7 +411,7 @@ def optimize_surrogate(
     mirrored = MirroredSurrogate(surrogate, J.space.shape.mirror(), J.re)
     candidates, search = search_surrogate(J, mirrored, settings, known)
     first, refused = _first_meshable(J, [*candidates, np.zeros(J.size)])
-    refined = _refine(J, mirrored, settings, first, progress, verified, start)
+    refined = refine(J, mirrored, settings, first, SecantCurvature(), progress, verified, start)
     final = J.shape_summary(refined.final)
     fem_solves, adjoint_solves = problem.fem_solves, problem.adjoint_solves
     seconds = time.perf_counter() - start

@@ -18,6 +18,7 @@ import numpy as np
 import ufl
 from dolfinx import fem, la
 from dolfinx.fem.petsc import assemble_matrix, create_matrix
+from petsc4py import PETSc
 
 from shapeopt.errors import SolverError
 from shapeopt.fem.flow import FlowSolver
@@ -37,39 +38,41 @@ class ShapeGradient:
         self._d_state = fem.form(ufl.derivative(weighted, solver.w, ufl.TestFunction(W)))
         coordinates = ufl.SpatialCoordinate(solver.W.mesh)
         self._d_shape = fem.form(ufl.derivative(weighted, coordinates, ufl.TestFunction(morph.space)))
-        self._constrained = np.unique(np.concatenate([bc.dof_indices()[0] for bc in solver.bcs]))
+        self.constrained = np.unique(np.concatenate([bc.dof_indices()[0] for bc in solver.bcs]))
         self._rhs, self._lam, self._work, self._step = (solver.new_vector() for _ in range(4))
         self._jacobian = create_matrix(solver.jacobian_form)
         n_owned = morph.space.dofmap.index_map.size_local * 2
-        self._basis_owned = np.stack([f[:n_owned] for f in morph.fields])  # (m, n_owned)
+        self.basis_owned = np.stack([f[:n_owned] for f in morph.fields])  # (m, n_owned)
+        self.multipliers: dict[str, np.ndarray] = {}  # μ = φ + λ (local DOFs) per coefficient, last state
 
     def gradients(self) -> dict[str, np.ndarray]:
         """`{"cd": dC_D/ds, "cl": dC_L/ds}`, each (m,), for the current (converged) state."""
         self.assemble_jacobian()
-        return {name: self._gradient(component) for name, component in (("cd", 0), ("cl", 1))}
+        return {name: self._gradient(name, component) for name, component in (("cd", 0), ("cl", 1))}
 
-    def _gradient(self, component: int) -> np.ndarray:
+    def _gradient(self, name: str, component: int) -> np.ndarray:
         W = self.solver.W
         n_owned = W.dofmap.index_map.size_local
         phi = np.zeros_like(self.weight.x.array)
         phi[self.forces.body_dofs[component]] = self.forces.scale
-        self._set_weight(phi)
+        self.set_weight(phi)
 
         # Right-hand side −∂R(w; φ)/∂w, zero on constrained rows.
         d_state = fem.assemble_vector(self._d_state)
         d_state.scatter_reverse(la.InsertMode.add)
         rhs = -d_state.array[:n_owned]
-        rhs[self._constrained[self._constrained < n_owned]] = 0.0
+        rhs[self.constrained[self.constrained < n_owned]] = 0.0
         self._rhs.array[:] = rhs
-        self._solve_transposed()
+        self.solve(self._rhs, self._lam, transpose=True)
 
         mu = phi.copy()
         mu[:n_owned] += self._lam.array
-        self._set_weight(mu)
+        self.set_weight(mu)
+        self.multipliers[name] = self.weight.x.array.copy()
         d_shape = fem.assemble_vector(self._d_shape)
         d_shape.scatter_reverse(la.InsertMode.add)
-        n_space = len(self._basis_owned[0])
-        local = -self._basis_owned @ d_shape.array[:n_space]
+        n_space = len(self.basis_owned[0])
+        local = -self.basis_owned @ d_shape.array[:n_space]
         return W.mesh.comm.allreduce(local)
 
     def assemble_jacobian(self) -> None:
@@ -78,21 +81,25 @@ class ShapeGradient:
         assemble_matrix(self._jacobian, self.solver.jacobian_form, self.solver.bcs, diag=1.0)
         self._jacobian.assemble()
 
-    def _solve_transposed(self, rtol: float = 1e-12, max_refinements: int = 10) -> None:
-        """λ = J(w)⁻ᵀ rhs by refinement with Newton's last factorisation as the approximate inverse."""
+    def solve(self, rhs: PETSc.Vec, out: PETSc.Vec, transpose: bool, rtol: float = 1e-12) -> None:
+        """out = J(w)⁻ᵀ rhs (`transpose`) or J(w)⁻¹ rhs, by iterative refinement with Newton's last
+        factorisation as the approximate inverse and the Jacobian assembled at the state
+        (`assemble_jacobian`). Constrained rows of `rhs` must be zero; those of `out` then are."""
         ksp = self.solver.snes.getKSP()
-        ksp.solveTranspose(self._rhs, self._lam)
-        target = rtol * self._rhs.norm()
-        for _ in range(max_refinements):
-            self._jacobian.multTranspose(self._lam, self._work)
-            self._work.aypx(-1.0, self._rhs)  # residual rhs − Jᵀ λ
+        apply_inverse = ksp.solveTranspose if transpose else ksp.solve
+        apply_jacobian = self._jacobian.multTranspose if transpose else self._jacobian.mult
+        apply_inverse(rhs, out)
+        target = rtol * rhs.norm()
+        for _ in range(10):
+            apply_jacobian(out, self._work)
+            self._work.aypx(-1.0, rhs)  # residual rhs − J out
             if self._work.norm() <= target:
                 return
-            ksp.solveTranspose(self._work, self._step)
-            self._lam.axpy(1.0, self._step)
-        raise SolverError("adjoint refinement did not converge: the state is not a converged solution")
+            apply_inverse(self._work, self._step)
+            out.axpy(1.0, self._step)
+        raise SolverError("refinement did not converge: the state is not a converged solution")
 
-    def _set_weight(self, values: np.ndarray) -> None:
+    def set_weight(self, values: np.ndarray) -> None:
         self.weight.x.array[:] = values
         self.weight.x.scatter_forward()
 

@@ -21,6 +21,7 @@ from shapeopt.errors import SolverError
 from shapeopt.fem.adjoint import ShapeGradient
 from shapeopt.fem.flow import FlowSolver, NewtonReport
 from shapeopt.fem.forces import ForceEvaluator
+from shapeopt.fem.hessian import ShapeHessian
 from shapeopt.fem.meshing import build_mesh
 from shapeopt.fem.morph import MeshMorph
 from shapeopt.space import RadialDesignSpace
@@ -39,6 +40,7 @@ class Evaluation:
     seconds: float
     dcd: np.ndarray | None = None
     dcl: np.ndarray | None = None
+    d2cd: np.ndarray | None = None  # (m, m) when asked
 
 
 class DragProblem:
@@ -51,9 +53,11 @@ class DragProblem:
         self.solver = FlowSolver(self.flow_mesh, case)
         self.forces = ForceEvaluator(self.solver)
         self.adjoint = ShapeGradient(self.solver, self.forces, self.morph)
+        self._hessian: ShapeHessian | None = None  # built on first use (its forms take a while to compile)
         self.space = RadialDesignSpace.from_case(case, self.morph.body, self.morph.map.max_body_radius)
         self.fem_solves = 0
         self.adjoint_solves = 0
+        self.hessians = 0
         self.newton: NewtonReport | None = None  # of the last solve
         self._last: Evaluation | None = None
         self._warm: np.ndarray | None = None
@@ -61,6 +65,8 @@ class DragProblem:
     def close(self) -> None:
         """Destroy the solver's and the adjoint's PETSc objects now, on every rank at the same point (their
         teardown is collective; `FlowSolver.destroy`). The problem cannot solve afterwards."""
+        if self._hessian is not None:
+            self._hessian.destroy()
         self.adjoint.destroy()
         self.solver.destroy()
 
@@ -75,20 +81,29 @@ class DragProblem:
         """Number of shape parameters."""
         return self.space.size
 
-    def evaluate(self, s: np.ndarray, gradient: bool = False, re: float | None = None) -> Evaluation:
+    def evaluate(
+        self, s: np.ndarray, gradient: bool = False, re: float | None = None, hessian: bool = False
+    ) -> Evaluation:
         """FEM coefficients at shape `s` and `re` (default: the case's), cached for the last query;
-        with adjoint gradients if asked."""
+        with adjoint gradients if asked, and with the Hessian of C_D (and the gradients) if asked."""
         s = np.asarray(s, dtype=float)
         re = self.case.re if re is None else float(re)
         last = self._last
         if last is None or not np.array_equal(last.s, s) or last.re != re:
             last = self._solve(s, re)
-        if gradient and last.dcd is None:
+        if (gradient or hessian) and last.dcd is None:
             start = time.perf_counter()
             grads = self.adjoint.gradients()
             last.dcd, last.dcl = grads["cd"], grads["cl"]
             last.seconds += time.perf_counter() - start
             self.adjoint_solves += 1
+        if hessian and last.d2cd is None:
+            start = time.perf_counter()
+            if self._hessian is None:
+                self._hessian = ShapeHessian(self.adjoint)
+            last.d2cd = self._hessian.hessian()
+            last.seconds += time.perf_counter() - start
+            self.hessians += 1
         return last
 
     def state(self) -> np.ndarray:
