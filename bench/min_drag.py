@@ -5,13 +5,16 @@ For each Re: `shapeopt optimize cases/cylinder-reN.toml --method METHOD --level 
 the table of the README and draws the five optima overlaid into OUT/optima.png. With `--method
 surrogate`, one surrogate over Re 1–40 (`--surrogate`, trained on cases/wide-re1-40.toml) serves all
 five; `--refit` grows its dataset with each run's FEM samples; `--adjoint` names the adjoint runs to
-compare with. `--modes` and `--stretch` set the cases' B-spline count and knot stretch
-(`shape.modes`, `shape.knot_stretch`).
+compare with. `--modes` and `--stretch` override the cases' B-spline count and knot stretch
+(`shape.modes`, `shape.knot_stretch`; the cases have 16 and 3, the wide surrogate's space 24 and 1). A
+run folder holding another method, count or stretch is refused, not reused.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py [--level medium] [--out runs/min-drag]
-    OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py --modes 16 --stretch 3 --out runs/min-drag-m16-k3
-    OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py --method surrogate --surrogate S.pt --refit \
-        --out runs/min-drag-surrogate --adjoint runs/min-drag
+    OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py --method adjoint [--level medium] \
+        --out runs/min-drag-m16-k3
+    OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py --method adjoint --modes 24 --stretch 1 \
+        --out runs/min-drag
+    OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py --modes 24 --stretch 1 --method surrogate \
+        --surrogate S.pt --refit --out runs/min-drag-surrogate --adjoint runs/min-drag
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--level", default="medium", choices=LEVELS[:-1])
     parser.add_argument("--out", type=Path, default=Path("runs/min-drag"))
-    parser.add_argument("--method", default="adjoint", choices=("adjoint", "surrogate"))
+    parser.add_argument("--method", default="newton", choices=("newton", "adjoint", "surrogate"))
     parser.add_argument("--surrogate", type=Path, help="surrogate (.pt) for --method surrogate")
     parser.add_argument("--refit", action="store_true", help="grow the surrogate's dataset run by run")
     parser.add_argument("--adjoint", type=Path, help="adjoint runs (OUT of an adjoint call) to compare with")
@@ -64,6 +67,14 @@ def main() -> None:
         case = dataclasses.replace(case, shape=shape)
         run = args.out / f"re{re}"
         summary, history = stored_or_optimized(case, run, args.method, args.surrogate, args.refit)
+        stored = (summary["method"], summary["case"]["shape"]["modes"])
+        stored += (summary["case"]["shape"].get("knot_stretch", 1.0),)
+        if stored != (args.method, shape.modes, shape.knot_stretch):
+            raise SystemExit(
+                f"{run} holds a run of method {stored[0]} with {stored[1]} coefficients, knot stretch "
+                f"{stored[2]:g}, not {args.method}, {shape.modes}, {shape.knot_stretch:g}: "
+                "choose another --out"
+            )
         adjoint = args.adjoint / f"re{re}" / "summary.json" if args.adjoint else None
         versus = "—"
         if adjoint is not None and adjoint.is_file():

@@ -92,8 +92,8 @@ def test_bad_override_is_rejected(capsys):
 def test_a_knot_stretch_is_part_of_the_parameter_spec(write_case):
     """Stretched knots make the same s another shape: datasets and surrogates of uniform knots are refused;
     a uniform spec is written as before the stretch existed, so older files still match."""
-    wide = (CASES / "cylinder-re40.toml").read_text()
-    uniform = parameter_spec(load_case(CASES / "cylinder-re40.toml"))
+    wide = (CASES / "wide-re1-40.toml").read_text()  # knots uniform in θ (the least-drag cases stretch them)
+    uniform = parameter_spec(load_case(CASES / "wide-re1-40.toml"))
     stretched = parameter_spec(load_case(write_case(wide.replace("min_quality = 0.1", "knot_stretch = 3.0"))))
     assert "stretch" not in uniform.to_dict() and stretched.to_dict()["stretch"] == 3.0
     assert ParameterSpec.from_dict(uniform.to_dict()) == uniform

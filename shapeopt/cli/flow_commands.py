@@ -133,7 +133,7 @@ def optimize_command(args: argparse.Namespace) -> int:
             )
         elif args.method == "newton":
             status_line(
-                f"step {step.iteration:3d}  C_D {step.cd:.8f}  radius {step.radius:.1e}  "
+                f"iter {step.iteration:3d}  C_D {step.cd:.8f}  radius {step.radius:.1e}  "
                 f"ratio {step.ratio:.2f}  KKT {step.kkt_residual:.1e}  FEM solves {step.fem_solves}  "
                 f"{step.seconds:.1f} s"
             )

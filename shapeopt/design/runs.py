@@ -148,7 +148,7 @@ def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, c
 def optimize_case(
     case: Case,
     out: Path,
-    method: str = "adjoint",
+    method: str = "newton",
     shape: Path | None = None,
     surrogate: Path | None = None,
     refit: bool = False,
@@ -190,7 +190,7 @@ def optimize_case(
 
 
 def stored_or_optimized(
-    case: Case, out: Path, method: str = "adjoint", surrogate: Path | None = None, refit: bool = False
+    case: Case, out: Path, method: str = "newton", surrogate: Path | None = None, refit: bool = False
 ) -> tuple[dict, list[dict]]:
     """summary.json and the history of the optimization in `out` (`optimize_case`), run first unless
     complete."""
@@ -276,7 +276,7 @@ def write_run(
     )
     write_json(summary, out / "summary.json", comm.rank)
     if comm.rank == 0:
-        _write_optimum_outline(J, final, out / "outline.csv")
+        write_optimum_outline(J, final, out / "outline.csv")
     problem.move_to(np.asarray(final.s))  # the mesh of the final shape, with the state solved on it
     problem.solver.set_state(result.final_state)
     u, _ = problem.solver.split()
@@ -304,7 +304,7 @@ def write_run(
     return summary
 
 
-def _write_optimum_outline(J: ReducedFunctional, final: ShapeSummary, path: Path) -> None:
+def write_optimum_outline(J: ReducedFunctional, final: ShapeSummary, path: Path) -> None:
     """outline.csv and outline.dat: the optimum as the solver's body, its boundary nodes (x, y) in D."""
     space, case = J.space, J.problem.case
     body = space.body

@@ -89,4 +89,4 @@ def test_shape_file_for_another_parametrisation_is_refused(tmp_path):
         "solve", str(CASES / "cylinder-re5.toml"), "--level", "coarse", "--shape", str(bad), check=False
     )
     assert proc.returncode == 2
-    assert "the case uses bspline with 24 modes" in proc.stderr and "Traceback" not in proc.stderr
+    assert "the case uses bspline with 16 modes" in proc.stderr and "Traceback" not in proc.stderr

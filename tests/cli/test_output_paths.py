@@ -125,12 +125,13 @@ def test_a_refusal_before_any_file_leaves_nothing_and_its_message_as_it_was(tmp_
 
 @dataclass
 class Step:
-    """What `optimize` reports of an iteration (its progress line) and history.json records."""
+    """What `optimize` (Newton, the default method) reports of an iteration (its progress line) and
+    history.json records."""
 
     iteration: int
     cd: float
-    violation: float = 0.0
-    gradient_norm: float = 1.0
+    radius: float = 0.5
+    ratio: float = 1.0
     kkt_residual: float = 1.0
     fem_solves: int = 1
     seconds: float = 0.1
@@ -151,7 +152,7 @@ def test_ctrl_c_in_optimize_into_an_earlier_run_keeps_both_and_says_where(
         save_step(Step(1, 0.9))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runs, "optimize_adjoint", two_iterations_then_ctrl_c)
+    monkeypatch.setattr(runs, "optimize_newton", two_iterations_then_ctrl_c)
     out = tmp_path / "run"
     before = earlier_run(out)
     code = main(["optimize", str(CASE), "--level", "coarse", "--out", str(out)])
@@ -178,7 +179,7 @@ def test_optimize_into_an_earlier_run_replaces_it_when_complete(tmp_path, monkey
         (out / "summary.json").write_text(json.dumps({"result": result}))
         return {"result": result}
 
-    monkeypatch.setattr(runs, "optimize_adjoint", one_iteration)
+    monkeypatch.setattr(runs, "optimize_newton", one_iteration)
     monkeypatch.setattr(runs, "write_run", write_run)
     out = tmp_path / "run"
     earlier_run(out)

@@ -126,7 +126,7 @@ def test_two_ranks_write_the_same_samples_as_serial(case, tmp_path):
 
 
 def test_designs_in_the_wide_space_are_admissible_shapes():
-    """Uniform designs in the wide box (24 B-spline coefficients, |c| ≤ 3) are almost never simple curves;
+    """Uniform designs in the wide box (16 B-spline coefficients, |c| ≤ 3) are almost never simple curves;
     halved towards the circle they all become admissible, each keeping its direction."""
     problem = DragProblem(load_case(CASES / "cylinder-re40.toml").with_overrides(level="coarse"))
     s, _, feasible = problem.space.sobol_samples(64, 0, problem.case.re_bounds)

@@ -342,10 +342,11 @@ def test_fem_solves_to_within_counts_until_the_first_feasible_close_iterate():
 
 @pytest.mark.slow
 def test_dataset_surrogate_and_trust_region_work_in_the_wide_space(tmp_path):
-    """The learning route over the 24-coefficient space on the coarse mesh: a 12-sample dataset, a
-    briefly trained surrogate, and FEM-verified trust-region steps that lower the FEM drag."""
+    """The learning route over its wide space (`wide-re1-40.toml`, 24 coefficients on uniform knots) on
+    the coarse mesh: a 12-sample dataset, a briefly trained surrogate, and FEM-verified trust-region steps
+    that lower the FEM drag."""
     case = dataclasses.replace(
-        load_case(CASES / "cylinder-re40.toml").with_overrides(level="coarse"), re_range=(20.0, 40.0)
+        load_case(CASES / "wide-re1-40.toml").with_overrides(level="coarse", re=40.0), re_range=(20.0, 40.0)
     )
     summary = generate(case, tmp_path / "wide.h5", 12, workers=2)
     assert summary["computed"] == 12 and summary["failed"] <= 2

@@ -129,10 +129,14 @@ def test_adjoint_optimizer_reduces_drag_at_fixed_area(problem40):
 
 @pytest.fixture(scope="module")
 def wide40():
-    """The wide design space (24 B-spline coefficients) at Re 40 on the coarse mesh, and a lens of
-    length/height 4 with sharp tips fitted in it (`bench/deformed_body.py` measures the same on finer
-    meshes)."""
-    problem = DragProblem(load_case(CASES / "cylinder-re40.toml").with_overrides(level="coarse"))
+    """The wide design space with 24 B-spline coefficients on knots uniform in θ at Re 40 on the coarse
+    mesh, and a lens of length/height 4 with sharp tips fitted in it (`bench/deformed_body.py` measures
+    the same on finer meshes). Not the case's 16 coefficients gathered at the tips: on the coarse mesh at
+    Re 40 the optimizers sharpen those tips until the mesh map refuses the shape (the case converges on
+    the medium mesh)."""
+    case = load_case(CASES / "cylinder-re40.toml").with_overrides(level="coarse")
+    case = dataclasses.replace(case, shape=dataclasses.replace(case.shape, modes=24, knot_stretch=1.0))
+    problem = DragProblem(case)
     s = fit_radial(problem.space.shape, functools.partial(lens_radius, aspect=4.0))
     s, ok = problem.space.project(s[None, :])
     assert ok[0]

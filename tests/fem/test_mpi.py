@@ -75,7 +75,7 @@ def test_optimize_on_two_ranks_ends_when_done(tmp_path):
     mpirun = str(MPIRUN) if MPIRUN.exists() else "mpirun"
     args = (
         "optimize",
-        str(CASES / "cylinder-re40.toml"),
+        str(CASES / "cylinder-re20.toml"),  # Re 40's case needs the medium mesh to converge
         "--level",
         "coarse",
         "--out",
