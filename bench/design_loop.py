@@ -45,6 +45,9 @@ def main() -> None:
     parser.add_argument("--search-radius", type=float, default=TrustRegionSettings.search_radius)
     parser.add_argument("--problems", type=int, default=len(PROBLEMS))
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--curvature", default="exact", choices=("exact", "secant"), help="the trust region's model"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/loop"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -89,7 +92,9 @@ def main() -> None:
         trust = optimize_surrogate(
             J,
             model,
-            TrustRegionSettings(global_samples=args.search_samples, search_radius=args.search_radius),
+            TrustRegionSettings(
+                global_samples=args.search_samples, search_radius=args.search_radius, curvature=args.curvature
+            ),
             verified=lambda evaluation, state, rows=rows: rows.append(sample_row(evaluation, state)),
             known=read_dataset(data_path).s,
         )

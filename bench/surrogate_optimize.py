@@ -19,7 +19,7 @@ import surrogates
 from shapeopt.cases import load_case, parameter_spec
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.optimize import fem_solves_to_kkt, fem_solves_to_within, optimize_adjoint
-from shapeopt.design.trust_region import optimize_surrogate
+from shapeopt.design.trust_region import TrustRegionSettings, optimize_surrogate
 from shapeopt.fem.problem import DragProblem
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
@@ -30,6 +30,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--surrogate", type=Path, nargs="+", default=[Path("data/cyl-sobolev.pt")])
     parser.add_argument("--level", default="medium")
+    parser.add_argument(
+        "--curvature", default="exact", choices=("exact", "secant"), help="the trust region's model"
+    )
     args = parser.parse_args()
     models = {path: surrogates.load(path) for path in args.surrogate}
     names = ", ".join(f"{path} ({model.meta['method']})" for path, model in models.items())
@@ -47,7 +50,9 @@ def main() -> None:
         for path, model in models.items():
             problem = DragProblem(case)
             model.check_compatible(parameter_spec(problem.case), problem.flow_mesh.sha256, (case.re, case.re))
-            trust = optimize_surrogate(ReducedFunctional(problem), model)
+            trust = optimize_surrogate(
+                ReducedFunctional(problem), model, TrustRegionSettings(curvature=args.curvature)
+            )
             a, t = adjoint.final.cd, trust.final.cd
             reach = {
                 tol: [fem_solves_to_within(r.history, min(a, t), tol) for r in (adjoint, trust)]

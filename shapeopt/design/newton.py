@@ -18,29 +18,16 @@ import numpy as np
 
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.optimize import OptimizationResult
-from shapeopt.design.trust_region import CorrectedModel, TrustRegionSettings, TrustStep, refine
-from shapeopt.fem.problem import Evaluation
+from shapeopt.design.trust_region import (
+    ExactCurvature,
+    TrustRegionSettings,
+    TrustStep,
+    no_surrogate,
+    refine,
+)
 
 # Newton steps may be long far from the optimum (the circle to a slender body moves coefficients by ~1).
 NEWTON_SETTINGS = TrustRegionSettings(radius=0.5, max_radius=4.0, kkt_tolerance=1e-6)
-
-
-class ExactCurvature:
-    """B_k = the FEM Hessian d²C_D/ds² at each accepted iterate (`ReducedFunctional.hessian`)."""
-
-    def __init__(self, J: ReducedFunctional):
-        self.J = J
-
-    def first(self, current: Evaluation) -> np.ndarray:
-        return self.J.hessian(current.s)
-
-    def after(self, model: CorrectedModel, trial: Evaluation, accepted: bool) -> np.ndarray:
-        return self.J.hessian(trial.s) if accepted else model.curvature
-
-
-def no_surrogate(s: np.ndarray) -> tuple[float, np.ndarray]:
-    """The zero model: the trust region's corrected model becomes the FEM Taylor expansion alone."""
-    return 0.0, np.zeros_like(s)
 
 
 def optimize_newton(

@@ -9,7 +9,10 @@
    differences, zero at first) learns the curvature of the surrogate's error, which the first-order
    correction alone leaves wrong. The ratio of actual to predicted reduction accepts the step and sets Δ
    (`update_radius`). It stops on the FEM first-order criterion (KKT residual), so the answer is a
-   stationary point of the FEM problem whatever the surrogate's error.
+   stationary point of the FEM problem whatever the surrogate's error. By default (`curvature =
+   "exact"`) the model is instead the FEM Taylor model with the exact Hessian (`ExactCurvature`,
+   `no_surrogate`): Newton steps from the surrogate's optimum, 3× fewer FEM solves than the corrected
+   surrogate in the wide space (docs/surrogate-optimization.md).
 """
 
 from __future__ import annotations
@@ -60,8 +63,8 @@ class TrustStep:
 
 @dataclass
 class TrustRegionSettings:
-    """Radius (∞-norm in s), its bounds, acceptance threshold, stopping tolerance, search sizes; the
-    multistart keeps near the drawn designs, where the surrogate saw data."""
+    """Radius (∞-norm in s), its bounds, acceptance threshold, stopping tolerance, search sizes (the
+    multistart keeps near the drawn designs, where the surrogate saw data) and the refinement's model."""
 
     radius: float = 0.05
     min_radius: float = 1e-5
@@ -73,6 +76,7 @@ class TrustRegionSettings:
     starts: int = 8
     search_radius: float = 0.3  # multistart moves at most this far (∞-norm) from a drawn design
     seed: int = 0
+    curvature: str = "exact"  # the refinement's model: "exact" FEM Hessian, or "secant" corrected surrogate
 
 
 @dataclass(frozen=True)
@@ -316,6 +320,25 @@ class SecantCurvature:
         return model.sr1_update(trial.s, trial.dcd)
 
 
+class ExactCurvature:
+    """B_k = the FEM Hessian d²C_D/ds² at each accepted iterate (`ReducedFunctional.hessian`), for the
+    model without a surrogate (`no_surrogate`): the exact second-order Taylor model of the FEM drag."""
+
+    def __init__(self, J: ReducedFunctional):
+        self.J = J
+
+    def first(self, current: Evaluation) -> np.ndarray:
+        return self.J.hessian(current.s)
+
+    def after(self, model: CorrectedModel, trial: Evaluation, accepted: bool) -> np.ndarray:
+        return self.J.hessian(trial.s) if accepted else model.curvature
+
+
+def no_surrogate(s: np.ndarray) -> tuple[float, np.ndarray]:
+    """The zero model: the corrected model becomes the FEM Taylor expansion alone."""
+    return 0.0, np.zeros_like(s)
+
+
 def refine(
     J: ReducedFunctional,
     surrogate: Model,
@@ -403,7 +426,10 @@ def optimize_surrogate(
     FEM-verified optima of earlier runs included), searched beside the drawn ones. The result's `refused`
     counts the shapes the mesh could not follow: surrogate optima before the first FEM iterate and trial
     steps; its `initial` is
-    the case's shape (s = 0), solved after the optimization and not in its FEM count.
+    the case's shape (s = 0), solved after the optimization and not in its FEM count. With
+    `settings.curvature == "exact"` (the default) the refinement's model is the FEM Taylor model with the
+    exact Hessian at each iterate (`ExactCurvature`, Newton steps) and the surrogate chooses where it
+    starts; with "secant" it is the corrected surrogate (`CorrectedModel`, `SecantCurvature`).
     """
     settings = settings or TrustRegionSettings()
     start = time.perf_counter()
@@ -411,7 +437,10 @@ def optimize_surrogate(
     mirrored = MirroredSurrogate(surrogate, J.space.shape.mirror(), J.re)
     candidates, search = search_surrogate(J, mirrored, settings, known)
     first, refused = _first_meshable(J, [*candidates, np.zeros(J.size)])
-    refined = refine(J, mirrored, settings, first, SecantCurvature(), progress, verified, start)
+    if settings.curvature == "exact":
+        refined = refine(J, no_surrogate, settings, first, ExactCurvature(J), progress, verified, start)
+    else:
+        refined = refine(J, mirrored, settings, first, SecantCurvature(), progress, verified, start)
     final = J.shape_summary(refined.final)
     fem_solves, adjoint_solves = problem.fem_solves, problem.adjoint_solves
     seconds = time.perf_counter() - start
@@ -428,6 +457,7 @@ def optimize_surrogate(
         search=dataclasses.asdict(search),
         fem_solves=fem_solves,
         adjoint_solves=adjoint_solves,
+        hessians=problem.hessians,
         seconds=seconds,
         final_state=refined.state,
     )
