@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from shapeopt.cases import LEVELS
-from shapeopt.cli import flow_commands, learning_commands
+from shapeopt.cli import atlas_command, flow_commands, learning_commands
 from shapeopt.cli.common import add_options
 from shapeopt.cli.signals import Stop, sigterm_as_interrupt
 from shapeopt.data.settings import DatasetSettings, PhysicsSettings
@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_solve_command,
         _add_gradient_command,
         _add_optimize_command,
+        _add_atlas_command,
         _add_dataset_command,
         _add_run_command,
         _add_show_command,
@@ -140,6 +141,45 @@ def _add_optimize_command(commands: argparse._SubParsersAction) -> None:
     optimize.add_argument("--shape", type=Path, help="initial shape.json (default: the circle)")
     optimize.add_argument("--out", type=Path, required=True, help="run directory")
     optimize.set_defaults(run=flow_commands.optimize_command)
+
+
+def _add_atlas_command(commands: argparse._SubParsersAction) -> None:
+    atlas = commands.add_parser(
+        "atlas", help="least-drag body for every combination of Re, area ratio and minimum thickness"
+    )
+    _add_case_arguments(atlas)
+    atlas.add_argument(
+        "--re",
+        type=atlas_command.number_list("Reynolds numbers", 0.0, low_allowed=False),
+        required=True,
+        metavar="RE[,RE...]",
+        help="comma-separated Reynolds numbers, e.g. 1,2,5,10,20,40 (within a range case's range)",
+    )
+    atlas.add_argument(
+        "--area-ratio",
+        type=atlas_command.number_list("area ratios", 0.0, low_allowed=False),
+        metavar="RATIO[,RATIO...]",
+        help="comma-separated body areas over the reference circle's (default: the case's)",
+    )
+    atlas.add_argument(
+        "--min-thickness",
+        type=atlas_command.number_list("minimum thicknesses", 0.0, low_allowed=True),
+        metavar="D[,D...]",
+        help="comma-separated least chords through the centre in D, 0: none (default: the case's)",
+    )
+    atlas.add_argument(
+        "--cold",
+        action="store_true",
+        help="start every problem from the circle (default: from the nearest optimum already found)",
+    )
+    atlas.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="atlas folder: atlas.csv, atlas.json, pictures, problems/; a rerun skips finished problems",
+    )
+    atlas.set_defaults(run=atlas_command.atlas_command)
 
 
 def _add_dataset_command(commands: argparse._SubParsersAction) -> None:

@@ -27,7 +27,7 @@ from shapeopt.design.trust_region import (
 )
 
 # Newton steps may be long far from the optimum (the circle to a slender body moves coefficients by ~1).
-NEWTON_SETTINGS = TrustRegionSettings(radius=0.5, max_radius=4.0, kkt_tolerance=1e-6)
+NEWTON_SETTINGS = TrustRegionSettings(radius=0.5, max_radius=4.0, kkt_tolerance=1e-5)
 
 
 def optimize_newton(

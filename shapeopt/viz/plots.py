@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 
 from shapeopt.geometry.shapes import RadialShape
@@ -47,6 +48,24 @@ def plot_iterates(shape: RadialShape, iterates: list[np.ndarray], path: Path, ti
 
 
 def _finish_outlines(fig, ax, path: Path, title: str) -> Path:
+    _flow_arrow(ax)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x / D")
+    ax.set_ylabel("y / D")
+    fig.legend(loc="lower center", ncol=3, fontsize=8, frameon=False)
+    ax.set_title(title)
+    return _save(fig, path, rect=(0, 0.1, 1, 1))
+
+
+def _plain_ticks(axis, values: list[float]) -> None:
+    """Ticks of a log `axis` at `values` only, written as plain numbers (5, not 5×10⁰)."""
+    axis.set_major_locator(matplotlib.ticker.FixedLocator(sorted(set(values))))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_locator(matplotlib.ticker.NullLocator())
+
+
+def _flow_arrow(ax) -> None:
+    """A small 'flow →' in the lower left corner of an outline plot."""
     ax.annotate(
         "flow",
         xy=(0.2, 0.05),
@@ -56,12 +75,6 @@ def _finish_outlines(fig, ax, path: Path, title: str) -> Path:
         fontsize=9,
         arrowprops={"arrowstyle": "->"},
     )
-    ax.set_aspect("equal")
-    ax.set_xlabel("x / D")
-    ax.set_ylabel("y / D")
-    fig.legend(loc="lower center", ncol=3, fontsize=8, frameon=False)
-    ax.set_title(title)
-    return _save(fig, path, rect=(0, 0.1, 1, 1))
 
 
 def plot_history(history: list[dict], path: Path, title: str = "") -> Path:
@@ -76,6 +89,60 @@ def plot_history(history: list[dict], path: Path, title: str = "") -> Path:
         bottom.semilogy(iterations, values, "o-", label=label)
     bottom.set_xlabel("iteration")
     bottom.legend()
+    return _save(fig, path)
+
+
+def plot_against_re(
+    rows: list[dict], panels: list[tuple[str, str, float]], path: Path, title: str = ""
+) -> Path:
+    """Quantities of an atlas against Re (log axis), one panel per `(key, label, factor)` (the row's value
+    times factor), one line per (area ratio, minimum thickness); rows as in atlas.json."""
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.2 + 2.4 * len(panels)), sharex=True, squeeze=False)
+    variants = sorted({(row["area_ratio"], row["min_thickness"]) for row in rows})
+    ratios = sorted({ratio for ratio, _ in variants})
+    thicknesses = sorted({thickness for _, thickness in variants})
+    styles = ("-", "--", ":", "-.")
+    for ax, (key, label, factor) in zip(axes[:, 0], panels, strict=True):
+        for ratio, thickness in variants:  # colour: area ratio; line style: thickness
+            chosen = sorted(
+                (row["re"], row[key] * factor)
+                for row in rows
+                if (row["area_ratio"], row["min_thickness"]) == (ratio, thickness)
+            )
+            re, values = zip(*chosen, strict=True)
+            ax.semilogx(
+                re,
+                values,
+                marker="o",
+                ms=4,
+                color=f"C{ratios.index(ratio) % 10}",
+                ls=styles[thicknesses.index(thickness) % len(styles)],
+                label=f"area ratio {ratio:g}, min thickness {thickness:g} D",
+            )
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[-1, 0].set_xlabel("Re")
+    _plain_ticks(axes[-1, 0].xaxis, [row["re"] for row in rows])
+    axes[0, 0].set_title(title)
+    axes[0, 0].legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_outlines_by_re(outlines: list[tuple[float, np.ndarray]], path: Path, title: str = "") -> Path:
+    """Closed outlines `(Re, points (n, 2) in D)` overlaid, equal axes, coloured by Re (log scale)."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    re = [value for value, _ in outlines]
+    norm = matplotlib.colors.LogNorm(min(re), max(re) * (1 + 1e-9))  # one Re: a valid range still
+    for value, points in outlines:
+        closed = np.vstack([points, points[:1]])
+        ax.plot(closed[:, 0], closed[:, 1], color=plt.cm.viridis(norm(value)), lw=0.9)
+    bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax, label="Re", shrink=0.8)
+    _plain_ticks(bar.ax.yaxis, re)
+    _flow_arrow(ax)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x / D")
+    ax.set_ylabel("y / D")
+    ax.set_title(title)
     return _save(fig, path)
 
 

@@ -35,7 +35,7 @@ def test_newton_reaches_the_slsqp_optimum_in_fewer_fem_solves(optima):
     slsqp, newton, values = optima
     assert slsqp.converged and newton.converged, (slsqp.message, newton.message)
     assert newton.method == "newton" and newton.hessians >= 1
-    assert newton.history[-1].kkt_residual <= 1e-6
+    assert newton.history[-1].kkt_residual <= 1e-5
     assert np.max(np.abs(values)) < 1e-10
     assert abs(newton.final.cd / slsqp.final.cd - 1) < 1e-7
     assert np.max(np.abs(np.subtract(newton.final.s, slsqp.final.s))) < 1e-3

@@ -1,0 +1,513 @@
+"""The atlas: the least-drag body for every combination of Reynolds number, area ratio and minimum
+thickness, each found by the FEM Newton optimizer (`optimize_newton`).
+
+Problems are taken in the order area ratio, thickness, then Re ascending, and each starts from the nearest
+optimum already found (distance in scaled (log Re, area ratio, thickness), `Conditions.coordinates`),
+dilated to its area and projected onto its constraints; where that projection fails (a slender optimum
+under a thickness constraint it breaks) the next nearest is tried, then the nearest halved towards the
+circle, then the circle (s = 0) itself (`warm_start`). `cold` starts every problem from the circle.
+
+An atlas folder OUT holds:
+
+    atlas-case.json              the case (resolved, at its mesh level) and how problems start (warm, cold)
+    problems/<name>/summary.json the problem's row, its first and optimal shapes (`ShapeSummary`), the case
+    problems/<name>/outline.csv  the optimum's boundary nodes (x, y in D), and outline.dat
+    atlas.csv, atlas.json        one row per finished problem (`COLUMNS`), rewritten after each problem
+    cd.png, slenderness.png, outlines.png
+
+A problem's folder is written into a temporary sibling that is renamed into place when complete
+(`staged_folder`): a folder with summary.json is a finished problem, which a rerun skips and reads back.
+So an atlas stopped by Ctrl-C or kill -9 is completed by the same command, and a grid may grow. Functions
+here report progress through a callback and never print.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import itertools
+import json
+import math
+import os
+import re as regex
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shapeopt.cases import Case, body_shape, case_from_dict
+from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.newton import optimize_newton
+from shapeopt.design.optimize import OptimizationResult
+from shapeopt.design.runs import write_optimum_outline
+from shapeopt.errors import CaseError, InterruptedWorkError, ShapeoptError, interrupt_behind
+from shapeopt.fem import MPI
+from shapeopt.fem.problem import DragProblem
+from shapeopt.files import staged_folder, write_json
+from shapeopt.geometry.outlines import read_outline
+from shapeopt.geometry.shapes import RadialShape
+from shapeopt.space import RadialDesignSpace
+from shapeopt.space.radial import SHRINK_STEPS
+from shapeopt.viz.plots import plot_against_re, plot_outlines_by_re
+
+RECORD = "atlas-case.json"
+PROBLEMS = "problems"
+# Distance between conditions for the warm start: one unit is a doubling of Re, 0.1 of area ratio (the
+# start dilated to the new area, `dilated`) or 1 D of minimum thickness. In the 24-coefficient space at
+# Re 1–40 a doubling of Re moves the optimum by 0.07–0.3 (max-norm of s), 0.1 of area ratio after the
+# dilation by 0.004–0.025, and a thickness of 0.5 D by 0 where it is inactive (Re ≤ 10), up to 0.13 at Re 40.
+RE_UNIT = math.log(2.0)
+AREA_UNIT = 0.1
+THICKNESS_UNIT = 1.0
+# An optimum on its thickness constraint meets it only to rounding (~1e-13 D): a start may miss it by this.
+THICKNESS_SLACK = 1e-9
+COLUMNS = (
+    "re",
+    "area_ratio",
+    "min_thickness",
+    "cd",
+    "cd_circle",
+    "change",
+    "length_height",
+    "front_angle",
+    "rear_angle",
+    "kkt",
+    "fem_solves",
+    "reference_solves",
+    "seconds",
+    "reference_seconds",
+    "converged",
+    "warm_start",
+)
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """One problem: Reynolds number, body area over the reference circle's (diameter 1), and the least
+    chord through the centre in D (0: no thickness constraint)."""
+
+    re: float
+    area_ratio: float
+    min_thickness: float
+
+    @property
+    def name(self) -> str:
+        """The problem's folder name, e.g. `re5-area1.1-thick0.5`."""
+        return f"re{self.re:.12g}-area{self.area_ratio:.12g}-thick{self.min_thickness:.12g}"
+
+    def text(self) -> str:
+        """For messages: 'Re 5, area ratio 1.1, min thickness 0.5'."""
+        return f"Re {self.re:g}, area ratio {self.area_ratio:g}, min thickness {self.min_thickness:g}"
+
+    def coordinates(self) -> np.ndarray:
+        """(3,) (ln Re, area ratio, thickness in D) in units of `RE_UNIT`, `AREA_UNIT`, `THICKNESS_UNIT`."""
+        return np.array(
+            [math.log(self.re) / RE_UNIT, self.area_ratio / AREA_UNIT, self.min_thickness / THICKNESS_UNIT]
+        )
+
+    @classmethod
+    def of_row(cls, row: dict[str, Any]) -> Conditions:
+        """The conditions of a table row."""
+        return cls(float(row["re"]), float(row["area_ratio"]), float(row["min_thickness"]))
+
+
+@dataclass(frozen=True)
+class AtlasProgress:
+    """One problem done: its place `index` (from 1) among `total`, its row, and whether it was finished
+    before (skipped, its row read back from `folder`)."""
+
+    index: int
+    total: int
+    row: dict[str, Any]
+    skipped: bool
+    folder: Path
+
+
+def atlas_grid(
+    res: Iterable[float], area_ratios: Iterable[float], min_thicknesses: Iterable[float]
+) -> list[Conditions]:
+    """Every combination, ordered by area ratio, thickness, then Re ascending (neighbours close)."""
+    combinations = itertools.product(sorted(area_ratios), sorted(min_thicknesses), sorted(res))
+    return [Conditions(float(re), float(a), float(t)) for a, t, re in combinations]
+
+
+def case_for(base: Case, conditions: Conditions) -> Case:
+    """The case of one problem: `base` at one Re, with the problem's area ratio and thickness."""
+    constraints = dataclasses.replace(
+        base.constraints, area_ratio=conditions.area_ratio, min_thickness=conditions.min_thickness
+    )
+    return dataclasses.replace(base, re=conditions.re, re_range=None, constraints=constraints)
+
+
+def grid_problems(base: Case, grid: list[Conditions]) -> list[str]:
+    """What is wrong with the grid for `base` (empty if nothing): Re outside a range case's range, area
+    ratios or thicknesses its design space cannot reach (checked as a case file is). `CaseError` for a
+    case without a free body."""
+    body_shape(base)
+    problems = []
+    if base.re_range is not None:
+        low, high = base.re_range
+        outside = sorted({c.re for c in grid if not low <= c.re <= high})
+        if outside:
+            listed = ", ".join(f"{re:g}" for re in outside)
+            problems.append(f"--re {listed} outside the case's Re range [{low:g}, {high:g}]")
+    for a, t in dict.fromkeys((c.area_ratio, c.min_thickness) for c in grid):
+        try:
+            case_from_dict(
+                case_for(base, Conditions(base.re, a, t)).to_dict(), f"area ratio {a:g}, min thickness {t:g}"
+            )
+        except CaseError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def atlas_record(base: Case, cold: bool) -> dict[str, Any]:
+    """What atlas-case.json holds: the case (as JSON reads it back), its mesh level and the start."""
+    return {"level": base.level, "start": _start(cold), "case": json.loads(json.dumps(base.to_dict()))}
+
+
+def _start(cold: bool) -> str:
+    return "cold" if cold else "warm"
+
+
+def check_atlas_folder(out: Path, base: Case, grid: list[Conditions], cold: bool) -> None:
+    """Refuse in one `CaseError` line, before any work, an output folder that holds other files, an atlas
+    of another case, mesh level or start, or finished problems that `grid` does not hold."""
+    out = Path(out)
+    if not (out / RECORD).is_file():
+        if out.is_dir() and any(out.iterdir()):
+            raise CaseError(
+                f"--out {out} is a folder of other files, not an atlas; give a new folder or an earlier "
+                "atlas's"
+            )
+        return
+    stored = _read_json(out / RECORD, "atlas record")
+    if not isinstance(stored, dict):
+        raise CaseError(f"{out / RECORD}: not an atlas record (a JSON object)")
+    wanted = atlas_record(base, cold)
+    differences = [
+        item for key in wanted for item in _differences(stored.get(key, _MISSING), wanted[key], key)
+    ]
+    if differences:
+        shown = "; ".join(differences[:3]) + ("; …" if len(differences) > 3 else "")
+        raise CaseError(
+            f"--out {out} holds an atlas of other settings ({shown}); give its case, level and start, "
+            "or another folder"
+        )
+    names = {c.name for c in grid}
+    foreign = [name for name in finished_problems(out) if name not in names]
+    if foreign:
+        raise CaseError(
+            f"--out {out} holds finished problems outside this grid ({', '.join(sorted(foreign))}); "
+            "give a grid that holds them, or another folder"
+        )
+
+
+def _differences(stored: Any, wanted: Any, key: str) -> list[str]:
+    """'KEY STORED there, WANTED here' (or 'KEY missing there', 'KEY unknown here') for every leaf where
+    two JSON values differ, nested keys joined by dots."""
+    if isinstance(stored, dict) and isinstance(wanted, dict):
+        keys = list(dict.fromkeys([*stored, *wanted]))
+        nested = (_differences(stored.get(k, _MISSING), wanted.get(k, _MISSING), f"{key}.{k}") for k in keys)
+        return [item for items in nested for item in items]
+    if stored == wanted:
+        return []
+    if stored is _MISSING or wanted is _MISSING:
+        return [f"{key} {'missing there' if stored is _MISSING else 'unknown here'}"]
+    return [f"{key} {stored!r} there, {wanted!r} here"]
+
+
+_MISSING = object()  # a key one of two records lacks
+
+
+def _read_json(path: Path, what: str) -> Any:
+    """The JSON in `path`, or `CaseError` naming it and `what` it should be."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise CaseError(f"cannot read {what} {path} ({exc.__class__.__name__}: {exc})") from None
+
+
+def finished_problems(out: Path) -> dict[str, dict[str, Any]]:
+    """The summaries of the finished problems in the atlas folder `out`, by folder name."""
+    folder = Path(out) / PROBLEMS
+    if not folder.is_dir():
+        return {}
+    summaries = {}
+    for path in sorted(folder.iterdir()):
+        if not path.name.startswith(".") and (path / "summary.json").is_file():
+            summary = _read_json(path / "summary.json", "problem summary")
+            if not (isinstance(summary, dict) and {"row", "final"} <= summary.keys()):
+                raise CaseError(f"{path / 'summary.json'}: not the summary of an atlas problem")
+            summaries[path.name] = summary
+    return summaries
+
+
+def warm_start(
+    space: RadialDesignSpace, conditions: Conditions, found: dict[str, tuple[Conditions, np.ndarray]]
+) -> tuple[np.ndarray, str]:
+    """The start (m,) of a problem with design space `space`, and where it comes from. The optima in
+    `found` (name → conditions, s (m,)) are dilated to the problem's area (`dilated`) and projected onto
+    its constraints; the start is the nearest (`Conditions.coordinates`) whose projection is admissible
+    (its name; thickness to `THICKNESS_SLACK`); if there is none, the nearest halved towards the circle
+    until it is ("0.5*NAME", at most `SHRINK_STEPS` halvings: a thickness constraint that the optimum
+    breaks); else the circle (zeros, "circle")."""
+    if not found:
+        return np.zeros(space.size), "circle"
+    if space.min_thickness > 0:
+        space = dataclasses.replace(space, min_thickness=max(space.min_thickness - THICKNESS_SLACK, 0.0))
+    names = sorted(
+        found, key=lambda n: float(np.linalg.norm(found[n][0].coordinates() - conditions.coordinates()))
+    )
+    starts = np.array(
+        [
+            dilated(space.shape, found[name][1], math.sqrt(conditions.area_ratio / found[name][0].area_ratio))
+            for name in names
+        ]
+    )
+    projected, admissible = space.project(starts)
+    for name, s, ok in zip(names, projected, admissible, strict=True):
+        if ok:
+            return s, name
+    factors = 0.5 ** np.arange(1, SHRINK_STEPS + 1)
+    shrunk, admissible = space.project(factors[:, None] * starts[0])
+    for factor, s, ok in zip(factors, shrunk, admissible, strict=True):
+        if ok:
+            return s, f"{factor:g}*{names[0]}"
+    return np.zeros(space.size), "circle"
+
+
+def dilated(shape: RadialShape, s: np.ndarray, factor: float) -> np.ndarray:
+    """The parameters (m,) of the body `s` (m,) dilated by `factor` about the shape's centre, r → factor·r
+    (its area times factor²): factor·s + (factor − 1)·e, with e the parameters of r/r₀ − 1 = 1."""
+    theta = np.linspace(0.0, 2 * np.pi, 8 * shape.size, endpoint=False)
+    one, *_ = np.linalg.lstsq(shape.basis(theta), np.ones_like(theta), rcond=None)
+    return factor * np.asarray(s, dtype=float) + (factor - 1.0) * one
+
+
+def run_atlas(
+    base: Case,
+    grid: list[Conditions],
+    out: Path,
+    cold: bool = False,
+    progress: Callable[[AtlasProgress], None] | None = None,
+    comm=MPI.COMM_WORLD,
+) -> dict[str, Any]:
+    """Solve every problem of `grid` (`atlas_grid`) for the case `base` that `out` does not hold finished,
+    and write the atlas there (module docstring). `progress` gets each problem, solved or skipped.
+    Ctrl-C or an error ends it in one `ShapeoptError` line naming how many problems are finished.
+    Returns the table (what atlas.json holds, `atlas_table`)."""
+    out = Path(out)
+    check_atlas_folder(out, base, grid, cold)
+    if comm.rank == 0:
+        (out / PROBLEMS).mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(out / PROBLEMS)
+        write_json(atlas_record(base, cold), out / RECORD)
+    comm.barrier()
+    summaries = finished_problems(out)
+    rows = {name: summary["row"] for name, summary in summaries.items()}
+    found = {name: (Conditions.of_row(s["row"]), np.array(s["final"]["s"])) for name, s in summaries.items()}
+    try:
+        for index, conditions in enumerate(grid, 1):
+            folder = out / PROBLEMS / conditions.name
+            skipped = conditions.name in rows
+            if not skipped:
+                circles = {row["re"]: row["cd_circle"] for row in rows.values()}
+                summary = solve_problem(base, conditions, {} if cold else found, circles, folder, comm)
+                rows[conditions.name] = summary["row"]
+                found[conditions.name] = (conditions, np.array(summary["final"]["s"]))
+                _write_results(out, atlas_table(base, cold, _in_order(grid, rows)), comm.rank)
+            if progress is not None:
+                progress(AtlasProgress(index, len(grid), rows[conditions.name], skipped, folder))
+    except BaseException as exc:  # Ctrl-C, SIGTERM, an error: one line naming what is finished
+        _stopped(exc, sum(c.name in rows for c in grid), len(grid), out)
+    table = atlas_table(base, cold, _in_order(grid, rows))
+    _write_results(out, table, comm.rank)
+    return table
+
+
+def _write_results(out: Path, table: dict[str, Any], rank: int) -> None:
+    """The table and the pictures of the rows so far (rank 0)."""
+    write_table(out, table, rank)
+    if rank == 0 and table["rows"]:
+        write_pictures(out, table)
+
+
+def _in_order(grid: list[Conditions], rows: dict[str, dict]) -> list[dict]:
+    return [rows[c.name] for c in grid if c.name in rows]
+
+
+def _stopped(exc: BaseException, finished: int, total: int, out: Path) -> None:
+    """Raise `exc` again, as one line that tells how many problems are finished in `out` (Ctrl-C as
+    `InterruptedWorkError`, with the exit code of the interrupt); any other error as it is."""
+    where = f"{finished} of {total} problems are finished in {out}; the same command completes the atlas"
+    interrupt = interrupt_behind(exc)
+    if interrupt is not None:
+        told = InterruptedWorkError(f"interrupted; {where}")
+        told.exit_code = getattr(interrupt, "exit_code", told.exit_code)  # Ctrl-C 130, SIGTERM 143
+        raise told from None
+    if isinstance(exc, ShapeoptError):
+        told = copy.copy(exc)
+        told.args = (f"{exc}; {where}",)
+        raise told from None
+    raise exc
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Remove the temporary problem folders (`.NAME.partial-PID`, `.NAME.old-PID`) of runs killed while
+    they wrote one; a folder of a process still alive stays."""
+    for path in folder.iterdir():
+        match = regex.fullmatch(r"\..+\.(?:partial|old)-(\d+)(?:-\d+)?", path.name)
+        if match and path.is_dir() and not _alive(int(match.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+def solve_problem(
+    base: Case,
+    conditions: Conditions,
+    found: dict[str, tuple[Conditions, np.ndarray]],
+    circles: dict[float, float],
+    folder: Path,
+    comm=MPI.COMM_WORLD,
+) -> dict[str, Any]:
+    """Find the least-drag body of one problem from the nearest of the optima `found` (`warm_start`;
+    none: the circle) and write its folder (summary.json, outline.csv, outline.dat) whole. The circle's
+    C_D is the first iterate's when the optimizer starts there, else taken from `circles` (Re → C_D of
+    the circle, s = 0), else one more FEM solve, counted apart as a reference solve.
+    Returns the summary."""
+    case = case_for(base, conditions)
+    with DragProblem(case, comm) as problem:
+        J = ReducedFunctional(problem)
+        s0, source = warm_start(problem.space, conditions, found)
+        result = optimize_newton(J, s0)
+        reference_seconds = 0.0
+        if source == "circle":
+            cd_circle = result.initial.cd
+        elif conditions.re in circles:
+            cd_circle = circles[conditions.re]
+        else:
+            start = time.perf_counter()
+            cd_circle = problem.evaluate(np.zeros(J.size), re=conditions.re).cd
+            reference_seconds = time.perf_counter() - start
+        reference = (problem.fem_solves - result.fem_solves, reference_seconds)
+        row = problem_row(conditions, result, cd_circle, reference, source)
+        summary = {
+            "row": row,
+            "message": result.message,
+            "initial": result.initial.to_dict(),
+            "final": result.final.to_dict(),
+            "case": case.to_dict(),
+        }
+        with staged_folder(folder, comm) as work:
+            if comm.rank == 0:
+                write_optimum_outline(J, result.final, work / "outline.csv")
+            write_json(summary, work / "summary.json", comm.rank)  # last: the mark of a finished problem
+    return summary
+
+
+def problem_row(
+    conditions: Conditions,
+    result: OptimizationResult,
+    cd_circle: float,
+    reference: tuple[int, float],
+    source: str,
+) -> dict[str, Any]:
+    """One row of the table (`COLUMNS`): conditions; optimal C_D, the circle's (s = 0, diameter 1) and the
+    change; length/height and tip angles (degrees) of the optimum; the final KKT residual; FEM solves and
+    seconds (wall) of the optimizer and of the circle's `reference` solve (solves, seconds); whether it
+    converged; the problem it started from (its name) or "circle"."""
+    final = result.final
+    return {
+        "re": conditions.re,
+        "area_ratio": conditions.area_ratio,
+        "min_thickness": conditions.min_thickness,
+        "cd": final.cd,
+        "cd_circle": float(cd_circle),
+        "change": final.cd / cd_circle - 1,
+        "length_height": final.length / final.height,
+        "front_angle": final.front_angle,
+        "rear_angle": final.rear_angle,
+        "kkt": float(result.history[-1].kkt_residual),
+        "fem_solves": int(result.fem_solves),
+        "reference_solves": int(reference[0]),
+        "seconds": float(result.seconds),
+        "reference_seconds": float(reference[1]),
+        "converged": bool(result.converged),
+        "warm_start": source,
+    }
+
+
+def atlas_table(base: Case, cold: bool, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What atlas.json holds: the case's name and level, the start, the columns, the rows and their
+    totals (problems, converged, FEM solves, reference solves, seconds, the largest KKT residual)."""
+    totals = {
+        "problems": len(rows),
+        "converged": sum(bool(row["converged"]) for row in rows),
+        "fem_solves": sum(row["fem_solves"] for row in rows),
+        "reference_solves": sum(row["reference_solves"] for row in rows),
+        "seconds": sum(row["seconds"] for row in rows),
+        "reference_seconds": sum(row["reference_seconds"] for row in rows),
+        "max_kkt": max((row["kkt"] for row in rows), default=0.0),
+    }
+    return {
+        "case": base.name,
+        "level": base.level,
+        "start": _start(cold),
+        "columns": list(COLUMNS),
+        "rows": rows,
+        "totals": totals,
+    }
+
+
+def write_table(out: Path, table: dict[str, Any], rank: int = 0) -> None:
+    """atlas.json (`table`) and atlas.csv (its rows under a header of `COLUMNS`), each replaced whole."""
+    if rank != 0:
+        return
+    write_json(table, out / "atlas.json")
+    partial = out / ".atlas.csv.tmp"
+    with partial.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in table["rows"]:
+            writer.writerow({key: _csv_value(row[key]) for key in COLUMNS})
+    os.replace(partial, out / "atlas.csv")
+
+
+def _csv_value(value: Any) -> Any:
+    return str(value).lower() if isinstance(value, bool) else value
+
+
+def write_pictures(out: Path, table: dict[str, Any]) -> list[Path]:
+    """cd.png (optimal C_D and its change from the circle against Re), slenderness.png (length/height
+    against Re), one line per (area ratio, thickness); outlines.png (every optimum, coloured by Re)."""
+    rows = table["rows"]
+    title = f"{table['case']}, level {table['level']}, {table['start']} start: {len(rows)} optima"
+    outlines = [
+        (row["re"], read_outline(out / PROBLEMS / Conditions.of_row(row).name / "outline.csv"))
+        for row in rows
+    ]
+    return [
+        plot_against_re(
+            rows,
+            [("cd", "C_D of the optimum", 1.0), ("change", "change from the circle (%)", 100.0)],
+            out / "cd.png",
+            title,
+        ),
+        plot_against_re(rows, [("length_height", "length / height", 1.0)], out / "slenderness.png", title),
+        plot_outlines_by_re(outlines, out / "outlines.png", title),
+    ]

@@ -1,0 +1,258 @@
+"""`atlas` from the shell: the least-drag body for every combination of conditions, warm-started from its
+neighbours, resumed after an interruption, and bad input refused in one line."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import signal
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from shapeopt.cli import main
+from shapeopt.design.atlas import dilated
+from shapeopt.geometry.shapes import RadialShape
+from tests.helpers import CASES, shapeopt_command, started_interruptible, wait_for_line
+
+CASE = str(CASES / "cylinder-re5.toml")
+GRID = ("--re", "2,5", "--area-ratio", "1,1.1")
+COLUMNS = [
+    "re",
+    "area_ratio",
+    "min_thickness",
+    "cd",
+    "cd_circle",
+    "change",
+    "length_height",
+    "front_angle",
+    "rear_angle",
+    "kkt",
+    "fem_solves",
+    "reference_solves",
+    "seconds",
+    "reference_seconds",
+    "converged",
+    "warm_start",
+]
+
+
+def atlas_args(out: Path, *options: str, case: str = CASE) -> list[str]:
+    return ["atlas", case, "--level", "coarse", *options, "--out", str(out)]
+
+
+def run_in_process(args: list[str]) -> SimpleNamespace:
+    """`shapeopt ARGS` in this process: exit code, stdout and stderr."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(args)
+    return SimpleNamespace(code=code, stdout=stdout.getvalue(), stderr=stderr.getvalue())
+
+
+def summaries(out: Path) -> dict[str, Path]:
+    return {path.parent.name: path for path in (out / "problems").glob("*/summary.json")}
+
+
+def by_conditions(rows: list[dict]) -> dict[tuple, dict]:
+    return {(row["re"], row["area_ratio"], row["min_thickness"]): row for row in rows}
+
+
+def stopped_after(args: list[str], fragment: str, sig: int) -> SimpleNamespace:
+    """`shapeopt ARGS` as a process sent `sig` when a line with `fragment` appears on its stderr: its exit
+    code and stderr."""
+    proc = started_interruptible(shapeopt_command(*args))
+    try:
+        lines = wait_for_line(proc, fragment)
+        proc.send_signal(sig)
+        _, rest = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return SimpleNamespace(code=proc.returncode, stderr="".join(lines) + rest)
+
+
+@pytest.fixture(scope="module")
+def atlases(tmp_path_factory):
+    """A warm atlas of the 2 × 2 grid made in two runs (Re 2, 5 at area ratio 1 first, then the whole
+    grid), and a cold one killed (kill -9) after its first problem, run again and stopped by Ctrl-C after
+    the next one, and run to the end."""
+    root = tmp_path_factory.mktemp("atlas")
+    warm, cold = root / "warm", root / "cold"
+    first = run_in_process(atlas_args(warm, "--re", "2,5", "--area-ratio", "1"))
+    before = {name: path.stat().st_mtime_ns for name, path in summaries(warm).items()}
+    grown = run_in_process(atlas_args(warm, *GRID, "--json"))
+
+    killed = stopped_after(atlas_args(cold, *GRID, "--cold"), "[1/4]", signal.SIGKILL)
+    killed.kept = set(summaries(cold))
+    interrupted = stopped_after(atlas_args(cold, *GRID, "--cold"), "FEM solves", signal.SIGINT)
+    interrupted.kept = set(summaries(cold))
+    abandoned = cold / "problems" / ".re5-area1.1-thick0.partial-999999999"  # as kill -9 may leave one
+    abandoned.mkdir()
+    (abandoned / "outline.csv").write_text("x,y\n")
+    resumed = run_in_process(atlas_args(cold, *GRID, "--cold", "--json"))
+    return SimpleNamespace(
+        warm=warm,
+        cold=cold,
+        first=first,
+        before=before,
+        grown=grown,
+        killed=killed,
+        interrupted=interrupted,
+        resumed=resumed,
+        abandoned=abandoned,
+    )
+
+
+@pytest.mark.slow
+def test_one_converged_row_per_problem_in_the_table_and_files(atlases):
+    assert atlases.first.code == atlases.grown.code == atlases.resumed.code == 0
+    for out in (atlases.warm, atlases.cold):
+        with (out / "atlas.csv").open() as stream:
+            reader = csv.DictReader(stream)
+            assert reader.fieldnames == COLUMNS
+            csv_rows = list(reader)
+        table = json.loads((out / "atlas.json").read_text())
+        rows = table["rows"]
+        assert table["columns"] == COLUMNS and len(rows) == len(csv_rows) == 4
+        assert set(by_conditions(rows)) == {(re, a, 0.0) for re in (2.0, 5.0) for a in (1.0, 1.1)}
+        assert all(row["converged"] and row["kkt"] <= 1e-5 for row in rows)
+        assert all(row["converged"] == "true" and float(row["kkt"]) <= 1e-5 for row in csv_rows)
+        assert table["totals"]["converged"] == table["totals"]["problems"] == 4
+        for row in rows:
+            assert row["cd"] < row["cd_circle"] and row["length_height"] > 2
+            assert abs(row["change"] - (row["cd"] / row["cd_circle"] - 1)) < 1e-12
+        for name, path in summaries(out).items():
+            summary = json.loads(path.read_text())
+            constraints = summary["case"]["constraints"]
+            assert name == f"re{summary['row']['re']:g}-area{constraints['area_ratio']:g}-thick0"
+            assert summary["final"]["cd"] == summary["row"]["cd"] and summary["case"]["level"] == "coarse"
+            assert abs(summary["final"]["area_ratio"] / constraints["area_ratio"] - 1) < 1e-9
+            assert (path.parent / "outline.csv").read_text().startswith("# case: cylinder-re5")
+        for picture in ("cd.png", "slenderness.png", "outlines.png"):
+            assert (out / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", picture
+    printed = json.loads(atlases.grown.stdout)
+    assert printed["rows"] == json.loads((atlases.warm / "atlas.json").read_text())["rows"]
+
+
+@pytest.mark.slow
+def test_warm_started_rows_reach_the_cold_optima_with_fewer_fem_solves(atlases):
+    warm = json.loads((atlases.warm / "atlas.json").read_text())
+    cold = json.loads((atlases.cold / "atlas.json").read_text())
+    assert warm["start"] == "warm" and cold["start"] == "cold"
+    cold_rows = by_conditions(cold["rows"])
+    for key, row in by_conditions(warm["rows"]).items():
+        assert abs(row["cd"] / cold_rows[key]["cd"] - 1) <= 1e-7, key
+        assert abs(row["cd_circle"] / cold_rows[key]["cd_circle"] - 1) <= 1e-7, key
+    assert {row["warm_start"] for row in cold["rows"]} == {"circle"}
+    assert sum(row["reference_solves"] for row in cold["rows"]) == 0
+    started_warm = [row for row in warm["rows"] if row["warm_start"] != "circle"]
+    assert len(started_warm) == 3  # the first problem starts from the circle
+    assert warm["totals"]["fem_solves"] < cold["totals"]["fem_solves"]
+    # The circle's drag is solved once per Re, apart from the optimizations: Re 2 started there.
+    assert warm["totals"]["reference_solves"] == 1
+
+
+@pytest.mark.slow
+def test_a_grown_grid_skips_the_problems_finished_before(atlases):
+    assert "2 problems, 2 converged" in atlases.first.stdout
+    assert set(atlases.before) == {"re2-area1-thick0", "re5-area1-thick0"}
+    after = {name: path.stat().st_mtime_ns for name, path in summaries(atlases.warm).items()}
+    assert {name: after[name] for name in atlases.before} == atlases.before
+    assert len(after) == 4
+    skipped = [line for line in atlases.grown.stderr.splitlines() if "skipped" in line]
+    assert len(skipped) == 2 and all("area ratio 1," in line for line in skipped)
+    # A grid that leaves a finished problem out is refused, before any work.
+    refused = run_in_process(atlas_args(atlases.warm, "--re", "2", "--area-ratio", "1,1.1"))
+    assert refused.code == 2 and "outside this grid (re5-area1-thick0, re5-area1.1-thick0)" in refused.stderr
+    # So is a cold atlas into a warm one's folder.
+    refused = run_in_process(atlas_args(atlases.warm, *GRID, "--cold"))
+    assert refused.code == 2 and "start 'warm' there, 'cold' here" in refused.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_or_interrupted_atlas_keeps_its_finished_problems_and_a_rerun_completes_it(atlases):
+    killed, interrupted = atlases.killed, atlases.interrupted
+    assert killed.code == -signal.SIGKILL and 1 <= len(killed.kept) < 4
+    skipped = [line for line in interrupted.stderr.splitlines() if "skipped" in line]
+    assert len(skipped) == len(killed.kept) and killed.kept < interrupted.kept
+    assert interrupted.code == 130
+    errors = [line for line in interrupted.stderr.splitlines() if line.startswith("shapeopt: error:")]
+    assert errors == [
+        f"shapeopt: error: interrupted; {len(interrupted.kept)} of 4 problems are finished in "
+        f"{atlases.cold}; the same command completes the atlas"
+    ]
+    assert "Traceback" not in interrupted.stderr
+    skipped = [line for line in atlases.resumed.stderr.splitlines() if "skipped" in line]
+    assert len(skipped) == len(interrupted.kept)
+    assert len(summaries(atlases.cold)) == 4 and not atlases.abandoned.exists()
+    assert json.loads(atlases.resumed.stdout)["totals"]["problems"] == 4
+
+
+BAD = [
+    (["--re", "1,x"], "argument --re: expected comma-separated Reynolds numbers, got 'x' in '1,x'"),
+    (["--re", ""], "argument --re: expected comma-separated Reynolds numbers, got nothing"),
+    (["--re", "2,"], "got '' in '2,'"),
+    (["--re", "0,5"], "argument --re: Reynolds numbers must be finite and > 0, got 0"),
+    (["--re=-5"], "Reynolds numbers must be finite and > 0, got -5"),
+    (["--re", "inf"], "Reynolds numbers must be finite and > 0, got inf"),
+    (["--re", "2,5,2"], "2 is listed twice in '2,5,2'"),
+    (["--re", "5", "--area-ratio", "0"], "argument --area-ratio: area ratios must be finite and > 0, got 0"),
+    (["--re", "5", "--area-ratio", "nan"], "area ratios must be finite and > 0, got nan"),
+    (["--re", "5", "--min-thickness=-0.1"], "minimum thicknesses must be finite and ≥ 0, got -0.1"),
+    (
+        ["--re", "5", "--area-ratio", "100"],
+        "'constraints.area_ratio' 100 cannot be reached inside the bounds",
+    ),
+    (["--re", "5", "--min-thickness", "1.2"], "'constraints.min_thickness' 1.2 must lie in [0, 1)"),
+    (["--area-ratio", "1"], "the following arguments are required: --re"),
+]
+
+
+@pytest.mark.parametrize(("options", "message"), BAD, ids=[" ".join(row[0]) or "empty" for row in BAD])
+def test_bad_input_is_refused_in_one_line_before_any_work(tmp_path, capsys, options, message):
+    out = tmp_path / "atlas"
+    assert main(atlas_args(out, *options)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("shapeopt: error: ") and err.count("\n") == 1, err
+    assert message in err and not out.exists()
+
+
+def test_a_range_case_takes_only_re_within_its_range(tmp_path, capsys):
+    out = tmp_path / "atlas"
+    args = atlas_args(out, "--re", "0.5,2,50", case=str(CASES / "cylinder-re1-40.toml"))
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == "shapeopt: error: --re 0.5, 50 outside the case's Re range [1, 40]\n"
+    assert not out.exists()
+
+
+def test_an_output_folder_of_other_files_or_another_atlas_is_refused(tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("a plain file\n")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("not an atlas\n")
+    medium = tmp_path / "medium"
+    medium.mkdir()
+    (medium / "atlas-case.json").write_text(json.dumps({"case": {}, "level": "medium", "start": "warm"}))
+    for out, message in (
+        (tmp_path / "file.txt", "is a file; give a folder"),
+        (other, "is a folder of other files, not an atlas"),
+        (medium, "holds an atlas of other settings (level 'medium' there, 'coarse' here; case.name missing"),
+    ):
+        assert main(atlas_args(out, "--re", "5")) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("shape", [RadialShape("bspline", 16, stretch=3.0), RadialShape("fourier", 4)])
+def test_a_start_for_another_area_ratio_is_the_optimum_dilated(shape):
+    """Warm starts across area ratios keep the shape and scale it: every radius times the factor."""
+    s = np.random.default_rng(0).uniform(-0.2, 0.2, shape.size)
+    theta = np.linspace(0.0, 2 * np.pi, 50)
+    assert np.allclose(shape.radius(theta, dilated(shape, s, 1.05)), 1.05 * shape.radius(theta, s))
