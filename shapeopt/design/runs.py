@@ -316,7 +316,7 @@ def write_optimum_outline(J: ReducedFunctional, final: ShapeSummary, path: Path)
         "centroid": final.centroid,
         "fix_centroid": space.fix_centroid,
         "min_thickness": space.min_thickness,
-        "points": "x, y in D (the circle of equal area has diameter 1), counter-clockwise from the rear tip; "
+        "points": "x, y in D (the reference circle has diameter 1), counter-clockwise from the rear tip; "
         "points 2k, 2k+1, 2k+2 are the start, middle and end of the mesh's quadratic boundary edge k",
     }
     write_outline(boundary_chain(body.positions(final.s), body.edges), path, header)

@@ -1,4 +1,4 @@
-"""Reference outlines and measures of a body outline: lengths in D (the circle of equal area has D = 1)."""
+"""Reference outlines and measures of a body outline: lengths in D (the reference circle has D = 1)."""
 
 from __future__ import annotations
 
