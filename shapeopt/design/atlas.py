@@ -312,13 +312,16 @@ def run_atlas(
     summaries = finished_problems(out)
     rows = {name: summary["row"] for name, summary in summaries.items()}
     found = {name: (Conditions.of_row(s["row"]), np.array(s["final"]["s"])) for name, s in summaries.items()}
+    states: dict[str, np.ndarray] = {}  # the flow at the optima solved in this run (local DOFs)
     try:
         for index, conditions in enumerate(grid, 1):
             folder = out / PROBLEMS / conditions.name
             skipped = conditions.name in rows
             if not skipped:
                 circles = {row["re"]: row["cd_circle"] for row in rows.values()}
-                summary = solve_problem(base, conditions, {} if cold else found, circles, folder, comm)
+                summary, states[conditions.name] = solve_problem(
+                    base, conditions, {} if cold else found, circles, folder, {} if cold else states, comm
+                )
                 rows[conditions.name] = summary["row"]
                 found[conditions.name] = (conditions, np.array(summary["final"]["s"]))
                 _write_results(out, atlas_table(base, cold, _in_order(grid, rows)), comm.rank)
@@ -383,17 +386,22 @@ def solve_problem(
     found: dict[str, tuple[Conditions, np.ndarray]],
     circles: dict[float, float],
     folder: Path,
+    states: dict[str, np.ndarray] | None = None,
     comm=MPI.COMM_WORLD,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], np.ndarray]:
     """Find the least-drag body of one problem from the nearest of the optima `found` (`warm_start`;
-    none: the circle) and write its folder (summary.json, outline.csv, outline.dat) whole. The circle's
-    C_D is the first iterate's when the optimizer starts there, else taken from `circles` (Re → C_D of
-    the circle, s = 0), else one more FEM solve, counted apart as a reference solve.
-    Returns the summary."""
+    none: the circle) and write its folder (summary.json, outline.csv, outline.dat) whole. Newton's first
+    solve starts from that optimum's flow if `states` (name → state, local DOFs) holds it, else from
+    Stokes. The circle's C_D is the first iterate's when the optimizer starts there, else taken from
+    `circles` (Re → C_D of the circle, s = 0), else one more FEM solve, counted apart as a reference
+    solve. Returns the summary and the flow at the optimum (local DOFs)."""
     case = case_for(base, conditions)
     with DragProblem(case, comm) as problem:
         J = ReducedFunctional(problem)
         s0, source = warm_start(problem.space, conditions, found)
+        origin = source.split("*")[-1]
+        if states and origin in states:
+            problem.start_from(states[origin])
         result = optimize_newton(J, s0)
         reference_seconds = 0.0
         if source == "circle":
@@ -417,7 +425,7 @@ def solve_problem(
             if comm.rank == 0:
                 write_optimum_outline(J, result.final, work / "outline.csv")
             write_json(summary, work / "summary.json", comm.rank)  # last: the mark of a finished problem
-    return summary
+    return summary, result.final_state
 
 
 def problem_row(

@@ -84,6 +84,9 @@ class FlowSolver:
                 "snes_atol": settings.atol,
                 "snes_stol": 0.0,
                 "snes_max_it": settings.max_iterations,
+                # At least one Newton step, so that the LU factorisation the adjoint and the Hessian reuse
+                # belongs to this state even when the initial guess already meets the tolerances.
+                "snes_force_iteration": True,
                 "ksp_type": "preonly",
                 "pc_type": "lu",
                 "pc_factor_mat_solver_type": "mumps",

@@ -223,3 +223,25 @@ def test_an_active_thickness_constraint_is_met_with_a_kkt_point(wide40):
     assert np.min(J.space.thickness(s)[0]) > -1e-8 and len(J.space.active_thickness(s)) > 0
     assert result.history[-1].kkt_residual < 1e-4
     assert result.final.height >= 0.6 - 1e-6  # the unconstrained optimum is 0.44 D thick
+
+
+def test_a_new_problem_started_at_its_solution_still_has_its_adjoint_and_hessian():
+    """Newton from the converged flow of the same body (`start_from`, as the atlas starts each problem
+    from its neighbour's flow) still takes one step: the adjoint and the Hessian reuse that step's LU
+    factorisation, which a fresh solver would otherwise not have (PETSc: "Not for unassembled matrix")."""
+    case = load_case(CASES / "cylinder-re5.toml").with_overrides(level="coarse")
+    with DragProblem(case) as first:
+        s = np.zeros(first.size)
+        reference = first.evaluate(s, hessian=True)
+        state = first.state()
+        first.move_to(s)
+        first.start_from(state)
+        first.evaluate(s)
+        state = first.state()  # converged twice: its residual is below Newton's tolerances
+    with DragProblem(case) as fresh:
+        fresh.start_from(state)
+        evaluation = fresh.evaluate(s, hessian=True)
+    assert evaluation.newton_iterations >= 1
+    assert abs(evaluation.cd / reference.cd - 1) < 1e-10
+    assert np.allclose(evaluation.dcd, reference.dcd, rtol=1e-8, atol=1e-10)
+    assert np.allclose(evaluation.d2cd, reference.d2cd, rtol=1e-6, atol=1e-8)
