@@ -15,6 +15,8 @@ from surrogates.spec import ParameterSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "cases"
+RANGE_CASE = str(CASES / "cylinder-re1-40.toml")  # a case with a range of Re: datasets and surrogates
+MPIRUN = str(Path(sys.executable).parent / "mpirun")  # the environment's mpirun
 
 
 def interruptible() -> None:

@@ -20,10 +20,9 @@ import pytest
 import torch
 
 from shapeopt.cli import main
-from tests.helpers import CASES, run_summary, write_synthetic_dataset
+from tests.helpers import CASES, RANGE_CASE, run_summary, write_synthetic_dataset
 
 GOOD = (CASES / "fourier4-re40.toml").read_text()
-RANGE_CASE = str(CASES / "cylinder-re1-40.toml")
 
 
 def case_with(old: str, new: str) -> str:

@@ -15,12 +15,17 @@ import time
 import h5py
 import pytest
 
-from tests.helpers import CASES, hold_dataset_writer, shapeopt_command, write_synthetic_dataset
+from tests.helpers import (
+    CASES,
+    RANGE_CASE,
+    hold_dataset_writer,
+    shapeopt_command,
+    write_synthetic_dataset,
+)
 from tests.surrogates.test_damaged_files import flipped_weights_copy, made_elsewhere, write_surrogate
 
 pytestmark = pytest.mark.slow  # a process per command (the same faults without the CLI: not slow)
 
-RANGE_CASE = str(CASES / "cylinder-re1-40.toml")
 CUTS = (8, 10, 20, 30, 47)
 
 

@@ -18,6 +18,8 @@ import surrogates
 from surrogates.datafile import read_dataset
 from tests.helpers import (
     CASES,
+    MPIRUN,
+    RANGE_CASE,
     endless_training_command,
     interruptible,
     shapeopt_command,
@@ -25,9 +27,6 @@ from tests.helpers import (
     wait_for_line,
     write_synthetic_dataset,
 )
-
-RANGE_CASE = str(CASES / "cylinder-re1-40.toml")
-MPIRUN = str(Path(sys.executable).parent / "mpirun")
 
 
 def committed(path: Path) -> int:

@@ -22,10 +22,9 @@ from shapeopt.cli import main
 from shapeopt.design import runs
 from shapeopt.errors import CaseError, InterruptedWorkError, SolverError
 from shapeopt.files import check_output_folder, check_run_folder, staged_folder
-from tests.helpers import CASES, run_summary, shapeopt_command
+from tests.helpers import CASES, RANGE_CASE, run_summary, shapeopt_command
 
 CASE = CASES / "fourier4-re40.toml"
-RANGE_CASE = str(CASES / "cylinder-re1-40.toml")
 
 
 def earlier_run(folder: Path) -> dict[str, str]:

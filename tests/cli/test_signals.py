@@ -18,14 +18,14 @@ import surrogates
 from surrogates.datafile import read_dataset
 from tests.helpers import (
     CASES,
+    MPIRUN,
+    RANGE_CASE,
     endless_training_command,
     shapeopt_command,
     wait_for_line,
     write_synthetic_dataset,
 )
 
-RANGE_CASE = str(CASES / "cylinder-re1-40.toml")
-MPIRUN = str(Path(sys.executable).parent / "mpirun")
 TERMINATED = "shapeopt: error: terminated (SIGTERM)"
 
 

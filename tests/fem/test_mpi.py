@@ -5,21 +5,18 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import CASES, shapeopt_command
-
-MPIRUN = Path(sys.executable).parent / "mpirun"
+from tests.helpers import CASES, MPIRUN, shapeopt_command
 
 
 @pytest.mark.slow
 @pytest.mark.mpi
-@pytest.mark.skipif(not MPIRUN.exists() and shutil.which("mpirun") is None, reason="no mpirun")
+@pytest.mark.skipif(not Path(MPIRUN).exists() and shutil.which("mpirun") is None, reason="no mpirun")
 def test_two_ranks_match_serial(tmp_path):
-    mpirun = str(MPIRUN) if MPIRUN.exists() else "mpirun"
+    mpirun = MPIRUN if Path(MPIRUN).exists() else "mpirun"
     args = ("solve", str(CASES / "dfg-2d1.toml"), "--level", "coarse", "--json")
     serial = json.loads(
         subprocess.run(shapeopt_command(*args), capture_output=True, text=True, check=True).stdout
@@ -50,9 +47,9 @@ def test_two_ranks_match_serial(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.mpi
-@pytest.mark.skipif(not MPIRUN.exists() and shutil.which("mpirun") is None, reason="no mpirun")
+@pytest.mark.skipif(not Path(MPIRUN).exists() and shutil.which("mpirun") is None, reason="no mpirun")
 def test_adjoint_gradient_on_two_ranks_matches_serial():
-    mpirun = str(MPIRUN) if MPIRUN.exists() else "mpirun"
+    mpirun = MPIRUN if Path(MPIRUN).exists() else "mpirun"
     args = ("gradient", str(CASES / "cylinder-re20.toml"), "--level", "coarse", "--json")
     serial = json.loads(
         subprocess.run(shapeopt_command(*args), capture_output=True, text=True, check=True).stdout
@@ -68,11 +65,11 @@ def test_adjoint_gradient_on_two_ranks_matches_serial():
 
 @pytest.mark.slow
 @pytest.mark.mpi
-@pytest.mark.skipif(not MPIRUN.exists() and shutil.which("mpirun") is None, reason="no mpirun")
+@pytest.mark.skipif(not Path(MPIRUN).exists() and shutil.which("mpirun") is None, reason="no mpirun")
 def test_optimize_on_two_ranks_ends_when_done(tmp_path):
     """The ranks tear their solvers down together: left to the garbage collector, one rank destroyed its
     LU factorisation (collective) while the other was elsewhere, and the finished run never exited."""
-    mpirun = str(MPIRUN) if MPIRUN.exists() else "mpirun"
+    mpirun = MPIRUN if Path(MPIRUN).exists() else "mpirun"
     args = (
         "optimize",
         str(CASES / "cylinder-re20.toml"),  # Re 40's case needs the medium mesh to converge

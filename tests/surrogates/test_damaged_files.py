@@ -31,9 +31,7 @@ from surrogates.datafile import (
 )
 from surrogates.network import DragNet
 from surrogates.pod import POD
-from tests.helpers import CASES, hold_dataset_writer, write_synthetic_dataset
-
-RANGE_CASE = CASES / "cylinder-re1-40.toml"
+from tests.helpers import RANGE_CASE, hold_dataset_writer, write_synthetic_dataset
 
 
 @pytest.fixture
