@@ -173,6 +173,29 @@ def _add_atlas_command(commands: argparse._SubParsersAction) -> None:
         help="start every problem from the circle (default: from the nearest optimum already found)",
     )
     atlas.add_argument(
+        "--surrogate",
+        type=Path,
+        metavar="FILE",
+        help="trained surrogate (.pt): each problem starts from its optimum (default: from the nearest)",
+    )
+    atlas.add_argument(
+        "--refit",
+        action="store_true",
+        help="fine-tune a copy of the surrogate on the atlas's verified samples after each problem",
+    )
+    atlas.add_argument(
+        "--refit-seconds",
+        type=atlas_command.positive_seconds,
+        default=10.0,
+        metavar="S",
+        help="seconds of each fine-tune (default 10)",
+    )
+    atlas.add_argument(
+        "--compare-adjoint",
+        action="store_true",
+        help="also run the Newton route into OUT/adjoint; write comparison.json and comparison.png",
+    )
+    atlas.add_argument(
         "--out",
         type=Path,
         required=True,

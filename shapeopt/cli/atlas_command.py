@@ -37,9 +37,26 @@ def number_list(what: str, low: float, low_allowed: bool) -> Callable[[str], tup
     return parse
 
 
+def positive_seconds(text: str) -> float:
+    """An option type: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"seconds must be finite and > 0, got {text}")
+    return value
+
+
+ADJOINT = "adjoint"  # with --compare-adjoint, the Newton route's atlas folder inside --out
+
+
 def atlas_command(args: argparse.Namespace) -> int:
     from shapeopt.design.atlas import atlas_grid, check_atlas_folder, grid_problems, run_atlas
+    from shapeopt.design.atlas_compare import compare_routes, write_comparison_picture
+    from shapeopt.design.atlas_surrogate import SurrogateChoice, load_surrogate, setup_cost
     from shapeopt.fem import MPI
+    from shapeopt.files import write_json
 
     comm = MPI.COMM_WORLD
     base = load_args(args)
@@ -49,19 +66,47 @@ def atlas_command(args: argparse.Namespace) -> int:
         args.min_thickness or (base.constraints.min_thickness,),
     )
     problems = grid_problems(base, grid)
+    for option, given in (("--refit", args.refit), ("--compare-adjoint", args.compare_adjoint)):
+        if given and args.surrogate is None:
+            problems.append(f"{option} needs --surrogate FILE")
     if problems:
         raise CaseError("; ".join(problems))
-    check_output_folder(args.out, inputs=[args.case])
-    check_atlas_folder(args.out, base, grid, args.cold)
+    surrogate = None
+    if args.surrogate is not None:
+        surrogate = SurrogateChoice(args.surrogate, args.refit, args.refit_seconds)
+        if args.compare_adjoint and setup_cost(load_surrogate(args.surrogate))["dataset_solves"] is None:
+            raise CaseError(
+                f"--compare-adjoint: the dataset of {args.surrogate} is not here to count its cost"
+            )
+    check_output_folder(args.out, inputs=[args.case, args.surrogate])
+    check_atlas_folder(args.out, base, grid, args.cold, surrogate)
+    if args.compare_adjoint:
+        check_atlas_folder(args.out / ADJOINT, base, grid, cold=False)
 
-    def progress(p) -> None:
+    def progress(route: str):
+        def show(p) -> None:
+            if comm.rank == 0:
+                status_line(f"{route}{_progress_text(p)}")
+
+        return show
+
+    table = run_atlas(base, grid, args.out, args.cold, progress(""), comm, surrogate)
+    result = table | {"out": str(args.out)}
+    text = _atlas_text(table, args.out)
+    converged = table["totals"]["converged"] == table["totals"]["problems"]
+    if args.compare_adjoint:
+        newton = run_atlas(base, grid, args.out / ADJOINT, False, progress("Newton route "), comm)
+        comparison = compare_routes(newton, table)
+        write_json(comparison, args.out / "comparison.json", comm.rank)
         if comm.rank == 0:
-            status_line(_progress_text(p))
-
-    table = run_atlas(base, grid, args.out, args.cold, progress, comm)
-    print_result(args, table | {"out": str(args.out)}, _atlas_text(table, args.out), comm.rank)
-    totals = table["totals"]
-    return 0 if totals["converged"] == totals["problems"] else 6
+            write_comparison_picture(
+                comparison, args.out / "comparison.png", f"{base.name}, level {base.level}"
+            )
+        result |= {"comparison": comparison}
+        text += "\n" + _comparison_text(comparison, args.out)
+        converged = converged and newton["totals"]["converged"] == newton["totals"]["problems"]
+    print_result(args, result, text, comm.rank)
+    return 0 if converged else 6
 
 
 def _progress_text(p) -> str:
@@ -100,8 +145,37 @@ def _atlas_text(table: dict, out) -> str:
         )
     lines += [
         f"  total: {t['fem_solves']} FEM solves (+{t['reference_solves']} reference), "
-        f"{t['seconds']:.1f} s (+{t['reference_seconds']:.1f} s), largest KKT residual {t['max_kkt']:.1e}",
+        f"{t['seconds']:.1f} s (+{t['reference_seconds']:.1f} s"
+        + (f", +{t['refit_seconds']:.1f} s of refits" if t.get("refit_seconds") else "")
+        + f"), largest KKT residual {t['max_kkt']:.1e}",
         f"  wrote {out}/atlas.csv, atlas.json, cd.png, slenderness.png, outlines.png and "
         "problems/<conditions>/summary.json, outline.csv",
     ]
     return "\n".join(lines)
+
+
+def _comparison_text(c: dict, out) -> str:
+    """The two routes' totals and break-even points."""
+    setup = c["setup"]
+
+    def even(b: dict) -> str:
+        if b["problems"] is not None:
+            return f"break-even after {b['problems']} problems"
+        return "no break-even here, " + (
+            "never" if b["projected"] is None else f"projected at {b['projected']:.0f}"
+        )
+
+    return "\n".join(
+        [
+            f"surrogate route against Newton (warm), {c['problems']} problems, everything counted:",
+            f"  FEM solves: surrogate {c['solves']['surrogate']:.0f} (dataset {setup['dataset_solves']}) "
+            f"against {c['solves']['newton']:.0f}, ratio {c['solves']['ratio']:.2f}; "
+            f"{even(c['break_even_solves'])}",
+            f"  seconds (one process): surrogate {c['seconds']['surrogate']:.0f} (dataset "
+            f"{setup['dataset_seconds']:.0f}, training {setup['training_seconds']:.0f}) against "
+            f"{c['seconds']['newton']:.0f}, ratio {c['seconds']['ratio']:.2f}; "
+            f"{even(c['break_even_seconds'])}",
+            f"  largest C_D difference {c['max_cd_difference']:.1e}, largest KKT residual {c['max_kkt']:.1e}",
+            f"  wrote {out}/comparison.json, comparison.png; the Newton route's atlas in {out}/{ADJOINT}",
+        ]
+    )

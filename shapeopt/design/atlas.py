@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from shapeopt.cases import Case, body_shape, case_from_dict
+from shapeopt.design.atlas_surrogate import SurrogateChoice, SurrogateRoute, setup_cost
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
 from shapeopt.design.optimize import OptimizationResult
@@ -81,6 +82,7 @@ COLUMNS = (
     "reference_solves",
     "seconds",
     "reference_seconds",
+    "refit_seconds",
     "converged",
     "warm_start",
 )
@@ -166,18 +168,23 @@ def grid_problems(base: Case, grid: list[Conditions]) -> list[str]:
     return problems
 
 
-def atlas_record(base: Case, cold: bool) -> dict[str, Any]:
-    """What atlas-case.json holds: the case (as JSON reads it back), its mesh level and the start."""
-    return {"level": base.level, "start": _start(cold), "case": json.loads(json.dumps(base.to_dict()))}
+def atlas_record(base: Case, cold: bool, surrogate: SurrogateChoice | None = None) -> dict[str, Any]:
+    """What atlas-case.json holds: the case (as JSON reads it back), its mesh level, the start, and for the
+    surrogate route its file's SHA-256 and refit settings (`SurrogateChoice.record`)."""
+    record = {"level": base.level, "start": _start(cold), "case": json.loads(json.dumps(base.to_dict()))}
+    return record | (surrogate.record() if surrogate is not None else {})
 
 
 def _start(cold: bool) -> str:
     return "cold" if cold else "warm"
 
 
-def check_atlas_folder(out: Path, base: Case, grid: list[Conditions], cold: bool) -> None:
+def check_atlas_folder(
+    out: Path, base: Case, grid: list[Conditions], cold: bool, surrogate: SurrogateChoice | None = None
+) -> None:
     """Refuse in one `CaseError` line, before any work, an output folder that holds other files, an atlas
-    of another case, mesh level or start, or finished problems that `grid` does not hold."""
+    of another case, mesh level, start or route (another surrogate file, other refit settings), or finished
+    problems that `grid` does not hold."""
     out = Path(out)
     if not (out / RECORD).is_file():
         if out.is_dir() and any(out.iterdir()):
@@ -189,15 +196,15 @@ def check_atlas_folder(out: Path, base: Case, grid: list[Conditions], cold: bool
     stored = _read_json(out / RECORD, "atlas record")
     if not isinstance(stored, dict):
         raise CaseError(f"{out / RECORD}: not an atlas record (a JSON object)")
-    wanted = atlas_record(base, cold)
+    wanted = atlas_record(base, cold, surrogate)
     differences = [
         item for key in wanted for item in _differences(stored.get(key, _MISSING), wanted[key], key)
     ]
     if differences:
         shown = "; ".join(differences[:3]) + ("; …" if len(differences) > 3 else "")
         raise CaseError(
-            f"--out {out} holds an atlas of other settings ({shown}); give its case, level and start, "
-            "or another folder"
+            f"--out {out} holds an atlas of other settings ({shown}); give its case, level, start and "
+            "surrogate, or another folder"
         )
     names = {c.name for c in grid}
     foreign = [name for name in finished_problems(out) if name not in names]
@@ -259,8 +266,35 @@ def warm_start(
     breaks); else the circle (zeros, "circle")."""
     if not found:
         return np.zeros(space.size), "circle"
-    if space.min_thickness > 0:
-        space = dataclasses.replace(space, min_thickness=max(space.min_thickness - THICKNESS_SLACK, 0.0))
+    space = _relaxed(space)
+    names, starts, projected, admissible = _projected_optima(space, conditions, found)
+    for name, s, ok in zip(names, projected, admissible, strict=True):
+        if ok:
+            return s, name
+    factors = 0.5 ** np.arange(1, SHRINK_STEPS + 1)
+    shrunk, admissible = space.project(factors[:, None] * starts[0])
+    for factor, s, ok in zip(factors, shrunk, admissible, strict=True):
+        if ok:
+            return s, f"{factor:g}*{names[0]}"
+    return np.zeros(space.size), "circle"
+
+
+def known_optima(
+    space: RadialDesignSpace, conditions: Conditions, found: dict[str, tuple[Conditions, np.ndarray]]
+) -> np.ndarray | None:
+    """The optima `found` (name → conditions, s (m,)) dilated to the problem's area and projected onto its
+    constraints, those admissible, nearest first (k, m); None if there is none."""
+    if not found:
+        return None
+    _, _, projected, admissible = _projected_optima(_relaxed(space), conditions, found)
+    return projected[admissible] if admissible.any() else None
+
+
+def _projected_optima(
+    space: RadialDesignSpace, conditions: Conditions, found: dict[str, tuple[Conditions, np.ndarray]]
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """The names of the optima `found`, nearest first, their parameters dilated to the problem's area (k, m),
+    those projected onto its constraints (k, m) and whether each projection is admissible (k,)."""
     names = sorted(
         found, key=lambda n: float(np.linalg.norm(found[n][0].coordinates() - conditions.coordinates()))
     )
@@ -271,15 +305,15 @@ def warm_start(
         ]
     )
     projected, admissible = space.project(starts)
-    for name, s, ok in zip(names, projected, admissible, strict=True):
-        if ok:
-            return s, name
-    factors = 0.5 ** np.arange(1, SHRINK_STEPS + 1)
-    shrunk, admissible = space.project(factors[:, None] * starts[0])
-    for factor, s, ok in zip(factors, shrunk, admissible, strict=True):
-        if ok:
-            return s, f"{factor:g}*{names[0]}"
-    return np.zeros(space.size), "circle"
+    return names, starts, projected, admissible
+
+
+def _relaxed(space: RadialDesignSpace) -> RadialDesignSpace:
+    """`space` with its thickness constraint relaxed by `THICKNESS_SLACK` (an optimum meets it only to
+    rounding)."""
+    if space.min_thickness > 0:
+        return dataclasses.replace(space, min_thickness=max(space.min_thickness - THICKNESS_SLACK, 0.0))
+    return space
 
 
 def dilated(shape: RadialShape, s: np.ndarray, factor: float) -> np.ndarray:
@@ -297,18 +331,29 @@ def run_atlas(
     cold: bool = False,
     progress: Callable[[AtlasProgress], None] | None = None,
     comm=MPI.COMM_WORLD,
+    surrogate: SurrogateChoice | None = None,
 ) -> dict[str, Any]:
     """Solve every problem of `grid` (`atlas_grid`) for the case `base` that `out` does not hold finished,
-    and write the atlas there (module docstring). `progress` gets each problem, solved or skipped.
-    Ctrl-C or an error ends it in one `ShapeoptError` line naming how many problems are finished.
-    Returns the table (what atlas.json holds, `atlas_table`)."""
+    and write the atlas there (module docstring): by the Newton route, or with `surrogate` by the surrogate
+    route (`atlas_surrogate`; a surrogate that does not fit the case is refused before anything is
+    written). `progress` gets each problem, solved or skipped. Ctrl-C or an error ends it in one
+    `ShapeoptError` line naming how many problems are finished. Returns the table (what atlas.json holds,
+    `atlas_table`)."""
     out = Path(out)
-    check_atlas_folder(out, base, grid, cold)
+    check_atlas_folder(out, base, grid, cold, surrogate)
+    route, setup = None, None
+    if surrogate is not None:
+        route = SurrogateRoute.open(surrogate)
+        setup = setup_cost(route.model)  # the user's surrogate: a working copy's metrics are its refit's
+        with DragProblem(case_for(base, grid[0]), comm) as problem:
+            route.check(problem, [c.re for c in grid])
     if comm.rank == 0:
         (out / PROBLEMS).mkdir(parents=True, exist_ok=True)
         _remove_abandoned(out / PROBLEMS)
-        write_json(atlas_record(base, cold), out / RECORD)
+        write_json(atlas_record(base, cold, surrogate), out / RECORD)
     comm.barrier()
+    if route is not None:
+        route.settle(out, comm)
     summaries = finished_problems(out)
     rows = {name: summary["row"] for name, summary in summaries.items()}
     found = {name: (Conditions.of_row(s["row"]), np.array(s["final"]["s"])) for name, s in summaries.items()}
@@ -320,16 +365,23 @@ def run_atlas(
             if not skipped:
                 circles = {row["re"]: row["cd_circle"] for row in rows.values()}
                 summary, states[conditions.name] = solve_problem(
-                    base, conditions, {} if cold else found, circles, folder, {} if cold else states, comm
+                    base,
+                    conditions,
+                    {} if cold else found,
+                    circles,
+                    folder,
+                    {} if cold else states,
+                    comm,
+                    route,
                 )
                 rows[conditions.name] = summary["row"]
                 found[conditions.name] = (conditions, np.array(summary["final"]["s"]))
-                _write_results(out, atlas_table(base, cold, _in_order(grid, rows)), comm.rank)
+                _write_results(out, atlas_table(base, cold, _in_order(grid, rows), setup), comm.rank)
             if progress is not None:
                 progress(AtlasProgress(index, len(grid), rows[conditions.name], skipped, folder))
     except BaseException as exc:  # Ctrl-C, SIGTERM, an error: one line naming what is finished
         _stopped(exc, sum(c.name in rows for c in grid), len(grid), out)
-    table = atlas_table(base, cold, _in_order(grid, rows))
+    table = atlas_table(base, cold, _in_order(grid, rows), setup)
     _write_results(out, table, comm.rank)
     return table
 
@@ -388,13 +440,15 @@ def solve_problem(
     folder: Path,
     states: dict[str, np.ndarray] | None = None,
     comm=MPI.COMM_WORLD,
+    route: SurrogateRoute | None = None,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Find the least-drag body of one problem from the nearest of the optima `found` (`warm_start`;
-    none: the circle) and write its folder (summary.json, outline.csv, outline.dat) whole. Newton's first
-    solve starts from that optimum's flow if `states` (name → state, local DOFs) holds it, else from
-    Stokes. The circle's C_D is the first iterate's when the optimizer starts there, else taken from
-    `circles` (Re → C_D of the circle, s = 0), else one more FEM solve, counted apart as a reference
-    solve. Returns the summary and the flow at the optimum (local DOFs)."""
+    none: the circle), or with `route` from the surrogate's optimum among them and Sobol designs
+    (`SurrogateRoute.optimize`), and write its folder (summary.json, outline.csv, outline.dat) whole.
+    The first solve starts from the nearest optimum's flow if `states` (name → state, local DOFs) holds
+    it, else from Stokes. The circle's C_D is the first iterate's when the optimizer starts there, else
+    taken from `circles` (Re → C_D of the circle, s = 0), else one more FEM solve, counted apart as a
+    reference solve. Returns the summary and the flow at the optimum (local DOFs)."""
     case = case_for(base, conditions)
     with DragProblem(case, comm) as problem:
         J = ReducedFunctional(problem)
@@ -402,7 +456,11 @@ def solve_problem(
         origin = source.split("*")[-1]
         if states and origin in states:
             problem.start_from(states[origin])
-        result = optimize_newton(J, s0)
+        if route is None:
+            result, refit_seconds = optimize_newton(J, s0), 0.0
+        else:
+            result, refit_seconds = route.optimize(J, known_optima(problem.space, conditions, found))
+            source = "surrogate"
         reference_seconds = 0.0
         if source == "circle":
             cd_circle = result.initial.cd
@@ -413,7 +471,7 @@ def solve_problem(
             cd_circle = problem.evaluate(np.zeros(J.size), re=conditions.re).cd
             reference_seconds = time.perf_counter() - start
         reference = (problem.fem_solves - result.fem_solves, reference_seconds)
-        row = problem_row(conditions, result, cd_circle, reference, source)
+        row = problem_row(conditions, result, cd_circle, reference, source, refit_seconds)
         summary = {
             "row": row,
             "message": result.message,
@@ -434,11 +492,13 @@ def problem_row(
     cd_circle: float,
     reference: tuple[int, float],
     source: str,
+    refit_seconds: float = 0.0,
 ) -> dict[str, Any]:
     """One row of the table (`COLUMNS`): conditions; optimal C_D, the circle's (s = 0, diameter 1) and the
     change; length/height and tip angles (degrees) of the optimum; the final KKT residual; FEM solves and
-    seconds (wall) of the optimizer and of the circle's `reference` solve (solves, seconds); whether it
-    converged; the problem it started from (its name) or "circle"."""
+    seconds (wall) of the optimizer (with the surrogate route its search) and of the circle's `reference`
+    solve (solves, seconds); the surrogate's refit seconds; whether it converged; the problem it started
+    from (its name), "circle" or "surrogate"."""
     final = result.final
     return {
         "re": conditions.re,
@@ -455,14 +515,18 @@ def problem_row(
         "reference_solves": int(reference[0]),
         "seconds": float(result.seconds),
         "reference_seconds": float(reference[1]),
+        "refit_seconds": float(refit_seconds),
         "converged": bool(result.converged),
         "warm_start": source,
     }
 
 
-def atlas_table(base: Case, cold: bool, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """What atlas.json holds: the case's name and level, the start, the columns, the rows and their
-    totals (problems, converged, FEM solves, reference solves, seconds, the largest KKT residual)."""
+def atlas_table(
+    base: Case, cold: bool, rows: list[dict[str, Any]], setup: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What atlas.json holds: the case's name and level, the start, the route ("newton", or "surrogate"
+    with the surrogate's `setup` cost, `setup_cost`), the columns, the rows and their totals (problems,
+    converged, FEM solves, reference solves, seconds, refit seconds, the largest KKT residual)."""
     totals = {
         "problems": len(rows),
         "converged": sum(bool(row["converged"]) for row in rows),
@@ -470,12 +534,15 @@ def atlas_table(base: Case, cold: bool, rows: list[dict[str, Any]]) -> dict[str,
         "reference_solves": sum(row["reference_solves"] for row in rows),
         "seconds": sum(row["seconds"] for row in rows),
         "reference_seconds": sum(row["reference_seconds"] for row in rows),
+        "refit_seconds": sum(row.get("refit_seconds", 0.0) for row in rows),
         "max_kkt": max((row["kkt"] for row in rows), default=0.0),
     }
     return {
         "case": base.name,
         "level": base.level,
         "start": _start(cold),
+        "route": "newton" if setup is None else "surrogate",
+        "setup": setup,
         "columns": list(COLUMNS),
         "rows": rows,
         "totals": totals,

@@ -417,6 +417,7 @@ def optimize_surrogate(
     progress: Callable[[TrustStep], None] | None = None,
     verified: Verified | None = None,
     known: np.ndarray | None = None,
+    report_initial: bool = True,
 ) -> OptimizationResult:
     """Surrogate search, then trust-region refinement with one FEM solve + adjoint of `J` per outer step.
 
@@ -445,7 +446,7 @@ def optimize_surrogate(
     fem_solves, adjoint_solves = problem.fem_solves, problem.adjoint_solves
     seconds = time.perf_counter() - start
     # The case's initial shape, for the report only: not part of the optimization's FEM count.
-    initial = J.shape_summary(problem.evaluate(np.zeros(J.size), re=J.re))
+    initial = J.shape_summary(problem.evaluate(np.zeros(J.size), re=J.re) if report_initial else first)
     return OptimizationResult(
         method="surrogate",
         initial=initial,

@@ -166,6 +166,31 @@ def plot_learning_curves(rows: list[dict], path: Path) -> Path:
     return _save(fig, path)
 
 
+def plot_break_even(panels: list[tuple[str, list, list, dict]], path: Path, title: str = "") -> Path:
+    """One panel per `(label, newton (n + 1,), surrogate (n + 1,), break_even)`: the two routes' cumulative
+    costs against problems solved (0: the surrogate's setup alone), the break-even problem marked by a
+    vertical line, or a note of the projection where the curves do not cross."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), squeeze=False)
+    for ax, (label, newton, surrogate, even) in zip(axes[0], panels, strict=True):
+        problems = np.arange(len(newton))
+        ax.plot(problems, newton, marker="o", ms=3, label="Newton (adjoint + exact Hessian), warm")
+        ax.plot(problems, surrogate, marker="s", ms=3, label="surrogate route (setup at 0)")
+        if even["problems"] is not None:
+            ax.axvline(even["problems"], color="k", ls="--", lw=1, label=f"break-even: {even['problems']}")
+        else:
+            projected = "never" if even["projected"] is None else f"projected at {even['projected']:.0f}"
+            ax.text(
+                0.03, 0.95, f"no break-even here; {projected}", transform=ax.transAxes, va="top", fontsize=8
+            )
+        ax.set_xlabel("problems solved")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
 def _save(fig, path: Path, rect: tuple[float, float, float, float] = (0, 0, 1, 1)) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout(rect=rect)

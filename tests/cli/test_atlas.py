@@ -36,6 +36,7 @@ COLUMNS = [
     "reference_solves",
     "seconds",
     "reference_seconds",
+    "refit_seconds",
     "converged",
     "warm_start",
 ]
@@ -210,6 +211,10 @@ BAD = [
     ),
     (["--re", "5", "--min-thickness", "1.2"], "'constraints.min_thickness' 1.2 must lie in [0, 1)"),
     (["--area-ratio", "1"], "the following arguments are required: --re"),
+    (["--re", "5", "--refit"], "--refit needs --surrogate FILE"),
+    (["--re", "5", "--compare-adjoint"], "--compare-adjoint needs --surrogate FILE"),
+    (["--re", "5", "--surrogate", "missing.pt"], "surrogate file not found: missing.pt"),
+    (["--re", "5", "--surrogate", "m.pt", "--refit-seconds", "0"], "seconds must be finite and > 0, got 0"),
 ]
 
 

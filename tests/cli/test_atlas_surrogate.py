@@ -1,0 +1,121 @@
+"""`atlas --surrogate`: each problem started from a trained surrogate's optimum, the surrogate refit on its
+own verified samples in a copy, and with `--compare-adjoint` both routes counted side by side."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import h5py
+import numpy as np
+import pytest
+
+import surrogates
+from shapeopt.cli import main
+from shapeopt.design.atlas_compare import break_even, cumulative
+from shapeopt.design.atlas_surrogate import file_sha256
+from tests.cli.test_atlas import atlas_args, run_in_process
+from tests.helpers import RANGE_CASE
+
+GRID = ("--re", "2,5", "--area-ratio", "1")
+
+
+@pytest.fixture(scope="module")
+def routes(tmp_path_factory):
+    """A surrogate of the range case (10 coarse samples, trained 5 s), an atlas of Re 2 and 5 by the
+    surrogate route with refits, compared with the Newton route, and the same command run again."""
+    root = tmp_path_factory.mktemp("routes")
+    data, model = root / "data.h5", root / "model.pt"
+    level = ("--level", "coarse")
+    assert main(["dataset", RANGE_CASE, *level, "--samples", "10", "--out", str(data)]) == 0
+    assert (
+        main(["train", RANGE_CASE, *level, "--data", str(data), "--out", str(model), "--budget-seconds", "5"])
+        == 0
+    )
+    before = {path: file_sha256(path) for path in (data, model)}
+    out = root / "atlas"
+    args = atlas_args(
+        out, *GRID, "--surrogate", str(model), "--refit", "--refit-seconds", "1", "--compare-adjoint"
+    )
+    args[1] = RANGE_CASE
+    first = run_in_process([*args, "--json"])
+    again = run_in_process(args)
+    return SimpleNamespace(
+        root=root, data=data, model=model, before=before, out=out, args=args, first=first, again=again
+    )
+
+
+@pytest.mark.slow
+def test_the_surrogate_route_reaches_the_newton_optima_and_every_solve_is_counted(routes):
+    assert routes.first.code == 0, routes.first.stderr[-2000:]
+    printed = json.loads(routes.first.stdout)
+    table = json.loads((routes.out / "atlas.json").read_text())
+    newton = json.loads((routes.out / "adjoint" / "atlas.json").read_text())
+    comparison = json.loads((routes.out / "comparison.json").read_text())
+    assert (
+        printed["comparison"] == comparison and table["route"] == "surrogate" and newton["route"] == "newton"
+    )
+    assert {row["warm_start"] for row in table["rows"]} == {"surrogate"}
+    assert all(row["converged"] and row["kkt"] <= 1e-5 for row in table["rows"] + newton["rows"])
+    assert comparison["max_cd_difference"] <= 1e-6  # the same optima, each at an FEM KKT point
+    # Everything counted: the dataset's 10 solves first, then each problem's solves with its reference.
+    assert table["setup"]["dataset_solves"] == 10 and table["setup"]["training_seconds"] > 0
+    solves = comparison["curves"]["surrogate_solves"]
+    per_problem = [row["fem_solves"] + row["reference_solves"] for row in table["rows"]]
+    assert solves == [10, 10 + per_problem[0], 10 + sum(per_problem)]
+    newton_solves = [row["fem_solves"] + row["reference_solves"] for row in newton["rows"]]
+    assert comparison["curves"]["newton_solves"] == [0, newton_solves[0], sum(newton_solves)]
+    seconds = comparison["curves"]["surrogate_seconds"]
+    assert seconds[0] == pytest.approx(table["setup"]["dataset_seconds"] + table["setup"]["training_seconds"])
+    assert seconds[-1] - seconds[0] == pytest.approx(
+        sum(row["seconds"] + row["reference_seconds"] + row["refit_seconds"] for row in table["rows"])
+    )
+    assert (routes.out / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+    assert "surrogate route against Newton (warm), 2 problems" in run_in_process([*routes.args]).stdout
+
+
+@pytest.mark.slow
+def test_refits_grow_copies_and_leave_the_users_files_as_they_were(routes):
+    table = json.loads((routes.out / "atlas.json").read_text())
+    assert {path: file_sha256(path) for path in routes.before} == routes.before
+    assert all(row["refit_seconds"] > 0 for row in table["rows"])
+    with h5py.File(routes.out / "dataset.h5", "r") as f:  # 10 samples, then one per verified solve
+        assert f["committed"].shape[0] == 10 + sum(row["fem_solves"] for row in table["rows"])
+    tuned = surrogates.load(routes.out / "surrogate.pt")
+    original = surrogates.load(routes.model)
+    s = np.zeros((1, tuned.net.n_params))
+    assert not np.allclose(tuned.drag(s, 3.0), original.drag(s, 3.0), rtol=0, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_a_rerun_skips_every_problem_and_another_surrogate_is_refused(routes, tmp_path):
+    assert routes.again.code == 0
+    assert sum("skipped" in line for line in routes.again.stderr.splitlines()) == 4  # both routes
+    other = tmp_path / "other.pt"
+    model = surrogates.load(routes.model)
+    model.meta = model.meta | {"note": "another surrogate"}
+    model.save(other)
+    args = [*routes.args]
+    args[args.index("--surrogate") + 1] = str(other)
+    refused = run_in_process(args)
+    assert refused.code == 2 and refused.stderr.count("\n") == 1
+    assert "holds an atlas of other settings (surrogate_sha256" in refused.stderr
+
+
+@pytest.mark.slow
+def test_a_surrogate_of_another_parametrisation_is_refused_before_anything_is_written(routes, tmp_path):
+    out = tmp_path / "atlas"
+    refused = run_in_process(atlas_args(out, "--re", "5", "--surrogate", str(routes.model)))  # 16 B-spline
+    assert refused.code == 2 and refused.stderr.count("\n") == 1
+    assert "surrogate does not fit this case" in refused.stderr and not out.exists()
+
+
+def test_break_even_is_where_the_cumulative_costs_cross_or_setup_over_the_saving():
+    newton = cumulative([{"fem_solves": 3}] * 6, 0.0, ("fem_solves",))
+    cheaper = cumulative([{"fem_solves": 1}] * 6, 8.0, ("fem_solves",))
+    assert newton.tolist() == [0, 3, 6, 9, 12, 15, 18]
+    assert break_even(newton, cheaper) == {"problems": 4, "saving_per_problem": 2.0, "projected": 4.0}
+    dearer = cumulative([{"fem_solves": 1}] * 6, 20.0, ("fem_solves",))
+    assert break_even(newton, dearer) == {"problems": None, "saving_per_problem": 2.0, "projected": 10.0}
+    worse = cumulative([{"fem_solves": 4}] * 6, 1.0, ("fem_solves",))
+    assert break_even(newton, worse)["projected"] is None
