@@ -22,6 +22,14 @@ from surrogates.spec import ParameterSpec
 
 DOMAIN_KINDS = ("freestream", "dfg-channel")
 LEVELS = ("coarse", "medium", "fine")
+# DFG 2D-1 geometry (Schäfer & Turek 1996), in metres: channel length and height, the body's centre and
+# the radius of its reference circle.
+DFG_LENGTH, DFG_HEIGHT = 2.2, 0.41
+DFG_CENTER, DFG_RADIUS = (0.2, 0.2), 0.05
+# How far from the body's centre the mesh moves with it (`MeshMorph`): 5 D in the free stream; in the DFG
+# channel the distance to the inlet and the lower wall, so that neither moves.
+FREESTREAM_MAP_RADIUS = 5.0
+DFG_MAP_RADIUS = min(DFG_CENTER[0], DFG_CENTER[1], DFG_HEIGHT - DFG_CENTER[1])
 
 
 @dataclass(frozen=True)
@@ -115,16 +123,21 @@ class Case:
 
 
 def body_shape(case: Case) -> RadialShape:
-    """The case's parametrisation about the reference circle (diameter 1, centre at the origin)."""
-    if case.domain.kind != "freestream":
-        raise CaseError(f"case '{case.name}': shape optimization needs a freestream domain")
+    """The case's parametrisation about the reference circle: diameter 1 at the origin in the free stream,
+    the DFG cylinder (radius 0.05 m at (0.2, 0.2) m) in the channel."""
+    channel = case.domain.kind == "dfg-channel"
     return RadialShape(
         kind=case.shape.parametrisation,
         modes=case.shape.modes,
-        r0=0.5,
-        center=(0.0, 0.0),
+        r0=DFG_RADIUS if channel else 0.5,
+        center=DFG_CENTER if channel else (0.0, 0.0),
         stretch=case.shape.knot_stretch,
     )
+
+
+def map_radius(case: Case) -> float:
+    """How far from the body's centre the mesh moves with the body, in the case's length unit."""
+    return DFG_MAP_RADIUS if case.domain.kind == "dfg-channel" else FREESTREAM_MAP_RADIUS
 
 
 def parameter_bounds(case: Case) -> list[tuple[float, float]]:
@@ -157,7 +170,7 @@ def sample_identity(case: Case) -> dict[str, Any]:
     identity |= {f"domain.{k}": v for k, v in dataclasses.asdict(case.domain).items()}
     identity |= {f"solver.{k}": v for k, v in dataclasses.asdict(case.solver).items()}
     identity["re_range"] = list(case.re_bounds)
-    identity["spec"] = parameter_spec(case).to_dict() if case.domain.kind == "freestream" else None
+    identity["spec"] = parameter_spec(case).to_dict()
     return identity
 
 
@@ -204,8 +217,8 @@ def case_from_dict(data: Any, source: str = "saved case") -> Case:
     sections = ["domain", "solver", "shape", "constraints", "optimize"]
     raw = {key: data[key] for key in ("name", "description") if key in data}
     raw |= {section: data.get(section, {}) for section in sections}
-    if isinstance(raw["domain"], dict) and raw["domain"].get("kind") == "dfg-channel":  # the fixed cylinder
-        raw |= {"domain": {"kind": "dfg-channel"}, "shape": {}, "constraints": {}, "optimize": {}}
+    if isinstance(raw["domain"], dict) and raw["domain"].get("kind") == "dfg-channel":  # the fixed channel
+        raw["domain"] = {"kind": "dfg-channel"}
     raw["flow"] = {"re": data["re_range"] if data.get("re_range") is not None else data.get("re")}
     raw["mesh"] = {"level": data.get("level")}
     return parse_case(raw, source=source)
@@ -249,7 +262,6 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
     reported together in one `CaseError`."""
     errors: list[str] = []
     values = _sorted_values(errors, raw)
-    kind = values["domain"].get("kind")
     _check_domain(errors, values["domain"])
     re_range = _check_flow(errors, values["flow"])
     level = values["mesh"].get("level")
@@ -259,14 +271,9 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
         if key in values["solver"]:
             _check_positive(errors, f"solver.{key}", values["solver"][key])
     _check_shape(errors, values)
-    if not errors and kind == "freestream":
+    if not errors:
         errors += _reachability_problems(
             Domain(**values["domain"]), ShapeSettings(**values["shape"]), Constraints(**values["constraints"])
-        )
-    if kind == "dfg-channel" and any(values[s] for s in ("shape", "constraints", "optimize")):
-        errors.append(
-            "the dfg-channel domain has a fixed cylinder: [shape], [constraints] and "
-            "[optimize] apply to freestream cases only"
         )
     if errors:
         raise CaseError(f"{source}: " + "; ".join(errors))
@@ -376,7 +383,8 @@ BOX_MARGIN = 1.0  # free stream: at least this many diameters between the body a
 
 
 def _reachability_problems(domain: Domain, shape: ShapeSettings, constraints: Constraints) -> list[str]:
-    """The constraint set must be non-empty and the box must hold every admissible body."""
+    """The constraint set must be non-empty and a free-stream box must hold every admissible body (in the
+    channel the mesh map refuses, shape by shape, a body reaching past `DFG_MAP_RADIUS`)."""
     body = RadialShape(kind=shape.parametrisation, modes=shape.modes, r0=0.5)
     problems = []
     low, high = body.area_ratio_range(shape.bound)
@@ -392,7 +400,7 @@ def _reachability_problems(domain: Domain, shape: ShapeSettings, constraints: Co
             "(the diameter of the circle of the body's area)"
         )
     reach = body.r0 * (1 + body.radius_ratio_bound(shape.bound))
-    for key in ("upstream", "downstream", "half_width"):
+    for key in ("upstream", "downstream", "half_width") if domain.kind == "freestream" else ():
         if getattr(domain, key) < reach + BOX_MARGIN:
             problems.append(
                 f"'domain.{key}' {getattr(domain, key):g} does not hold the body: it may reach {reach:.3g} D "

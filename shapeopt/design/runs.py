@@ -21,6 +21,8 @@ import numpy as np
 
 import surrogates
 from shapeopt.cases import (
+    DFG_HEIGHT,
+    DFG_LENGTH,
     Case,
     body_shape,
     case_from_dict,
@@ -36,7 +38,6 @@ from shapeopt.design.optimize import OptimizationResult, optimize_adjoint
 from shapeopt.design.trust_region import optimize_surrogate
 from shapeopt.errors import CaseError
 from shapeopt.fem import MPI
-from shapeopt.fem.meshing import DFG_HEIGHT, DFG_LENGTH
 from shapeopt.fem.output import write_fields
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.simulate import run_solve, summarize
@@ -122,7 +123,9 @@ def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, c
         evaluation = problem.evaluate(s)
         problem.adjoint.destroy()  # collective, on every rank here (`FlowSolver.destroy`)
         solver = problem.solver
-        result = summarize(case, problem.flow_mesh, solver, problem.newton, time.perf_counter() - start)
+        result = summarize(
+            case, problem.flow_mesh, solver, problem.newton, time.perf_counter() - start, evaluation.s
+        )
         summary = result.to_dict() | {
             "shape": str(shape),
             "s": evaluation.s.tolist(),
@@ -304,8 +307,17 @@ def write_run(
     return summary
 
 
+# The frame and unit of outline points, per domain kind.
+_FRAMES = {
+    "freestream": "D (the reference circle has diameter 1, centre at the origin)",
+    "dfg-channel": "m (the DFG channel's frame: inlet at x = 0, lower wall at y = 0; the reference circle "
+    "has diameter 0.1 m, centre (0.2, 0.2))",
+}
+
+
 def write_optimum_outline(J: ReducedFunctional, final: ShapeSummary, path: Path) -> None:
-    """outline.csv and outline.dat: the optimum as the solver's body, its boundary nodes (x, y) in D."""
+    """outline.csv and outline.dat: the optimum as the solver's body, its boundary nodes (x, y) in the
+    case's frame (`_FRAMES`)."""
     space, case = J.space, J.problem.case
     body = space.body
     header = {
@@ -315,8 +327,8 @@ def write_optimum_outline(J: ReducedFunctional, final: ShapeSummary, path: Path)
         "area_ratio": final.area_ratio,
         "centroid": final.centroid,
         "fix_centroid": space.fix_centroid,
-        "min_thickness": space.min_thickness,
-        "points": "x, y in D (the reference circle has diameter 1), counter-clockwise from the rear tip; "
+        "min_thickness": case.constraints.min_thickness,  # in D
+        "points": f"x, y in {_FRAMES[case.domain.kind]}, counter-clockwise from the rear tip; "
         "points 2k, 2k+1, 2k+2 are the start, middle and end of the mesh's quadratic boundary edge k",
     }
     write_outline(boundary_chain(body.positions(final.s), body.edges), path, header)

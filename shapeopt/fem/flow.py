@@ -17,9 +17,9 @@ from dolfinx import default_scalar_type, fem
 from dolfinx.fem.petsc import NonlinearProblem
 from petsc4py import PETSc
 
-from shapeopt.cases import Case
+from shapeopt.cases import DFG_HEIGHT, Case
 from shapeopt.errors import SolverError
-from shapeopt.fem.meshing import BODY, DFG_HEIGHT, INLET, WALLS, FlowMesh
+from shapeopt.fem.meshing import BODY, INLET, WALLS, FlowMesh
 
 DFG_UMAX = 0.3  # peak inflow speed of DFG 2D-1; the mean is 2/3 of it
 # Exact for the convection term u·∇u·v (degree 5) on straight cells; curved cells are only at the body.

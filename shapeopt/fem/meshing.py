@@ -22,14 +22,10 @@ from dolfinx.io import gmsh as gmshio
 from dolfinx.mesh import Mesh, MeshTags
 from mpi4py import MPI
 
-from shapeopt.cases import Case
+from shapeopt.cases import DFG_CENTER, DFG_HEIGHT, DFG_LENGTH, DFG_RADIUS, Case
 from shapeopt.errors import MeshError
 
 FLUID, INLET, OUTLET, WALLS, BODY = 1, 2, 3, 4, 5
-
-# DFG 2D-1 geometry (Schäfer & Turek 1996), in metres.
-DFG_LENGTH, DFG_HEIGHT = 2.2, 0.41
-DFG_CENTER, DFG_RADIUS = (0.2, 0.2), 0.05
 
 _REFINEMENT = {"coarse": 1.0, "medium": 2.0, "fine": 4.0}
 MESH_DIR = Path(os.environ.get("SHAPEOPT_MESHES", Path(__file__).resolve().parents[2] / "meshes"))

@@ -16,7 +16,7 @@ from dolfinx import fem
 from dolfinx.fem.petsc import assemble_matrix
 from mpi4py import MPI
 
-from shapeopt.cases import Case, body_shape
+from shapeopt.cases import Case, body_shape, map_radius
 from shapeopt.errors import SolverError
 from shapeopt.fem.adjoint import ShapeGradient
 from shapeopt.fem.flow import FlowSolver, NewtonReport
@@ -49,7 +49,7 @@ class DragProblem:
     def __init__(self, case: Case, comm: MPI.Comm = MPI.COMM_WORLD):
         self.case = case
         self.flow_mesh = build_mesh(case, comm, store=True)
-        self.morph = MeshMorph(self.flow_mesh, body_shape(case), case.shape.min_quality)
+        self.morph = MeshMorph(self.flow_mesh, body_shape(case), case.shape.min_quality, map_radius(case))
         self.solver = FlowSolver(self.flow_mesh, case)
         self.forces = ForceEvaluator(self.solver)
         self.adjoint = ShapeGradient(self.solver, self.forces, self.morph)

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 from mpi4py import MPI
 
-from shapeopt.cases import Case
+from shapeopt.cases import Case, body_shape
 from shapeopt.fem.flow import FlowSolver, NewtonReport
 from shapeopt.fem.forces import ForceEvaluator, evaluate_points
-from shapeopt.fem.meshing import DFG_CENTER, DFG_RADIUS, FlowMesh, build_mesh
+from shapeopt.fem.meshing import FlowMesh, build_mesh
 
 # DFG 2D-1 reference values (Schäfer & Turek 1996; digits from the high-accuracy reference computations).
 DFG_REFERENCE = {"cd": 5.57953523384, "cl": 0.010618948146, "dp": 0.11752016697}
@@ -55,16 +55,23 @@ def run_solve(case: Case, comm: MPI.Comm = MPI.COMM_WORLD) -> tuple[FlowResult, 
 
 
 def summarize(
-    case: Case, flow_mesh: FlowMesh, solver: FlowSolver, report: NewtonReport, seconds: float
+    case: Case,
+    flow_mesh: FlowMesh,
+    solver: FlowSolver,
+    report: NewtonReport,
+    seconds: float,
+    s: np.ndarray | None = None,
 ) -> FlowResult:
-    """Forces, Δp (DFG channel) and statistics of a converged solver state."""
+    """Forces, Δp (DFG channel: between the body's front and rear points on the axis through its centre;
+    `s` (m,) the body's shape parameters, None: the cylinder) and statistics of a converged solver
+    state."""
     forces = ForceEvaluator(solver)
     volume, surface = forces.volume(), forces.surface()
     dp = None
     if case.domain.kind == "dfg-channel":
         _, p = solver.split()
-        cx, cy = DFG_CENTER
-        front_back = np.array([[cx - DFG_RADIUS, cy], [cx + DFG_RADIUS, cy]])
+        shape = body_shape(case)
+        front_back = shape.outline_at(np.array([np.pi, 0.0]), np.zeros(shape.size) if s is None else s)
         values = evaluate_points(p, front_back)
         dp = float(values[0] - values[1])
     mesh = flow_mesh.mesh

@@ -32,7 +32,9 @@ class RadialDesignSpace:
     """Admissible shapes of one radial body: bounds, constraints, projection, draws.
 
     body: the discrete boundary whose area and centroid the constraints fix; max_body_radius: how far
-    from the centre (in D) a body may reach and the mesh still follow it; bounds (m, 2) per parameter.
+    from the centre a body may reach and the mesh still follow it; bounds (m, 2) per parameter;
+    min_thickness: the least chord through the centre. Lengths in the case's unit (D in the free stream,
+    metres in the DFG channel, whose reference circle has D = 0.1 m).
     """
 
     shape: RadialShape
@@ -54,7 +56,7 @@ class RadialDesignSpace:
             bounds=np.array(parameter_bounds(case), dtype=float),
             area_ratio=constraints.area_ratio,
             fix_centroid=constraints.fix_centroid,
-            min_thickness=constraints.min_thickness,
+            min_thickness=constraints.min_thickness * 2 * body_shape(case).r0,  # D → the case's length unit
         )
 
     @property
