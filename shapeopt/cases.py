@@ -135,6 +135,13 @@ def body_shape(case: Case) -> RadialShape:
     )
 
 
+def mirror_symmetric(case: Case) -> bool:
+    """Whether the flow is symmetric about the horizontal line through the body's centre, so that a body
+    and its mirror image have the same drag: in the free stream; not in the DFG channel, whose walls lie
+    0.2 m below and 0.21 m above the centre."""
+    return case.domain.kind == "freestream"
+
+
 def map_radius(case: Case) -> float:
     """How far from the body's centre the mesh moves with the body, in the case's length unit."""
     return DFG_MAP_RADIUS if case.domain.kind == "dfg-channel" else FREESTREAM_MAP_RADIUS

@@ -90,8 +90,6 @@ def generate(
     comm: MPI.Comm = MPI.COMM_WORLD,
 ) -> dict[str, Any]:
     """Fill `out` with `samples` samples (resuming what is there) over MPI ranks or `workers` processes."""
-    if case.domain.kind != "freestream":
-        raise CaseError(f"case '{case.name}': datasets need a freestream case with a shape parametrisation")
     problems = sample_count_problems(samples) + DatasetSettings(seed, workers).problems()
     if problems:
         raise ValueError("; ".join(problems))

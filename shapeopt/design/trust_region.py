@@ -28,6 +28,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import qmc
 
+from shapeopt.cases import mirror_symmetric
 from shapeopt.design.functional import REFUSED, ReducedFunctional
 from shapeopt.design.optimize import OptimizationResult
 from shapeopt.errors import ShapeError
@@ -107,6 +108,14 @@ def mirror_averaged(
         return 0.5 * (cd[:n] + cd[n:]), None
     cd, grad = surrogate.drag_gradient(both, re)
     return 0.5 * (cd[:n] + cd[n:]), 0.5 * (grad[:n] + grad[n:] @ mirror)
+
+
+def flow_mirror(J: ReducedFunctional) -> np.ndarray:
+    """(m, m) the mirror R of J's shapes (`RadialShape.mirror`) where the flow is mirror-symmetric
+    (`mirror_symmetric`), else the identity (the average is then the surrogate itself)."""
+    if mirror_symmetric(J.problem.case):
+        return J.space.shape.mirror()
+    return np.eye(J.size)
 
 
 class MirroredSurrogate:
@@ -435,7 +444,7 @@ def optimize_surrogate(
     settings = settings or TrustRegionSettings()
     start = time.perf_counter()
     problem = J.problem
-    mirrored = MirroredSurrogate(surrogate, J.space.shape.mirror(), J.re)
+    mirrored = MirroredSurrogate(surrogate, flow_mirror(J), J.re)
     candidates, search = search_surrogate(J, mirrored, settings, known)
     first, refused = _first_meshable(J, [*candidates, np.zeros(J.size)])
     if settings.curvature == "exact":

@@ -1,5 +1,6 @@
 """The body in the DFG 2D-1 channel with its shape free: the cylinder against the benchmark, the adjoint's
-Taylor test, a mesh map that leaves the walls and the inlet in place, and the Newton optimizer."""
+Taylor test, a mesh map that leaves the walls and the inlet in place, the Newton optimizer, the case
+checks, and the learning route (dataset, surrogate, trust region) without the free stream's symmetry."""
 
 from __future__ import annotations
 
@@ -8,12 +9,18 @@ import dataclasses
 import numpy as np
 import pytest
 
-from shapeopt.cases import DFG_MAP_RADIUS, load_case
+from shapeopt.cases import DFG_MAP_RADIUS, load_case, parameter_spec
+from shapeopt.data.dataset import generate
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
+from shapeopt.design.trust_region import TrustRegionSettings, flow_mirror, optimize_surrogate
+from shapeopt.errors import CaseError
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.simulate import DFG_REFERENCE
 from shapeopt.fem.verify import taylor_test
+from surrogates.datafile import read_dataset
+from surrogates.settings import TrainSettings
+from surrogates.train import train
 from tests.helpers import CASES
 
 CASE = CASES / "dfg-2d1-optimize.toml"
@@ -67,3 +74,38 @@ def test_newton_finds_the_least_drag_body_in_the_channel(channel):
     assert abs(result.final.area_ratio - 1) < 1e-9
     assert np.allclose(result.final.centroid, [0.2, 0.2], atol=1e-9)
     assert result.final.length / result.final.height > 3
+
+
+def test_the_channel_is_not_mirror_symmetric_so_the_surrogate_is_not_averaged(channel):
+    J = ReducedFunctional(channel)
+    assert np.array_equal(flow_mirror(J), np.eye(channel.size))
+    with DragProblem(load_case(CASES / "cylinder-re5.toml").with_overrides(level="coarse")) as free:
+        assert np.array_equal(flow_mirror(ReducedFunctional(free)), free.space.shape.mirror())
+
+
+def test_a_channel_case_is_checked_as_a_free_stream_one(write_case):
+    text = CASE.read_text().replace("min_thickness = 0.0", "min_thickness = 1.2")
+    with pytest.raises(CaseError, match=r"'constraints.min_thickness' 1.2 must lie in \[0, 1\)"):
+        load_case(write_case(text))
+    with pytest.raises(
+        CaseError, match=r"'domain\.upstream' does not apply to the fixed dfg-channel geometry"
+    ):
+        load_case(write_case(text.replace('kind = "dfg-channel"', 'kind = "dfg-channel"\nupstream = 3.0')))
+
+
+@pytest.mark.slow
+def test_dataset_surrogate_and_trust_region_work_in_the_channel(tmp_path):
+    """The learning route in the channel on the coarse mesh: a 12-sample dataset, a briefly trained
+    surrogate, and FEM-verified trust-region steps that lower the FEM drag under exact constraints."""
+    case = load_case(CASE).with_overrides(level="coarse")
+    summary = generate(case, tmp_path / "channel.h5", 12)
+    assert summary["computed"] == 12 and summary["failed"] <= 2
+    data = read_dataset(tmp_path / "channel.h5")
+    settings = TrainSettings(method="sobolev", epochs=200, batch=8, width=32, depth=2, budget_seconds=30)
+    model = train(data, settings, {"case": case.name}).surrogate
+    with DragProblem(case) as problem:
+        J = ReducedFunctional(problem)
+        model.check_compatible(parameter_spec(case), problem.flow_mesh.sha256, (J.re, J.re))
+        result = optimize_surrogate(J, model, TrustRegionSettings(global_samples=2048, starts=2, max_steps=4))
+        assert result.final.cd < result.initial.cd
+        assert all(step.violation < 1e-8 for step in result.history)
