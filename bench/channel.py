@@ -20,11 +20,20 @@ import numpy as np
 
 from shapeopt.cases import LEVELS, load_case
 from shapeopt.design.runs import solve_case, stored_or_optimized
+from shapeopt.errors import ShapeoptError
 from shapeopt.fem.problem import DragProblem
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 NAMES = ("dfg-2d1-optimize", "dfg-2d1-optimize-re40", "cylinder-re20", "cylinder-re40")
 METHODS = ("newton", "adjoint")
+
+
+def solved_cd(case, shape: Path | None = None) -> str:
+    """C_D of the case's circle or of `shape` (shape.json) on the case's level, or why it has none."""
+    try:
+        return f"{solve_case(case, shape)['cd']:.5f}"
+    except ShapeoptError as exc:
+        return f"refused ({exc.__class__.__name__})"
 
 
 def costs(case) -> tuple[int, float, float, float]:
@@ -80,9 +89,9 @@ def main() -> None:
     print("|---|" + "---|" * 2 * len(LEVELS))
     for name, case in cases.items():
         shape = args.out / f"{name}-newton" / "shape.json"
-        circle = [solve_case(case.with_overrides(level=level))["cd"] for level in LEVELS]
-        optimum = [solve_case(case.with_overrides(level=level), shape)["cd"] for level in LEVELS]
-        print(f"| {name} | " + " | ".join(f"{cd:.5f}" for cd in circle + optimum) + " |", flush=True)
+        circle = [solved_cd(case.with_overrides(level=level)) for level in LEVELS]
+        optimum = [solved_cd(case.with_overrides(level=level), shape) for level in LEVELS]
+        print(f"| {name} | " + " | ".join(circle + optimum) + " |", flush=True)
     print(f"\nCost at level {args.level} (one process):\n")
     print("| case | DOFs | solve from Stokes s | warm solve s | adjoint s | adjoint / warm solve |")
     print("|---|---|---|---|---|---|")
