@@ -263,11 +263,16 @@ def warm_start(
     its constraints; the start is the nearest (`Conditions.coordinates`) whose projection is admissible
     (its name; thickness to `THICKNESS_SLACK`); if there is none, the nearest halved towards the circle
     until it is ("0.5*NAME", at most `SHRINK_STEPS` halvings: a thickness constraint that the optimum
-    breaks); else the circle (zeros, "circle")."""
+    breaks); else the circle (zeros, "circle"). Where the nearest has the problem's area ratio and
+    thickness and another optimum on that line is known, the two are extrapolated in ln Re instead
+    ("NAME+OTHER", `extrapolated_in_re`)."""
     if not found:
         return np.zeros(space.size), "circle"
     space = _relaxed(space)
     names, starts, projected, admissible = _projected_optima(space, conditions, found)
+    along_re = extrapolated_in_re(space, conditions, found, names[0])
+    if along_re is not None:
+        return along_re
     for name, s, ok in zip(names, projected, admissible, strict=True):
         if ok:
             return s, name
@@ -277,6 +282,35 @@ def warm_start(
         if ok:
             return s, f"{factor:g}*{names[0]}"
     return np.zeros(space.size), "circle"
+
+
+def extrapolated_in_re(
+    space: RadialDesignSpace,
+    conditions: Conditions,
+    found: dict[str, tuple[Conditions, np.ndarray]],
+    nearest: str,
+) -> tuple[np.ndarray, str] | None:
+    """The start of a problem from the optimum `nearest` (of `found`) at another Re on the problem's line
+    (same area ratio and thickness) and the optimum on that line nearest to it in ln Re: linear in ln Re
+    through the two, projected onto the constraints of `space`, and "NEAREST+OTHER"; None where `nearest`
+    is off the line, no other optimum is on it, or the projection is not admissible. The optima move
+    smoothly with ln Re, so the error of the start falls from first to second order in the step."""
+    first, s_first = found[nearest]
+    line = (conditions.area_ratio, conditions.min_thickness)
+    if (first.area_ratio, first.min_thickness) != line or first.re == conditions.re:
+        return None
+    others = [
+        name
+        for name, (c, _) in found.items()
+        if (c.area_ratio, c.min_thickness) == line and c.re not in (first.re, conditions.re)
+    ]
+    if not others:
+        return None
+    other = min(others, key=lambda name: abs(math.log(found[name][0].re / first.re)))
+    second, s_second = found[other]
+    t = math.log(conditions.re / first.re) / math.log(first.re / second.re)
+    projected, admissible = space.project((s_first + t * (s_first - s_second))[None, :])
+    return (projected[0], f"{nearest}+{other}") if admissible[0] else None
 
 
 def known_optima(
@@ -453,7 +487,7 @@ def solve_problem(
     with DragProblem(case, comm) as problem:
         J = ReducedFunctional(problem)
         s0, source = warm_start(problem.space, conditions, found)
-        origin = source.split("*")[-1]
+        origin = regex.split(r"[*+]", source)[-1 if "*" in source else 0]  # the nearest optimum
         if states and origin in states:
             problem.start_from(states[origin])
         if route is None:

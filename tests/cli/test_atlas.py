@@ -7,6 +7,7 @@ import contextlib
 import csv
 import io
 import json
+import math
 import signal
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,8 +15,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from shapeopt.cases import load_case
 from shapeopt.cli import main
-from shapeopt.design.atlas import dilated
+from shapeopt.design.atlas import Conditions, dilated, warm_start
+from shapeopt.fem.problem import DragProblem
 from shapeopt.geometry.shapes import RadialShape
 from tests.helpers import CASES, shapeopt_command, started_interruptible, wait_for_line
 
@@ -261,3 +264,30 @@ def test_a_start_for_another_area_ratio_is_the_optimum_dilated(shape):
     s = np.random.default_rng(0).uniform(-0.2, 0.2, shape.size)
     theta = np.linspace(0.0, 2 * np.pi, 50)
     assert np.allclose(shape.radius(theta, dilated(shape, s, 1.05)), 1.05 * shape.radius(theta, s))
+
+
+@pytest.fixture(scope="module")
+def space5():
+    with DragProblem(load_case(CASE).with_overrides(level="coarse")) as problem:
+        yield problem.space
+
+
+def test_a_start_along_re_extrapolates_the_two_nearest_optima_on_its_line(space5):
+    """Optima on a smooth path in ln Re: the start extrapolated from two is second-order accurate, the
+    nearest alone first-order; an optimum of another area ratio is not extrapolated from."""
+    direction = 0.02 * np.random.default_rng(1).standard_normal(space5.size)
+
+    def optimum(re: float) -> np.ndarray:
+        s, ok = space5.project((math.log(re) * direction)[None, :])
+        assert ok[0]
+        return s[0]
+
+    found = {f"re{re:g}": (Conditions(re, 1.0, 0.0), optimum(re)) for re in (1.0, 2.0, 4.0)}
+    for step in (2.0, 1.5):
+        target = Conditions(4.0 * step, 1.0, 0.0)
+        start, source = warm_start(space5, target, found)
+        assert source == "re4+re2"
+        errors = np.abs(start - optimum(target.re)).max(), np.abs(found["re4"][1] - optimum(target.re)).max()
+        assert errors[0] < 0.1 * errors[1], (step, errors)
+    other = Conditions(8.0, 1.1, 0.0)  # nearest is off its line: the nearest optimum, dilated
+    assert warm_start(space5, other, found)[1] == "re4"
