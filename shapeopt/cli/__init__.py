@@ -196,6 +196,14 @@ def _add_atlas_command(commands: argparse._SubParsersAction) -> None:
         help="also run the Newton route into OUT/adjoint; write comparison.json and comparison.png",
     )
     atlas.add_argument(
+        "--workers",
+        type=atlas_command.worker_count,
+        default=1,
+        metavar="N",
+        help="with --compare-adjoint, 2 runs the Newton route in a second process beside the surrogate "
+        "route (default: 1, one after the other)",
+    )
+    atlas.add_argument(
         "--out",
         type=Path,
         required=True,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 from collections.abc import Callable
 
 from shapeopt.cli.common import load_args, print_result, status_line
-from shapeopt.errors import CaseError
+from shapeopt.errors import CaseError, ShapeoptError
 from shapeopt.files import check_output_folder
 
 
@@ -48,6 +50,13 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def worker_count(text: str) -> int:
+    """An option type: 1 or 2 processes."""
+    if text not in ("1", "2"):
+        raise argparse.ArgumentTypeError(f"expected 1 or 2, got {text!r}")
+    return int(text)
+
+
 ADJOINT = "adjoint"  # with --compare-adjoint, the Newton route's atlas folder inside --out
 
 
@@ -69,6 +78,10 @@ def atlas_command(args: argparse.Namespace) -> int:
     for option, given in (("--refit", args.refit), ("--compare-adjoint", args.compare_adjoint)):
         if given and args.surrogate is None:
             problems.append(f"{option} needs --surrogate FILE")
+    if args.workers > 1 and not args.compare_adjoint:
+        problems.append("--workers 2 needs --compare-adjoint (the Newton route is the second process)")
+    if args.workers > 1 and comm.size > 1:
+        problems.append("--workers 2 runs serially: give mpirun's processes or workers, not both")
     if problems:
         raise CaseError("; ".join(problems))
     surrogate = None
@@ -90,12 +103,26 @@ def atlas_command(args: argparse.Namespace) -> int:
 
         return show
 
-    table = run_atlas(base, grid, args.out, args.cold, progress(""), comm, surrogate)
+    newton_process = _start_newton_route(base, grid, args.out / ADJOINT) if args.workers > 1 else None
+    try:
+        table = run_atlas(base, grid, args.out, args.cold, progress(""), comm, surrogate)
+        if newton_process is not None:
+            newton_process.join()
+            if newton_process.exitcode != 0:
+                raise ShapeoptError(
+                    f"the Newton route's process ended with exit code {newton_process.exitcode}; "
+                    "the same command completes it"
+                )
+    finally:
+        if newton_process is not None and newton_process.is_alive():
+            newton_process.terminate()
+            newton_process.join()
     result = table | {"out": str(args.out)}
     text = _atlas_text(table, args.out)
     converged = table["totals"]["converged"] == table["totals"]["problems"]
-    if args.compare_adjoint:
-        newton = run_atlas(base, grid, args.out / ADJOINT, False, progress("Newton route "), comm)
+    if args.compare_adjoint:  # with --workers 2 every problem is finished: read back
+        shown = progress("Newton route ") if newton_process is None else None
+        newton = run_atlas(base, grid, args.out / ADJOINT, False, shown, comm)
         comparison = compare_routes(newton, table)
         write_json(comparison, args.out / "comparison.json", comm.rank)
         if comm.rank == 0:
@@ -107,6 +134,32 @@ def atlas_command(args: argparse.Namespace) -> int:
         converged = converged and newton["totals"]["converged"] == newton["totals"]["problems"]
     print_result(args, result, text, comm.rank)
     return 0 if converged else 6
+
+
+def _start_newton_route(base, grid, out):
+    """The Newton route's atlas into `out` in a second process (ending with this one), started."""
+    from shapeopt.data.workers import single_threaded_children
+
+    with single_threaded_children() as context:
+        process = context.Process(target=_newton_route, args=(base, grid, out, os.getpid()), daemon=True)
+        process.start()
+    return process
+
+
+def _newton_route(base, grid, out, parent: int) -> None:
+    """In the second process: the Newton route's atlas, its progress lines on stderr."""
+    from shapeopt.data.workers import end_with_parent
+    from shapeopt.design.atlas import run_atlas
+    from shapeopt.fem import MPI
+
+    end_with_parent(parent)
+    try:
+        run_atlas(
+            base, grid, out, False, lambda p: status_line(f"Newton route {_progress_text(p)}"), MPI.COMM_SELF
+        )
+    except ShapeoptError as exc:  # one line, as the command would print it; the parent names the code
+        status_line(f"shapeopt: error: Newton route: {exc}")
+        sys.exit(exc.exit_code)
 
 
 def _progress_text(p) -> str:

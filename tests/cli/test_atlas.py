@@ -218,6 +218,8 @@ BAD = [
     (["--re", "5", "--compare-adjoint"], "--compare-adjoint needs --surrogate FILE"),
     (["--re", "5", "--surrogate", "missing.pt"], "surrogate file not found: missing.pt"),
     (["--re", "5", "--surrogate", "m.pt", "--refit-seconds", "0"], "seconds must be finite and > 0, got 0"),
+    (["--re", "5", "--workers", "3"], "argument --workers: expected 1 or 2, got '3'"),
+    (["--re", "5", "--surrogate", "m.pt", "--workers", "2"], "--workers 2 needs --compare-adjoint"),
 ]
 
 

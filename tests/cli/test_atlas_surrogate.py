@@ -119,3 +119,20 @@ def test_break_even_is_where_the_cumulative_costs_cross_or_setup_over_the_saving
     assert break_even(newton, dearer) == {"problems": None, "saving_per_problem": 2.0, "projected": 10.0}
     worse = cumulative([{"fem_solves": 4}] * 6, 1.0, ("fem_solves",))
     assert break_even(newton, worse)["projected"] is None
+
+
+@pytest.mark.slow
+def test_two_workers_run_the_newton_route_beside_the_surrogate_route(routes, tmp_path):
+    out = tmp_path / "atlas"
+    args = atlas_args(out, *GRID, "--surrogate", str(routes.model), "--compare-adjoint", "--workers", "2")
+    args[1] = RANGE_CASE
+    both = run_in_process([*args, "--json"])
+    assert both.code == 0, both.stderr[-2000:]
+    comparison = json.loads(both.stdout)["comparison"]
+    assert comparison["max_cd_difference"] <= 1e-6 and comparison["problems"] == 2
+    newton = json.loads((out / "adjoint" / "atlas.json").read_text())
+    assert [row["cd"] for row in newton["rows"]] == pytest.approx(
+        [row["cd"] for row in json.loads((routes.out / "adjoint" / "atlas.json").read_text())["rows"]],
+        rel=1e-9,
+    )
+    assert "Traceback" not in both.stderr
