@@ -14,8 +14,18 @@ $(STAMP): pyproject.toml
 	$$python -m venv $(VENV) && $(BIN)/python -m pip install -q --upgrade pip && \
 	$(BIN)/python -m pip install -q -e '.[test]' && touch $(STAMP)
 
+# The demo's surrogate: 48 coarse samples of the narrow Fourier space over Re 1-40, trained 30 s.
+DEMO_CASE := cases/cylinder-re1-40.toml
+DEMO_DATA := data/demo-coarse-48.h5
+DEMO_SURROGATE := data/demo-coarse-48-sobolev.pt
+
 demo: $(STAMP)
 	$(BIN)/shapeopt optimize cases/cylinder-re40.toml --out runs/demo
+	$(BIN)/shapeopt dataset $(DEMO_CASE) --level coarse --samples 48 --workers 2 --out $(DEMO_DATA)
+	test -f $(DEMO_SURROGATE) || $(BIN)/shapeopt train $(DEMO_CASE) --level coarse --data $(DEMO_DATA) \
+	  --method sobolev --epochs 1000000 --budget-seconds 30 --out $(DEMO_SURROGATE)
+	$(BIN)/shapeopt atlas $(DEMO_CASE) --level coarse --re 1,2,5,10,20,40 --surrogate $(DEMO_SURROGATE) \
+	  --refit --refit-seconds 2 --compare-adjoint --workers 2 --out runs/demo-atlas
 
 test: $(STAMP)
 	$(BIN)/ruff check .

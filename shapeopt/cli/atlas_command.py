@@ -130,7 +130,7 @@ def atlas_command(args: argparse.Namespace) -> int:
                 comparison, args.out / "comparison.png", f"{base.name}, level {base.level}"
             )
         result |= {"comparison": comparison}
-        text += "\n" + _comparison_text(comparison, args.out)
+        text += "\n" + _comparison_text(comparison, table, newton, args.out)
         converged = converged and newton["totals"]["converged"] == newton["totals"]["problems"]
     print_result(args, result, text, comm.rank)
     return 0 if converged else 6
@@ -207,9 +207,16 @@ def _atlas_text(table: dict, out) -> str:
     return "\n".join(lines)
 
 
-def _comparison_text(c: dict, out) -> str:
-    """The two routes' totals and break-even points."""
+def _comparison_text(c: dict, surrogate: dict, newton: dict, out) -> str:
+    """Each problem's FEM solves by both routes (atlas tables `surrogate` and `newton`), the totals and
+    the break-even points."""
     setup = c["setup"]
+    problems = [
+        f"  Re {s['re']:g}, area ratio {s['area_ratio']:g}, min thickness {s['min_thickness']:g}: FEM solves "
+        f"surrogate route {s['fem_solves']} (+{s['reference_solves']} reference), Newton route "
+        f"{n['fem_solves']} (+{n['reference_solves']})"
+        for s, n in zip(surrogate["rows"], newton["rows"], strict=True)
+    ]
 
     def even(b: dict) -> str:
         if b["problems"] is not None:
@@ -221,6 +228,7 @@ def _comparison_text(c: dict, out) -> str:
     return "\n".join(
         [
             f"surrogate route against Newton (warm), {c['problems']} problems, everything counted:",
+            *problems,
             f"  FEM solves: surrogate {c['solves']['surrogate']:.0f} (dataset {setup['dataset_solves']}) "
             f"against {c['solves']['newton']:.0f}, ratio {c['solves']['ratio']:.2f}; "
             f"{even(c['break_even_solves'])}",
