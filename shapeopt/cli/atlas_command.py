@@ -229,7 +229,9 @@ def _comparison_text(c: dict, surrogate: dict, newton: dict, out) -> str:
         [
             f"surrogate route against Newton (warm), {c['problems']} problems, everything counted:",
             *problems,
-            f"  FEM solves: surrogate {c['solves']['surrogate']:.0f} (dataset {setup['dataset_solves']}) "
+            f"  FEM solves: surrogate {c['solves']['surrogate']:.0f} (dataset {setup['dataset_solves']}"
+            + (f", training {setup['training_solves']}" if setup.get("training_solves") else "")
+            + ") "
             f"against {c['solves']['newton']:.0f}, ratio {c['solves']['ratio']:.2f}; "
             f"{even(c['break_even_solves'])}",
             f"  seconds (one process): surrogate {c['seconds']['surrogate']:.0f} (dataset "

@@ -1,12 +1,13 @@
 """The atlas's two routes side by side: cumulative FEM solves and seconds against problems, break-even.
 
-Everything is counted. The Newton route: its solves and seconds per problem, the circle's reference solves
-included. The surrogate route: the same per problem, with the surrogate's refits, on top of what the
-surrogate cost before the atlas (`atlas_surrogate.setup_cost`: its dataset's FEM solves and their seconds,
-its training seconds). Seconds are those of one process throughout (a dataset made by two workers took
-about half its summed seconds of wall time). The break-even point is the first problem after which the
-surrogate route's cumulative count is at most the Newton route's; where there is none, the projection is
-setup cost over the mean saving per problem (never, where the surrogate route saves nothing per problem).
+Everything is counted. The Newton route: its solves and seconds per problem, the circle's reference
+solves included. The surrogate route: the same per problem, with the surrogate's refits, on top of what
+the surrogate cost before the atlas (`atlas_surrogate.setup_cost`: its dataset's FEM solves and their
+seconds, its training's seconds and FEM solves). Seconds are those of one process throughout (a dataset
+made by two workers took about half its summed seconds of wall time). The break-even point is the first
+problem after which the surrogate route's cumulative count is at most the Newton route's; where there is
+none, the projection is setup cost over the mean saving per problem (never, where the surrogate route
+saves nothing per problem).
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ def compare_routes(newton: dict[str, Any], surrogate: dict[str, Any]) -> dict[st
     setup = surrogate["setup"]
     curves = {
         "newton_solves": cumulative(newton["rows"], 0.0, SOLVES),
-        "surrogate_solves": cumulative(surrogate["rows"], setup["dataset_solves"], SOLVES),
+        "surrogate_solves": cumulative(
+            surrogate["rows"], setup["dataset_solves"] + setup.get("training_solves", 0), SOLVES
+        ),
         "newton_seconds": cumulative(newton["rows"], 0.0, SECONDS),
         "surrogate_seconds": cumulative(
             surrogate["rows"], setup["dataset_seconds"] + setup["training_seconds"], SECONDS

@@ -65,18 +65,18 @@ def load_surrogate(path: Path) -> surrogates.Surrogate:
 def setup_cost(model: surrogates.Surrogate) -> dict[str, Any]:
     """What the surrogate cost before any atlas: the FEM solves its dataset made (failed ones included,
     verified optimizer samples excluded), their summed seconds (one process each; `workers` ran them side
-    by side), and the training's seconds; the dataset's counts are None if it (`meta["dataset"]`) is not
-    here."""
+    by side), the training's seconds and the FEM solves it made (`pg-fresh`'s solves of fresh designs;
+    the residuals and Jacobian products of `dp`, `pg` and `hig` are in its seconds); the dataset's counts
+    are None if it (`meta["dataset"]`) is not here."""
     dataset = Path(model.meta.get("dataset") or "")
     metrics = model.meta.get("metrics")
-    training = float(metrics.get("train_seconds", 0.0)) if isinstance(metrics, dict) else 0.0
+    metrics = metrics if isinstance(metrics, dict) else {}
+    training = {
+        "training_seconds": float(metrics.get("train_seconds", 0.0)),
+        "training_solves": int((metrics.get("physics_calls") or {}).get("solution_from", 0)),
+    }
     if not dataset.is_file():
-        return {
-            "dataset": str(dataset),
-            "dataset_solves": None,
-            "dataset_seconds": None,
-            "training_seconds": training,
-        }
+        return {"dataset": str(dataset), "dataset_solves": None, "dataset_seconds": None} | training
     with h5py.File(dataset, "r") as f:
         n = f["committed"].shape[0]
         own = f["index"][:n] < VERIFIED_INDEX
@@ -85,8 +85,7 @@ def setup_cost(model: surrogates.Surrogate) -> dict[str, Any]:
         "dataset": str(dataset),
         "dataset_solves": int(np.sum(own)),
         "dataset_seconds": seconds,
-        "training_seconds": training,
-    }
+    } | training
 
 
 @dataclass(frozen=True)

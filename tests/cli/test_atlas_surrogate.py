@@ -60,6 +60,7 @@ def test_the_surrogate_route_reaches_the_newton_optima_and_every_solve_is_counte
     assert comparison["max_cd_difference"] <= 1e-6  # the same optima, each at an FEM KKT point
     # Everything counted: the dataset's 10 solves first, then each problem's solves with its reference.
     assert table["setup"]["dataset_solves"] == 10 and table["setup"]["training_seconds"] > 0
+    assert table["setup"]["training_solves"] == 0  # sobolev trains on the dataset alone
     solves = comparison["curves"]["surrogate_solves"]
     per_problem = [row["fem_solves"] + row["reference_solves"] for row in table["rows"]]
     assert solves == [10, 10 + per_problem[0], 10 + sum(per_problem)]
