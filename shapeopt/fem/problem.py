@@ -110,11 +110,11 @@ class DragProblem:
         """A copy of the state w = (u, p) of the last solve on the reference DOF layout: (n,) float64."""
         return self.solver.state()
 
-    def start_from(self, state: np.ndarray) -> None:
+    def start_from(self, state: np.ndarray | None) -> None:
         """Start the next solve's Newton iteration from `state` (n,) on the reference DOF layout (e.g. the
-        solution of a neighbouring problem) instead of the last solve's; one that fails from it starts
-        again from Stokes."""
-        self._warm = np.array(state, dtype=float)
+        solution of a neighbouring problem) instead of the last solve's, or from Stokes (None); one that
+        fails from a given state starts again from Stokes."""
+        self._warm = None if state is None else np.array(state, dtype=float)
 
     def state_weights(self) -> np.ndarray:
         """Diagonal (n,) of the mass matrix of (u, p) on the reference mesh: the state inner-product
