@@ -26,7 +26,8 @@ import numpy as np
 
 import surrogates
 from shapeopt.cases import case_from_dict
-from shapeopt.design.atlas import PROBLEMS, RECORD, Conditions, case_for, warm_start
+from shapeopt.design.atlas import PROBLEMS, RECORD
+from shapeopt.design.atlas_starts import Conditions, case_for, warm_start
 from shapeopt.design.trust_region import MirroredSurrogate, minimise_model
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem

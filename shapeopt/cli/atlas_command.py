@@ -61,8 +61,9 @@ ADJOINT = "adjoint"  # with --compare-adjoint, the Newton route's atlas folder i
 
 
 def atlas_command(args: argparse.Namespace) -> int:
-    from shapeopt.design.atlas import atlas_grid, check_atlas_folder, grid_problems, run_atlas
+    from shapeopt.design.atlas import check_atlas_folder, grid_problems, run_atlas
     from shapeopt.design.atlas_compare import compare_routes, write_comparison_picture
+    from shapeopt.design.atlas_starts import atlas_grid
     from shapeopt.design.atlas_surrogate import SurrogateChoice, load_surrogate, setup_cost
     from shapeopt.fem import MPI
     from shapeopt.files import write_json

@@ -17,7 +17,7 @@ import pytest
 
 from shapeopt.cases import load_case
 from shapeopt.cli import main
-from shapeopt.design.atlas import Conditions, dilated, warm_start
+from shapeopt.design.atlas_starts import Conditions, dilated, warm_start
 from shapeopt.fem.problem import DragProblem
 from shapeopt.geometry.shapes import RadialShape
 from tests.helpers import CASES, shapeopt_command, started_interruptible, wait_for_line
