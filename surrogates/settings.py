@@ -106,7 +106,7 @@ class TrainSettings:
     `plateau`: train until converged (`surrogates.schedule.PlateauSchedule`), epochs and budget as caps.
     """
 
-    method: str = "supervised"
+    method: str = "sobolev"  # the best surrogate for its cost on a CPU (docs/training-methods.md)
     epochs: int = 3000
     batch: int = 64
     lr: float = 2e-3
