@@ -13,14 +13,17 @@ a solve from Stokes, a warm solve (from the last state, after a small shape chan
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
 import numpy as np
+import ufl
 
 from shapeopt.cases import LEVELS, load_case
 from shapeopt.design.runs import solve_case, stored_or_optimized
 from shapeopt.errors import ShapeoptError
+from shapeopt.fem.meshing import BODY
 from shapeopt.fem.problem import DragProblem
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
@@ -34,6 +37,27 @@ def solved_cd(case, shape: Path | None = None) -> str:
         return f"{solve_case(case, shape)['cd']:.5f}"
     except ShapeoptError as exc:
         return f"refused ({exc.__class__.__name__})"
+
+
+def drag_parts(case, shape: Path) -> list[tuple[float, float]]:
+    """Pressure and viscous parts of C_D (surface integrals of −p n and ν(∇u + ∇uᵀ)n over the body) of the
+    circle and of `shape` (shape.json), at the case's level."""
+    from dolfinx import fem  # after shapeopt.fem, which loads the solver's libraries first
+
+    s = np.asarray(json.loads(shape.read_text())["s"], dtype=float)
+    with DragProblem(case) as problem:
+        solver = problem.solver
+        u, p = ufl.split(solver.w)
+        n = ufl.FacetNormal(solver.flow_mesh.mesh)
+        ds = ufl.Measure("ds", domain=solver.flow_mesh.mesh, subdomain_data=solver.flow_mesh.facets)
+        scale = 2.0 / (solver.u_ref**2 * solver.diameter)
+        pressure = fem.form(p * n[0] * ds(BODY))
+        viscous = fem.form(-solver.nu * ufl.dot(ufl.grad(u) + ufl.grad(u).T, n)[0] * ds(BODY))
+        parts = []
+        for shape_s in (np.zeros(problem.size), s):
+            problem.evaluate(shape_s)
+            parts.append(tuple(scale * fem.assemble_scalar(form) for form in (pressure, viscous)))
+        return parts
 
 
 def costs(case) -> tuple[int, float, float, float]:
@@ -92,6 +116,14 @@ def main() -> None:
         circle = [solved_cd(case.with_overrides(level=level)) for level in LEVELS]
         optimum = [solved_cd(case.with_overrides(level=level), shape) for level in LEVELS]
         print(f"| {name} | " + " | ".join(circle + optimum) + " |", flush=True)
+    print("\nPressure and viscous parts of C_D (surface integrals), circle and Newton optimum:\n")
+    print(
+        "| case | circle: pressure / viscous | optimum: pressure / viscous | viscous share at the optimum |"
+    )
+    print("|---|---|---|---|")
+    for name, case in cases.items():
+        (cp, cv), (op, ov) = drag_parts(case, args.out / f"{name}-newton" / "shape.json")
+        print(f"| {name} | {cp:.3f} / {cv:.3f} | {op:.3f} / {ov:.3f} | {ov / (op + ov):.0%} |", flush=True)
     print(f"\nCost at level {args.level} (one process):\n")
     print("| case | DOFs | solve from Stokes s | warm solve s | adjoint s | adjoint / warm solve |")
     print("|---|---|---|---|---|---|")
