@@ -20,7 +20,7 @@ from shapeopt.errors import CaseError
 from shapeopt.geometry.shapes import PARAMETRISATIONS, RadialShape
 from surrogates.spec import ParameterSpec
 
-DOMAIN_KINDS = ("freestream", "dfg-channel")
+DOMAIN_KINDS = ("freestream", "dfg-channel", "axisymmetric")
 LEVELS = ("coarse", "medium", "fine")
 # DFG 2D-1 geometry (Schäfer & Turek 1996), in metres: channel length and height, the body's centre and
 # the radius of its reference circle.
@@ -34,7 +34,8 @@ DFG_MAP_RADIUS = min(DFG_CENTER[0], DFG_CENTER[1], DFG_HEIGHT - DFG_CENTER[1])
 
 @dataclass(frozen=True)
 class Domain:
-    """Flow domain. Lengths are in body diameters (freestream) or metres (dfg-channel)."""
+    """Flow domain. Lengths are in body diameters (freestream; axisymmetric: the meridional half-plane
+    r ≥ 0 of a sphere in uniform flow, `half_width` its radial extent) or metres (dfg-channel)."""
 
     kind: str
     upstream: float = 40.0
@@ -124,7 +125,10 @@ class Case:
 
 def body_shape(case: Case) -> RadialShape:
     """The case's parametrisation about the reference circle: diameter 1 at the origin in the free stream,
-    the DFG cylinder (radius 0.05 m at (0.2, 0.2) m) in the channel."""
+    the DFG cylinder (radius 0.05 m at (0.2, 0.2) m) in the channel. `CaseError` for a body of revolution,
+    whose shape is fixed (the sphere)."""
+    if case.domain.kind == "axisymmetric":
+        raise CaseError(f"case '{case.name}': the body of revolution is the sphere; its shape is not free")
     channel = case.domain.kind == "dfg-channel"
     return RadialShape(
         kind=case.shape.parametrisation,
@@ -226,6 +230,8 @@ def case_from_dict(data: Any, source: str = "saved case") -> Case:
     raw |= {section: data.get(section, {}) for section in sections}
     if isinstance(raw["domain"], dict) and raw["domain"].get("kind") == "dfg-channel":  # the fixed channel
         raw["domain"] = {"kind": "dfg-channel"}
+    if isinstance(raw["domain"], dict) and raw["domain"].get("kind") == "axisymmetric":  # the fixed sphere
+        raw |= {"shape": {}, "constraints": {}, "optimize": {}}
     raw["flow"] = {"re": data["re_range"] if data.get("re_range") is not None else data.get("re")}
     raw["mesh"] = {"level": data.get("level")}
     return parse_case(raw, source=source)
@@ -278,6 +284,13 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
         if key in values["solver"]:
             _check_positive(errors, f"solver.{key}", values["solver"][key])
     _check_shape(errors, values)
+    if values["domain"].get("kind") == "axisymmetric" and any(
+        values[s] for s in ("shape", "constraints", "optimize")
+    ):
+        errors.append(
+            "the axisymmetric domain holds the sphere, whose shape is fixed: [shape], [constraints] and "
+            "[optimize] do not apply"
+        )
     if not errors:
         errors += _reachability_problems(
             Domain(**values["domain"]), ShapeSettings(**values["shape"]), Constraints(**values["constraints"])
@@ -407,7 +420,7 @@ def _reachability_problems(domain: Domain, shape: ShapeSettings, constraints: Co
             "(the diameter of the circle of the body's area)"
         )
     reach = body.r0 * (1 + body.radius_ratio_bound(shape.bound))
-    for key in ("upstream", "downstream", "half_width") if domain.kind == "freestream" else ():
+    for key in ("upstream", "downstream", "half_width") if domain.kind != "dfg-channel" else ():
         if getattr(domain, key) < reach + BOX_MARGIN:
             problems.append(
                 f"'domain.{key}' {getattr(domain, key):g} does not hold the body: it may reach {reach:.3g} D "

@@ -1,6 +1,9 @@
 """Steady incompressible Navier–Stokes on a body-fitted mesh: Taylor–Hood P2/P1, SNES Newton, MUMPS LU.
 
 Non-dimensional form with density 1: `-ν Δu + (u·∇)u + ∇p = 0`, `∇·u = 0`, `ν = U D / Re`.
+For a body of revolution (`axisymmetric` domain) the same equations in the meridional half-plane
+(x, r), r ≥ 0, without swirl: the weak form is weighted by r, with the hoop terms ν u_r v_r / r and the
+divergence ∂_x u_x + ∂_r u_r + u_r / r, and u_r = 0 on the axis.
 The Stokes problem (convection switched off) gives the initial guess; continuation in Re takes over
 when Newton fails from it. A solve that does not converge raises `SolverError`.
 """
@@ -19,7 +22,7 @@ from petsc4py import PETSc
 
 from shapeopt.cases import DFG_HEIGHT, Case
 from shapeopt.errors import SolverError
-from shapeopt.fem.meshing import BODY, INLET, WALLS, FlowMesh
+from shapeopt.fem.meshing import AXIS, BODY, INLET, WALLS, FlowMesh
 
 DFG_UMAX = 0.3  # peak inflow speed of DFG 2D-1; the mean is 2/3 of it
 # Exact for the convection term u·∇u·v (degree 5) on straight cells; curved cells are only at the body.
@@ -59,15 +62,26 @@ class FlowSolver:
         self.nu = fem.Constant(mesh, default_scalar_type(self.u_ref * self.diameter / case.re))
         self.convection = fem.Constant(mesh, default_scalar_type(1.0))
 
+        self.axisymmetric = case.domain.kind == "axisymmetric"
         self.bcs = self._boundary_conditions(dfg)
         u, p = ufl.split(self.w)
         v, q = ufl.TestFunctions(self.W)
-        self.residual_form = (
-            self.nu * ufl.inner(ufl.grad(u), ufl.grad(v))
-            + self.convection * ufl.inner(ufl.grad(u) * u, v)
-            - p * ufl.div(v)
-            - q * ufl.div(u)
-        ) * ufl.dx(metadata={"quadrature_degree": QUADRATURE_DEGREE})
+        dx = ufl.dx(metadata={"quadrature_degree": QUADRATURE_DEGREE})
+        if self.axisymmetric:  # (x, r) = (x[0], x[1]); u = (u_x, u_r), no swirl; the weak form times r
+            r = ufl.SpatialCoordinate(mesh)[1]
+            self.residual_form = (
+                self.nu * (ufl.inner(ufl.grad(u), ufl.grad(v)) * r + u[1] * v[1] / r)
+                + self.convection * ufl.inner(ufl.grad(u) * u, v) * r
+                - p * (ufl.div(v) * r + v[1])
+                - q * (ufl.div(u) * r + u[1])
+            ) * dx
+        else:
+            self.residual_form = (
+                self.nu * ufl.inner(ufl.grad(u), ufl.grad(v))
+                + self.convection * ufl.inner(ufl.grad(u) * u, v)
+                - p * ufl.div(v)
+                - q * ufl.div(u)
+            ) * dx
         self.residual = fem.form(self.residual_form)
 
         FlowSolver._instances += 1
@@ -115,7 +129,12 @@ class FlowSolver:
 
         if dfg:
             return [velocity_bc(parabolic, INLET), velocity_bc(zero, WALLS), velocity_bc(zero, BODY)]
-        return [velocity_bc(uniform, INLET), velocity_bc(uniform, WALLS), velocity_bc(zero, BODY)]
+        bcs = [velocity_bc(uniform, INLET), velocity_bc(uniform, WALLS), velocity_bc(zero, BODY)]
+        if self.axisymmetric:  # no radial velocity on the axis
+            radial, _ = self.W.sub(0).sub(1).collapse()
+            dofs = fem.locate_dofs_topological((self.W.sub(0).sub(1), radial), fdim, facets.find(AXIS))
+            bcs.append(fem.dirichletbc(fem.Function(radial), dofs, self.W.sub(0).sub(1)))
+        return bcs
 
     @property
     def dofs(self) -> int:

@@ -38,13 +38,19 @@ class ForceEvaluator:
         for component in range(2):
             dofs = fem.locate_dofs_topological(W.sub(0).sub(component), fdim, body_facets)
             self.body_dofs.append(dofs[dofs < n_owned])
-        self.scale = 2.0 / (solver.u_ref**2 * solver.diameter)
-
         u, p = ufl.split(solver.w)
         n = ufl.FacetNormal(solver.flow_mesh.mesh)
         sigma = -p * ufl.Identity(2) + solver.nu * (ufl.grad(u) + ufl.grad(u).T)
         ds = ufl.Measure("ds", domain=solver.flow_mesh.mesh, subdomain_data=facets)
-        self._surface = [fem.form(-ufl.dot(sigma, n)[i] * ds(BODY)) for i in range(2)]
+        if solver.axisymmetric:
+            # The residual and the traction are per radian, weighted by r: the force is 2π times them,
+            # on the frontal area π D²/4; there is no lift.
+            self.scale = 2.0 * np.pi / (0.5 * solver.u_ref**2 * np.pi * solver.diameter**2 / 4)
+            r = ufl.SpatialCoordinate(solver.flow_mesh.mesh)[1]
+            self._surface = [fem.form(-ufl.dot(sigma, n)[0] * r * ds(BODY)), None]
+        else:
+            self.scale = 2.0 / (solver.u_ref**2 * solver.diameter)
+            self._surface = [fem.form(-ufl.dot(sigma, n)[i] * ds(BODY)) for i in range(2)]
 
     def volume(self) -> Coefficients:
         """Coefficients from the weak residual (the accurate ones)."""
@@ -52,12 +58,14 @@ class ForceEvaluator:
         residual.scatter_reverse(la.InsertMode.add)
         comm = self.solver.flow_mesh.mesh.comm
         force = [-comm.allreduce(float(np.sum(residual.array[dofs]))) for dofs in self.body_dofs]
-        return Coefficients(cd=self.scale * force[0], cl=self.scale * force[1])
+        return Coefficients(
+            cd=self.scale * force[0], cl=0.0 if self.solver.axisymmetric else self.scale * force[1]
+        )
 
     def surface(self) -> Coefficients:
         """Coefficients from the surface integral of the traction (cross-check)."""
         comm = self.solver.flow_mesh.mesh.comm
-        force = [comm.allreduce(fem.assemble_scalar(form)) for form in self._surface]
+        force = [0.0 if form is None else comm.allreduce(fem.assemble_scalar(form)) for form in self._surface]
         return Coefficients(cd=self.scale * force[0], cl=self.scale * force[1])
 
 

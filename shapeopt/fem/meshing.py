@@ -1,6 +1,7 @@
 """Body-fitted triangle meshes from gmsh: curved (order-2) body, graded near the body and in the wake.
 
-Facet markers: INLET, OUTLET, WALLS (channel walls or free-stream sides), BODY.
+Facet markers: INLET, OUTLET, WALLS (channel walls or free-stream sides), BODY, and AXIS (the symmetry axis
+r = 0 of the axisymmetric half-plane, which holds the half-body).
 Meshing runs on rank 0 only; the mesh is then distributed over the communicator.
 """
 
@@ -25,7 +26,7 @@ from mpi4py import MPI
 from shapeopt.cases import DFG_CENTER, DFG_HEIGHT, DFG_LENGTH, DFG_RADIUS, Case
 from shapeopt.errors import MeshError
 
-FLUID, INLET, OUTLET, WALLS, BODY = 1, 2, 3, 4, 5
+FLUID, INLET, OUTLET, WALLS, BODY, AXIS = 1, 2, 3, 4, 5, 6
 
 _REFINEMENT = {"coarse": 1.0, "medium": 2.0, "fine": 4.0}
 MESH_DIR = Path(os.environ.get("SHAPEOPT_MESHES", Path(__file__).resolve().parents[2] / "meshes"))
@@ -69,7 +70,8 @@ def domain_geometry(case: Case) -> tuple[tuple[float, float, float, float], tupl
     if case.domain.kind == "dfg-channel":
         return (0.0, DFG_LENGTH, 0.0, DFG_HEIGHT), DFG_CENTER, DFG_RADIUS
     d = case.domain
-    return (-d.upstream, d.downstream, -d.half_width, d.half_width), (0.0, 0.0), 0.5
+    bottom = 0.0 if case.domain.kind == "axisymmetric" else -d.half_width
+    return (-d.upstream, d.downstream, bottom, d.half_width), (0.0, 0.0), 0.5
 
 
 def reference_mesh_path(case: Case) -> Path | None:
@@ -107,7 +109,10 @@ def build_mesh(
                     gmsh.open(str(stored))
                 else:
                     gmsh.model.add(case.name)
-                    _body_in_box(box, center, radius, mesh_sizes(case), body)
+                    if case.domain.kind == "axisymmetric":
+                        _half_body_on_axis(box, radius, mesh_sizes(case))
+                    else:
+                        _body_in_box(box, center, radius, mesh_sizes(case), body)
                     if store and stored is not None:
                         _write_whole(stored)
             sha = _content_hash()
@@ -210,7 +215,41 @@ def _body_in_box(
     model.addPhysicalGroup(1, [right], OUTLET, name="outlet")
     model.addPhysicalGroup(1, [bottom, top], WALLS, name="walls")
     model.addPhysicalGroup(1, arcs, BODY, name="body")
+    _sizes_and_mesh(arcs, rear, cy, sizes)
 
+
+def _half_body_on_axis(box: tuple[float, float, float, float], radius: float, sizes: MeshSizes) -> None:
+    """The meridional half-plane r = y ≥ 0 of a sphere of `radius` at the origin in the box: the upper
+    half-circle as two quarter arcs, the axis on either side of it (AXIS), and the same size fields and
+    order-2 mesh as the planar body."""
+    x0, x1, _, y1 = box
+    occ = gmsh.model.occ
+    front, top_point, rear = (occ.addPoint(x, y, 0) for x, y in ((-radius, 0), (0, radius), (radius, 0)))
+    corners = [occ.addPoint(x, y, 0) for x, y in ((x0, 0), (x1, 0), (x1, y1), (x0, y1))]
+    centre = occ.addPoint(0, 0, 0)
+    arcs = [occ.addCircleArc(rear, centre, top_point), occ.addCircleArc(top_point, centre, front)]
+    occ.remove([(0, centre)])
+    axis = [occ.addLine(corners[0], front), occ.addLine(rear, corners[1])]
+    right, top = occ.addLine(corners[1], corners[2]), occ.addLine(corners[2], corners[3])
+    left = occ.addLine(corners[3], corners[0])
+    loop = occ.addCurveLoop([axis[0], -arcs[1], -arcs[0], axis[1], right, top, left])
+    surface = occ.addPlaneSurface([loop])
+    occ.synchronize()
+
+    model = gmsh.model
+    model.addPhysicalGroup(2, [surface], FLUID, name="fluid")
+    model.addPhysicalGroup(1, [left], INLET, name="inlet")
+    model.addPhysicalGroup(1, [right], OUTLET, name="outlet")
+    model.addPhysicalGroup(1, [top], WALLS, name="walls")
+    model.addPhysicalGroup(1, arcs, BODY, name="body")
+    model.addPhysicalGroup(1, axis, AXIS, name="axis")
+    _sizes_and_mesh(arcs, radius, 0.0, sizes)
+
+
+def _sizes_and_mesh(arcs: list[int], rear: float, cy: float, sizes: MeshSizes) -> None:
+    """Element sizes growing from the body curves `arcs` and from the wake segment on y = cy behind
+    x = `rear`, capped at the far size; then the order-2 mesh of the current gmsh model."""
+    model = gmsh.model
     fields = model.mesh.field
     body_distance = fields.add("Distance")
     fields.setNumbers(body_distance, "CurvesList", arcs)
