@@ -41,6 +41,9 @@ class Domain:
     upstream: float = 40.0
     downstream: float = 80.0
     half_width: float = 40.0
+    # Centres (x, y) in D of the bodies, each a circle of diameter 1 (free stream only); the box's lengths
+    # are from the origin. Several bodies are solved with their shapes fixed.
+    bodies: tuple[tuple[float, float], ...] = ((0.0, 0.0),)
 
 
 @dataclass(frozen=True)
@@ -129,12 +132,14 @@ def body_shape(case: Case) -> RadialShape:
     whose shape is fixed (the sphere)."""
     if case.domain.kind == "axisymmetric":
         raise CaseError(f"case '{case.name}': the body of revolution is the sphere; its shape is not free")
+    if len(case.domain.bodies) > 1:
+        raise CaseError(f"case '{case.name}': several bodies are circles so far; their shapes are not free")
     channel = case.domain.kind == "dfg-channel"
     return RadialShape(
         kind=case.shape.parametrisation,
         modes=case.shape.modes,
         r0=DFG_RADIUS if channel else 0.5,
-        center=DFG_CENTER if channel else (0.0, 0.0),
+        center=DFG_CENTER if channel else case.domain.bodies[0],
         stretch=case.shape.knot_stretch,
     )
 
@@ -194,6 +199,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "upstream": _NUMBER,
         "downstream": _NUMBER,
         "half_width": _NUMBER,
+        "bodies": ((list,), "a list of [x, y] centres"),
     },
     "flow": {"re": ((int, float, list), "a number or a [low, high] range")},
     "mesh": {"level": ((str,), "a string")},
@@ -228,6 +234,9 @@ def case_from_dict(data: Any, source: str = "saved case") -> Case:
     sections = ["domain", "solver", "shape", "constraints", "optimize"]
     raw = {key: data[key] for key in ("name", "description") if key in data}
     raw |= {section: data.get(section, {}) for section in sections}
+    if isinstance(raw["domain"], dict) and isinstance(raw["domain"].get("bodies"), tuple | list):
+        bodies = [list(c) if isinstance(c, tuple | list) else c for c in raw["domain"]["bodies"]]
+        raw["domain"] = raw["domain"] | {"bodies": bodies}  # lists, as TOML has them
     if isinstance(raw["domain"], dict) and raw["domain"].get("kind") == "dfg-channel":  # the fixed channel
         raw["domain"] = {"kind": "dfg-channel"}
     if isinstance(raw["domain"], dict) and raw["domain"].get("kind") == "axisymmetric":  # the fixed sphere
@@ -342,6 +351,36 @@ def _check_domain(errors: list[str], domain: dict[str, Any]) -> None:
             _check_positive(errors, f"domain.{key}", domain[key])
             if kind == "dfg-channel":
                 errors.append(f"'domain.{key}' does not apply to the fixed dfg-channel geometry")
+    if "bodies" in domain:
+        _check_bodies(errors, domain)
+
+
+MIN_BODY_GAP = 0.5  # D between two bodies' circles: the mesh needs cells between them
+
+
+def _check_bodies(errors: list[str], domain: dict[str, Any]) -> None:
+    """`domain.bodies`: a free stream's list of [x, y] centres, at least one, circles at least
+    `MIN_BODY_GAP` apart; stored back as a tuple of (x, y) pairs."""
+    bodies = domain["bodies"]
+    pairs = all(
+        isinstance(c, list)
+        and len(c) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in c)
+        for c in bodies
+    )
+    if not bodies or not pairs:
+        errors.append(f"'domain.bodies' must be a list of [x, y] centres (finite numbers), got {bodies!r}")
+        return
+    if domain.get("kind") != "freestream":
+        errors.append("'domain.bodies' applies to the freestream domain only")
+    centres = np.array(bodies, dtype=float)
+    for i, j in zip(*np.triu_indices(len(centres), 1), strict=True):
+        if np.linalg.norm(centres[i] - centres[j]) < 1.0 + MIN_BODY_GAP:
+            errors.append(
+                f"'domain.bodies' {bodies[i]} and {bodies[j]} are closer than {1 + MIN_BODY_GAP:g} D "
+                f"(circles of diameter 1 at least {MIN_BODY_GAP:g} D apart)"
+            )
+    domain["bodies"] = tuple((float(x), float(y)) for x, y in bodies)
 
 
 def _check_flow(errors: list[str], flow: dict[str, Any]) -> tuple[float, float] | None:
@@ -420,11 +459,16 @@ def _reachability_problems(domain: Domain, shape: ShapeSettings, constraints: Co
             "(the diameter of the circle of the body's area)"
         )
     reach = body.r0 * (1 + body.radius_ratio_bound(shape.bound))
+    if len(domain.bodies) > 1:
+        reach = 0.5  # circles
+    x, y = np.array(domain.bodies).T
+    extents = {"upstream": -x.min(), "downstream": x.max(), "half_width": np.abs(y).max()}
     for key in ("upstream", "downstream", "half_width") if domain.kind != "dfg-channel" else ():
-        if getattr(domain, key) < reach + BOX_MARGIN:
+        need = extents[key] + reach + BOX_MARGIN
+        if getattr(domain, key) < need:
             problems.append(
                 f"'domain.{key}' {getattr(domain, key):g} does not hold the body: it may reach {reach:.3g} D "
-                f"from its centre, so the box needs ≥ {reach + BOX_MARGIN:.3g}"
+                f"from its centre, so the box needs ≥ {need:.3g}"
             )
     return problems
 

@@ -62,6 +62,31 @@ class ForceEvaluator:
             cd=self.scale * force[0], cl=0.0 if self.solver.axisymmetric else self.scale * force[1]
         )
 
+    def per_body(self, centers: tuple[tuple[float, float], ...]) -> list[Coefficients]:
+        """The volume-form coefficients of each body, its boundary DOFs those nearest its centre (x, y):
+        one `Coefficients` per centre, summing to `volume()`."""
+        residual = fem.assemble_vector(self.solver.residual)
+        residual.scatter_reverse(la.InsertMode.add)
+        points = self._velocity_points()
+        comm = self.solver.flow_mesh.mesh.comm
+        centres = np.asarray(centers, dtype=float)
+        result = []
+        for k in range(len(centres)):
+            force = []
+            for dofs in self.body_dofs:
+                nearest = np.argmin(np.linalg.norm(points[dofs][:, None, :] - centres[None], axis=2), axis=1)
+                force.append(-comm.allreduce(float(np.sum(residual.array[dofs[nearest == k]]))))
+            result.append(Coefficients(cd=self.scale * force[0], cl=self.scale * force[1]))
+        return result
+
+    def _velocity_points(self) -> np.ndarray:
+        """(n_W, 2) coordinates of every local velocity DOF of the mixed space (pressure rows: zeros)."""
+        solver = self.solver
+        nodes = solver.V.tabulate_dof_coordinates()[:, :2]  # one row per node; a node holds 2 DOFs
+        points = np.zeros((len(solver.w.x.array), 2))
+        points[np.asarray(solver.V_to_W)] = np.repeat(nodes, solver.V.dofmap.index_map_bs, axis=0)
+        return points
+
     def surface(self) -> Coefficients:
         """Coefficients from the surface integral of the traction (cross-check)."""
         comm = self.solver.flow_mesh.mesh.comm

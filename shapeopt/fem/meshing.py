@@ -66,17 +66,17 @@ def mesh_sizes(case: Case) -> MeshSizes:
 
 
 def domain_geometry(case: Case) -> tuple[tuple[float, float, float, float], tuple[float, float], float]:
-    """Box (x0, x1, y0, y1), body centre and body radius of the case's domain."""
+    """Box (x0, x1, y0, y1), (first) body centre and body radius of the case's domain."""
     if case.domain.kind == "dfg-channel":
         return (0.0, DFG_LENGTH, 0.0, DFG_HEIGHT), DFG_CENTER, DFG_RADIUS
     d = case.domain
     bottom = 0.0 if case.domain.kind == "axisymmetric" else -d.half_width
-    return (-d.upstream, d.downstream, bottom, d.half_width), (0.0, 0.0), 0.5
+    return (-d.upstream, d.downstream, bottom, d.half_width), d.bodies[0], 0.5
 
 
 def reference_mesh_path(case: Case) -> Path | None:
     """Where the reference mesh of a freestream case and level is stored (None for the DFG channel)."""
-    if case.domain.kind != "freestream":
+    if case.domain.kind != "freestream" or case.domain.bodies != ((0.0, 0.0),):
         return None
     d = case.domain
     return MESH_DIR / f"freestream-{d.upstream:g}x{d.downstream:g}x{d.half_width:g}-{case.level}.msh"
@@ -111,6 +111,8 @@ def build_mesh(
                     gmsh.model.add(case.name)
                     if case.domain.kind == "axisymmetric":
                         _half_body_on_axis(box, radius, mesh_sizes(case))
+                    elif len(case.domain.bodies) > 1:
+                        _circles_in_box(box, case.domain.bodies, radius, mesh_sizes(case))
                     else:
                         _body_in_box(box, center, radius, mesh_sizes(case), body)
                     if store and stored is not None:
@@ -215,7 +217,42 @@ def _body_in_box(
     model.addPhysicalGroup(1, [right], OUTLET, name="outlet")
     model.addPhysicalGroup(1, [bottom, top], WALLS, name="walls")
     model.addPhysicalGroup(1, arcs, BODY, name="body")
-    _sizes_and_mesh(arcs, rear, cy, sizes)
+    _sizes_and_mesh(arcs, [(rear, cy)], sizes)
+
+
+def _circles_in_box(
+    box: tuple[float, float, float, float],
+    centers: tuple[tuple[float, float], ...],
+    radius: float,
+    sizes: MeshSizes,
+) -> None:
+    """Several circles of `radius` at `centers` in the box, each as four quarter arcs (BODY all), each
+    with its near-body and wake size fields; then the order-2 mesh."""
+    x0, x1, y0, y1 = box
+    occ = gmsh.model.occ
+    corners = [occ.addPoint(x, y, 0) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
+    bottom, right, top, left = (occ.addLine(corners[i], corners[(i + 1) % 4]) for i in range(4))
+    loops, arcs = [occ.addCurveLoop([bottom, right, top, left])], []
+    for cx, cy in centers:
+        centre = occ.addPoint(cx, cy, 0)
+        ends = [
+            occ.addPoint(cx + radius * np.cos(a), cy + radius * np.sin(a), 0)
+            for a in np.arange(4) * np.pi / 2
+        ]
+        quarter = [occ.addCircleArc(ends[i], centre, ends[(i + 1) % 4]) for i in range(4)]
+        occ.remove([(0, centre)])
+        loops.append(occ.addCurveLoop(quarter))
+        arcs += quarter
+    surface = occ.addPlaneSurface(loops)
+    occ.synchronize()
+
+    model = gmsh.model
+    model.addPhysicalGroup(2, [surface], FLUID, name="fluid")
+    model.addPhysicalGroup(1, [left], INLET, name="inlet")
+    model.addPhysicalGroup(1, [right], OUTLET, name="outlet")
+    model.addPhysicalGroup(1, [bottom, top], WALLS, name="walls")
+    model.addPhysicalGroup(1, arcs, BODY, name="body")
+    _sizes_and_mesh(arcs, [(cx + radius, cy) for cx, cy in centers], sizes)
 
 
 def _half_body_on_axis(box: tuple[float, float, float, float], radius: float, sizes: MeshSizes) -> None:
@@ -243,12 +280,12 @@ def _half_body_on_axis(box: tuple[float, float, float, float], radius: float, si
     model.addPhysicalGroup(1, [top], WALLS, name="walls")
     model.addPhysicalGroup(1, arcs, BODY, name="body")
     model.addPhysicalGroup(1, axis, AXIS, name="axis")
-    _sizes_and_mesh(arcs, radius, 0.0, sizes)
+    _sizes_and_mesh(arcs, [(radius, 0.0)], sizes)
 
 
-def _sizes_and_mesh(arcs: list[int], rear: float, cy: float, sizes: MeshSizes) -> None:
-    """Element sizes growing from the body curves `arcs` and from the wake segment on y = cy behind
-    x = `rear`, capped at the far size; then the order-2 mesh of the current gmsh model."""
+def _sizes_and_mesh(arcs: list[int], rears: list[tuple[float, float]], sizes: MeshSizes) -> None:
+    """Element sizes growing from the body curves `arcs` and from a wake segment behind each rear point
+    (x, y) along the flow, capped at the far size; then the order-2 mesh of the current gmsh model."""
     model = gmsh.model
     fields = model.mesh.field
     body_distance = fields.add("Distance")
@@ -257,16 +294,18 @@ def _sizes_and_mesh(arcs: list[int], rear: float, cy: float, sizes: MeshSizes) -
     near_body = fields.add("MathEval")
     fields.setString(near_body, "F", f"{sizes.body} + {sizes.growth} * F{body_distance}")
 
-    # Distance to the wake segment from the rear of the body to `wake_length` behind it.
-    end = rear + sizes.wake_length
-    wake_distance = f"Sqrt(Max(Max(x - {end}, {rear} - x), 0)^2 + (y - {cy})^2)"
-    in_wake = fields.add("MathEval")
-    fields.setString(in_wake, "F", f"{sizes.wake} + {sizes.growth} * {wake_distance}")
+    # Distance to each wake segment from the rear of a body to `wake_length` behind it.
+    wakes = []
+    for rear, cy in rears:
+        end = rear + sizes.wake_length
+        wake_distance = f"Sqrt(Max(Max(x - ({end}), ({rear}) - x), 0)^2 + (y - ({cy}))^2)"  # signs: mathex
+        wakes.append(fields.add("MathEval"))
+        fields.setString(wakes[-1], "F", f"{sizes.wake} + {sizes.growth} * {wake_distance}")
 
     far = fields.add("MathEval")  # MathEval fields must not nest: gmsh deadlocks on them
     fields.setString(far, "F", f"{sizes.far}")
     smallest = fields.add("Min")
-    fields.setNumbers(smallest, "FieldsList", [near_body, in_wake, far])
+    fields.setNumbers(smallest, "FieldsList", [near_body, *wakes, far])
     fields.setAsBackgroundMesh(smallest)
 
     gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)

@@ -39,6 +39,7 @@ class FlowResult:
     seconds: float
     mesh_sha256: str
     ranks: int
+    bodies: list[dict[str, Any]] | None = None  # several bodies: each one's centre, cd and cl
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
@@ -74,6 +75,13 @@ def summarize(
         front_back = shape.outline_at(np.array([np.pi, 0.0]), np.zeros(shape.size) if s is None else s)
         values = evaluate_points(p, front_back)
         dp = float(values[0] - values[1])
+    bodies = None
+    if len(case.domain.bodies) > 1:
+        parts = forces.per_body(case.domain.bodies)
+        bodies = [
+            {"center": list(center), "cd": part.cd, "cl": part.cl}
+            for center, part in zip(case.domain.bodies, parts, strict=True)
+        ]
     mesh = flow_mesh.mesh
     return FlowResult(
         case=case.name,
@@ -93,4 +101,5 @@ def summarize(
         seconds=seconds,
         mesh_sha256=flow_mesh.sha256,
         ranks=mesh.comm.size,
+        bodies=bodies,
     )
