@@ -122,8 +122,14 @@ class Case:
         return self.re_range or (self.re, self.re)
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved case as plain data (saved with every result)."""
-        return dataclasses.asdict(self)
+        """The resolved case as plain data (saved with every result); `domain.bodies` only where it is not
+        the one body at the origin (so results saved before there could be several read the same)."""
+        data = dataclasses.asdict(self)
+        if self.domain.bodies == Domain.bodies:
+            del data["domain"]["bodies"]
+        else:
+            data["domain"]["bodies"] = [list(c) for c in self.domain.bodies]
+        return data
 
 
 def body_shape(case: Case) -> RadialShape:
@@ -183,7 +189,9 @@ def sample_identity(case: Case) -> dict[str, Any]:
     mesh level and box, solver tolerances and continuation, the morph's quality guard, the parameter
     spec and the Re range. Flat keys such as `solver.rtol`, for a dataset to refuse a mismatch by name."""
     identity: dict[str, Any] = {"level": case.level, "shape.min_quality": case.shape.min_quality}
-    identity |= {f"domain.{k}": v for k, v in dataclasses.asdict(case.domain).items()}
+    identity |= {f"domain.{k}": v for k, v in dataclasses.asdict(case.domain).items() if k != "bodies"}
+    if case.domain.bodies != Domain.bodies:  # several bodies (the one at the origin: as before there were)
+        identity["domain.bodies"] = [list(c) for c in case.domain.bodies]
     identity |= {f"solver.{k}": v for k, v in dataclasses.asdict(case.solver).items()}
     identity["re_range"] = list(case.re_bounds)
     identity["spec"] = parameter_spec(case).to_dict()

@@ -54,6 +54,8 @@ from shapeopt.viz.plots import plot_against_re, plot_outlines_by_re
 
 RECORD = "atlas-case.json"
 PROBLEMS = "problems"
+# Columns a row of an atlas written before they were added reads back as.
+ROW_DEFAULTS = {"refit_seconds": 0.0}
 COLUMNS = (
     "re",
     "area_ratio",
@@ -227,7 +229,7 @@ def run_atlas(
     if route is not None:
         route.settle(out, comm)
     summaries = finished_problems(out)
-    rows = {name: summary["row"] for name, summary in summaries.items()}
+    rows = {name: ROW_DEFAULTS | summary["row"] for name, summary in summaries.items()}
     found = {name: (Conditions.of_row(s["row"]), np.array(s["final"]["s"])) for name, s in summaries.items()}
     states: dict[str, np.ndarray] = {}  # the flow at the optima solved in this run (local DOFs)
     try:

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import math
+import shutil
 import signal
 from pathlib import Path
 from types import SimpleNamespace
@@ -293,3 +294,16 @@ def test_a_start_along_re_extrapolates_the_two_nearest_optima_on_its_line(space5
         assert errors[0] < 0.1 * errors[1], (step, errors)
     other = Conditions(8.0, 1.1, 0.0)  # nearest is off its line: the nearest optimum, dilated
     assert warm_start(space5, other, found)[1] == "re4"
+
+
+@pytest.mark.slow
+def test_an_atlas_written_before_the_refit_column_resumes(atlases, tmp_path):
+    out = tmp_path / "older"
+    shutil.copytree(atlases.warm, out)
+    for path in summaries(out).values():  # rows as an atlas wrote them before refits existed
+        summary = json.loads(path.read_text())
+        del summary["row"]["refit_seconds"]
+        path.write_text(json.dumps(summary))
+    resumed = run_in_process(atlas_args(out, *GRID, "--json"))
+    assert resumed.code == 0, resumed.stderr[-2000:]
+    assert all(row["refit_seconds"] == 0.0 for row in json.loads(resumed.stdout)["rows"])
