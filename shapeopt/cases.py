@@ -136,8 +136,6 @@ def body_shape(case: Case) -> RadialShape:
     """The case's parametrisation about the reference circle: diameter 1 at the origin in the free stream,
     the DFG cylinder (radius 0.05 m at (0.2, 0.2) m) in the channel. `CaseError` for a body of revolution,
     whose shape is fixed (the sphere)."""
-    if case.domain.kind == "axisymmetric":
-        raise CaseError(f"case '{case.name}': the body of revolution is the sphere; its shape is not free")
     if len(case.domain.bodies) > 1:
         raise CaseError(f"case '{case.name}': several bodies are circles so far; their shapes are not free")
     channel = case.domain.kind == "dfg-channel"
@@ -147,6 +145,7 @@ def body_shape(case: Case) -> RadialShape:
         r0=DFG_RADIUS if channel else 0.5,
         center=DFG_CENTER if channel else case.domain.bodies[0],
         stretch=case.shape.knot_stretch,
+        symmetric=case.domain.kind == "axisymmetric",  # the meridional profile of a body of revolution
     )
 
 
@@ -247,8 +246,6 @@ def case_from_dict(data: Any, source: str = "saved case") -> Case:
         raw["domain"] = raw["domain"] | {"bodies": bodies}  # lists, as TOML has them
     if isinstance(raw["domain"], dict) and raw["domain"].get("kind") == "dfg-channel":  # the fixed channel
         raw["domain"] = {"kind": "dfg-channel"}
-    if isinstance(raw["domain"], dict) and raw["domain"].get("kind") == "axisymmetric":  # the fixed sphere
-        raw |= {"shape": {}, "constraints": {}, "optimize": {}}
     raw["flow"] = {"re": data["re_range"] if data.get("re_range") is not None else data.get("re")}
     raw["mesh"] = {"level": data.get("level")}
     return parse_case(raw, source=source)
@@ -301,13 +298,12 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
         if key in values["solver"]:
             _check_positive(errors, f"solver.{key}", values["solver"][key])
     _check_shape(errors, values)
-    if values["domain"].get("kind") == "axisymmetric" and any(
-        values[s] for s in ("shape", "constraints", "optimize")
-    ):
-        errors.append(
-            "the axisymmetric domain holds the sphere, whose shape is fixed: [shape], [constraints] and "
-            "[optimize] do not apply"
-        )
+    if values["domain"].get("kind") == "axisymmetric":
+        shape = values["shape"]
+        if shape.get("parametrisation") == "bspline" and shape.get("modes", 4) % 2:
+            errors.append("'shape.modes' must be even for a body of revolution (knot j pairs with m − j)")
+        if values["constraints"].get("min_thickness", 0.0):
+            errors.append("'constraints.min_thickness' does not apply to a body of revolution")
     if not errors:
         errors += _reachability_problems(
             Domain(**values["domain"]), ShapeSettings(**values["shape"]), Constraints(**values["constraints"])

@@ -89,7 +89,7 @@ class ReducedFunctional:
     def shape_summary(self, evaluation: Evaluation) -> ShapeSummary:
         """The shape of `evaluation` with its FEM coefficients and geometry (`ShapeSummary`)."""
         problem, space = self.problem, self.space
-        area, centroid, _, _ = space.body.area_centroid(evaluation.s)
+        area, area_ratio, centroid = space.measure(evaluation.s)
         shape = space.shape
         outline = shape.outline(evaluation.s, 4000)
         length, height = extent(outline)
@@ -102,7 +102,7 @@ class ReducedFunctional:
             names=shape.names(),
             s=evaluation.s.tolist(),
             area=area,
-            area_ratio=area / space.reference_area,
+            area_ratio=area_ratio,
             centroid=centroid.tolist(),
             length=length,
             height=height,

@@ -312,6 +312,8 @@ _FRAMES = {
     "freestream": "D (the reference circle has diameter 1, centre at the origin)",
     "dfg-channel": "m (the DFG channel's frame: inlet at x = 0, lower wall at y = 0; the reference circle "
     "has diameter 0.1 m, centre (0.2, 0.2))",
+    "axisymmetric": "D (the meridional profile of the body of revolution: x along the axis, y the distance "
+    "from it; the reference sphere has diameter 1, centre at the origin)",
 }
 
 
@@ -331,7 +333,7 @@ def write_optimum_outline(J: ReducedFunctional, final: ShapeSummary, path: Path)
         "points": f"x, y in {_FRAMES[case.domain.kind]}, counter-clockwise from the rear tip; "
         "points 2k, 2k+1, 2k+2 are the start, middle and end of the mesh's quadratic boundary edge k",
     }
-    write_outline(boundary_chain(body.positions(final.s), body.edges), path, header)
+    write_outline(boundary_chain(body.positions(final.s), body.edges, not space.revolution), path, header)
 
 
 def show_run(

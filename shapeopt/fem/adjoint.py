@@ -54,7 +54,9 @@ class ShapeGradient:
         W = self.solver.W
         n_owned = W.dofmap.index_map.size_local
         phi = np.zeros_like(self.weight.x.array)
-        phi[self.forces.body_dofs[component]] = self.forces.scale
+        phi[self.forces.body_dofs[component]] = (
+            self.forces.scale if component == 0 else self.forces.lift_scale
+        )
         self.set_weight(phi)
 
         # Right-hand side −∂R(w; φ)/∂w, zero on constrained rows.

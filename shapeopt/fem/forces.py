@@ -46,10 +46,12 @@ class ForceEvaluator:
             # The residual and the traction are per radian, weighted by r: the force is 2π times them,
             # on the frontal area π D²/4; there is no lift.
             self.scale = 2.0 * np.pi / (0.5 * solver.u_ref**2 * np.pi * solver.diameter**2 / 4)
+            self.lift_scale = 0.0
             r = ufl.SpatialCoordinate(solver.flow_mesh.mesh)[1]
             self._surface = [fem.form(-ufl.dot(sigma, n)[0] * r * ds(BODY)), None]
         else:
             self.scale = 2.0 / (solver.u_ref**2 * solver.diameter)
+            self.lift_scale = self.scale
             self._surface = [fem.form(-ufl.dot(sigma, n)[i] * ds(BODY)) for i in range(2)]
 
     def volume(self) -> Coefficients:
@@ -58,9 +60,7 @@ class ForceEvaluator:
         residual.scatter_reverse(la.InsertMode.add)
         comm = self.solver.flow_mesh.mesh.comm
         force = [-comm.allreduce(float(np.sum(residual.array[dofs]))) for dofs in self.body_dofs]
-        return Coefficients(
-            cd=self.scale * force[0], cl=0.0 if self.solver.axisymmetric else self.scale * force[1]
-        )
+        return Coefficients(cd=self.scale * force[0], cl=self.lift_scale * force[1])
 
     def per_body(self, centers: tuple[tuple[float, float], ...]) -> list[Coefficients]:
         """The volume-form coefficients of each body, its boundary DOFs those nearest its centre (x, y):

@@ -81,11 +81,13 @@ def flank_inflections(points: np.ndarray, middle: float = 0.7) -> int:
     return changes
 
 
-def boundary_chain(nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def boundary_chain(nodes: np.ndarray, edges: np.ndarray, closed: bool = True) -> np.ndarray:
     """The body's boundary nodes (n, 2) in order, counter-clockwise from the edge end furthest
     downstream (the rear tip): points 2k, 2k + 1, 2k + 2 are edge k's start, middle and end (the last edge
-    ends at point 0). `edges` (e, 3) int into `nodes`: (start, end, middle), counter-clockwise, one closed
-    chain; an edge's end and the next edge's start may be two copies of one point (equal coordinates)."""
+    ends at point 0; not `closed`, the profile of a body of revolution from rear to front tip on the
+    axis, at a last point of its own). `edges` (e, 3) int into `nodes`: (start, end, middle),
+    counter-clockwise, one chain; an edge's end and the next edge's start may be two copies of one point
+    (equal coordinates)."""
 
     def key(i: int) -> tuple[float, float]:
         return float(nodes[i, 0]), float(nodes[i, 1])
@@ -99,8 +101,10 @@ def boundary_chain(nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:
         k = following.get(key(end), -1)
         if k < 0:
             break
+    if not closed and len(order) == 2 * len(edges) and k < 0:
+        return nodes[np.array([*order, end])]
     if len(order) != 2 * len(edges) or key(edges[k, 0]) != key(order[0]):
-        raise ValueError("the body's edges do not form one closed chain")
+        raise ValueError(f"the body's edges do not form one {'closed' if closed else 'open'} chain")
     return nodes[np.array(order)]
 
 

@@ -22,13 +22,17 @@ SMOOTH_AMPLITUDE = 1.5  # smooth designs: |a_k|, |b_k| ≤ SMOOTH_AMPLITUDE / k 
 @dataclass(frozen=True)
 class RadialShape:
     """Star-shaped body about `center`; `r0` is the reference circle's radius (lengths in D); `stretch`
-    the B-splines' knot stretch σ (1: knots uniform in θ)."""
+    the B-splines' knot stretch σ (1: knots uniform in θ). `symmetric`: only bodies mirror-symmetric about
+    the horizontal line through the centre, r(−θ) = r(θ) (the profile of a body of revolution): the
+    parameters are those of the symmetric combinations `symmetric_basis` (Fourier: a_0..a_K; B-splines:
+    c_0, c_j = c_{m−j} for j < m/2, c_{m/2})."""
 
     kind: str = "fourier"
     modes: int = 4
     r0: float = 0.5
     center: tuple[float, float] = (0.0, 0.0)
     stretch: float = 1.0
+    symmetric: bool = False
 
     def __post_init__(self):
         if self.kind not in PARAMETRISATIONS:
@@ -41,20 +45,39 @@ class RadialShape:
     @property
     def size(self) -> int:
         """Number of shape parameters m."""
+        return self.symmetric_basis.shape[1]
+
+    @property
+    def full_size(self) -> int:
+        """Number of coefficients of the full (not only symmetric) basis."""
         return 2 * self.modes + 1 if self.kind == "fourier" else self.modes
+
+    @property
+    def symmetric_basis(self) -> np.ndarray:
+        """(full_size, size): the full coefficients of each parameter (the identity unless `symmetric`)."""
+        n = self.full_size
+        if not self.symmetric:
+            return np.eye(n)
+        if self.kind == "fourier":
+            return np.eye(n)[:, : self.modes + 1]
+        half = self.modes // 2
+        columns = [np.eye(n)[0]] + [np.eye(n)[j] + np.eye(n)[n - j] for j in range(1, half)]
+        return np.array([*columns, np.eye(n)[half]]).T
 
     def names(self) -> list[str]:
         """Parameter names, in order."""
         if self.kind == "fourier":
-            return [f"a{k}" for k in range(self.modes + 1)] + [f"b{k}" for k in range(1, self.modes + 1)]
-        return [f"c{j}" for j in range(self.modes)]
+            names = [f"a{k}" for k in range(self.modes + 1)] + [f"b{k}" for k in range(1, self.modes + 1)]
+        else:
+            names = [f"c{j}" for j in range(self.modes)]
+        return names[: self.size]  # symmetric: a_0..a_K, or c_0..c_{m/2} (c_j standing for c_{m−j} too)
 
     def scales(self) -> np.ndarray:
         """Relative size of each parameter's admissible range: 1/k for Fourier mode k, 1 for B-splines."""
         if self.kind == "fourier":
             k = np.arange(1, self.modes + 1, dtype=float)
-            return np.concatenate([[1.0], 1.0 / k, 1.0 / k])
-        return np.ones(self.modes)
+            return np.concatenate([[1.0], 1.0 / k, 1.0 / k])[: self.size]
+        return np.ones(self.size)
 
     @property
     def smooth_harmonics(self) -> int:
@@ -93,13 +116,19 @@ class RadialShape:
     def mirror(self) -> np.ndarray:
         """(m, m) involution R with r(−θ; s) = r(θ; R s): the body mirrored about the horizontal line
         through its centre (Fourier: b_k → −b_k; B-splines: knot j ↔ knot −j)."""
+        if self.symmetric:
+            return np.eye(self.size)
         if self.kind == "fourier":
             return np.diag(np.concatenate([np.ones(self.modes + 1), -np.ones(self.modes)]))
         return np.eye(self.modes)[-np.arange(self.modes) % self.modes]
 
     def basis(self, theta: np.ndarray) -> np.ndarray:
         """φ_i(θ): (len(theta), m)."""
-        theta = np.asarray(theta, dtype=float)
+        full = self._full_basis(np.asarray(theta, dtype=float))
+        return full @ self.symmetric_basis if self.symmetric else full
+
+    def _full_basis(self, theta: np.ndarray) -> np.ndarray:
+        """The full basis at θ: (len(theta), full_size)."""
         if self.kind == "fourier":
             k = np.arange(1, self.modes + 1)
             return np.hstack(

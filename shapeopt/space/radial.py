@@ -34,7 +34,9 @@ class RadialDesignSpace:
     body: the discrete boundary whose area and centroid the constraints fix; max_body_radius: how far
     from the centre a body may reach and the mesh still follow it; bounds (m, 2) per parameter;
     min_thickness: the least chord through the centre. Lengths in the case's unit (D in the free stream,
-    metres in the DFG channel, whose reference circle has D = 0.1 m).
+    metres in the DFG channel, whose reference circle has D = 0.1 m). `revolution`: the body is the
+    meridional profile (y ≥ 0) of a body of revolution about the x axis; `area_ratio` then fixes its
+    volume V = 2π ∫∫ y dA (Pappus) and `fix_centroid` the axial centroid of the profile's area.
     """
 
     shape: RadialShape
@@ -44,6 +46,7 @@ class RadialDesignSpace:
     area_ratio: float = 1.0
     fix_centroid: bool = True
     min_thickness: float = 0.0
+    revolution: bool = False
 
     @classmethod
     def from_case(cls, case: Case, body: DiscreteBody, max_body_radius: float) -> RadialDesignSpace:
@@ -57,6 +60,7 @@ class RadialDesignSpace:
             area_ratio=constraints.area_ratio,
             fix_centroid=constraints.fix_centroid,
             min_thickness=constraints.min_thickness * 2 * body_shape(case).r0,  # D → the case's length unit
+            revolution=case.domain.kind == "axisymmetric",
         )
 
     @property
@@ -78,6 +82,16 @@ class RadialDesignSpace:
         """Centroid (2,) of the discrete reference circle, in D."""
         return self.body.area_centroid(np.zeros(self.size))[1]
 
+    def measure(self, s: np.ndarray) -> tuple[float, float, np.ndarray]:
+        """The body's area, its ratio to the reference circle's and its centroid (2,); for a body of
+        revolution its volume (2π ∫∫ y dA over the profile), the ratio to the reference sphere's and the
+        axial centroid of the profile's area (y = 0)."""
+        area, centroid, _, _ = self.body.area_centroid(np.asarray(s, dtype=float))
+        if not self.revolution:
+            return area, area / self.reference_area, centroid
+        moment, reference = area * centroid[1], self.reference_area * self.reference_centroid[1]
+        return 2 * np.pi * moment, moment / reference, np.array([centroid[0], 0.0])
+
     # Constraints -----------------------------------------------------------------------------------------
 
     def constraints(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,12 +102,27 @@ class RadialDesignSpace:
     def constraints_batch(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Batched constraints: s (b, m) → g (b, k), dg/ds (b, k, m)."""
         area, centroid, d_area, d_centroid = self.body.area_centroid_batch(s)
+        if self.revolution:
+            return self._revolution_constraints(area, centroid, d_area, d_centroid)
         target = self.area_ratio * self.reference_area
         values = [((area - target) / self.reference_area)[:, None]]
         jacobian = [d_area[:, None, :] / self.reference_area]
         if self.fix_centroid:
             values.append(centroid - self.reference_centroid)
             jacobian.append(d_centroid)
+        return np.concatenate(values, axis=1), np.concatenate(jacobian, axis=1)
+
+    def _revolution_constraints(self, area, centroid, d_area, d_centroid) -> tuple[np.ndarray, np.ndarray]:
+        """Volume ratio (V/(2π) = ∫∫ y dA, the profile's first moment about the axis) and, if fixed, the
+        axial centroid of the profile's area, from the profile's area, centroid and their gradients."""
+        moment = area * centroid[:, 1]
+        d_moment = d_area * centroid[:, 1:2] + area[:, None] * d_centroid[:, 1]
+        reference = self.reference_area * self.reference_centroid[1]
+        values = [((moment - self.area_ratio * reference) / reference)[:, None]]
+        jacobian = [d_moment[:, None, :] / reference]
+        if self.fix_centroid:
+            values.append(centroid[:, :1] - self.reference_centroid[0])
+            jacobian.append(d_centroid[:, :1])
         return np.concatenate(values, axis=1), np.concatenate(jacobian, axis=1)
 
     def thickness(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
