@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from shapeopt.design.runs import solve_case, stored_or_optimized
 from shapeopt.errors import ShapeoptError
 from shapeopt.fem.meshing import BODY
 from shapeopt.fem.problem import DragProblem
+from shapeopt.fem.verify import solve_costs
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 NAMES = ("dfg-2d1-optimize", "dfg-2d1-optimize-re40", "cylinder-re20", "cylinder-re40")
@@ -58,22 +58,6 @@ def drag_parts(case, shape: Path) -> list[tuple[float, float]]:
             problem.evaluate(shape_s)
             parts.append(tuple(scale * fem.assemble_scalar(form) for form in (pressure, viscous)))
         return parts
-
-
-def costs(case) -> tuple[int, float, float, float]:
-    """DOFs, seconds of a solve from Stokes, of a warm solve after a small shape change, of the adjoint."""
-    with DragProblem(case) as problem:
-        start = time.perf_counter()
-        problem.evaluate(np.zeros(problem.size))
-        cold = time.perf_counter() - start
-        s = 1e-3 * np.random.default_rng(0).standard_normal(problem.size)
-        start = time.perf_counter()
-        problem.evaluate(s)
-        warm = time.perf_counter() - start
-        start = time.perf_counter()
-        problem.evaluate(s, gradient=True)
-        adjoint = time.perf_counter() - start
-        return problem.solver.dofs, cold, warm, adjoint
 
 
 def main() -> None:
@@ -128,7 +112,7 @@ def main() -> None:
     print("| case | DOFs | solve from Stokes s | warm solve s | adjoint s | adjoint / warm solve |")
     print("|---|---|---|---|---|---|")
     for name, case in cases.items():
-        dofs, cold, warm, adjoint = costs(case)
+        dofs, cold, warm, adjoint = solve_costs(case)
         print(
             f"| {name} | {dofs} | {cold:.2f} | {warm:.2f} | {adjoint:.2f} | {adjoint / warm:.2f} |",
             flush=True,

@@ -14,7 +14,8 @@ import dataclasses
 from pathlib import Path
 
 from shapeopt.cases import LEVELS, load_case
-from shapeopt.design.runs import stored_or_optimized
+from shapeopt.design.runs import solve_case, stored_or_optimized
+from shapeopt.fem.verify import solve_costs
 
 CASE = Path(__file__).resolve().parents[1] / "cases" / "revolution.toml"
 
@@ -43,6 +44,16 @@ def main() -> None:
             f"| {summary['fem_solves']} |",
             flush=True,
         )
+    dofs, cold, warm, adjoint = solve_costs(base)
+    print(
+        f"\nlevel {args.level}: {dofs} DOFs; a solve from Stokes {cold:.2f} s, a warm solve {warm:.2f} s, "
+        f"the adjoint {adjoint:.2f} s ({adjoint / warm:.2f} of a warm solve)"
+    )
+    print("\nC_D of the Re 1 optimum of this level on each level (the same parameters):\n")
+    shape = args.out / "re1" / "shape.json"
+    if shape.is_file():
+        values = [solve_case(base.with_overrides(level=level), shape)["cd"] for level in LEVELS]
+        print(" | ".join(f"{level} {cd:.5f}" for level, cd in zip(LEVELS, values, strict=True)))
 
 
 if __name__ == "__main__":
