@@ -111,10 +111,9 @@ def build_mesh(
                     gmsh.model.add(case.name)
                     if case.domain.kind == "axisymmetric":
                         _half_body_on_axis(box, radius, mesh_sizes(case))
-                    elif len(case.domain.bodies) > 1:
-                        _circles_in_box(box, case.domain.bodies, radius, mesh_sizes(case))
                     else:
-                        _body_in_box(box, center, radius, mesh_sizes(case), body)
+                        centers = case.domain.bodies if case.domain.kind == "freestream" else (center,)
+                        _body_in_box(box, centers, radius, mesh_sizes(case), body)
                     if store and stored is not None:
                         _write_whole(stored)
             sha = _content_hash()
@@ -171,15 +170,15 @@ OUTLINE_POINTS = 120  # interpolation points per quarter of a body-fitted outlin
 
 def _body_in_box(
     box: tuple[float, float, float, float],
-    center: tuple[float, float],
+    centers: tuple[tuple[float, float], ...],
     radius: float,
     sizes: MeshSizes,
     body: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> None:
-    """Build the geometry, size fields and an order-2 mesh in the current gmsh model: the circle of
-    `radius`, or the outline `body` (θ ↦ points) as four splines, one per quarter."""
+    """Build the geometry, size fields and an order-2 mesh in the current gmsh model: circles of `radius`
+    at `centers` (BODY all), or about the one centre the outline `body` (θ ↦ points), each body as four
+    quarters sharing their end points, so that the stagnation points are mesh vertices."""
     x0, x1, y0, y1 = box
-    cx, cy = center
     occ = gmsh.model.occ
     corners = [
         occ.addPoint(x0, y0, 0),
@@ -188,71 +187,38 @@ def _body_in_box(
         occ.addPoint(x0, y1, 0),
     ]
     bottom, right, top, left = (occ.addLine(corners[i], corners[(i + 1) % 4]) for i in range(4))
-    # Four quarters sharing their end points, so that the stagnation points are mesh vertices.
-    if body is None:
-        centre = occ.addPoint(cx, cy, 0)
-        ends = [
-            occ.addPoint(cx + radius * np.cos(a), cy + radius * np.sin(a), 0)
-            for a in np.arange(4) * np.pi / 2
-        ]
-        arcs = [occ.addCircleArc(ends[i], centre, ends[(i + 1) % 4]) for i in range(4)]
-        occ.remove([(0, centre)])  # a free point would become a node outside every cell
-        rear = cx + radius
-    else:
-        theta = np.linspace(0.0, 2 * np.pi, 4 * OUTLINE_POINTS, endpoint=False)
-        points = body(theta)
-        tags = [occ.addPoint(x, y, 0) for x, y in points]
-        quarters = [tags[q * OUTLINE_POINTS : (q + 1) * OUTLINE_POINTS + 1] for q in range(3)]
-        quarters.append(tags[3 * OUTLINE_POINTS :] + tags[:1])
-        arcs = [occ.addSpline(quarter) for quarter in quarters]
-        rear = float(points[0, 0])
-    outer = occ.addCurveLoop([bottom, right, top, left])
-    inner = occ.addCurveLoop(arcs)
-    surface = occ.addPlaneSurface([outer, inner])
-    occ.synchronize()
-
-    model = gmsh.model
-    model.addPhysicalGroup(2, [surface], FLUID, name="fluid")
-    model.addPhysicalGroup(1, [left], INLET, name="inlet")
-    model.addPhysicalGroup(1, [right], OUTLET, name="outlet")
-    model.addPhysicalGroup(1, [bottom, top], WALLS, name="walls")
-    model.addPhysicalGroup(1, arcs, BODY, name="body")
-    _sizes_and_mesh(arcs, [(rear, cy)], sizes)
-
-
-def _circles_in_box(
-    box: tuple[float, float, float, float],
-    centers: tuple[tuple[float, float], ...],
-    radius: float,
-    sizes: MeshSizes,
-) -> None:
-    """Several circles of `radius` at `centers` in the box, each as four quarter arcs (BODY all), each
-    with its near-body and wake size fields; then the order-2 mesh."""
-    x0, x1, y0, y1 = box
-    occ = gmsh.model.occ
-    corners = [occ.addPoint(x, y, 0) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
-    bottom, right, top, left = (occ.addLine(corners[i], corners[(i + 1) % 4]) for i in range(4))
-    loops, arcs = [occ.addCurveLoop([bottom, right, top, left])], []
+    quarters, rears = [], []
     for cx, cy in centers:
-        centre = occ.addPoint(cx, cy, 0)
-        ends = [
-            occ.addPoint(cx + radius * np.cos(a), cy + radius * np.sin(a), 0)
-            for a in np.arange(4) * np.pi / 2
-        ]
-        quarter = [occ.addCircleArc(ends[i], centre, ends[(i + 1) % 4]) for i in range(4)]
-        occ.remove([(0, centre)])
-        loops.append(occ.addCurveLoop(quarter))
-        arcs += quarter
-    surface = occ.addPlaneSurface(loops)
+        if body is None:
+            centre = occ.addPoint(cx, cy, 0)
+            ends = [
+                occ.addPoint(cx + radius * np.cos(a), cy + radius * np.sin(a), 0)
+                for a in np.arange(4) * np.pi / 2
+            ]
+            quarters.append([occ.addCircleArc(ends[i], centre, ends[(i + 1) % 4]) for i in range(4)])
+            occ.remove([(0, centre)])  # a free point would become a node outside every cell
+            rears.append((cx + radius, cy))
+        else:
+            theta = np.linspace(0.0, 2 * np.pi, 4 * OUTLINE_POINTS, endpoint=False)
+            points = body(theta)
+            tags = [occ.addPoint(x, y, 0) for x, y in points]
+            splines = [tags[q * OUTLINE_POINTS : (q + 1) * OUTLINE_POINTS + 1] for q in range(3)]
+            splines.append(tags[3 * OUTLINE_POINTS :] + tags[:1])
+            quarters.append([occ.addSpline(spline) for spline in splines])
+            rears.append((float(points[0, 0]), cy))
+    outer = occ.addCurveLoop([bottom, right, top, left])
+    inner = [occ.addCurveLoop(arcs) for arcs in quarters]
+    surface = occ.addPlaneSurface([outer, *inner])
     occ.synchronize()
 
+    arcs = [arc for arcs in quarters for arc in arcs]
     model = gmsh.model
     model.addPhysicalGroup(2, [surface], FLUID, name="fluid")
     model.addPhysicalGroup(1, [left], INLET, name="inlet")
     model.addPhysicalGroup(1, [right], OUTLET, name="outlet")
     model.addPhysicalGroup(1, [bottom, top], WALLS, name="walls")
     model.addPhysicalGroup(1, arcs, BODY, name="body")
-    _sizes_and_mesh(arcs, [(cx + radius, cy) for cx, cy in centers], sizes)
+    _sizes_and_mesh(arcs, rears, sizes)
 
 
 def _half_body_on_axis(box: tuple[float, float, float, float], radius: float, sizes: MeshSizes) -> None:
