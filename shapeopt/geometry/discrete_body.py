@@ -58,6 +58,25 @@ class Cubic:
         return value, gradient
 
 
+@dataclass(frozen=True)
+class GaussProduct:
+    """p(s) = Σ_p w_p Π_f (a_f,p + A_f,p · s): a product of linear factors integrated at Gauss points,
+    evaluated point by point (any degree; O(P m) per design for P points, where `Cubic` stores tensors)."""
+
+    weights: np.ndarray
+    factors: tuple[tuple[np.ndarray, np.ndarray], ...]  # (a (P,), A (P, m)) per factor
+
+    def __call__(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values (b,) and gradients (b, m) at designs s (b, m)."""
+        values = [a[None, :] + s @ slope.T for a, slope in self.factors]  # (b, P) each
+        product = np.prod(values, axis=0)
+        gradient = sum(
+            (self.weights * np.prod([v for g, v in enumerate(values) if g != f], axis=0)) @ slope
+            for f, (_, slope) in enumerate(self.factors)
+        )
+        return product @ self.weights, gradient
+
+
 @dataclass
 class DiscreteBody:
     """Body boundary nodes `X(s) = nodes + basis @ s`; edges (start, end, middle), counter-clockwise.
@@ -85,6 +104,8 @@ class DiscreteBody:
         dx, dy = at_gauss_points(0, _DN), at_gauss_points(1, _DN)
         self._area = Cubic.of_product(w, x, dy)  # A = ∮ x dy
         self._moments = (Cubic.of_product(w / 2, x, x, dy), Cubic.of_product(-w / 2, y, y, dx))
+        # ∫∫ x y dA = ∮ −x y²/2 dx, quartic: the axial moment of the solid of revolution about the x axis
+        self._axial_moment = GaussProduct(-w / 2, (x, y, y, dx))
 
     def positions(self, s: np.ndarray) -> np.ndarray:
         """Node positions for parameters `s`: (n, 2)."""
@@ -104,6 +125,16 @@ class DiscreteBody:
         centroid = moment / area[:, None]
         d_centroid = (d_moment - centroid[:, :, None] * d_area[:, None, :]) / area[:, None, None]
         return area, centroid, d_area, d_centroid
+
+    def revolution_batch(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For the profile (y ≥ 0, closed by the axis, where the integrands vanish) of a body of revolution
+        about the x axis: its volume over 2π, ∫∫ y dA (b,), the solid's axial centroid
+        ∫∫ x y dA / ∫∫ y dA (b,), and their gradients (b, m) at designs s (b, m)."""
+        s = np.asarray(s, dtype=float)
+        moment, d_moment = self._moments[1](s)
+        axial, d_axial = self._axial_moment(s)
+        centroid = axial / moment
+        return moment, centroid, d_moment, (d_axial - centroid[:, None] * d_moment) / moment[:, None]
 
 
 def orient_edges(nodes: np.ndarray, edges: np.ndarray, center: np.ndarray) -> np.ndarray:

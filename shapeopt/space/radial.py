@@ -36,7 +36,7 @@ class RadialDesignSpace:
     min_thickness: the least chord through the centre. Lengths in the case's unit (D in the free stream,
     metres in the DFG channel, whose reference circle has D = 0.1 m). `revolution`: the body is the
     meridional profile (y ≥ 0) of a body of revolution about the x axis; `area_ratio` then fixes its
-    volume V = 2π ∫∫ y dA (Pappus) and `fix_centroid` the axial centroid of the profile's area.
+    volume V = 2π ∫∫ y dA (Pappus) and `fix_centroid` the solid's axial centroid.
     """
 
     shape: RadialShape
@@ -85,12 +85,13 @@ class RadialDesignSpace:
     def measure(self, s: np.ndarray) -> tuple[float, float, np.ndarray]:
         """The body's area, its ratio to the reference circle's and its centroid (2,); for a body of
         revolution its volume (2π ∫∫ y dA over the profile), the ratio to the reference sphere's and the
-        axial centroid of the profile's area (y = 0)."""
-        area, centroid, _, _ = self.body.area_centroid(np.asarray(s, dtype=float))
+        solid's centroid (on the axis)."""
         if not self.revolution:
+            area, centroid, _, _ = self.body.area_centroid(np.asarray(s, dtype=float))
             return area, area / self.reference_area, centroid
-        moment, reference = area * centroid[1], self.reference_area * self.reference_centroid[1]
-        return 2 * np.pi * moment, moment / reference, np.array([centroid[0], 0.0])
+        moment, centroid, _, _ = self.body.revolution_batch(np.asarray(s, dtype=float)[None, :])
+        ratio = float(moment[0]) / self.reference_revolution[0]
+        return 2 * np.pi * float(moment[0]), ratio, np.array([float(centroid[0]), 0.0])
 
     # Constraints -----------------------------------------------------------------------------------------
 
@@ -101,9 +102,9 @@ class RadialDesignSpace:
 
     def constraints_batch(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Batched constraints: s (b, m) → g (b, k), dg/ds (b, k, m)."""
-        area, centroid, d_area, d_centroid = self.body.area_centroid_batch(s)
         if self.revolution:
-            return self._revolution_constraints(area, centroid, d_area, d_centroid)
+            return self._revolution_constraints(s)
+        area, centroid, d_area, d_centroid = self.body.area_centroid_batch(s)
         target = self.area_ratio * self.reference_area
         values = [((area - target) / self.reference_area)[:, None]]
         jacobian = [d_area[:, None, :] / self.reference_area]
@@ -112,18 +113,22 @@ class RadialDesignSpace:
             jacobian.append(d_centroid)
         return np.concatenate(values, axis=1), np.concatenate(jacobian, axis=1)
 
-    def _revolution_constraints(self, area, centroid, d_area, d_centroid) -> tuple[np.ndarray, np.ndarray]:
-        """Volume ratio (V/(2π) = ∫∫ y dA, the profile's first moment about the axis) and, if fixed, the
-        axial centroid of the profile's area, from the profile's area, centroid and their gradients."""
-        moment = area * centroid[:, 1]
-        d_moment = d_area * centroid[:, 1:2] + area[:, None] * d_centroid[:, 1]
-        reference = self.reference_area * self.reference_centroid[1]
+    def _revolution_constraints(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Volume ratio and, if fixed, the solid's axial centroid (`DiscreteBody.revolution_batch`)."""
+        moment, centroid, d_moment, d_centroid = self.body.revolution_batch(s)
+        reference, reference_centroid = self.reference_revolution
         values = [((moment - self.area_ratio * reference) / reference)[:, None]]
         jacobian = [d_moment[:, None, :] / reference]
         if self.fix_centroid:
-            values.append(centroid[:, :1] - self.reference_centroid[0])
-            jacobian.append(d_centroid[:, :1])
+            values.append((centroid - reference_centroid)[:, None])
+            jacobian.append(d_centroid[:, None, :])
         return np.concatenate(values, axis=1), np.concatenate(jacobian, axis=1)
+
+    @cached_property
+    def reference_revolution(self) -> tuple[float, float]:
+        """∫∫ y dA (the volume over 2π) and the axial centroid of the reference sphere's discrete profile."""
+        moment, centroid, _, _ = self.body.revolution_batch(np.zeros((1, self.size)))
+        return float(moment[0]), float(centroid[0])
 
     def thickness(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Inequalities h(s) ≥ 0 of the thickness constraint and their exact Jacobian (K, m): the chord

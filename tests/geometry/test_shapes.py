@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shapeopt.geometry.discrete_body import DiscreteBody, orient_edges
+from shapeopt.geometry.discrete_body import Cubic, DiscreteBody, GaussProduct, orient_edges
 from shapeopt.geometry.outlines import flank_inflections
 from shapeopt.geometry.shapes import SMOOTH_AMPLITUDE, RadialShape
 
@@ -129,3 +129,35 @@ def test_flank_inflections_count_ripples_and_not_a_smooth_body():
     rippled = np.column_stack([2.0 * np.cos(theta), 0.5 * np.sin(theta) * (1 + 0.2 * np.cos(8 * theta))])
     # cos 8θ puts four waves on each flank's middle 70 %: a curvature sign change at each turn of them.
     assert flank_inflections(rippled) >= 8
+
+
+def test_a_gauss_product_is_the_cubic_of_the_same_factors_and_any_degree_differentiates():
+    rng = np.random.default_rng(9)
+    weights = rng.uniform(0.1, 1.0, 6)
+    factors = tuple((rng.standard_normal(6), rng.standard_normal((6, 5))) for _ in range(4))
+    s = rng.standard_normal((3, 5))
+    cubic, product = Cubic.of_product(weights, *factors[:3])(s), GaussProduct(weights, factors[:3])(s)
+    assert np.allclose(cubic[0], product[0]) and np.allclose(cubic[1], product[1])  # values, gradients
+    quartic = GaussProduct(weights, factors)
+    values, gradients = quartic(s)
+    expected = [np.sum(weights * np.prod([a + A @ row for a, A in factors], axis=0)) for row in s]
+    assert np.allclose(values, expected)
+    step = 1e-6 * rng.standard_normal(5)
+    difference = (quartic(s + step)[0] - quartic(s - step)[0]) / 2
+    assert np.allclose(difference, gradients @ step, rtol=1e-6)
+
+
+def test_a_symmetric_shape_keeps_only_mirror_symmetric_bodies():
+    for shape in (
+        RadialShape("bspline", 16, stretch=3.0, symmetric=True),
+        RadialShape("fourier", 4, symmetric=True),
+    ):
+        s = np.random.default_rng(1).standard_normal(shape.size)
+        theta = np.linspace(0.0, 2 * np.pi, 64)
+        assert np.allclose(shape.radius(theta, s), shape.radius(-theta, s))
+        full = RadialShape(shape.kind, shape.modes, stretch=shape.stretch)
+        assert np.allclose(shape.basis(theta), full.basis(theta) @ shape.symmetric_basis)
+    assert (
+        RadialShape("bspline", 16, symmetric=True).size == 9
+        and RadialShape("fourier", 4, symmetric=True).size == 5
+    )
