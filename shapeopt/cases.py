@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from shapeopt.errors import CaseError
+from shapeopt.geometry.bodies import BodyShapes
 from shapeopt.geometry.shapes import PARAMETRISATIONS, RadialShape
 from surrogates.spec import ParameterSpec
 
@@ -29,6 +30,7 @@ DFG_CENTER, DFG_RADIUS = (0.2, 0.2), 0.05
 # How far from the body's centre the mesh moves with it (`MeshMorph`): 5 D in the free stream; in the DFG
 # channel the distance to the inlet and the lower wall, so that neither moves.
 FREESTREAM_MAP_RADIUS = 5.0
+MAP_CLEARANCE = 0.25  # D between a body's mesh map and the next body's reference circle
 DFG_MAP_RADIUS = min(DFG_CENTER[0], DFG_CENTER[1], DFG_HEIGHT - DFG_CENTER[1])
 
 
@@ -41,8 +43,8 @@ class Domain:
     upstream: float = 40.0
     downstream: float = 80.0
     half_width: float = 40.0
-    # Centres (x, y) in D of the bodies, each a circle of diameter 1 (free stream only); the box's lengths
-    # are from the origin. Several bodies are solved with their shapes fixed.
+    # Centres (x, y) in D of the bodies, each with its own shape about a reference circle of diameter 1
+    # (free stream only); the box's lengths are from the origin.
     bodies: tuple[tuple[float, float], ...] = ((0.0, 0.0),)
 
 
@@ -79,6 +81,20 @@ class Constraints:
 
 
 @dataclass(frozen=True)
+class Objective:
+    """What `C_D` means to the optimizers: the drag of every body (`body` 0) or of body `body` (from 1),
+    plus `lift_weight` times the lift of the same bodies: J = Σ_k (C_D,k + lift_weight C_L,k)."""
+
+    body: int = 0
+    lift_weight: float = 0.0
+
+    def describe(self) -> str:
+        """The objective in words, e.g. 'C_D of body 2 + 0.5 C_L'."""
+        text = "C_D" + ("" if self.body == 0 else f" of body {self.body}")
+        return text + (f" + {self.lift_weight:g} C_L" if self.lift_weight else "")
+
+
+@dataclass(frozen=True)
 class OptimizeSettings:
     """Outer optimizer: iteration cap (a safeguard) and first-order tolerance."""
 
@@ -103,6 +119,7 @@ class Case:
     shape: ShapeSettings = dataclasses.field(default_factory=ShapeSettings)
     constraints: Constraints = dataclasses.field(default_factory=Constraints)
     optimize: OptimizeSettings = dataclasses.field(default_factory=OptimizeSettings)
+    objective: Objective = dataclasses.field(default_factory=Objective)
     description: str = ""
 
     def with_overrides(self, re: float | None = None, level: str | None = None) -> Case:
@@ -123,42 +140,79 @@ class Case:
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved case as plain data (saved with every result); `domain.bodies` only where it is not
-        the one body at the origin (so results saved before there could be several read the same)."""
+        the one body at the origin and `objective` only where it is not the total drag (so results saved
+        before either existed read the same)."""
         data = dataclasses.asdict(self)
         if self.domain.bodies == Domain.bodies:
             del data["domain"]["bodies"]
         else:
             data["domain"]["bodies"] = [list(c) for c in self.domain.bodies]
+        if self.objective == Objective():
+            del data["objective"]
         return data
 
 
-def body_shape(case: Case) -> RadialShape:
-    """The case's parametrisation about the reference circle: diameter 1 at the origin in the free stream,
-    the DFG cylinder (radius 0.05 m at (0.2, 0.2) m) in the channel. `CaseError` for a body of revolution,
-    whose shape is fixed (the sphere)."""
-    if len(case.domain.bodies) > 1:
-        raise CaseError(f"case '{case.name}': several bodies are circles so far; their shapes are not free")
+def body_shapes(case: Case) -> list[RadialShape]:
+    """One `RadialShape` per body of the case (`body_shape` joins several into one vector)."""
     channel = case.domain.kind == "dfg-channel"
-    return RadialShape(
-        kind=case.shape.parametrisation,
-        modes=case.shape.modes,
-        r0=DFG_RADIUS if channel else 0.5,
-        center=DFG_CENTER if channel else case.domain.bodies[0],
-        stretch=case.shape.knot_stretch,
-        symmetric=case.domain.kind == "axisymmetric",  # the meridional profile of a body of revolution
-    )
+    return [
+        RadialShape(
+            kind=case.shape.parametrisation,
+            modes=case.shape.modes,
+            r0=DFG_RADIUS if channel else 0.5,
+            center=DFG_CENTER if channel else center,
+            stretch=case.shape.knot_stretch,
+            symmetric=case.domain.kind == "axisymmetric",  # the meridional profile of a body of revolution
+        )
+        for center in case.domain.bodies
+    ]
+
+
+def body_shape(case: Case) -> RadialShape | BodyShapes:
+    """The case's parametrisation about the reference circle: diameter 1 at the origin in the free stream,
+    the DFG cylinder (radius 0.05 m at (0.2, 0.2) m) in the channel, the sphere's profile for a body of
+    revolution; several bodies: their shapes joined into one vector (`BodyShapes`)."""
+    shapes = body_shapes(case)
+    return shapes[0] if len(shapes) == 1 else BodyShapes(tuple(shapes))
 
 
 def mirror_symmetric(case: Case) -> bool:
-    """Whether the flow is symmetric about the horizontal line through the body's centre, so that a body
-    and its mirror image have the same drag: in the free stream; not in the DFG channel, whose walls lie
-    0.2 m below and 0.21 m above the centre."""
-    return case.domain.kind == "freestream"
+    """Whether the objective is the same for a design and its mirror image about y = 0 (`shape.mirror()`):
+    in the free stream with no lift in the objective, when the bodies mirror onto bodies and the one
+    body of the objective onto itself; not in the DFG channel, whose walls lie 0.2 m below and 0.21 m
+    above the centre."""
+    if case.domain.kind != "freestream" or case.objective.lift_weight:
+        return False
+    centers = [(x, -y) for x, y in case.domain.bodies]
+    if sorted(centers) != sorted(case.domain.bodies):
+        return False
+    return case.objective.body == 0 or case.domain.bodies[case.objective.body - 1][1] == 0.0
 
 
-def map_radius(case: Case) -> float:
-    """How far from the body's centre the mesh moves with the body, in the case's length unit."""
-    return DFG_MAP_RADIUS if case.domain.kind == "dfg-channel" else FREESTREAM_MAP_RADIUS
+def map_radii(case: Case) -> list[float]:
+    """How far from each body's centre the mesh moves with that body (`MeshMorph`), in the case's length
+    unit (`map_radii_of`)."""
+    return map_radii_of(case.domain)
+
+
+def map_radii_of(domain: Domain) -> list[float]:
+    """How far from each body's centre the mesh moves with that body: the channel's `DFG_MAP_RADIUS`; in
+    the free stream `FREESTREAM_MAP_RADIUS`, or less with several bodies: the map ends `MAP_CLEARANCE`
+    before the nearest other body's reference circle, so that no body moves with another's parameters.
+    Where two maps overlap their displacements add, and the morph's quality check refuses a design that
+    squeezes the cells between two bodies."""
+    if domain.kind == "dfg-channel":
+        return [DFG_MAP_RADIUS]
+    centres = np.array(domain.bodies, dtype=float)
+    distance = np.linalg.norm(centres[:, None] - centres[None], axis=2)
+    np.fill_diagonal(distance, np.inf)
+    return [min(FREESTREAM_MAP_RADIUS, float(d) - 0.5 - MAP_CLEARANCE) for d in distance.min(axis=1)]
+
+
+def max_body_radius(r0: float, map_radius: float) -> float:
+    """How far from its centre a body may reach and its mesh map stay one-to-one: bodies reaching less
+    far keep ∂ρ/∂r ≥ 1/4 (the map's weight has max |w'| = 1.5 / (R − r₀); `fem.morph.RadialMap`)."""
+    return r0 + 0.5 * (map_radius - r0)
 
 
 def parameter_bounds(case: Case) -> list[tuple[float, float]]:
@@ -194,6 +248,8 @@ def sample_identity(case: Case) -> dict[str, Any]:
     identity |= {f"solver.{k}": v for k, v in dataclasses.asdict(case.solver).items()}
     identity["re_range"] = list(case.re_bounds)
     identity["spec"] = parameter_spec(case).to_dict()
+    if case.objective != Objective():  # a sample's C_D is the objective's value
+        identity["objective"] = dataclasses.asdict(case.objective)
     return identity
 
 
@@ -229,6 +285,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "min_thickness": _NUMBER,
     },
     "optimize": {"max_iterations": ((int,), "an integer"), "tolerance": _NUMBER},
+    "objective": {"body": ((int,), "an integer (0: every body)"), "lift_weight": _NUMBER},
 }
 _REQUIRED = (("domain", "kind"), ("flow", "re"))
 
@@ -238,7 +295,7 @@ def case_from_dict(data: Any, source: str = "saved case") -> Case:
     (`parse_case`): `CaseError` naming `source` for anything a case file may not hold."""
     if not isinstance(data, dict):
         raise CaseError(f"{source}: the case must be a table of settings, got {type(data).__name__}")
-    sections = ["domain", "solver", "shape", "constraints", "optimize"]
+    sections = ["domain", "solver", "shape", "constraints", "optimize", "objective"]
     raw = {key: data[key] for key in ("name", "description") if key in data}
     raw |= {section: data.get(section, {}) for section in sections}
     if isinstance(raw["domain"], dict) and isinstance(raw["domain"].get("bodies"), tuple | list):
@@ -304,6 +361,7 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
             errors.append("'shape.modes' must be even for a body of revolution (knot j pairs with m − j)")
         if values["constraints"].get("min_thickness", 0.0):
             errors.append("'constraints.min_thickness' does not apply to a body of revolution")
+    _check_objective(errors, values)
     if not errors:
         errors += _reachability_problems(
             Domain(**values["domain"]), ShapeSettings(**values["shape"]), Constraints(**values["constraints"])
@@ -321,7 +379,21 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
         shape=ShapeSettings(**values["shape"]),
         constraints=Constraints(**values["constraints"]),
         optimize=OptimizeSettings(**values["optimize"]),
+        objective=Objective(**values["objective"]),
     )
+
+
+def _check_objective(errors: list[str], values: dict[str, dict[str, Any]]) -> None:
+    """`objective.body` names a body of the case (or is 0, every body); a body of revolution has no lift."""
+    objective = values["objective"]
+    count = len(values["domain"].get("bodies", Domain.bodies))
+    if not 0 <= objective.get("body", 0) <= count:
+        errors.append(
+            f"'objective.body' must be 0 (every body) or a body's number from 1 to {count}, "
+            f"got {objective['body']}"
+        )
+    if values["domain"].get("kind") == "axisymmetric" and objective.get("lift_weight", 0.0):
+        errors.append("'objective.lift_weight' does not apply to a body of revolution (it has no lift)")
 
 
 def _sorted_values(errors: list[str], raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -463,8 +535,8 @@ def _reachability_problems(domain: Domain, shape: ShapeSettings, constraints: Co
             "(the diameter of the circle of the body's area)"
         )
     reach = body.r0 * (1 + body.radius_ratio_bound(shape.bound))
-    if len(domain.bodies) > 1:
-        reach = 0.5  # circles
+    if len(domain.bodies) > 1:  # each body stays inside its mesh map, which ends halfway to its neighbour
+        reach = min(reach, max_body_radius(body.r0, min(map_radii_of(domain))))
     x, y = np.array(domain.bodies).T
     extents = {"upstream": -x.min(), "downstream": x.max(), "half_width": np.abs(y).max()}
     for key in ("upstream", "downstream", "half_width") if domain.kind != "dfg-channel" else ():

@@ -96,7 +96,7 @@ def optimize_text(result, out) -> str:
     i, f = result.initial, result.final
     lines = [
         f"{result.method} optimization: {result.message}",
-        f"  C_D {i.cd:.6f} → {f.cd:.6f} ({f.cd / i.cd - 1:+.2%}), area ratio {f.area_ratio:.10f}",
+        f"  {f.objective} {i.cd:.6f} → {f.cd:.6f} ({f.cd / i.cd - 1:+.2%}), area ratio {f.area_ratio:.10f}",
         f"  {len(result.history) - 1} iterations, {result.fem_solves} FEM solves, "
         f"{result.adjoint_solves} adjoint gradients, "
         + (f"{result.hessians} Hessians, " if result.hessians else "")
@@ -114,6 +114,13 @@ def optimize_text(result, out) -> str:
         f"  length/height {f.length / f.height:.2f}, tip angles front {f.front_angle:.0f}° rear "
         f"{f.rear_angle:.0f}°, parameters on a bound: {', '.join(f.active_bounds) or 'none'}"
     )
+    for k, body in enumerate(f.bodies or [], 1):
+        x, y = body["center"]
+        lines.append(
+            f"  body {k} at ({x:g}, {y:g}): C_D {body['cd']:.6f}  C_L {body['cl']:+.6f}  area ratio "
+            f"{body['area_ratio']:.10f}  length/height {body['length'] / body['height']:.2f}  tip angles "
+            f"front {body['front']:.0f}° rear {body['rear']:.0f}°"
+        )
     files = "shape.json, summary.json, history.json, shapes.png, history.png, iterates.png, flow.png"
     lines.append(f"  wrote {out}/{files}")
     return "\n".join(lines)

@@ -36,6 +36,8 @@ def _solve_text(s: dict) -> str:
     for k, body in enumerate(s.get("bodies") or [], 1):
         x, y = body["center"]
         lines.append(f"  body {k} at ({x:g}, {y:g}): C_D {body['cd']:.8f}  C_L {body['cl']:.8f}")
+    if s.get("objective"):
+        lines.append(f"  objective {s['objective']['name']}: {s['objective']['value']:.8f}")
     lines += [
         f"  {s['dofs']} DOFs on {s['cells']} cells, {s['newton_iterations']} Newton iterations"
         + (f" after continuation through Re {s['continuation_steps']}" if s["continuation_steps"] else ""),

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from shapeopt.cases import Case
+from shapeopt.geometry.bodies import BodyShapes
 from shapeopt.geometry.shapes import RadialShape
-from shapeopt.space import RadialDesignSpace
-from shapeopt.space.radial import SHRINK_STEPS
+from shapeopt.space import DesignSpace
+from shapeopt.space.base import SHRINK_STEPS
 
 # Distance between conditions for the warm start: one unit is a doubling of Re, 0.1 of area ratio (the
 # start dilated to the new area, `dilated`) or 1 D of minimum thickness. In the 24-coefficient space at
@@ -81,7 +82,7 @@ def case_for(base: Case, conditions: Conditions) -> Case:
 
 
 def warm_start(
-    space: RadialDesignSpace, conditions: Conditions, found: dict[str, tuple[Conditions, np.ndarray]]
+    space: DesignSpace, conditions: Conditions, found: dict[str, tuple[Conditions, np.ndarray]]
 ) -> tuple[np.ndarray, str]:
     """The start (m,) of a problem with design space `space`, and where it comes from. The optima in
     `found` (name → conditions, s (m,)) are dilated to the problem's area (`dilated`) and projected onto
@@ -110,7 +111,7 @@ def warm_start(
 
 
 def extrapolated_in_re(
-    space: RadialDesignSpace,
+    space: DesignSpace,
     conditions: Conditions,
     found: dict[str, tuple[Conditions, np.ndarray]],
     nearest: str,
@@ -139,7 +140,7 @@ def extrapolated_in_re(
 
 
 def known_optima(
-    space: RadialDesignSpace, conditions: Conditions, found: dict[str, tuple[Conditions, np.ndarray]]
+    space: DesignSpace, conditions: Conditions, found: dict[str, tuple[Conditions, np.ndarray]]
 ) -> np.ndarray | None:
     """The optima `found` (name → conditions, s (m,)) dilated to the problem's area and projected onto its
     constraints, those admissible, nearest first (k, m); None if there is none."""
@@ -150,7 +151,7 @@ def known_optima(
 
 
 def _projected_optima(
-    space: RadialDesignSpace, conditions: Conditions, found: dict[str, tuple[Conditions, np.ndarray]]
+    space: DesignSpace, conditions: Conditions, found: dict[str, tuple[Conditions, np.ndarray]]
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """The names of the optima `found`, nearest first, their parameters dilated to the problem's area (k, m),
     those projected onto its constraints (k, m) and whether each projection is admissible (k,)."""
@@ -167,17 +168,20 @@ def _projected_optima(
     return names, starts, projected, admissible
 
 
-def _relaxed(space: RadialDesignSpace) -> RadialDesignSpace:
+def _relaxed(space: DesignSpace) -> DesignSpace:
     """`space` with its thickness constraint relaxed by `THICKNESS_SLACK` (an optimum meets it only to
     rounding)."""
     if space.min_thickness > 0:
-        return dataclasses.replace(space, min_thickness=max(space.min_thickness - THICKNESS_SLACK, 0.0))
+        return space.with_min_thickness(max(space.min_thickness - THICKNESS_SLACK, 0.0))
     return space
 
 
-def dilated(shape: RadialShape, s: np.ndarray, factor: float) -> np.ndarray:
+def dilated(shape: RadialShape | BodyShapes, s: np.ndarray, factor: float) -> np.ndarray:
     """The parameters (m,) of the body `s` (m,) dilated by `factor` about the shape's centre, r → factor·r
-    (its area times factor²): factor·s + (factor − 1)·e, with e the parameters of r/r₀ − 1 = 1."""
-    theta = np.linspace(0.0, 2 * np.pi, 8 * shape.size, endpoint=False)
-    one, *_ = np.linalg.lstsq(shape.basis(theta), np.ones_like(theta), rcond=None)
-    return factor * np.asarray(s, dtype=float) + (factor - 1.0) * one
+    (its area times factor²): factor·s + (factor − 1)·e, with e the parameters of r/r₀ − 1 = 1. Several
+    bodies: each about its own centre."""
+    ones = []
+    for part in shape.shapes if isinstance(shape, BodyShapes) else (shape,):
+        theta = np.linspace(0.0, 2 * np.pi, 8 * part.size, endpoint=False)
+        ones.append(np.linalg.lstsq(part.basis(theta), np.ones_like(theta), rcond=None)[0])
+    return factor * np.asarray(s, dtype=float) + (factor - 1.0) * np.concatenate(ones)

@@ -14,7 +14,9 @@ import numpy as np
 
 from shapeopt.errors import ShapeError, SolverError
 from shapeopt.fem.problem import DragProblem, Evaluation
+from shapeopt.geometry.bodies import BodyShapes
 from shapeopt.geometry.outlines import extent, tip_angles
+from shapeopt.geometry.shapes import RadialShape
 
 # A trial shape that fails with these is refused: the optimizer shortens its step (the mesh cannot follow
 # the shape, or Newton does not converge there even with continuation).
@@ -28,7 +30,9 @@ class ShapeSummary:
     Parametrisation (kind, modes, r0 and centre in D, parameter names, s (m,)); area in D², its ratio to the
     discrete circle's and the centroid (2,) in D; extent along (length) and across (height) the flow in D;
     tip angles in degrees (`outlines.tip_angles`); the parameters on their bounds; the FEM C_D, C_L, mesh
-    quality and Re; the mesh level and the reference mesh's hash.
+    quality and Re; the mesh level and the reference mesh's hash. With several bodies the geometry fields
+    are those of body 1 and the area those of all bodies together; `bodies` holds each body's centre, area
+    ratio, centroid, extent, tip angles, C_D and C_L, and `cd` is the case's objective (`objective`).
     """
 
     parametrisation: str
@@ -51,6 +55,8 @@ class ShapeSummary:
     re: float
     level: str
     mesh_sha256: str
+    objective: str = "C_D"
+    bodies: list[dict] | None = None
 
     def to_dict(self) -> dict:
         """Plain data for JSON, keys in the order above."""
@@ -91,9 +97,19 @@ class ReducedFunctional:
         problem, space = self.problem, self.space
         area, area_ratio, centroid = space.measure(evaluation.s)
         shape = space.shape
-        outline = shape.outline(evaluation.s, 4000)
-        length, height = extent(outline)
-        front, rear = tip_angles(outline)
+        geometry = _body_geometry(shape, evaluation.s)
+        length, height, front, rear = (geometry[0][key] for key in ("length", "height", "front", "rear"))
+        bodies = None
+        if evaluation.bodies is not None:
+            measures = space.measure_bodies(evaluation.s)
+            bodies = [
+                {"center": list(part.center), "area_ratio": ratio, "centroid": middle.tolist()}
+                | {key: float(value) for key, value in shape_geometry.items()}
+                | {"cd": coefficients.cd, "cl": coefficients.cl}
+                for part, (_, ratio, middle), shape_geometry, coefficients in zip(
+                    shape.shapes, measures, geometry, evaluation.bodies, strict=True
+                )
+            ]
         return ShapeSummary(
             parametrisation=shape.kind,
             modes=shape.modes,
@@ -115,4 +131,18 @@ class ReducedFunctional:
             re=evaluation.re,
             level=problem.case.level,
             mesh_sha256=problem.flow_mesh.sha256,
+            objective=problem.case.objective.describe(),
+            bodies=bodies,
         )
+
+
+def _body_geometry(shape: RadialShape | BodyShapes, s: np.ndarray) -> list[dict[str, float]]:
+    """Per body of `s`: length and height in D, front and rear tip angles in degrees (`outlines`)."""
+    parts = zip(shape.shapes, shape.split(s), strict=True) if isinstance(shape, BodyShapes) else [(shape, s)]
+    geometry = []
+    for part, values in parts:
+        outline = part.outline(values, 4000)
+        length, height = extent(outline)
+        front, rear = tip_angles(outline)
+        geometry.append({"length": length, "height": height, "front": front, "rear": rear})
+    return geometry

@@ -42,7 +42,7 @@ from shapeopt.fem.output import write_fields
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.simulate import run_solve, summarize
 from shapeopt.files import refuse_writing_over_inputs, staged_folder, write_json
-from shapeopt.geometry.outlines import boundary_chain, write_outline
+from shapeopt.geometry.outlines import write_outline
 from shapeopt.geometry.shapes import RadialShape
 from shapeopt.viz.pictures import render_speed, render_view
 from shapeopt.viz.plots import plot_history, plot_iterates, plot_shapes
@@ -106,7 +106,8 @@ def picture_window(case: Case) -> tuple[float, float, float, float]:
     """The (x0, x1, y0, y1) window of flow pictures: the channel, or the near wake of a free body."""
     if case.domain.kind == "dfg-channel":
         return (0.0, DFG_LENGTH, 0.0, DFG_HEIGHT)
-    return (-3.0, 12.0, -3.5, 3.5)
+    x, y = np.array(case.domain.bodies).T
+    return (x.min() - 3.0, x.max() + 12.0, y.min() - 3.5, y.max() + 3.5)
 
 
 def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, comm=MPI.COMM_WORLD) -> dict:
@@ -321,7 +322,6 @@ def write_optimum_outline(J: ReducedFunctional, final: ShapeSummary, path: Path)
     """outline.csv and outline.dat: the optimum as the solver's body, its boundary nodes (x, y) in the
     case's frame (`_FRAMES`)."""
     space, case = J.space, J.problem.case
-    body = space.body
     header = {
         "case": case.name,
         "re": J.re,
@@ -331,9 +331,10 @@ def write_optimum_outline(J: ReducedFunctional, final: ShapeSummary, path: Path)
         "fix_centroid": space.fix_centroid,
         "min_thickness": case.constraints.min_thickness,  # in D
         "points": f"x, y in {_FRAMES[case.domain.kind]}, counter-clockwise from the rear tip; "
-        "points 2k, 2k+1, 2k+2 are the start, middle and end of the mesh's quadratic boundary edge k",
+        "points 2k, 2k+1, 2k+2 are the start, middle and end of the mesh's quadratic boundary edge k"
+        + ("; a row of nan between two bodies" if len(case.domain.bodies) > 1 else ""),
     }
-    write_outline(boundary_chain(body.positions(final.s), body.edges, not space.revolution), path, header)
+    write_outline(space.boundary(np.asarray(final.s)), path, header)
 
 
 def show_run(
@@ -353,11 +354,12 @@ def show_run(
         ("initial", problem.space.shape.outline(initial), "grey"),
         ("optimized", problem.space.shape.outline(final), "black"),
     ]
+    x, y = np.array(case.domain.bodies).T
     path = render_view(
         u,
         p,
         outlines,
-        (-2.0, 6.0, -2.0, 2.0),
+        (x.min() - 2.0, x.max() + 6.0, y.min() - 2.0, y.max() + 2.0),
         field,
         screenshot,
         size,

@@ -1,7 +1,7 @@
 """Discrete adjoint of the force coefficients and their shape gradient `dC/ds`.
 
-With the coefficient written through the weak residual, `C(w, X) = −R(w, X; φ)` (φ = scaled indicator
-of the body's velocity DOFs), and free/constrained DOFs F/B:
+With the coefficient written through the weak residual, `C(w, X) = −R(w, X; φ)` (φ the objective's
+weights on the bodies' velocity DOFs, `ForceEvaluator.weights`), and free/constrained DOFs F/B:
 
     J_FFᵀ λ_F = −(∂R(w, X; φ)/∂w)_F,   λ_B = 0,   μ = φ + λ,
     dC/dX = −∂R(w, X; μ)/∂X,           dC/ds_i = ⟨dC/dX, d_i⟩.
@@ -46,17 +46,15 @@ class ShapeGradient:
         self.multipliers: dict[str, np.ndarray] = {}  # μ = φ + λ (local DOFs) per coefficient, last state
 
     def gradients(self) -> dict[str, np.ndarray]:
-        """`{"cd": dC_D/ds, "cl": dC_L/ds}`, each (m,), for the current (converged) state."""
+        """`{"cd": dJ/ds, "cl": dC_L/ds}`, each (m,), for the current (converged) state: J the case's
+        objective (the total drag by default) and C_L the lift of its bodies."""
         self.assemble_jacobian()
-        return {name: self._gradient(name, component) for name, component in (("cd", 0), ("cl", 1))}
+        return {name: self._gradient(name) for name in ("cd", "cl")}
 
-    def _gradient(self, name: str, component: int) -> np.ndarray:
+    def _gradient(self, name: str) -> np.ndarray:
         W = self.solver.W
         n_owned = W.dofmap.index_map.size_local
-        phi = np.zeros_like(self.weight.x.array)
-        phi[self.forces.body_dofs[component]] = (
-            self.forces.scale if component == 0 else self.forces.lift_scale
-        )
+        phi = self.forces.weights[name]
         self.set_weight(phi)
 
         # Right-hand side −∂R(w; φ)/∂w, zero on constrained rows.

@@ -3,6 +3,9 @@
 Forces come from the weak residual: `F·e = −R((u, p); (φ_e, 0))`, with `φ_e = e` at the body's velocity
 DOFs and 0 elsewhere, which converges faster than the surface integral of the traction. The surface
 integral `F = −∫_Γ σ n ds` (n out of the fluid, `σ = −p I + ν(∇u + ∇uᵀ)`) is kept as a cross-check.
+With several bodies each boundary DOF belongs to the body whose centre is nearest; the case's objective
+(`cases.Objective`: the drag of every body or of one, plus a weighted lift) is the residual tested with
+its own weights φ_J, which the adjoint uses as they are.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import numpy as np
 import ufl
 from dolfinx import fem, geometry, la
 
+from shapeopt.cases import Objective
 from shapeopt.fem.flow import FlowSolver
 from shapeopt.fem.meshing import BODY
 
@@ -26,9 +30,15 @@ class Coefficients:
 
 
 class ForceEvaluator:
-    """Computes force coefficients of the solver's current state."""
+    """Computes force coefficients of the solver's current state: of all bodies together (`volume`), of
+    each body at `centers` (`per_body`) and of the `objective` (`objective`)."""
 
-    def __init__(self, solver: FlowSolver):
+    def __init__(
+        self,
+        solver: FlowSolver,
+        centers: tuple[tuple[float, float], ...] = ((0.0, 0.0),),
+        objective: Objective | None = None,
+    ):
         self.solver = solver
         W, facets = solver.W, solver.flow_mesh.facets
         fdim = solver.flow_mesh.mesh.topology.dim - 1
@@ -53,31 +63,62 @@ class ForceEvaluator:
             self.scale = 2.0 / (solver.u_ref**2 * solver.diameter)
             self.lift_scale = self.scale
             self._surface = [fem.form(-ufl.dot(sigma, n)[i] * ds(BODY)) for i in range(2)]
+        points = self._velocity_points()
+        centres = np.asarray(centers, dtype=float)
+        # owners[c][i]: the body (index into `centers`) of DOF body_dofs[c][i], whose centre is nearest
+        self.owners = [
+            np.argmin(np.linalg.norm(points[dofs][:, None, :] - centres[None], axis=2), axis=1)
+            for dofs in self.body_dofs
+        ]
+        self.count = len(centres)
+        self.weights = self._objective_weights(objective or Objective())
+
+    def _objective_weights(self, objective: Objective) -> dict[str, np.ndarray]:
+        """φ over the local DOFs of W: "cd" for the objective J = Σ_k (C_D,k + w C_L,k) over its bodies,
+        "cl" for their lift."""
+        selected = [
+            dofs[(owners == objective.body - 1) if objective.body else slice(None)]
+            for dofs, owners in zip(self.body_dofs, self.owners, strict=True)
+        ]
+        drag, lift = (np.zeros(len(self.solver.w.x.array)) for _ in range(2))
+        drag[selected[0]] = self.scale
+        drag[selected[1]] += objective.lift_weight * self.lift_scale
+        lift[selected[1]] = self.lift_scale
+        return {"cd": drag, "cl": lift}
 
     def volume(self) -> Coefficients:
-        """Coefficients from the weak residual (the accurate ones)."""
-        residual = fem.assemble_vector(self.solver.residual)
-        residual.scatter_reverse(la.InsertMode.add)
+        """Coefficients of all bodies together from the weak residual (the accurate ones)."""
+        residual = self._residual()
         comm = self.solver.flow_mesh.mesh.comm
-        force = [-comm.allreduce(float(np.sum(residual.array[dofs]))) for dofs in self.body_dofs]
+        force = [-comm.allreduce(float(np.sum(residual[dofs]))) for dofs in self.body_dofs]
         return Coefficients(cd=self.scale * force[0], cl=self.lift_scale * force[1])
 
-    def per_body(self, centers: tuple[tuple[float, float], ...]) -> list[Coefficients]:
-        """The volume-form coefficients of each body, its boundary DOFs those nearest its centre (x, y):
-        one `Coefficients` per centre, summing to `volume()`."""
+    def objective(self) -> Coefficients:
+        """The objective J as `cd` and the lift of its bodies as `cl` (weights `self.weights`)."""
+        residual = self._residual()
+        comm = self.solver.flow_mesh.mesh.comm
+        values = [-comm.allreduce(float(residual @ self.weights[name])) for name in ("cd", "cl")]
+        return Coefficients(cd=values[0], cl=values[1])
+
+    def per_body(self) -> list[Coefficients]:
+        """The volume-form coefficients of each body (its boundary DOFs those nearest its centre): one
+        `Coefficients` per centre, summing to `volume()`."""
+        residual = self._residual()
+        comm = self.solver.flow_mesh.mesh.comm
+        result = []
+        for k in range(self.count):
+            force = [
+                -comm.allreduce(float(np.sum(residual[dofs[owners == k]])))
+                for dofs, owners in zip(self.body_dofs, self.owners, strict=True)
+            ]
+            result.append(Coefficients(cd=self.scale * force[0], cl=self.lift_scale * force[1]))
+        return result
+
+    def _residual(self) -> np.ndarray:
+        """The weak residual R(w; ·) of the current state over the local DOFs."""
         residual = fem.assemble_vector(self.solver.residual)
         residual.scatter_reverse(la.InsertMode.add)
-        points = self._velocity_points()
-        comm = self.solver.flow_mesh.mesh.comm
-        centres = np.asarray(centers, dtype=float)
-        result = []
-        for k in range(len(centres)):
-            force = []
-            for dofs in self.body_dofs:
-                nearest = np.argmin(np.linalg.norm(points[dofs][:, None, :] - centres[None], axis=2), axis=1)
-                force.append(-comm.allreduce(float(np.sum(residual.array[dofs[nearest == k]]))))
-            result.append(Coefficients(cd=self.scale * force[0], cl=self.scale * force[1]))
-        return result
+        return residual.array
 
     def _velocity_points(self) -> np.ndarray:
         """(n_W, 2) coordinates of every local velocity DOF of the mixed space (pressure rows: zeros)."""

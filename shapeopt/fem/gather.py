@@ -12,6 +12,7 @@ from dolfinx import fem, plot
 from dolfinx.mesh import entities_to_geometry
 
 from shapeopt.fem.meshing import BODY, FlowMesh
+from shapeopt.geometry.bodies import join_outlines
 
 
 @dataclass
@@ -60,7 +61,8 @@ def gather_flow(u: fem.Function, p: fem.Function | None = None) -> GatheredFlow 
 
 
 def body_outline(flow_mesh: FlowMesh) -> np.ndarray:
-    """Closed polygon ((n+1, 2), ordered by angle about the body centre) through the body's mesh nodes."""
+    """Closed polygon ((n+1, 2), ordered by angle about the body centre) through the body's mesh nodes;
+    several bodies: one per body (its nodes those nearest its centre), a row of NaN between them."""
     mesh = flow_mesh.mesh
     fdim = mesh.topology.dim - 1
     mesh.topology.create_connectivity(fdim, mesh.topology.dim)
@@ -68,6 +70,11 @@ def body_outline(flow_mesh: FlowMesh) -> np.ndarray:
     coords = mesh.geometry.x[nodes.ravel(), :2]
     gathered = mesh.comm.allgather(coords)
     points = np.unique(np.concatenate(gathered), axis=0)
-    angle = np.arctan2(points[:, 1] - flow_mesh.center[1], points[:, 0] - flow_mesh.center[0])
-    points = points[np.argsort(angle)]
-    return np.vstack([points, points[:1]])
+    centres = np.asarray(flow_mesh.centers, dtype=float)
+    owner = np.argmin(np.linalg.norm(points[:, None] - centres[None], axis=2), axis=1)
+    polygons = []
+    for k, (x, y) in enumerate(centres):
+        own = points[owner == k]
+        own = own[np.argsort(np.arctan2(own[:, 1] - y, own[:, 0] - x))]
+        polygons.append(np.vstack([own, own[:1]]))
+    return join_outlines(polygons)

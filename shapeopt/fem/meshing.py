@@ -51,7 +51,7 @@ class FlowMesh:
     facets: MeshTags
     sha256: str
     diameter: float
-    center: tuple[float, float]
+    centers: tuple[tuple[float, float], ...]  # of the bodies
     seconds: float
 
 
@@ -97,6 +97,7 @@ def build_mesh(
     """
     start = time.perf_counter()
     box, center, radius = domain_geometry(case)
+    centers = case.domain.bodies if case.domain.kind == "freestream" else (center,)
     stored = reference_mesh_path(case) if body is None else None
     sha, failure = None, None
     if comm.rank == 0:
@@ -112,7 +113,6 @@ def build_mesh(
                     if case.domain.kind == "axisymmetric":
                         _half_body_on_axis(box, radius, mesh_sizes(case))
                     else:
-                        centers = case.domain.bodies if case.domain.kind == "freestream" else (center,)
                         _body_in_box(box, centers, radius, mesh_sizes(case), body)
                     if store and stored is not None:
                         _write_whole(stored)
@@ -132,7 +132,7 @@ def build_mesh(
         facets=data.facet_tags,
         sha256=comm.bcast(sha, root=0),
         diameter=2 * radius,
-        center=center,
+        centers=centers,
         seconds=time.perf_counter() - start,
     )
 

@@ -16,20 +16,22 @@ from dolfinx import fem
 from dolfinx.fem.petsc import assemble_matrix
 from mpi4py import MPI
 
-from shapeopt.cases import Case, body_shape, map_radius
+from shapeopt.cases import Case, body_shape, map_radii
 from shapeopt.errors import SolverError
 from shapeopt.fem.adjoint import ShapeGradient
 from shapeopt.fem.flow import FlowSolver, NewtonReport
-from shapeopt.fem.forces import ForceEvaluator
+from shapeopt.fem.forces import Coefficients, ForceEvaluator
 from shapeopt.fem.hessian import ShapeHessian
 from shapeopt.fem.meshing import build_mesh
 from shapeopt.fem.morph import MeshMorph
-from shapeopt.space import RadialDesignSpace
+from shapeopt.space import BodiesDesignSpace, DesignSpace, RadialDesignSpace
 
 
 @dataclass
 class Evaluation:
-    """FEM result for one shape: coefficients, adjoint gradients (m,) when asked, solver statistics."""
+    """FEM result for one shape: coefficients, adjoint gradients (m,) when asked, solver statistics.
+    `cd` is the case's objective (the total drag unless the case names another), `cl` its bodies' lift;
+    `bodies` each body's own coefficients when there are several."""
 
     s: np.ndarray
     re: float
@@ -41,6 +43,7 @@ class Evaluation:
     dcd: np.ndarray | None = None
     dcl: np.ndarray | None = None
     d2cd: np.ndarray | None = None  # (m, m) when asked
+    bodies: list[Coefficients] | None = None
 
 
 class DragProblem:
@@ -49,12 +52,16 @@ class DragProblem:
     def __init__(self, case: Case, comm: MPI.Comm = MPI.COMM_WORLD):
         self.case = case
         self.flow_mesh = build_mesh(case, comm, store=True)
-        self.morph = MeshMorph(self.flow_mesh, body_shape(case), case.shape.min_quality, map_radius(case))
+        self.morph = MeshMorph(self.flow_mesh, body_shape(case), case.shape.min_quality, map_radii(case))
         self.solver = FlowSolver(self.flow_mesh, case)
-        self.forces = ForceEvaluator(self.solver)
+        self.forces = ForceEvaluator(self.solver, case.domain.bodies, case.objective)
         self.adjoint = ShapeGradient(self.solver, self.forces, self.morph)
         self._hessian: ShapeHessian | None = None  # built on first use (its forms take a while to compile)
-        self.space = RadialDesignSpace.from_case(case, self.morph.body, self.morph.map.max_body_radius)
+        self.space: DesignSpace = (
+            RadialDesignSpace.from_case(case, self.morph.bodies[0], self.morph.maps[0].max_body_radius)
+            if len(self.morph.bodies) == 1
+            else BodiesDesignSpace.from_case(case, self.morph.bodies)
+        )
         self.fem_solves = 0
         self.adjoint_solves = 0
         self.hessians = 0
@@ -145,7 +152,8 @@ class DragProblem:
         self.fem_solves += 1
         self.newton = report
         self._warm = self.solver.state()
-        coefficients = self.forces.volume()
+        coefficients = self.forces.objective()
+        several = self.forces.count > 1
         self._last = Evaluation(
             s=s.copy(),
             re=re,
@@ -154,5 +162,6 @@ class DragProblem:
             quality=quality,
             newton_iterations=report.iterations,
             seconds=time.perf_counter() - start,
+            bodies=self.forces.per_body() if several else None,
         )
         return self._last

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from mpi4py import MPI
 
-from shapeopt.cases import Case, body_shape
+from shapeopt.cases import Case, Objective, body_shape
 from shapeopt.fem.flow import FlowSolver, NewtonReport
 from shapeopt.fem.forces import ForceEvaluator, evaluate_points
 from shapeopt.fem.meshing import FlowMesh, build_mesh
@@ -40,6 +40,7 @@ class FlowResult:
     mesh_sha256: str
     ranks: int
     bodies: list[dict[str, Any]] | None = None  # several bodies: each one's centre, cd and cl
+    objective: dict[str, Any] | None = None  # a case's own objective: its description and value
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
@@ -66,7 +67,7 @@ def summarize(
     """Forces, Δp (DFG channel: between the body's front and rear points on the axis through its centre;
     `s` (m,) the body's shape parameters, None: the cylinder) and statistics of a converged solver
     state."""
-    forces = ForceEvaluator(solver)
+    forces = ForceEvaluator(solver, case.domain.bodies, case.objective)
     volume, surface = forces.volume(), forces.surface()
     dp = None
     if case.domain.kind == "dfg-channel":
@@ -77,11 +78,14 @@ def summarize(
         dp = float(values[0] - values[1])
     bodies = None
     if len(case.domain.bodies) > 1:
-        parts = forces.per_body(case.domain.bodies)
+        parts = forces.per_body()
         bodies = [
             {"center": list(center), "cd": part.cd, "cl": part.cl}
             for center, part in zip(case.domain.bodies, parts, strict=True)
         ]
+    objective = None
+    if case.objective != Objective():
+        objective = {"name": case.objective.describe(), "value": forces.objective().cd}
     mesh = flow_mesh.mesh
     return FlowResult(
         case=case.name,
@@ -102,4 +106,5 @@ def summarize(
         mesh_sha256=flow_mesh.sha256,
         ranks=mesh.comm.size,
         bodies=bodies,
+        objective=objective,
     )

@@ -6,6 +6,8 @@ draw from. The FEM problem, the reduced functional, datasets, the trust region a
 all use it; a new parametrisation, several bodies or a body of revolution is a new design space.
 """
 
+from shapeopt.space.base import DesignSpace
+from shapeopt.space.bodies import BodiesDesignSpace
 from shapeopt.space.radial import RadialDesignSpace
 
-__all__ = ["RadialDesignSpace"]
+__all__ = ["BodiesDesignSpace", "DesignSpace", "RadialDesignSpace"]

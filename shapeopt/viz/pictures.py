@@ -12,6 +12,7 @@ import numpy as np
 
 from shapeopt.fem.gather import body_outline, gather_flow
 from shapeopt.fem.meshing import FlowMesh
+from shapeopt.geometry.bodies import split_outline
 
 if TYPE_CHECKING:
     from dolfinx import fem
@@ -56,8 +57,9 @@ def render_speed(
         cmap="viridis",
         scalar_bar_args={"title": "|u|", "vertical": True},
     )
-    line = pv.lines_from_points(np.column_stack([outline, np.full(len(outline), 0.01)]))
-    plotter.add_mesh(line, color="black", line_width=3)
+    for polygon in split_outline(outline):
+        line = pv.lines_from_points(np.column_stack([polygon, np.full(len(polygon), 0.01)]))
+        plotter.add_mesh(line, color="black", line_width=3)
     if title:
         plotter.add_text(title, font_size=12)
     plotter.view_xy()
@@ -109,9 +111,10 @@ def render_view(
     )
     if lines.n_points:
         plotter.add_mesh(lines.translate((0, 0, 0.005)), color="white", line_width=1, opacity=0.7)
-    for name, polygon, colour in outlines:
-        line = pv.lines_from_points(np.column_stack([polygon, np.full(len(polygon), 0.01)]))
-        plotter.add_mesh(line, color=colour, line_width=3, label=name)
+    for name, outline, colour in outlines:
+        for k, polygon in enumerate(split_outline(outline)):  # several bodies: separated by NaN rows
+            line = pv.lines_from_points(np.column_stack([polygon, np.full(len(polygon), 0.01)]))
+            plotter.add_mesh(line, color=colour, line_width=3, label=name if k == 0 else None)
     plotter.add_legend(bcolor="white", size=(0.15, 0.1))
     if title:
         plotter.add_text(title, font_size=12)

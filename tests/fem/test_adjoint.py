@@ -77,7 +77,7 @@ def test_morph_keeps_dof_layout_and_puts_the_body_on_the_curve(problem40, nontri
     morph.apply(nontrivial)
     assert np.array_equal(solver.W.dofmap.list, dofmap_before) and solver.dofs == dofs_before
     # Every body node (vertices and edge mid-points) lies on r(θ; s).
-    nodes = morph.body.positions(nontrivial)
+    nodes = morph.bodies[0].positions(nontrivial)
     theta = np.arctan2(nodes[:, 1], nodes[:, 0])
     radius = np.linalg.norm(nodes, axis=1)
     assert np.allclose(radius, problem40.space.shape.radius(theta, nontrivial), atol=1e-12)

@@ -1,0 +1,86 @@
+"""Two bodies of least drag, in tandem and side by side, against the single body of least drag.
+
+Each body has its own shape (the B-splines of `cases/cylinder-re20.toml`) at the circle's area and
+centroid; the objective is the pair's total drag (and, in the extra rows, the rear body's drag alone or
+the upper body's drag plus its lift). Every problem is solved by the Newton trust region from the circles;
+the run folders go to `--out`. Prints one table row per problem.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bodies_optimize.py [--level medium] [--out runs/bodies-optimize]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+from shapeopt.cases import LEVELS, Objective, load_case
+from shapeopt.design.runs import optimize_case
+
+CASE = Path(__file__).resolve().parents[1] / "cases" / "cylinder-re20.toml"
+
+
+def problem(base, bodies, re: float, level: str, objective: Objective):
+    """The case of bodies at `bodies` ((x, y) centres in D) with `objective`, at `re` and `level`."""
+    domain = dataclasses.replace(base.domain, bodies=tuple(bodies))
+    return dataclasses.replace(base, domain=domain, objective=objective).with_overrides(re=re, level=level)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--level", default="medium", choices=LEVELS)
+    parser.add_argument("--re", type=float, nargs="+", default=[20.0, 40.0])
+    parser.add_argument("--tandem", type=float, nargs="+", default=[4.0, 8.0])
+    parser.add_argument("--side", type=float, nargs="+", default=[3.0, 6.0])
+    parser.add_argument("--out", type=Path, default=Path("runs/bodies-optimize"))
+    args = parser.parse_args()
+    base = load_case(CASE)
+    print(f"level {args.level}; Newton trust region from the circles; C_D of each body on D = 1\n")
+    print(
+        "| Re | arrangement | distance | objective | C_D circles | C_D optimum | change | C_D front / lower "
+        "| C_D rear / upper | C_L each | length/height each | tip angles front/rear each | FEM solves | s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for re in args.re:
+        rows = [("single", 0.0, [(0.0, 0.0)], Objective())]
+        rows += [("tandem", d, [(0.0, 0.0), (d, 0.0)], Objective()) for d in args.tandem]
+        rows += [("side by side", d, [(0.0, -d / 2), (0.0, d / 2)], Objective()) for d in args.side]
+        if re == args.re[0]:
+            d, e = args.tandem[0], args.side[0]
+            rows.append(("tandem", d, [(0.0, 0.0), (d, 0.0)], Objective(body=2)))
+            rows.append(
+                ("side by side", e, [(0.0, -e / 2), (0.0, e / 2)], Objective(body=2, lift_weight=1.0))
+            )
+        for arrangement, distance, bodies, objective in rows:
+            case = problem(base, bodies, re, args.level, objective)
+            name = f"re{re:g}-{arrangement.replace(' ', '-')}-{distance:g}-body{objective.body}"
+            name += f"-lift{objective.lift_weight:g}"
+            start = time.perf_counter()
+            result, _ = optimize_case(case, args.out / name, "newton")
+            seconds = time.perf_counter() - start
+            initial, final = result.initial, result.final
+            parts = final.bodies or [
+                {
+                    "cd": final.cd,
+                    "cl": final.cl,
+                    "length": final.length,
+                    "height": final.height,
+                    "front": final.front_angle,
+                    "rear": final.rear_angle,
+                }
+            ]
+            drags = " | ".join(f"{p['cd']:.4f}" for p in parts) + (" | –" if len(parts) == 1 else "")
+            print(
+                f"| {re:g} | {arrangement} | {distance:g} | {objective.describe()} | {initial.cd:.4f} "
+                f"| {final.cd:.4f} | {final.cd / initial.cd - 1:+.1%} | {drags} "
+                f"| {' / '.join(f'{p["cl"]:+.3f}' for p in parts)} "
+                f"| {' / '.join(f'{p["length"] / p["height"]:.2f}' for p in parts)} "
+                f"| {' / '.join(f'{p["front"]:.0f}°–{p["rear"]:.0f}°' for p in parts)} "
+                f"| {result.fem_solves}{'' if result.converged else ' (not converged)'} | {seconds:.0f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
