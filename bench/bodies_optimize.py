@@ -3,9 +3,11 @@
 Each body has its own shape (the B-splines of `cases/cylinder-re20.toml`) at the circle's area and
 centroid; the objective is the pair's total drag (and, in the extra rows, the rear body's drag alone or
 the upper body's drag plus its lift). Every problem is solved by the Newton trust region from the circles;
-the run folders go to `--out`. Prints one table row per problem.
+the run folders go to `--out`. Prints one table row per problem. With `--split`, no optimization:
+the pressure and viscous parts of each body's C_D at the circles and at the optima in `--out`.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bodies_optimize.py [--level medium] [--out runs/bodies-optimize]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bodies_optimize.py --split
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import dataclasses
 import time
 from pathlib import Path
 
+import numpy as np
+
 from shapeopt.cases import LEVELS, Objective, load_case
-from shapeopt.design.runs import optimize_case
+from shapeopt.design.runs import optimize_case, read_run
+from shapeopt.fem.problem import DragProblem
 
 CASE = Path(__file__).resolve().parents[1] / "cases" / "cylinder-re20.toml"
 
@@ -34,8 +39,12 @@ def main() -> None:
     parser.add_argument("--tandem", type=float, nargs="+", default=[4.0, 8.0])
     parser.add_argument("--side", type=float, nargs="+", default=[3.0, 6.0])
     parser.add_argument("--out", type=Path, default=Path("runs/bodies-optimize"))
+    parser.add_argument("--split", action="store_true", help="drag parts of the optima in --out")
     args = parser.parse_args()
     base = load_case(CASE)
+    if args.split:
+        print_split(args.out)
+        return
     print(f"level {args.level}; Newton trust region from the circles; C_D of each body on D = 1\n")
     print(
         "| Re | arrangement | distance | objective | C_D circles | C_D optimum | change | C_D front / lower "
@@ -78,6 +87,28 @@ def main() -> None:
                 f"| {' / '.join(f'{p["length"] / p["height"]:.2f}' for p in parts)} "
                 f"| {' / '.join(f'{p["front"]:.0f}°–{p["rear"]:.0f}°' for p in parts)} "
                 f"| {result.fem_solves}{'' if result.converged else ' (not converged)'} | {seconds:.0f} |",
+                flush=True,
+            )
+
+
+def print_split(out: Path) -> None:
+    """Pressure and viscous parts of each body's C_D, circles and optimum, of each total-drag run in `out`."""
+    print(
+        "| run | body | circle: pressure / viscous | optimum: pressure / viscous | viscous share, optimum |"
+    )
+    print("|---|---|---|---|---|")
+    for run in sorted(out.glob("*-body0-lift0")):
+        case, _, final = read_run(run)
+        with DragProblem(case) as solved:
+            parts = []
+            for s in (np.zeros(solved.size), final):
+                solved.evaluate(s)
+                parts.append(solved.forces.drag_parts())
+        for k, (circle, optimum) in enumerate(zip(*parts, strict=True), 1):
+            print(
+                f"| {run.name} | {k} | {circle[0]:.4f} / {circle[1]:.4f} "
+                f"| {optimum[0]:.4f} / {optimum[1]:.4f} "
+                f"| {optimum[1] / sum(optimum):.0%} |",
                 flush=True,
             )
 

@@ -17,12 +17,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-import ufl
 
 from shapeopt.cases import LEVELS, load_case
 from shapeopt.design.runs import solve_case, stored_or_optimized
 from shapeopt.errors import ShapeoptError
-from shapeopt.fem.meshing import BODY
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.verify import solve_costs
 
@@ -40,23 +38,14 @@ def solved_cd(case, shape: Path | None = None) -> str:
 
 
 def drag_parts(case, shape: Path) -> list[tuple[float, float]]:
-    """Pressure and viscous parts of C_D (surface integrals of −p n and ν(∇u + ∇uᵀ)n over the body) of the
-    circle and of `shape` (shape.json), at the case's level."""
-    from dolfinx import fem  # after shapeopt.fem, which loads the solver's libraries first
-
+    """Pressure and viscous parts of C_D (`ForceEvaluator.drag_parts`) of the circle and of `shape`
+    (shape.json), at the case's level."""
     s = np.asarray(json.loads(shape.read_text())["s"], dtype=float)
     with DragProblem(case) as problem:
-        solver = problem.solver
-        u, p = ufl.split(solver.w)
-        n = ufl.FacetNormal(solver.flow_mesh.mesh)
-        ds = ufl.Measure("ds", domain=solver.flow_mesh.mesh, subdomain_data=solver.flow_mesh.facets)
-        scale = 2.0 / (solver.u_ref**2 * solver.diameter)
-        pressure = fem.form(p * n[0] * ds(BODY))
-        viscous = fem.form(-solver.nu * ufl.dot(ufl.grad(u) + ufl.grad(u).T, n)[0] * ds(BODY))
         parts = []
         for shape_s in (np.zeros(problem.size), s):
             problem.evaluate(shape_s)
-            parts.append(tuple(scale * fem.assemble_scalar(form) for form in (pressure, viscous)))
+            parts.append(problem.forces.drag_parts()[0])
         return parts
 
 

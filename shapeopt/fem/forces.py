@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import ufl
 from dolfinx import fem, geometry, la
+from dolfinx.mesh import compute_midpoints
 
 from shapeopt.cases import Objective
 from shapeopt.fem.flow import FlowSolver
@@ -64,13 +65,14 @@ class ForceEvaluator:
             self.lift_scale = self.scale
             self._surface = [fem.form(-ufl.dot(sigma, n)[i] * ds(BODY)) for i in range(2)]
         points = self._velocity_points()
-        centres = np.asarray(centers, dtype=float)
+        self.centres = centres = np.asarray(centers, dtype=float)
         # owners[c][i]: the body (index into `centers`) of DOF body_dofs[c][i], whose centre is nearest
         self.owners = [
             np.argmin(np.linalg.norm(points[dofs][:, None, :] - centres[None], axis=2), axis=1)
             for dofs in self.body_dofs
         ]
         self.count = len(centres)
+        self._parts: list[list[fem.Form]] | None = None  # the forms of `drag_parts`, built on first use
         self.weights = self._objective_weights(objective or Objective())
 
     def _objective_weights(self, objective: Objective) -> dict[str, np.ndarray]:
@@ -127,6 +129,30 @@ class ForceEvaluator:
         points = np.zeros((len(solver.w.x.array), 2))
         points[np.asarray(solver.V_to_W)] = np.repeat(nodes, solver.V.dofmap.index_map_bs, axis=0)
         return points
+
+    def drag_parts(self) -> list[tuple[float, float]]:
+        """Pressure and viscous parts of each body's C_D: the surface integrals of p n_x and
+        −ν((∇u + ∇uᵀ)n)_x over its boundary (n out of the fluid; the body of each boundary facet that of
+        its cell's midpoint's nearest centre). Planar bodies only. One (pressure, viscous) per body."""
+        if self._parts is None:
+            mesh = self.solver.flow_mesh.mesh
+            cells = np.arange(mesh.topology.index_map(2).size_local + mesh.topology.index_map(2).num_ghosts)
+            middle = compute_midpoints(mesh, 2, cells.astype(np.int32))[:, :2]
+            owner = np.argmin(np.linalg.norm(middle[:, None] - self.centres[None], axis=2), axis=1)
+            u, p = ufl.split(self.solver.w)
+            n = ufl.FacetNormal(mesh)
+            ds = ufl.Measure("ds", domain=mesh, subdomain_data=self.solver.flow_mesh.facets)
+            traction = (p * n[0], -self.solver.nu * ufl.dot(ufl.grad(u) + ufl.grad(u).T, n)[0])
+            self._parts = []
+            for k in range(self.count):
+                indicator = fem.Function(fem.functionspace(mesh, ("DG", 0)))
+                indicator.x.array[:] = (owner == k).astype(float)
+                self._parts.append([fem.form(indicator * part * ds(BODY)) for part in traction])
+        comm = self.solver.flow_mesh.mesh.comm
+        return [
+            tuple(self.scale * comm.allreduce(fem.assemble_scalar(form)) for form in forms)
+            for forms in self._parts
+        ]
 
     def surface(self) -> Coefficients:
         """Coefficients from the surface integral of the traction (cross-check)."""
