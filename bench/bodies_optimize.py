@@ -26,10 +26,11 @@ from shapeopt.fem.problem import DragProblem
 CASE = Path(__file__).resolve().parents[1] / "cases" / "cylinder-re20.toml"
 
 
-def problem(base, bodies, re: float, level: str, objective: Objective):
-    """The case of bodies at `bodies` ((x, y) centres in D) with `objective`, at `re` and `level`."""
+def problem(base, name: str, bodies, re: float, level: str, objective: Objective):
+    """The case `name` of bodies at `bodies` ((x, y) centres in D) with `objective`, at `re` and `level`."""
     domain = dataclasses.replace(base.domain, bodies=tuple(bodies))
-    return dataclasses.replace(base, domain=domain, objective=objective).with_overrides(re=re, level=level)
+    case = dataclasses.replace(base, name=name, description="", domain=domain, objective=objective)
+    return case.with_overrides(re=re, level=level)
 
 
 def main() -> None:
@@ -62,9 +63,9 @@ def main() -> None:
                 ("side by side", e, [(0.0, -e / 2), (0.0, e / 2)], Objective(body=2, lift_weight=1.0))
             )
         for arrangement, distance, bodies, objective in rows:
-            case = problem(base, bodies, re, args.level, objective)
             name = f"re{re:g}-{arrangement.replace(' ', '-')}-{distance:g}-body{objective.body}"
             name += f"-lift{objective.lift_weight:g}"
+            case = problem(base, name, bodies, re, args.level, objective)
             start = time.perf_counter()
             result, _ = optimize_case(case, args.out / name, "newton")
             seconds = time.perf_counter() - start

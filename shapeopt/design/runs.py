@@ -289,14 +289,14 @@ def write_run(
         problem.flow_mesh,
         out / "flow.png",
         picture_window(case),
-        title=f"{case.name} optimized  C_D={final.cd:.5f}",
+        title=f"{case.name} optimized  {final.objective}={final.cd:.5f}",
     )
     if comm.rank == 0:
         plot_shapes(
             problem.space.shape,
             [("initial", np.asarray(initial.s)), ("optimized", np.asarray(final.s))],
             out / "shapes.png",
-            title=f"Re {J.re:g}: C_D {initial.cd:.4f} → {final.cd:.4f}",
+            title=f"Re {J.re:g}: {final.objective} {initial.cd:.4f} → {final.cd:.4f}",
         )
         plot_history(history, out / "history.png", title=f"{case.name}, {result.method}")
         plot_iterates(
@@ -363,7 +363,7 @@ def show_run(
         field,
         screenshot,
         size,
-        title=f"{case.name}  Re={case.re:g}  C_D={evaluation.cd:.5f}",
+        title=f"{case.name}  Re={case.re:g}  {case.objective.describe()}={evaluation.cd:.5f}",
     )
     return path, evaluation.cd
 
