@@ -1,10 +1,10 @@
 """What every design space does with its bounds and constraints, whatever its shapes (`DesignSpace`).
 
-A concrete space (`RadialDesignSpace`: one body; `BodiesDesignSpace`: several) provides the size `size`,
-the box `bounds` (m, 2), the batched equalities `constraints_batch` and inequalities `thickness_batch`
-with their Jacobians, the test `mappable` and the raw draws `drawn`; from these this base class builds the
-single-design forms, the SciPy constraints, KKT residuals, the projection onto g(s) = 0 and the admissible
-draws. s (m,) or (b, m) float64.
+A concrete space (`RadialDesignSpace`: one body; `BodiesDesignSpace`: several) provides the shapes
+`shape`, the box `bounds` (m, 2), the batched equalities `constraints_batch` and inequalities
+`thickness_batch` with their Jacobians, the test `mappable` and the raw draws `drawn`; from these this
+base class builds the single-design forms, the SciPy constraints, KKT residuals, the projection onto
+g(s) = 0 and the admissible draws. s (m,) or (b, m) float64.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ import numpy as np
 from scipy.linalg import qr
 from scipy.stats import qmc
 
+from shapeopt.geometry.bodies import BodyShapes
+from shapeopt.geometry.shapes import RadialShape
+
 MIN_RADIUS_RATIO = 0.05  # r/r₀ at or below this anywhere: not a simple curve the mesh can follow
 SHRINK_STEPS = 8  # an inadmissible drawn design is halved towards the circle at most this often
 ACTIVE_TOLERANCE = 1e-9  # a bound or inequality this close to holding with equality is active
@@ -24,9 +27,18 @@ ACTIVE_TOLERANCE = 1e-9  # a bound or inequality this close to holding with equa
 class DesignSpace:
     """Bounds, constraints, projection and draws of a design space (see the module)."""
 
-    size: int
+    shape: RadialShape | BodyShapes
     bounds: np.ndarray
     min_thickness: float
+
+    @property
+    def size(self) -> int:
+        """Number of shape parameters m."""
+        return self.shape.size
+
+    def names(self) -> list[str]:
+        """Parameter names, in order (several bodies: `b<k>.<name>`)."""
+        return self.shape.names()
 
     def constraints_batch(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Batched equalities: s (b, m) → g (b, k), dg/ds (b, k, m)."""

@@ -36,15 +36,6 @@ class BodiesDesignSpace(DesignSpace):
         )
         return cls(parts=parts, shape=BodyShapes(tuple(part.shape for part in parts)))
 
-    @property
-    def size(self) -> int:
-        """Number of shape parameters m: the sum over the bodies."""
-        return self.shape.size
-
-    def names(self) -> list[str]:
-        """Parameter names, `b<k>.<name>`."""
-        return self.shape.names()
-
     @cached_property
     def bounds(self) -> np.ndarray:
         """(m, 2) box bounds, the bodies' in order."""

@@ -64,15 +64,6 @@ class RadialDesignSpace(DesignSpace):
             revolution=case.domain.kind == "axisymmetric",
         )
 
-    @property
-    def size(self) -> int:
-        """Number of shape parameters m."""
-        return self.shape.size
-
-    def names(self) -> list[str]:
-        """Parameter names, in order."""
-        return self.shape.names()
-
     @cached_property
     def reference_area(self) -> float:
         """Area of the discrete reference circle (s = 0), in D²."""
