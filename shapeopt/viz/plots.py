@@ -11,11 +11,12 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 
+from shapeopt.geometry.bodies import BodyShapes, join_outlines, split_outline
 from shapeopt.geometry.shapes import RadialShape
 
 
 def plot_shapes(
-    shape: RadialShape, shapes: list[tuple[str, np.ndarray]], path: Path, title: str = ""
+    shape: RadialShape | BodyShapes, shapes: list[tuple[str, np.ndarray]], path: Path, title: str = ""
 ) -> Path:
     """Outlines of several shapes `(label, s)` of one parametrisation, equal axes, flow from the left."""
     return plot_outlines([(label, shape.outline(s)) for label, s in shapes], path, title)
@@ -25,12 +26,14 @@ def plot_outlines(outlines: list[tuple[str, np.ndarray]], path: Path, title: str
     """Closed outlines `(label, points (n, 2))` in D, equal axes, flow from the left."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for label, points in outlines:
-        closed = np.vstack([points, points[:1]])
+        closed = _closed(points)
         ax.plot(closed[:, 0], closed[:, 1], label=label)
     return _finish_outlines(fig, ax, path, title)
 
 
-def plot_iterates(shape: RadialShape, iterates: list[np.ndarray], path: Path, title: str = "") -> Path:
+def plot_iterates(
+    shape: RadialShape | BodyShapes, iterates: list[np.ndarray], path: Path, title: str = ""
+) -> Path:
     """Every iterate's outline, light (first) to dark (last), the last one labelled."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
     colours = plt.cm.viridis(np.linspace(0.9, 0.0, len(iterates)))
@@ -45,6 +48,11 @@ def plot_iterates(shape: RadialShape, iterates: list[np.ndarray], path: Path, ti
             label=f"iterate {k} (last)" if last else ("iterate 0" if k == 0 else None),
         )
     return _finish_outlines(fig, ax, path, title)
+
+
+def _closed(points: np.ndarray) -> np.ndarray:
+    """Each polygon of an outline (several bodies: separated by rows of NaN) closed on its first point."""
+    return join_outlines([np.vstack([part, part[:1]]) for part in split_outline(points)])
 
 
 def _finish_outlines(fig, ax, path: Path, title: str) -> Path:
@@ -134,7 +142,7 @@ def plot_outlines_by_re(outlines: list[tuple[float, np.ndarray]], path: Path, ti
     re = [value for value, _ in outlines]
     norm = matplotlib.colors.LogNorm(min(re), max(re) * (1 + 1e-9))  # one Re: a valid range still
     for value, points in outlines:
-        closed = np.vstack([points, points[:1]])
+        closed = _closed(points)
         ax.plot(closed[:, 0], closed[:, 1], color=plt.cm.viridis(norm(value)), lw=0.9)
     bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax, label="Re", shrink=0.8)
     _plain_ticks(bar.ax.yaxis, re)

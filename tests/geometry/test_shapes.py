@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from shapeopt.geometry.bodies import BodyShapes, join_outlines, split_outline
 from shapeopt.geometry.discrete_body import Cubic, DiscreteBody, GaussProduct, orient_edges
 from shapeopt.geometry.outlines import flank_inflections
 from shapeopt.geometry.shapes import SMOOTH_AMPLITUDE, RadialShape
@@ -161,3 +162,21 @@ def test_a_symmetric_shape_keeps_only_mirror_symmetric_bodies():
         RadialShape("bspline", 16, symmetric=True).size == 9
         and RadialShape("fourier", 4, symmetric=True).size == 5
     )
+
+
+def test_several_bodies_join_their_vectors_names_and_outlines():
+    shapes = tuple(RadialShape("bspline", 8, center=c) for c in ((0.0, 0.0), (3.0, 0.0)))
+    bodies = BodyShapes(shapes)
+    assert bodies.size == 16 and bodies.names()[8] == "b2.c0" and bodies.blocks[1] == slice(8, 16)
+    s = np.random.default_rng(0).uniform(-0.2, 0.2, 16)
+    outline = bodies.outline(s, 50)
+    parts = split_outline(outline)
+    assert np.isnan(outline[:, 0]).sum() == 1 and len(parts) == 2
+    for part, shape, own in zip(parts, shapes, bodies.split(s), strict=True):
+        assert np.array_equal(part, shape.outline(own, 50))
+    assert np.array_equal(join_outlines(parts), outline, equal_nan=True)
+    # Tandem on the axis: each body mirrors onto itself.
+    mirror = bodies.mirror()
+    assert np.array_equal(mirror[:8, :8], shapes[0].mirror()) and not mirror[:8, 8:].any()
+    with pytest.raises(ValueError, match="no mirror image"):
+        BodyShapes((shapes[0], RadialShape("bspline", 8, center=(0.0, 2.0)))).mirror()
