@@ -17,7 +17,7 @@ import surrogates
 from shapeopt.cases import Case, parameter_spec
 from shapeopt.data.dataset import generate
 from shapeopt.data.training import train_for_case
-from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.functional import ReducedFunctional, ShapeSummary
 from shapeopt.design.optimize import OptimizationResult
 from shapeopt.design.runs import write_run
 from shapeopt.design.settings import RunSettings
@@ -157,11 +157,12 @@ def report_markdown(outcome: RunOutcome) -> str:
     lines = [
         f"# {case.name}: drag reduction at Re {case.re:g} (level {case.level})",
         "",
-        "| | C_D (FEM) | area ratio | centroid |",
+        f"| | {f.objective} (FEM) | area ratio | centroid |",
         "|---|---|---|---|",
         f"| initial | {i.cd:.6f} | {i.area_ratio:.10f} | {np.round(i.centroid, 12).tolist()} |",
         f"| optimized | {f.cd:.6f} | {f.area_ratio:.10f} | {np.round(f.centroid, 12).tolist()} |",
         "",
+        *_bodies_table(f),
         f"Change {f.cd / i.cd - 1:+.2%}. {r.message}; {len(r.history) - 1} trust-region steps, "
         f"{r.fem_solves} FEM solves with adjoint gradients, "
         f"{r.search.get('extra', {}).get('surrogate_queries', 0)} surrogate queries in the search.",
@@ -187,3 +188,18 @@ def report_markdown(outcome: RunOutcome) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _bodies_table(final: ShapeSummary) -> list[str]:
+    """Markdown lines of each body's optimized coefficients and geometry (none for one body)."""
+    if not final.bodies:
+        return []
+    lines = ["| body | centre | C_D | C_L | area ratio | length/height | tip angles front / rear |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    for k, body in enumerate(final.bodies, 1):
+        lines.append(
+            f"| {k} | {tuple(body['center'])} | {body['cd']:.6f} | {body['cl']:+.6f} | "
+            f"{body['area_ratio']:.10f} | {body['length'] / body['height']:.2f} | "
+            f"{body['front']:.0f}° / {body['rear']:.0f}° |"
+        )
+    return [*lines, ""]
