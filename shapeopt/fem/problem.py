@@ -57,10 +57,11 @@ class DragProblem:
         self.forces = ForceEvaluator(self.solver, case.domain.bodies, case.objective)
         self.adjoint = ShapeGradient(self.solver, self.forces, self.morph)
         self._hessian: ShapeHessian | None = None  # built on first use (its forms take a while to compile)
+        reach = [radial_map.max_body_radius for radial_map in self.morph.maps]
         self.space: DesignSpace = (
-            RadialDesignSpace.from_case(case, self.morph.bodies[0], self.morph.maps[0].max_body_radius)
+            RadialDesignSpace.from_case(case, self.morph.bodies[0], reach[0])
             if len(self.morph.bodies) == 1
-            else BodiesDesignSpace.from_case(case, self.morph.bodies)
+            else BodiesDesignSpace.from_case(case, self.morph.bodies, reach)
         )
         self.fem_solves = 0
         self.adjoint_solves = 0

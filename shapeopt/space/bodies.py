@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from shapeopt.cases import Case, map_radii, max_body_radius
+from shapeopt.cases import Case
 from shapeopt.geometry.bodies import BodyShapes, join_outlines
 from shapeopt.geometry.discrete_body import DiscreteBody
 from shapeopt.space.base import DesignSpace
@@ -28,11 +28,14 @@ class BodiesDesignSpace(DesignSpace):
     shape: BodyShapes
 
     @classmethod
-    def from_case(cls, case: Case, bodies: list[DiscreteBody]) -> BodiesDesignSpace:
-        """The case's parametrisation, bounds and constraints for each body on its discrete boundary."""
+    def from_case(
+        cls, case: Case, bodies: list[DiscreteBody], max_body_radii: list[float]
+    ) -> BodiesDesignSpace:
+        """The case's parametrisation, bounds and constraints for each body on its discrete boundary,
+        each reaching at most its `max_body_radii` from its centre (its mesh map's)."""
         parts = tuple(
-            RadialDesignSpace.from_case(case, body, max_body_radius(0.5, radius), index=k)
-            for k, (body, radius) in enumerate(zip(bodies, map_radii(case), strict=True))
+            RadialDesignSpace.from_case(case, body, radius, index=k)
+            for k, (body, radius) in enumerate(zip(bodies, max_body_radii, strict=True))
         )
         return cls(parts=parts, shape=BodyShapes(tuple(part.shape for part in parts)))
 
