@@ -166,3 +166,27 @@ def run_summary() -> dict:
 
     case = load_case(CASES / "fourier4-re40.toml").to_dict()
     return {"case": case, "initial": {"s": [0.0] * 9}, "final": {"s": [0.0] * 9}}
+
+
+def surrogate_route(case, folder: Path):
+    """The learning route on `case`: a 12-sample dataset in `folder`, a briefly trained Sobolev surrogate
+    and four FEM-verified trust-region steps from its optimum. Returns the dataset's summary, the dataset,
+    the trust region's result and the problem's design space."""
+    from shapeopt.cases import parameter_spec
+    from shapeopt.data.dataset import generate
+    from shapeopt.design.functional import ReducedFunctional
+    from shapeopt.design.trust_region import TrustRegionSettings, optimize_surrogate
+    from shapeopt.fem.problem import DragProblem
+    from surrogates.datafile import read_dataset
+    from surrogates.settings import TrainSettings
+    from surrogates.train import train
+
+    summary = generate(case, folder / "data.h5", 12)
+    data = read_dataset(folder / "data.h5")
+    settings = TrainSettings(method="sobolev", epochs=200, batch=8, width=32, depth=2, budget_seconds=30)
+    model = train(data, settings, {"case": case.name}).surrogate
+    with DragProblem(case) as problem:
+        J = ReducedFunctional(problem)
+        model.check_compatible(parameter_spec(case), problem.flow_mesh.sha256, (J.re, J.re))
+        result = optimize_surrogate(J, model, TrustRegionSettings(global_samples=2048, starts=2, max_steps=4))
+        return summary, data, result, problem.space

@@ -9,19 +9,15 @@ import dataclasses
 import numpy as np
 import pytest
 
-from shapeopt.cases import DFG_MAP_RADIUS, load_case, parameter_spec
-from shapeopt.data.dataset import generate
+from shapeopt.cases import DFG_MAP_RADIUS, load_case
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
-from shapeopt.design.trust_region import TrustRegionSettings, flow_mirror, optimize_surrogate
+from shapeopt.design.trust_region import flow_mirror
 from shapeopt.errors import CaseError
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.simulate import DFG_REFERENCE
 from shapeopt.fem.verify import taylor_test
-from surrogates.datafile import read_dataset
-from surrogates.settings import TrainSettings
-from surrogates.train import train
-from tests.helpers import CASES
+from tests.helpers import CASES, surrogate_route
 
 CASE = CASES / "dfg-2d1-optimize.toml"
 
@@ -98,14 +94,7 @@ def test_dataset_surrogate_and_trust_region_work_in_the_channel(tmp_path):
     """The learning route in the channel on the coarse mesh: a 12-sample dataset, a briefly trained
     surrogate, and FEM-verified trust-region steps that lower the FEM drag under exact constraints."""
     case = load_case(CASE).with_overrides(level="coarse")
-    summary = generate(case, tmp_path / "channel.h5", 12)
+    summary, _, result, _ = surrogate_route(case, tmp_path)
     assert summary["computed"] == 12 and summary["failed"] <= 2
-    data = read_dataset(tmp_path / "channel.h5")
-    settings = TrainSettings(method="sobolev", epochs=200, batch=8, width=32, depth=2, budget_seconds=30)
-    model = train(data, settings, {"case": case.name}).surrogate
-    with DragProblem(case) as problem:
-        J = ReducedFunctional(problem)
-        model.check_compatible(parameter_spec(case), problem.flow_mesh.sha256, (J.re, J.re))
-        result = optimize_surrogate(J, model, TrustRegionSettings(global_samples=2048, starts=2, max_steps=4))
-        assert result.final.cd < result.initial.cd
-        assert all(step.violation < 1e-8 for step in result.history)
+    assert result.final.cd < result.initial.cd
+    assert all(step.violation < 1e-8 for step in result.history)
