@@ -87,7 +87,8 @@ def differences(a: object, b: object, where: str = "") -> list[str]:
             found += differences(a[k], b[k], f"{where}/{k}")
         return found
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{where}[{i}]")]
+        pairs = enumerate(zip(a, b, strict=True))
+        return [d for i, (x, y) in pairs for d in differences(x, y, f"{where}[{i}]")]
     if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
         same = np.isclose(a, b, rtol=1e-9, atol=1e-12) or (np.isnan(a) and np.isnan(b))
         return [] if same else [f"{where}: {a!r} → {b!r}"]
