@@ -89,15 +89,17 @@ class FEMPhysics:
         return alpha * step
 
     def coefficients(self, s, re, w) -> np.ndarray:
+        """The objective J and its bodies' C_L of the state w (2,): a dataset row's labels."""
         self._at(s, re, w)
         self.problem.solver.set_state(w)
-        forces = self.problem.forces.volume()
-        return np.array([forces.cd, forces.cl])
+        objective = self.problem.forces.objective()
+        return np.array([objective.cd, objective.cl])
 
     def solution_from(self, s, re, w) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
-        """The converged state of shape s at Re by Newton from the guess w, its (C_D, C_L), adjoint dC_D/ds
-        (m,) and Newton's iterations from w (−1: Newton failed from w and was restarted from Stokes);
-        None where the shape cannot be meshed or no solve converges."""
+        """The converged state of shape s at Re by Newton from the guess w, the objective J and its bodies'
+        C_L (as a dataset row labels them), the adjoint dJ/ds (m,) and Newton's iterations from w (−1:
+        Newton failed from w and was restarted from Stokes); None where the shape cannot be meshed or no
+        solve converges."""
         problem = self.problem
         try:
             problem.move_to(np.asarray(s, dtype=float))
@@ -107,13 +109,13 @@ class FEMPhysics:
             except SolverError:
                 problem.solver.solve(re=re)
                 iterations = -1
-            forces = problem.forces.volume()
+            objective = problem.forces.objective()
             dcd = problem.adjoint.gradients()["cd"]
         except ShapeoptError:
             return None
         finally:
             self._key = None  # the solver's state and matrices have changed
-        return problem.state(), np.array([forces.cd, forces.cl]), dcd, iterations
+        return problem.state(), np.array([objective.cd, objective.cl]), dcd, iterations
 
     def fresh_designs(self, seed: int, start: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Designs `start … start + n − 1` of the dataset design sequence of `seed`: s (n, m), Re (n,),

@@ -14,6 +14,7 @@ import pytest
 from shapeopt.cases import Objective, load_case, mirror_symmetric
 from shapeopt.cli import main
 from shapeopt.errors import CaseError
+from shapeopt.fem.physics import FEMPhysics
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.simulate import run_solve
 from shapeopt.fem.verify import taylor_test
@@ -172,3 +173,19 @@ def test_dataset_surrogate_and_trust_region_work_on_two_bodies(tmp_path):
     s = np.asarray(result.final.s)
     assert space.violation(s) < 1e-9
     assert all(abs(ratio - 1) < 1e-9 for _, ratio, _ in space.measure_bodies(s))
+
+
+def test_the_solver_in_the_loop_labels_states_with_the_objective_as_the_dataset_does(side_by_side):
+    """PG and DP targets (`FEMPhysics.coefficients`, `.solution_from`) carry the same quantities as a
+    dataset row (`DragProblem.evaluate`): the objective J and its bodies' lift, beside J's gradient."""
+    s = a_design(side_by_side, seed=3)
+    re = side_by_side.case.re
+    evaluation = side_by_side.evaluate(s, gradient=True)
+    labels = np.array([evaluation.cd, evaluation.cl])
+    gradient, state = evaluation.dcd.copy(), side_by_side.state()
+    physics = FEMPhysics(side_by_side)
+    assert np.allclose(physics.coefficients(s, re, state), labels, rtol=1e-10)
+    solved_state, coefficients, target_gradient, _ = physics.solution_from(s, re, state)
+    assert np.allclose(coefficients, labels, rtol=1e-10)
+    assert np.allclose(target_gradient, gradient, rtol=1e-8, atol=1e-12)
+    assert np.allclose(solved_state, state, rtol=1e-8, atol=1e-12)
