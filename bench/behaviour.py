@@ -40,7 +40,7 @@ def commands(scratch: Path) -> dict[str, list[str]]:
         "optimize-slsqp": ["optimize", f"{CASES}/fourier4-re40.toml", "--method", "adjoint",
                            "--out", f"{scratch}/slsqp"],
         "optimize-channel": ["optimize", f"{CASES}/dfg-2d1-optimize.toml", "--out", f"{scratch}/channel"],
-        "dataset": ["dataset", f"{CASES}/cylinder-re1-40.toml", "--samples", "6", "--out", str(data)],
+        "dataset": ["dataset", f"{CASES}/cylinder-re1-40.toml", "--samples", "12", "--out", str(data)],
         "train": ["train", f"{CASES}/cylinder-re1-40.toml", "--data", str(data), "--method", "sobolev",
                   "--epochs", "40", "--out", str(model)],
         "optimize-surrogate": ["optimize", f"{CASES}/fourier4-re40.toml", "--method", "surrogate",
