@@ -37,7 +37,7 @@ _QUALITY_POINTS = np.array([[0, 0], [1, 0], [0, 1], [0.5, 0], [0.5, 0.5], [0, 0.
 class MeshMorph:
     """Owns the reference coordinates and the basis displacements of the case's mesh for its body's shape
     (`cases.body_shape`: a `RadialShape`, or several bodies' `BodyShapes`), each body's map radius its
-    flow configuration's, and the case's design space `space` on the mesh's discrete bodies."""
+    flow configuration's, and the case's design space `design_space` on the mesh's discrete bodies."""
 
     def __init__(self, flow_mesh: FlowMesh, case: Case):
         shape = body_shape(case)
@@ -65,7 +65,8 @@ class MeshMorph:
         self._jacobian = fem.Expression(ufl.JacobianDeterminant(mesh), _QUALITY_POINTS)
         self._reference_jacobian = self._jacobian.eval(mesh, self._cells)
         self.bodies = self._discrete_bodies()
-        self.space: DesignSpace = design_space(case, self.bodies, [m.max_body_radius for m in self.maps])
+        reach = [radial_map.max_body_radius for radial_map in self.maps]
+        self.design_space: DesignSpace = design_space(case, self.bodies, reach)
         self.s = np.zeros(shape.size)
 
     def _radial_basis(self) -> list[np.ndarray]:
@@ -107,7 +108,7 @@ class MeshMorph:
     def apply(self, s: np.ndarray) -> float:
         """Move the mesh to shape `s`; return its quality. Refuses (ShapeError) a shape that degrades it."""
         s = np.asarray(s, dtype=float)
-        problem = self.space.unmappable(s)
+        problem = self.design_space.unmappable(s)
         if problem is not None:
             raise ShapeError(problem)
         mesh = self.flow_mesh.mesh

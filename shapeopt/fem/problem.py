@@ -57,7 +57,7 @@ class DragProblem:
         self.forces = ForceEvaluator(self.solver, case.domain.centres, case.objective)
         self.adjoint = ShapeGradient(self.solver, self.forces, self.morph)
         self._hessian: ShapeHessian | None = None  # built on first use (its forms take a while to compile)
-        self.space: DesignSpace = self.morph.space  # the case's design space on the mesh's bodies
+        self.space: DesignSpace = self.morph.design_space  # the case's design space on the mesh's bodies
         self.fem_solves = 0
         self.adjoint_solves = 0
         self.hessians = 0
