@@ -17,27 +17,20 @@ from typing import Any
 import numpy as np
 
 from shapeopt.errors import CaseError
+from shapeopt.flows import FLOWS, FlowConfiguration, flow_of
 from shapeopt.geometry.bodies import BodyShapes
+from shapeopt.geometry.radial_map import RadialMap
 from shapeopt.geometry.shapes import PARAMETRISATIONS, RadialShape
 from surrogates.spec import ParameterSpec
 
-DOMAIN_KINDS = ("freestream", "dfg-channel", "axisymmetric")
 LEVELS = ("coarse", "medium", "fine")
-# DFG 2D-1 geometry (Schäfer & Turek 1996), in metres: channel length and height, the body's centre and
-# the radius of its reference circle.
-DFG_LENGTH, DFG_HEIGHT = 2.2, 0.41
-DFG_CENTER, DFG_RADIUS = (0.2, 0.2), 0.05
-# How far from the body's centre the mesh moves with it (`MeshMorph`): 5 D in the free stream; in the DFG
-# channel the distance to the inlet and the lower wall, so that neither moves.
-FREESTREAM_MAP_RADIUS = 5.0
-MAP_CLEARANCE = 0.25  # D between a body's mesh map and the next body's reference circle
-DFG_MAP_RADIUS = min(DFG_CENTER[0], DFG_CENTER[1], DFG_HEIGHT - DFG_CENTER[1])
 
 
 @dataclass(frozen=True)
 class Domain:
-    """Flow domain. Lengths are in body diameters (freestream; axisymmetric: the meridional half-plane
-    r ≥ 0 of a sphere in uniform flow, `half_width` its radial extent) or metres (dfg-channel)."""
+    """Flow domain: `kind` names its flow configuration (`shapeopt.flows`). The box lengths are in body
+    diameters D, from the origin (a body of revolution: the meridional half-plane r ≥ 0, `half_width`
+    its radial extent); a configuration with a fixed box ignores them."""
 
     kind: str
     upstream: float = 40.0
@@ -46,6 +39,17 @@ class Domain:
     # Centres (x, y) in D of the bodies, each with its own shape about a reference circle of diameter 1
     # (free stream only); the box's lengths are from the origin.
     bodies: tuple[tuple[float, float], ...] = ((0.0, 0.0),)
+
+    @property
+    def flow(self) -> FlowConfiguration:
+        """The flow configuration of `kind`."""
+        return flow_of(self.kind)
+
+    @property
+    def centres(self) -> tuple[tuple[float, float], ...]:
+        """The centres (x, y) of the bodies in the configuration's length unit (`bodies`, or the fixed
+        body's centre of a configuration that places it itself)."""
+        return self.flow.centres(self)
 
 
 @dataclass(frozen=True)
@@ -153,66 +157,40 @@ class Case:
 
 
 def body_shapes(case: Case) -> list[RadialShape]:
-    """One `RadialShape` per body of the case (`body_shape` joins several into one vector)."""
-    channel = case.domain.kind == "dfg-channel"
+    """One `RadialShape` per body of the case (`body_shape` joins several into one vector), about the
+    reference circles of its flow configuration."""
+    flow = case.domain.flow
     return [
         RadialShape(
             kind=case.shape.parametrisation,
             modes=case.shape.modes,
-            r0=DFG_RADIUS if channel else 0.5,
-            center=DFG_CENTER if channel else center,
+            r0=flow.body_radius,
+            center=center,
             stretch=case.shape.knot_stretch,
-            symmetric=case.domain.kind == "axisymmetric",  # the meridional profile of a body of revolution
+            revolution=flow.revolution,
         )
-        for center in case.domain.bodies
+        for center in case.domain.centres
     ]
 
 
 def body_shape(case: Case) -> RadialShape | BodyShapes:
-    """The case's parametrisation about the reference circle: diameter 1 at the origin in the free stream,
-    the DFG cylinder (radius 0.05 m at (0.2, 0.2) m) in the channel, the sphere's profile for a body of
-    revolution; several bodies: their shapes joined into one vector (`BodyShapes`)."""
+    """The case's parametrisation about the reference circle of its flow configuration (the free stream's
+    of diameter 1, the DFG cylinder, the sphere's profile); several bodies: their shapes joined into one
+    vector (`BodyShapes`)."""
     shapes = body_shapes(case)
     return shapes[0] if len(shapes) == 1 else BodyShapes(tuple(shapes))
 
 
 def mirror_symmetric(case: Case) -> bool:
     """Whether the objective is the same for a design and its mirror image about y = 0 (`shape.mirror()`):
-    in the free stream with no lift in the objective, when the bodies mirror onto bodies and the one
-    body of the objective onto itself; not in the DFG channel, whose walls lie 0.2 m below and 0.21 m
-    above the centre."""
-    if case.domain.kind != "freestream" or case.objective.lift_weight:
+    in a mirror-symmetric box (`FlowConfiguration.mirror_box`) with no lift in the objective, when the
+    bodies mirror onto bodies and the one body of the objective onto itself."""
+    if not case.domain.flow.mirror_box or case.objective.lift_weight:
         return False
     centers = [(x, -y) for x, y in case.domain.bodies]
     if sorted(centers) != sorted(case.domain.bodies):
         return False
     return case.objective.body == 0 or case.domain.bodies[case.objective.body - 1][1] == 0.0
-
-
-def map_radii(case: Case) -> list[float]:
-    """How far from each body's centre the mesh moves with that body (`MeshMorph`), in the case's length
-    unit (`map_radii_of`)."""
-    return map_radii_of(case.domain)
-
-
-def map_radii_of(domain: Domain) -> list[float]:
-    """How far from each body's centre the mesh moves with that body: the channel's `DFG_MAP_RADIUS`; in
-    the free stream `FREESTREAM_MAP_RADIUS`, or less with several bodies: the map ends `MAP_CLEARANCE`
-    before the nearest other body's reference circle, so that no body moves with another's parameters.
-    Where two maps overlap their displacements add, and the morph's quality check refuses a design that
-    squeezes the cells between two bodies."""
-    if domain.kind == "dfg-channel":
-        return [DFG_MAP_RADIUS]
-    centres = np.array(domain.bodies, dtype=float)
-    distance = np.linalg.norm(centres[:, None] - centres[None], axis=2)
-    np.fill_diagonal(distance, np.inf)
-    return [min(FREESTREAM_MAP_RADIUS, float(d) - 0.5 - MAP_CLEARANCE) for d in distance.min(axis=1)]
-
-
-def max_body_radius(r0: float, map_radius: float) -> float:
-    """How far from its centre a body may reach and its mesh map stay one-to-one: bodies reaching less
-    far keep ∂ρ/∂r ≥ 1/4 (the map's weight has max |w'| = 1.5 / (R − r₀); `fem.morph.RadialMap`)."""
-    return r0 + 0.5 * (map_radius - r0)
 
 
 def parameter_bounds(case: Case) -> list[tuple[float, float]]:
@@ -301,8 +279,8 @@ def case_from_dict(data: Any, source: str = "saved case") -> Case:
     if isinstance(raw["domain"], dict) and isinstance(raw["domain"].get("bodies"), tuple | list):
         bodies = [list(c) if isinstance(c, tuple | list) else c for c in raw["domain"]["bodies"]]
         raw["domain"] = raw["domain"] | {"bodies": bodies}  # lists, as TOML has them
-    if isinstance(raw["domain"], dict) and raw["domain"].get("kind") == "dfg-channel":  # the fixed channel
-        raw["domain"] = {"kind": "dfg-channel"}
+    if isinstance(raw["domain"], dict) and _flow_has(raw["domain"].get("kind"), "fixed_box"):
+        raw["domain"] = {"kind": raw["domain"]["kind"]}  # its box lengths were saved, but do not apply
     raw["flow"] = {"re": data["re_range"] if data.get("re_range") is not None else data.get("re")}
     raw["mesh"] = {"level": data.get("level")}
     return parse_case(raw, source=source)
@@ -355,7 +333,7 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
         if key in values["solver"]:
             _check_positive(errors, f"solver.{key}", values["solver"][key])
     _check_shape(errors, values)
-    if values["domain"].get("kind") == "axisymmetric":
+    if _flow_has(values["domain"].get("kind"), "revolution"):
         shape = values["shape"]
         if shape.get("parametrisation") == "bspline" and shape.get("modes", 4) % 2:
             errors.append("'shape.modes' must be even for a body of revolution (knot j pairs with m − j)")
@@ -392,7 +370,7 @@ def _check_objective(errors: list[str], values: dict[str, dict[str, Any]]) -> No
             f"'objective.body' must be 0 (every body) or a body's number from 1 to {count}, "
             f"got {objective['body']}"
         )
-    if values["domain"].get("kind") == "axisymmetric" and objective.get("lift_weight", 0.0):
+    if _flow_has(values["domain"].get("kind"), "revolution") and objective.get("lift_weight", 0.0):
         errors.append("'objective.lift_weight' does not apply to a body of revolution (it has no lift)")
 
 
@@ -418,15 +396,16 @@ def _sorted_values(errors: list[str], raw: dict[str, Any]) -> dict[str, dict[str
 
 
 def _check_domain(errors: list[str], domain: dict[str, Any]) -> None:
-    """The domain kind is known; box sizes are positive and given for freestream boxes only."""
+    """The domain kind is a registered flow configuration (`shapeopt.flows.FLOWS`); box sizes are positive
+    and given only where the configuration's box is not fixed."""
     kind = domain.get("kind")
-    if kind is not None and kind not in DOMAIN_KINDS:
-        errors.append(f"unknown domain kind '{kind}' (expected one of {', '.join(DOMAIN_KINDS)})")
+    if kind is not None and kind not in FLOWS:
+        errors.append(f"unknown domain kind '{kind}' (expected one of {', '.join(FLOWS)})")
     for key in ("upstream", "downstream", "half_width"):
         if key in domain:
             _check_positive(errors, f"domain.{key}", domain[key])
-            if kind == "dfg-channel":
-                errors.append(f"'domain.{key}' does not apply to the fixed dfg-channel geometry")
+            if _flow_has(kind, "fixed_box"):
+                errors.append(f"'domain.{key}' does not apply to the fixed {kind} geometry")
     if "bodies" in domain:
         _check_bodies(errors, domain)
 
@@ -447,7 +426,7 @@ def _check_bodies(errors: list[str], domain: dict[str, Any]) -> None:
     if not bodies or not pairs:
         errors.append(f"'domain.bodies' must be a list of [x, y] centres (finite numbers), got {bodies!r}")
         return
-    if domain.get("kind") != "freestream":
+    if not _flow_has(domain.get("kind"), "several_bodies"):
         errors.append("'domain.bodies' applies to the freestream domain only")
     centres = np.array(bodies, dtype=float)
     for i, j in zip(*np.triu_indices(len(centres), 1), strict=True):
@@ -518,8 +497,8 @@ BOX_MARGIN = 1.0  # free stream: at least this many diameters between the body a
 
 
 def _reachability_problems(domain: Domain, shape: ShapeSettings, constraints: Constraints) -> list[str]:
-    """The constraint set must be non-empty and a free-stream box must hold every admissible body (in the
-    channel the mesh map refuses, shape by shape, a body reaching past `DFG_MAP_RADIUS`)."""
+    """The constraint set must be non-empty and a box that is not fixed must hold every admissible body (in
+    a fixed box the mesh map refuses, shape by shape, a body reaching past its map)."""
     body = RadialShape(kind=shape.parametrisation, modes=shape.modes, r0=0.5)
     problems = []
     low, high = body.area_ratio_range(shape.bound)
@@ -536,10 +515,10 @@ def _reachability_problems(domain: Domain, shape: ShapeSettings, constraints: Co
         )
     reach = body.r0 * (1 + body.radius_ratio_bound(shape.bound))
     if len(domain.bodies) > 1:  # each body stays inside its mesh map, which ends halfway to its neighbour
-        reach = min(reach, max_body_radius(body.r0, min(map_radii_of(domain))))
+        reach = min(reach, RadialMap(body.r0, min(domain.flow.map_radii(domain))).max_body_radius)
     x, y = np.array(domain.bodies).T
     extents = {"upstream": -x.min(), "downstream": x.max(), "half_width": np.abs(y).max()}
-    for key in ("upstream", "downstream", "half_width") if domain.kind != "dfg-channel" else ():
+    for key in ("upstream", "downstream", "half_width") if not domain.flow.fixed_box else ():
         need = extents[key] + reach + BOX_MARGIN
         if getattr(domain, key) < need:
             problems.append(
@@ -547,6 +526,13 @@ def _reachability_problems(domain: Domain, shape: ShapeSettings, constraints: Co
                 f"from its centre, so the box needs ≥ {need:.3g}"
             )
     return problems
+
+
+def _flow_has(kind: Any, feature: str) -> bool:
+    """Whether the configuration registered as `kind` has the boolean `feature` (e.g. "revolution"); False
+    for a missing or unknown kind (the kind's own error names that problem)."""
+    flow = FLOWS.get(kind) if isinstance(kind, str) else None
+    return flow is not None and getattr(flow, feature)
 
 
 def _check_key(

@@ -6,8 +6,9 @@ import subprocess
 
 import pytest
 
-from shapeopt.cases import DOMAIN_KINDS, load_case, parameter_spec
+from shapeopt.cases import load_case, parameter_spec
 from shapeopt.cli import main
+from shapeopt.flows import FLOWS
 from surrogates.spec import ParameterSpec
 from tests.helpers import CASES, shapeopt_command
 
@@ -24,7 +25,7 @@ re = 10
 def test_shipped_cases_are_valid(path):
     case = load_case(path)
     assert case.re > 0
-    assert case.domain.kind in DOMAIN_KINDS
+    assert case.domain.kind in FLOWS
 
 
 def test_defaults_and_overrides(write_case):

@@ -18,6 +18,7 @@ LAYERS = {
     "shapeopt.errors": 0,
     "shapeopt.files": 0,
     "shapeopt.geometry": 1,
+    "shapeopt.flows": 2,
     "shapeopt.cases": 2,
     "shapeopt.space": 3,
     "shapeopt.fem": 4,
@@ -29,7 +30,7 @@ LAYERS = {
 }
 PACKAGES = ("shapeopt", "surrogates")
 FENICS = ("dolfinx", "dolfinx_solver", "petsc4py", "ufl", "basix", "ffcx", "mpi4py")
-FENICS_FREE_LAYER = 3  # errors, files, geometry, cases and the design spaces work without FEniCS
+FENICS_FREE_LAYER = 3  # errors, files, geometry, flows, cases and the design spaces work without FEniCS
 
 
 def module_name(path: Path) -> str:

@@ -21,8 +21,6 @@ import numpy as np
 
 import surrogates
 from shapeopt.cases import (
-    DFG_HEIGHT,
-    DFG_LENGTH,
     Case,
     body_shape,
     case_from_dict,
@@ -103,11 +101,8 @@ def _load_json(path: Path, what: str) -> Any:
 
 
 def picture_window(case: Case) -> tuple[float, float, float, float]:
-    """The (x0, x1, y0, y1) window of flow pictures: the channel, or the near wake of a free body."""
-    if case.domain.kind == "dfg-channel":
-        return (0.0, DFG_LENGTH, 0.0, DFG_HEIGHT)
-    x, y = np.array(case.domain.bodies).T
-    return (x.min() - 3.0, x.max() + 12.0, y.min() - 3.5, y.max() + 3.5)
+    """The (x0, x1, y0, y1) window of flow pictures (`FlowConfiguration.picture_window`)."""
+    return case.domain.flow.picture_window(case.domain)
 
 
 def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, comm=MPI.COMM_WORLD) -> dict:
@@ -308,19 +303,9 @@ def write_run(
     return summary
 
 
-# The frame and unit of outline points, per domain kind.
-_FRAMES = {
-    "freestream": "D (the reference circle has diameter 1, centre at the origin)",
-    "dfg-channel": "m (the DFG channel's frame: inlet at x = 0, lower wall at y = 0; the reference circle "
-    "has diameter 0.1 m, centre (0.2, 0.2))",
-    "axisymmetric": "D (the meridional profile of the body of revolution: x along the axis, y the distance "
-    "from it; the reference sphere has diameter 1, centre at the origin)",
-}
-
-
 def write_optimum_outline(J: ReducedFunctional, final: ShapeSummary, path: Path) -> None:
     """outline.csv and outline.dat: the optimum as the solver's body, its boundary nodes (x, y) in the
-    case's frame (`_FRAMES`)."""
+    case's frame (`FlowConfiguration.frame`)."""
     space, case = J.space, J.problem.case
     header = {
         "case": case.name,
@@ -330,7 +315,7 @@ def write_optimum_outline(J: ReducedFunctional, final: ShapeSummary, path: Path)
         "centroid": final.centroid,
         "fix_centroid": space.fix_centroid,
         "min_thickness": case.constraints.min_thickness,  # in D
-        "points": f"x, y in {_FRAMES[case.domain.kind]}, counter-clockwise from the rear tip; "
+        "points": f"x, y in {case.domain.flow.frame}, counter-clockwise from the rear tip; "
         "points 2k, 2k+1, 2k+2 are the start, middle and end of the mesh's quadratic boundary edge k"
         + ("; a row of nan between two bodies" if len(case.domain.bodies) > 1 else ""),
     }

@@ -1,7 +1,7 @@
 """Steady incompressible Navier–Stokes on a body-fitted mesh: Taylor–Hood P2/P1, SNES Newton, MUMPS LU.
 
 Non-dimensional form with density 1: `-ν Δu + (u·∇)u + ∇p = 0`, `∇·u = 0`, `ν = U D / Re`.
-For a body of revolution (`axisymmetric` domain) the same equations in the meridional half-plane
+For a body of revolution (`FlowConfiguration.revolution`) the same equations in the meridional half-plane
 (x, r), r ≥ 0, without swirl: the weak form is weighted by r, with the hoop terms ν u_r v_r / r and the
 divergence ∂_x u_x + ∂_r u_r + u_r / r, and u_r = 0 on the axis.
 The Stokes problem (convection switched off) gives the initial guess; continuation in Re takes over
@@ -20,11 +20,10 @@ from dolfinx import default_scalar_type, fem
 from dolfinx.fem.petsc import NonlinearProblem
 from petsc4py import PETSc
 
-from shapeopt.cases import DFG_HEIGHT, Case
+from shapeopt.cases import Case
 from shapeopt.errors import SolverError
 from shapeopt.fem.meshing import AXIS, BODY, INLET, WALLS, FlowMesh
 
-DFG_UMAX = 0.3  # peak inflow speed of DFG 2D-1; the mean is 2/3 of it
 # Exact for the convection term u·∇u·v (degree 5) on straight cells; curved cells are only at the body.
 QUADRATURE_DEGREE = 5
 
@@ -40,7 +39,9 @@ class NewtonReport:
 
 
 class FlowSolver:
-    """Owns the Taylor–Hood space, the forms, the boundary conditions and the SNES solver."""
+    """Owns the Taylor–Hood space, the forms, the boundary conditions and the SNES solver. The reference
+    speed, the inflow and wall velocities and whether the form is weighted by r (`revolution`) are the
+    case's flow configuration's (`shapeopt.flows`)."""
 
     _instances = 0
 
@@ -56,18 +57,18 @@ class FlowSolver:
         self.Q, self.Q_to_W = self.W.sub(1).collapse()
         self.w = fem.Function(self.W, name="state")
 
-        dfg = case.domain.kind == "dfg-channel"
-        self.u_ref = 2.0 / 3.0 * DFG_UMAX if dfg else 1.0
+        self.flow = case.domain.flow
+        self.u_ref = self.flow.reference_speed
         self.diameter = flow_mesh.diameter
         self.nu = fem.Constant(mesh, default_scalar_type(self.u_ref * self.diameter / case.re))
         self.convection = fem.Constant(mesh, default_scalar_type(1.0))
 
-        self.axisymmetric = case.domain.kind == "axisymmetric"
-        self.bcs = self._boundary_conditions(dfg)
+        self.revolution = self.flow.revolution
+        self.bcs = self._boundary_conditions()
         u, p = ufl.split(self.w)
         v, q = ufl.TestFunctions(self.W)
         dx = ufl.dx(metadata={"quadrature_degree": QUADRATURE_DEGREE})
-        if self.axisymmetric:  # (x, r) = (x[0], x[1]); u = (u_x, u_r), no swirl; the weak form times r
+        if self.revolution:  # (x, r) = (x[0], x[1]); u = (u_x, u_r), no swirl; the weak form times r
             r = ufl.SpatialCoordinate(mesh)[1]
             self.residual_form = (
                 self.nu * (ufl.inner(ufl.grad(u), ufl.grad(v)) * r + u[1] * v[1] / r)
@@ -107,7 +108,7 @@ class FlowSolver:
             },
         )
 
-    def _boundary_conditions(self, dfg: bool) -> list[fem.DirichletBC]:
+    def _boundary_conditions(self) -> list[fem.DirichletBC]:
         mesh, facets = self.flow_mesh.mesh, self.flow_mesh.facets
         fdim = mesh.topology.dim - 1
 
@@ -120,17 +121,9 @@ class FlowSolver:
         def zero(x):
             return np.zeros((2, x.shape[1]))
 
-        def uniform(x):
-            return np.vstack([np.ones(x.shape[1]), np.zeros(x.shape[1])])
-
-        def parabolic(x):
-            profile = 4.0 * DFG_UMAX * x[1] * (DFG_HEIGHT - x[1]) / DFG_HEIGHT**2
-            return np.vstack([profile, np.zeros(x.shape[1])])
-
-        if dfg:
-            return [velocity_bc(parabolic, INLET), velocity_bc(zero, WALLS), velocity_bc(zero, BODY)]
-        bcs = [velocity_bc(uniform, INLET), velocity_bc(uniform, WALLS), velocity_bc(zero, BODY)]
-        if self.axisymmetric:  # no radial velocity on the axis
+        inflow, walls = self.flow.inflow, self.flow.wall_velocity
+        bcs = [velocity_bc(inflow, INLET), velocity_bc(walls, WALLS), velocity_bc(zero, BODY)]
+        if self.revolution:  # no radial velocity on the axis
             radial, _ = self.W.sub(0).sub(1).collapse()
             dofs = fem.locate_dofs_topological((self.W.sub(0).sub(1), radial), fdim, facets.find(AXIS))
             bcs.append(fem.dirichletbc(fem.Function(radial), dofs, self.W.sub(0).sub(1)))

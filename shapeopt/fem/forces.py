@@ -53,16 +53,11 @@ class ForceEvaluator:
         n = ufl.FacetNormal(solver.flow_mesh.mesh)
         sigma = -p * ufl.Identity(2) + solver.nu * (ufl.grad(u) + ufl.grad(u).T)
         ds = ufl.Measure("ds", domain=solver.flow_mesh.mesh, subdomain_data=facets)
-        if solver.axisymmetric:
-            # The residual and the traction are per radian, weighted by r: the force is 2π times them,
-            # on the frontal area π D²/4; there is no lift.
-            self.scale = 2.0 * np.pi / (0.5 * solver.u_ref**2 * np.pi * solver.diameter**2 / 4)
-            self.lift_scale = 0.0
+        self.scale, self.lift_scale = solver.flow.coefficient_scales(solver.diameter)
+        if solver.revolution:  # the residual and the traction are per radian, weighted by r; no lift
             r = ufl.SpatialCoordinate(solver.flow_mesh.mesh)[1]
             self._surface = [fem.form(-ufl.dot(sigma, n)[0] * r * ds(BODY)), None]
         else:
-            self.scale = 2.0 / (solver.u_ref**2 * solver.diameter)
-            self.lift_scale = self.scale
             self._surface = [fem.form(-ufl.dot(sigma, n)[i] * ds(BODY)) for i in range(2)]
         points = self._velocity_points()
         self.centres = centres = np.asarray(centers, dtype=float)

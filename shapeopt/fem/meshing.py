@@ -1,7 +1,8 @@
 """Body-fitted triangle meshes from gmsh: curved (order-2) body, graded near the body and in the wake.
 
 Facet markers: INLET, OUTLET, WALLS (channel walls or free-stream sides), BODY, and AXIS (the symmetry axis
-r = 0 of the axisymmetric half-plane, which holds the half-body).
+r = 0 of a body of revolution's meridional half-plane, which holds the half-body). The box, the bodies'
+centres and radius and the element sizes are the case's flow configuration's (`shapeopt.flows`).
 Meshing runs on rank 0 only; the mesh is then distributed over the communicator.
 """
 
@@ -23,24 +24,14 @@ from dolfinx.io import gmsh as gmshio
 from dolfinx.mesh import Mesh, MeshTags
 from mpi4py import MPI
 
-from shapeopt.cases import DFG_CENTER, DFG_HEIGHT, DFG_LENGTH, DFG_RADIUS, Case
+from shapeopt.cases import Case
 from shapeopt.errors import MeshError
+from shapeopt.flows import MeshSizes
 
 FLUID, INLET, OUTLET, WALLS, BODY, AXIS = 1, 2, 3, 4, 5, 6
 
 _REFINEMENT = {"coarse": 1.0, "medium": 2.0, "fine": 4.0}
 MESH_DIR = Path(os.environ.get("SHAPEOPT_MESHES", Path(__file__).resolve().parents[2] / "meshes"))
-
-
-@dataclass(frozen=True)
-class MeshSizes:
-    """Element sizes (case length units): `body + growth·distance`, capped at `far`; `wake` likewise."""
-
-    body: float
-    wake: float
-    far: float
-    growth: float
-    wake_length: float
 
 
 @dataclass
@@ -56,30 +47,17 @@ class FlowMesh:
 
 
 def mesh_sizes(case: Case) -> MeshSizes:
-    """Element sizes for the case's domain kind and mesh level: each level halves every size."""
+    """Element sizes for the case's flow configuration and mesh level: each level halves every size."""
     f = _REFINEMENT[case.level]
-    if case.domain.kind == "dfg-channel":
-        base = MeshSizes(body=0.005, wake=0.02, far=0.04, growth=0.35, wake_length=1.0)
-    else:
-        base = MeshSizes(body=0.06, wake=0.25, far=8.0, growth=0.25, wake_length=12.0)
+    base = case.domain.flow.mesh_sizes
     return MeshSizes(base.body / f, base.wake / f, base.far / f, base.growth / f, base.wake_length)
 
 
-def domain_geometry(case: Case) -> tuple[tuple[float, float, float, float], tuple[float, float], float]:
-    """Box (x0, x1, y0, y1), (first) body centre and body radius of the case's domain."""
-    if case.domain.kind == "dfg-channel":
-        return (0.0, DFG_LENGTH, 0.0, DFG_HEIGHT), DFG_CENTER, DFG_RADIUS
-    d = case.domain
-    bottom = 0.0 if case.domain.kind == "axisymmetric" else -d.half_width
-    return (-d.upstream, d.downstream, bottom, d.half_width), d.bodies[0], 0.5
-
-
 def reference_mesh_path(case: Case) -> Path | None:
-    """Where the reference mesh of a freestream case and level is stored (None for the DFG channel)."""
-    if case.domain.kind != "freestream" or case.domain.bodies != ((0.0, 0.0),):
-        return None
-    d = case.domain
-    return MESH_DIR / f"freestream-{d.upstream:g}x{d.downstream:g}x{d.half_width:g}-{case.level}.msh"
+    """Where the reference mesh of the case and level is stored (`FlowConfiguration.reference_mesh_name`:
+    a free stream's one body at the origin), None where it is never stored."""
+    name = case.domain.flow.reference_mesh_name(case.domain, case.level)
+    return None if name is None else MESH_DIR / name
 
 
 def build_mesh(
@@ -96,8 +74,8 @@ def build_mesh(
     body-fitted mesh of one shape, never stored).
     """
     start = time.perf_counter()
-    box, center, radius = domain_geometry(case)
-    centers = case.domain.bodies if case.domain.kind == "freestream" else (center,)
+    flow = case.domain.flow
+    box, centers, radius = flow.box(case.domain), case.domain.centres, flow.body_radius
     stored = reference_mesh_path(case) if body is None else None
     sha, failure = None, None
     if comm.rank == 0:
@@ -110,7 +88,7 @@ def build_mesh(
                     gmsh.open(str(stored))
                 else:
                     gmsh.model.add(case.name)
-                    if case.domain.kind == "axisymmetric":
+                    if flow.revolution:
                         _half_body_on_axis(box, radius, mesh_sizes(case))
                     else:
                         _body_in_box(box, centers, radius, mesh_sizes(case), body)

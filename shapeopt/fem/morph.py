@@ -2,17 +2,17 @@
 
 The body is r(θ; s) = r₀ (1 + φ(θ)·s) about its centre; the reference mesh fits the circle r₀. A point at
 polar (r, θ) of the reference moves radially to ρ = r + w(r) (r(θ; s) − r₀), with w = 1 on the body
-falling smoothly to 0 at the map radius R (`RadialMap`). So `d_i(x) = w(r) r₀ φ_i(θ) e(θ)`, exact and
-linear in s, and the map stays one-to-one for every star-shaped body inside `RadialMap.max_body_radius`:
-∂ρ/∂r ≥ 1 − max|w'| (r(θ; s) − r₀) > 0. Large deformations (slender bodies with sharp tips) therefore
-keep one DOF layout for all shapes, which the adjoint (∂X/∂s_i = d_i), the constraints and the learning
-side's states all rely on. Several bodies (`BodyShapes`) each move the mesh about their own centre, their
-maps ending halfway to the nearest other body (`cases.map_radii`), so the displacements add.
+falling smoothly to 0 at the map radius R (`geometry.radial_map.RadialMap`). So
+`d_i(x) = w(r) r₀ φ_i(θ) e(θ)`, exact and linear in s, and the map stays one-to-one for every
+star-shaped body inside `RadialMap.max_body_radius`: ∂ρ/∂r ≥ 1 − max|w'| (r(θ; s) − r₀) > 0. Large
+deformations (slender bodies with sharp tips) therefore keep one DOF layout for all shapes, which the
+adjoint (∂X/∂s_i = d_i), the constraints and the learning side's states all rely on. Several bodies
+(`BodyShapes`) each move the mesh about their own centre, their maps ending short of the nearest other
+body (`FlowConfiguration.map_radii`), so the displacements add. The case's design space
+(`space.design_space`), built on the morph's discrete bodies, says which shapes the map holds.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import basix.ufl
 import numpy as np
@@ -21,50 +21,28 @@ from dolfinx import fem
 from dolfinx.mesh import entities_to_geometry
 from mpi4py import MPI
 
-from shapeopt.cases import max_body_radius
+from shapeopt.cases import Case, body_shape
 from shapeopt.errors import ShapeError
 from shapeopt.fem.meshing import BODY, FlowMesh
 from shapeopt.geometry.bodies import BodyShapes
 from shapeopt.geometry.discrete_body import DiscreteBody, orient_edges
-from shapeopt.geometry.shapes import RadialShape
-from shapeopt.space.base import MIN_RADIUS_RATIO
+from shapeopt.geometry.radial_map import RadialMap
+from shapeopt.space import DesignSpace, design_space
+from shapeopt.space.base import design_text
 
 # Points of the reference triangle where the Jacobian determinant is compared (vertices, mid-edges, centre).
 _QUALITY_POINTS = np.array([[0, 0], [1, 0], [0, 1], [0.5, 0], [0.5, 0.5], [0, 0.5], [1 / 3, 1 / 3]])
 
 
-class RadialMap:
-    """Weight w(r) = (1 − t)² (1 + 2t), t = (r − r₀)/(R − r₀) clipped to [0, 1]: w(r₀) = 1, w(R) = 0, and
-    w' = 0 at both ends (the near-body cell layer keeps its thickness). Lengths in D."""
-
-    def __init__(self, r0: float, radius: float):
-        if not radius > r0:
-            raise ValueError(f"map radius {radius} must exceed the reference radius {r0}")
-        self.r0, self.radius = r0, radius
-
-    def weight(self, r: np.ndarray) -> np.ndarray:
-        """w at radii r (n,)."""
-        t = np.clip((np.asarray(r) - self.r0) / (self.radius - self.r0), 0.0, 1.0)
-        return (1 - t) ** 2 * (1 + 2 * t)
-
-    @property
-    def max_body_radius(self) -> float:
-        """Bodies reaching less far than this keep ∂ρ/∂r ≥ 1/4 (`cases.max_body_radius`)."""
-        return max_body_radius(self.r0, self.radius)
-
-
 class MeshMorph:
-    """Owns the reference coordinates and the basis displacements of a mesh for a `RadialShape`, or for
-    several bodies' (`BodyShapes`, `map_radii` one per body)."""
+    """Owns the reference coordinates and the basis displacements of the case's mesh for its body's shape
+    (`cases.body_shape`: a `RadialShape`, or several bodies' `BodyShapes`), each body's map radius its
+    flow configuration's, and the case's design space `design_space` on the mesh's discrete bodies."""
 
-    def __init__(
-        self,
-        flow_mesh: FlowMesh,
-        shape: RadialShape | BodyShapes,
-        min_quality: float = 0.1,
-        map_radii: Sequence[float] = (5.0,),
-    ):
-        self.flow_mesh, self.shape, self.min_quality = flow_mesh, shape, min_quality
+    def __init__(self, flow_mesh: FlowMesh, case: Case):
+        shape = body_shape(case)
+        self.flow_mesh, self.shape, self.min_quality = flow_mesh, shape, case.shape.min_quality
+        map_radii = case.domain.flow.map_radii(case.domain)
         several = isinstance(shape, BodyShapes)
         self.parts = shape.shapes if several else (shape,)  # one RadialShape per body
         self.blocks = shape.blocks if several else (slice(0, shape.size),)  # their parameters in s
@@ -87,6 +65,8 @@ class MeshMorph:
         self._jacobian = fem.Expression(ufl.JacobianDeterminant(mesh), _QUALITY_POINTS)
         self._reference_jacobian = self._jacobian.eval(mesh, self._cells)
         self.bodies = self._discrete_bodies()
+        reach = [radial_map.max_body_radius for radial_map in self.maps]
+        self.design_space: DesignSpace = design_space(case, self.bodies, reach)
         self.s = np.zeros(shape.size)
 
     def _radial_basis(self) -> list[np.ndarray]:
@@ -128,17 +108,9 @@ class MeshMorph:
     def apply(self, s: np.ndarray) -> float:
         """Move the mesh to shape `s`; return its quality. Refuses (ShapeError) a shape that degrades it."""
         s = np.asarray(s, dtype=float)
-        for k, (part, block, radial_map) in enumerate(zip(self.parts, self.blocks, self.maps, strict=True)):
-            body = f"body {k + 1} of " if len(self.parts) > 1 else ""
-            ratio = part.min_radius_ratio(s[block])
-            if ratio <= MIN_RADIUS_RATIO:
-                raise ShapeError(f"{body}shape s={_short(s)} is not a simple curve (min r/r0 = {ratio:.3f})")
-            reach = part.max_radius_ratio(s[block]) * part.r0
-            if reach >= radial_map.max_body_radius:
-                raise ShapeError(
-                    f"{body}shape s={_short(s)} reaches {reach:.3g} D from its centre; the mesh map holds "
-                    f"bodies up to {radial_map.max_body_radius:.3g} D"
-                )
+        problem = self.design_space.unmappable(s)
+        if problem is not None:
+            raise ShapeError(problem)
         mesh = self.flow_mesh.mesh
         previous = mesh.geometry.x.copy()
         mesh.geometry.x[:, :2] = self.reference[:, :2] + self.basis @ s
@@ -146,7 +118,7 @@ class MeshMorph:
         if not quality >= self.min_quality:
             mesh.geometry.x[:] = previous
             raise ShapeError(
-                f"shape s={_short(s)} distorts the mesh: min scaled Jacobian {quality:.3f} "
+                f"shape s={design_text(s)} distorts the mesh: min scaled Jacobian {quality:.3f} "
                 f"(relative to the reference) is below {self.min_quality}"
             )
         self.s = s.copy()
@@ -156,7 +128,3 @@ class MeshMorph:
         """Minimum over cells and sample points of det J(s) / det J(reference); ≤ 0 means inverted."""
         local = np.min(self._jacobian.eval(self.flow_mesh.mesh, self._cells) / self._reference_jacobian)
         return self.flow_mesh.mesh.comm.allreduce(float(local), op=MPI.MIN)
-
-
-def _short(s: np.ndarray) -> str:
-    return "[" + ", ".join(f"{v:.4g}" for v in s) + "]"

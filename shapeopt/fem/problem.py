@@ -2,7 +2,7 @@
 
 One object serves the FEM-adjoint optimizer, the `gradient` command, dataset generation and the
 trust-region loop: it owns the reference mesh, the morph, the flow solver and the adjoint, counts FEM
-solves, and builds the case's design space (`shapeopt.space`) on its mesh's body.
+solves, and holds the case's design space (`shapeopt.space`), which the morph builds on its mesh's bodies.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dolfinx import fem
 from dolfinx.fem.petsc import assemble_matrix
 from mpi4py import MPI
 
-from shapeopt.cases import Case, body_shape, map_radii
+from shapeopt.cases import Case
 from shapeopt.errors import SolverError
 from shapeopt.fem.adjoint import ShapeGradient
 from shapeopt.fem.flow import FlowSolver, NewtonReport
@@ -24,7 +24,7 @@ from shapeopt.fem.forces import Coefficients, ForceEvaluator
 from shapeopt.fem.hessian import ShapeHessian
 from shapeopt.fem.meshing import build_mesh
 from shapeopt.fem.morph import MeshMorph
-from shapeopt.space import BodiesDesignSpace, DesignSpace, RadialDesignSpace
+from shapeopt.space import DesignSpace
 
 
 @dataclass
@@ -52,17 +52,12 @@ class DragProblem:
     def __init__(self, case: Case, comm: MPI.Comm = MPI.COMM_WORLD):
         self.case = case
         self.flow_mesh = build_mesh(case, comm, store=True)
-        self.morph = MeshMorph(self.flow_mesh, body_shape(case), case.shape.min_quality, map_radii(case))
+        self.morph = MeshMorph(self.flow_mesh, case)
         self.solver = FlowSolver(self.flow_mesh, case)
-        self.forces = ForceEvaluator(self.solver, case.domain.bodies, case.objective)
+        self.forces = ForceEvaluator(self.solver, case.domain.centres, case.objective)
         self.adjoint = ShapeGradient(self.solver, self.forces, self.morph)
         self._hessian: ShapeHessian | None = None  # built on first use (its forms take a while to compile)
-        reach = [radial_map.max_body_radius for radial_map in self.morph.maps]
-        self.space: DesignSpace = (
-            RadialDesignSpace.from_case(case, self.morph.bodies[0], reach[0])
-            if len(self.morph.bodies) == 1
-            else BodiesDesignSpace.from_case(case, self.morph.bodies, reach)
-        )
+        self.space: DesignSpace = self.morph.design_space  # the case's design space on the mesh's bodies
         self.fem_solves = 0
         self.adjoint_solves = 0
         self.hessians = 0

@@ -64,13 +64,13 @@ def summarize(
     seconds: float,
     s: np.ndarray | None = None,
 ) -> FlowResult:
-    """Forces, Δp (DFG channel: between the body's front and rear points on the axis through its centre;
-    `s` (m,) the body's shape parameters, None: the cylinder) and statistics of a converged solver
-    state."""
-    forces = ForceEvaluator(solver, case.domain.bodies, case.objective)
+    """Forces, Δp (where the flow configuration reports it, `pressure_drop`: between the body's front and
+    rear points on the axis through its centre; `s` (m,) the body's shape parameters, None: the
+    cylinder) and statistics of a converged solver state."""
+    forces = ForceEvaluator(solver, case.domain.centres, case.objective)
     volume, surface = forces.volume(), forces.surface()
     dp = None
-    if case.domain.kind == "dfg-channel":
+    if case.domain.flow.pressure_drop:
         _, p = solver.split()
         shape = body_shape(case)
         front_back = shape.outline_at(np.array([np.pi, 0.0]), np.zeros(shape.size) if s is None else s)

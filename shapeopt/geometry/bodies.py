@@ -26,8 +26,8 @@ class BodyShapes:
     def __post_init__(self):
         first = self.shapes[0]
         for shape in self.shapes[1:]:
-            same = (shape.kind, shape.modes, shape.r0, shape.stretch, shape.symmetric)
-            if same != (first.kind, first.modes, first.r0, first.stretch, first.symmetric):
+            same = (shape.kind, shape.modes, shape.r0, shape.stretch, shape.revolution)
+            if same != (first.kind, first.modes, first.r0, first.stretch, first.revolution):
                 raise ValueError("the bodies must share one parametrisation")
 
     @property

@@ -22,17 +22,17 @@ SMOOTH_AMPLITUDE = 1.5  # smooth designs: |a_k|, |b_k| ≤ SMOOTH_AMPLITUDE / k 
 @dataclass(frozen=True)
 class RadialShape:
     """Star-shaped body about `center`; `r0` is the reference circle's radius (lengths in D); `stretch`
-    the B-splines' knot stretch σ (1: knots uniform in θ). `symmetric`: only bodies mirror-symmetric about
-    the horizontal line through the centre, r(−θ) = r(θ) (the profile of a body of revolution): the
-    parameters are those of the symmetric combinations `symmetric_basis` (Fourier: a_0..a_K; B-splines:
-    c_0, c_j = c_{m−j} for j < m/2, c_{m/2})."""
+    the B-splines' knot stretch σ (1: knots uniform in θ). `revolution`: the meridional profile of a body
+    of revolution, so only bodies mirror-symmetric about the horizontal line through the centre,
+    r(−θ) = r(θ): the parameters are those of the symmetric combinations `symmetric_basis` (Fourier:
+    a_0..a_K; B-splines: c_0, c_j = c_{m−j} for j < m/2, c_{m/2})."""
 
     kind: str = "fourier"
     modes: int = 4
     r0: float = 0.5
     center: tuple[float, float] = (0.0, 0.0)
     stretch: float = 1.0
-    symmetric: bool = False
+    revolution: bool = False
 
     def __post_init__(self):
         if self.kind not in PARAMETRISATIONS:
@@ -54,9 +54,9 @@ class RadialShape:
 
     @property
     def symmetric_basis(self) -> np.ndarray:
-        """(full_size, size): the full coefficients of each parameter (the identity unless `symmetric`)."""
+        """(full_size, size): the full coefficients of each parameter (the identity unless `revolution`)."""
         n = self.full_size
-        if not self.symmetric:
+        if not self.revolution:
             return np.eye(n)
         if self.kind == "fourier":
             return np.eye(n)[:, : self.modes + 1]
@@ -70,7 +70,7 @@ class RadialShape:
             names = [f"a{k}" for k in range(self.modes + 1)] + [f"b{k}" for k in range(1, self.modes + 1)]
         else:
             names = [f"c{j}" for j in range(self.modes)]
-        return names[: self.size]  # symmetric: a_0..a_K, or c_0..c_{m/2} (c_j standing for c_{m−j} too)
+        return names[: self.size]  # revolution: a_0..a_K, or c_0..c_{m/2} (c_j standing for c_{m−j} too)
 
     def scales(self) -> np.ndarray:
         """Relative size of each parameter's admissible range: 1/k for Fourier mode k, 1 for B-splines."""
@@ -116,7 +116,7 @@ class RadialShape:
     def mirror(self) -> np.ndarray:
         """(m, m) involution R with r(−θ; s) = r(θ; R s): the body mirrored about the horizontal line
         through its centre (Fourier: b_k → −b_k; B-splines: knot j ↔ knot −j)."""
-        if self.symmetric:
+        if self.revolution:
             return np.eye(self.size)
         if self.kind == "fourier":
             return np.diag(np.concatenate([np.ones(self.modes + 1), -np.ones(self.modes)]))
@@ -125,7 +125,7 @@ class RadialShape:
     def basis(self, theta: np.ndarray) -> np.ndarray:
         """φ_i(θ): (len(theta), m)."""
         full = self._full_basis(np.asarray(theta, dtype=float))
-        return full @ self.symmetric_basis if self.symmetric else full
+        return full @ self.symmetric_basis if self.revolution else full
 
     def _full_basis(self, theta: np.ndarray) -> np.ndarray:
         """The full basis at θ: (len(theta), full_size)."""

@@ -1,15 +1,19 @@
-"""What every design space does with its bounds and constraints, whatever its shapes (`DesignSpace`).
+"""The contract of every design space (`DesignSpace`) and what it builds from it, whatever its shapes.
 
-A concrete space (`RadialDesignSpace`: one body; `BodiesDesignSpace`: several) provides the shapes
-`shape`, the box `bounds` (m, 2), the batched equalities `constraints_batch` and inequalities
-`thickness_batch` with their Jacobians, the test `mappable` and the raw draws `drawn`; from these this
-base class builds the single-design forms, the SciPy constraints, KKT residuals, the projection onto
-g(s) = 0 and the admissible draws. s (m,) or (b, m) float64.
+A concrete space (`RadialDesignSpace`: one body; `BodiesDesignSpace`: several; made by
+`space.factory.design_space`) provides the abstract part: the shapes `shape`, the box `bounds` (m, 2),
+the thickness setting `min_thickness` and `fix_centroid`, the batched equalities `constraints_batch` and
+inequalities `thickness_batch` with their Jacobians, the mesh map's test `mappable` and its reason
+`unmappable`, the raw draws `drawn` with their `draw_version`, the bodies' `measure`, their solver
+`boundary` and `with_min_thickness`. From these this base class builds the single-design forms, the
+SciPy constraints, KKT residuals, the projection onto g(s) = 0 and the admissible draws.
+s (m,) or (b, m) float64; lengths in the case's unit.
 """
 
 from __future__ import annotations
 
 import warnings
+from abc import ABC, abstractmethod
 from functools import cached_property
 
 import numpy as np
@@ -23,13 +27,22 @@ MIN_RADIUS_RATIO = 0.05  # r/r₀ at or below this anywhere: not a simple curve 
 SHRINK_STEPS = 8  # an inadmissible drawn design is halved towards the circle at most this often
 ACTIVE_TOLERANCE = 1e-9  # a bound or inequality this close to holding with equality is active
 
+# A body's measure: its area (a body of revolution: volume), the ratio to its reference's, centroid (2,).
+Measure = tuple[float, float, np.ndarray]
 
-class DesignSpace:
+
+def design_text(s: np.ndarray) -> str:
+    """A design (m,) as it is shown in messages: `[0.1, -0.02, …]`, 4 significant digits."""
+    return "[" + ", ".join(f"{v:.4g}" for v in s) + "]"
+
+
+class DesignSpace(ABC):
     """Bounds, constraints, projection and draws of a design space (see the module)."""
 
     shape: RadialShape | BodyShapes
-    bounds: np.ndarray
-    min_thickness: float
+    bounds: np.ndarray  # (m, 2)
+    min_thickness: float  # the least chord through a body's centre (0: no thickness constraint)
+    fix_centroid: bool  # the centroid is held by an equality
 
     @property
     def size(self) -> int:
@@ -40,21 +53,48 @@ class DesignSpace:
         """Parameter names, in order (several bodies: `b<k>.<name>`)."""
         return self.shape.names()
 
+    @abstractmethod
     def constraints_batch(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Batched equalities: s (b, m) → g (b, k), dg/ds (b, k, m)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def thickness_batch(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Batched inequalities h ≥ 0: s (b, m) → h (b, K), dh/ds (b, K, m)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def mappable(self, s: np.ndarray) -> np.ndarray:
         """Mask (b,) of the designs s (b, m) that are simple curves the mesh map holds."""
-        raise NotImplementedError
 
+    @abstractmethod
+    def unmappable(self, s: np.ndarray) -> str | None:
+        """Why the mesh map cannot hold the design s (m,) (not a simple curve, or reaching past the map),
+        in words; None where it can. The mesh map (`fem.morph.MeshMorph`) asks this before it moves."""
+
+    @abstractmethod
     def drawn(self, unit: np.ndarray) -> np.ndarray:
         """Raw designs (n, m) from points `unit` (n, m) of the unit cube, before `admissible`."""
-        raise NotImplementedError
+
+    @property
+    @abstractmethod
+    def draw_version(self) -> str:
+        """How sample i's design follows from the seed (`draw`); a dataset's resumes must match it."""
+
+    @abstractmethod
+    def measure(self, s: np.ndarray) -> Measure:
+        """All bodies together at s (m,): area (volume), its ratio to the reference's, centroid (2,)."""
+
+    @abstractmethod
+    def measure_bodies(self, s: np.ndarray) -> list[Measure]:
+        """`measure` of each body at s (m,), in order."""
+
+    @abstractmethod
+    def boundary(self, s: np.ndarray) -> np.ndarray:
+        """The bodies as the solver meshes them at s (m,): boundary nodes (n, 2), counter-clockwise from
+        each rear tip, a row of NaN between two bodies."""
+
+    @abstractmethod
+    def with_min_thickness(self, min_thickness: float) -> DesignSpace:
+        """The same space with the thickness constraint set to `min_thickness` (the case's length unit)."""
 
     # Constraints -----------------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import numpy as np
 from shapeopt.cases import Case
 from shapeopt.geometry.bodies import BodyShapes, join_outlines
 from shapeopt.geometry.discrete_body import DiscreteBody
-from shapeopt.space.base import DesignSpace
+from shapeopt.space.base import DesignSpace, Measure
 from shapeopt.space.radial import RadialDesignSpace
 
 
@@ -51,13 +51,14 @@ class BodiesDesignSpace(DesignSpace):
 
     @property
     def fix_centroid(self) -> bool:
+        """Whether each body's centroid is held (all bodies alike)."""
         return self.parts[0].fix_centroid
 
     def with_min_thickness(self, min_thickness: float) -> BodiesDesignSpace:
         """The same space with every body's thickness constraint set to `min_thickness` (D)."""
         return dataclasses.replace(self, parts=tuple(p.with_min_thickness(min_thickness) for p in self.parts))
 
-    def measure(self, s: np.ndarray) -> tuple[float, float, np.ndarray]:
+    def measure(self, s: np.ndarray) -> Measure:
         """All bodies together: their area, its ratio to the reference circles' and their centroid (2,)."""
         measures = self.measure_bodies(s)
         areas = np.array([area for area, _, _ in measures])
@@ -65,7 +66,7 @@ class BodiesDesignSpace(DesignSpace):
         centroid = np.sum([area * c for area, _, c in measures], axis=0) / areas.sum()
         return float(areas.sum()), float(areas.sum() / references.sum()), centroid
 
-    def measure_bodies(self, s: np.ndarray) -> list[tuple[float, float, np.ndarray]]:
+    def measure_bodies(self, s: np.ndarray) -> list[Measure]:
         """Each body's area, area ratio and centroid (`RadialDesignSpace.measure`)."""
         return self._each("measure", s)
 
@@ -81,8 +82,18 @@ class BodiesDesignSpace(DesignSpace):
         """Mask (b,) of the designs whose every body its mesh map holds."""
         return np.logical_and.reduce(self._each("mappable", np.atleast_2d(s)))
 
+    def unmappable(self, s: np.ndarray) -> str | None:
+        """The first body the mesh map cannot hold at s (m,), named with the whole design
+        (`RadialDesignSpace.reach_problem`); None where every body fits."""
+        for k, (part, own) in enumerate(zip(self.parts, self.shape.split(s), strict=True)):
+            problem = part.reach_problem(own, s, f"body {k + 1} of ")
+            if problem is not None:
+                return problem
+        return None
+
     @property
     def draw_version(self) -> str:
+        """The bodies' common draw version (`RadialDesignSpace.draw_version`)."""
         return self.parts[0].draw_version
 
     def drawn(self, unit: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from shapeopt.cases import Case, body_shapes, parameter_bounds
 from shapeopt.geometry.discrete_body import DiscreteBody
 from shapeopt.geometry.outlines import boundary_chain
 from shapeopt.geometry.shapes import RadialShape
-from shapeopt.space.base import MIN_RADIUS_RATIO, DesignSpace
+from shapeopt.space.base import MIN_RADIUS_RATIO, DesignSpace, Measure, design_text
 
 THICKNESS_ANGLES = 180  # chords through the centre checked by the thickness constraint
 
@@ -61,7 +61,7 @@ class RadialDesignSpace(DesignSpace):
             area_ratio=constraints.area_ratio,
             fix_centroid=constraints.fix_centroid,
             min_thickness=constraints.min_thickness * 2 * shape.r0,  # D → the case's length unit
-            revolution=case.domain.kind == "axisymmetric",
+            revolution=case.domain.flow.revolution,
         )
 
     @cached_property
@@ -74,7 +74,7 @@ class RadialDesignSpace(DesignSpace):
         """Centroid (2,) of the discrete reference circle, in D."""
         return self.body.area_centroid(np.zeros(self.size))[1]
 
-    def measure(self, s: np.ndarray) -> tuple[float, float, np.ndarray]:
+    def measure(self, s: np.ndarray) -> Measure:
         """The body's area, its ratio to the reference circle's and its centroid (2,); for a body of
         revolution its volume (2π ∫∫ y dA over the profile), the ratio to the reference sphere's and the
         solid's centroid (on the axis)."""
@@ -85,7 +85,7 @@ class RadialDesignSpace(DesignSpace):
         ratio = float(moment[0]) / self.reference_revolution[0]
         return 2 * np.pi * float(moment[0]), ratio, np.array([float(centroid[0]), 0.0])
 
-    def measure_bodies(self, s: np.ndarray) -> list[tuple[float, float, np.ndarray]]:
+    def measure_bodies(self, s: np.ndarray) -> list[Measure]:
         """`measure` of the one body, as a list (as `BodiesDesignSpace.measure_bodies` gives per body)."""
         return [self.measure(s)]
 
@@ -140,6 +140,26 @@ class RadialDesignSpace(DesignSpace):
         """Mask (b,) of the designs s (b, m) that are simple curves the mesh map holds."""
         low, high = self.shape.radius_ratio_range(s)
         return (low > MIN_RADIUS_RATIO) & (high * self.shape.r0 < self.max_body_radius)
+
+    def unmappable(self, s: np.ndarray) -> str | None:
+        """Why the mesh map cannot hold the design s (m,), None where it can (`reach_problem`)."""
+        return self.reach_problem(s)
+
+    def reach_problem(self, s: np.ndarray, shown: np.ndarray | None = None, label: str = "") -> str | None:
+        """Why the mesh map cannot hold this body at s (m,): min r/r₀ on 2048 angles at most
+        `MIN_RADIUS_RATIO` (not a simple curve), or reaching `max_body_radius` or further; None where it
+        can. The message shows the design `shown` (default s) after `label` (e.g. "body 2 of ")."""
+        shown = s if shown is None else shown
+        ratio = self.shape.min_radius_ratio(s)
+        if ratio <= MIN_RADIUS_RATIO:
+            return f"{label}shape s={design_text(shown)} is not a simple curve (min r/r0 = {ratio:.3f})"
+        reach = self.shape.max_radius_ratio(s) * self.shape.r0
+        if reach >= self.max_body_radius:
+            return (
+                f"{label}shape s={design_text(shown)} reaches {reach:.3g} D from its centre; the mesh map "
+                f"holds bodies up to {self.max_body_radius:.3g} D"
+            )
+        return None
 
     # Draws -----------------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from shapeopt.cases import DFG_MAP_RADIUS, load_case
+from shapeopt.cases import load_case
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
 from shapeopt.design.trust_region import flow_mirror
@@ -17,6 +17,7 @@ from shapeopt.errors import CaseError
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.simulate import DFG_REFERENCE
 from shapeopt.fem.verify import taylor_test
+from shapeopt.flows.channel import DFG_MAP_RADIUS
 from tests.helpers import CASES, surrogate_route
 
 CASE = CASES / "dfg-2d1-optimize.toml"

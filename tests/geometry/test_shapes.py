@@ -148,10 +148,10 @@ def test_a_gauss_product_is_the_cubic_of_the_same_factors_and_any_degree_differe
     assert np.allclose(difference, gradients @ step, rtol=1e-6)
 
 
-def test_a_symmetric_shape_keeps_only_mirror_symmetric_bodies():
+def test_the_profile_of_a_body_of_revolution_keeps_only_mirror_symmetric_bodies():
     for shape in (
-        RadialShape("bspline", 16, stretch=3.0, symmetric=True),
-        RadialShape("fourier", 4, symmetric=True),
+        RadialShape("bspline", 16, stretch=3.0, revolution=True),
+        RadialShape("fourier", 4, revolution=True),
     ):
         s = np.random.default_rng(1).standard_normal(shape.size)
         theta = np.linspace(0.0, 2 * np.pi, 64)
@@ -159,8 +159,8 @@ def test_a_symmetric_shape_keeps_only_mirror_symmetric_bodies():
         full = RadialShape(shape.kind, shape.modes, stretch=shape.stretch)
         assert np.allclose(shape.basis(theta), full.basis(theta) @ shape.symmetric_basis)
     assert (
-        RadialShape("bspline", 16, symmetric=True).size == 9
-        and RadialShape("fourier", 4, symmetric=True).size == 5
+        RadialShape("bspline", 16, revolution=True).size == 9
+        and RadialShape("fourier", 4, revolution=True).size == 5
     )
 
 

@@ -16,9 +16,10 @@ EDGES = 96  # quadratic edges on the reference circle
 
 
 def circle_body(shape, edges: int = EDGES) -> DiscreteBody:
-    """The reference circle r₀ as `edges` quadratic edges (start, end, middle), counter-clockwise."""
+    """The reference circle r₀ about the shape's centre as `edges` quadratic edges (start, end, middle),
+    counter-clockwise."""
     theta = np.linspace(0.0, 2 * np.pi, 2 * edges, endpoint=False)
-    nodes = shape.r0 * np.column_stack([np.cos(theta), np.sin(theta)])
+    nodes = np.asarray(shape.center) + shape.r0 * np.column_stack([np.cos(theta), np.sin(theta)])
     start = np.arange(0, 2 * edges, 2)
     triples = np.column_stack([start, (start + 2) % (2 * edges), start + 1])
     return DiscreteBody(nodes, shape.displacement_basis(nodes), triples)
