@@ -2,7 +2,7 @@
 
 For the tandem pair 4 D apart and the side-by-side pair 3 D apart at Re 20 (`cases/tandem-re20.toml`,
 `cases/side-by-side-re20.toml`): DOFs and the wall seconds of a solve from Stokes, of a warm solve after a
-small shape change and of the adjoint there (`shapeopt.fem.verify.solve_costs`) at `--level`; then the
+small shape change and of the adjoint there (`costs.solve_costs`) at `--level`; then the
 total C_D of the circles and of the optimum found by `bench/bodies_optimize.py` (its shape.json under
 `--optima`) on each level, the same parameters morphing each level's reference mesh.
 
@@ -14,10 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from costs import solve_costs
+
 from shapeopt.cases import LEVELS, load_case
 from shapeopt.design.runs import solve_case
 from shapeopt.errors import ShapeError
-from shapeopt.fem.verify import solve_costs
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 PAIRS = {"tandem-re20": "re20-tandem-4-body0-lift0", "side-by-side-re20": "re20-side-by-side-3-body0-lift0"}

@@ -17,12 +17,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+from costs import solve_costs
 
 from shapeopt.cases import LEVELS, load_case
 from shapeopt.design.runs import solve_case, stored_or_optimized
 from shapeopt.errors import ShapeoptError
 from shapeopt.fem.problem import DragProblem
-from shapeopt.fem.verify import solve_costs
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 NAMES = ("dfg-2d1-optimize", "dfg-2d1-optimize-re40", "cylinder-re20", "cylinder-re40")

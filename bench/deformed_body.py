@@ -17,12 +17,14 @@ import functools
 import time
 from pathlib import Path
 
+from reference_shapes import fit_radial, lens_radius
+
 from shapeopt.cases import load_case
 from shapeopt.fem.flow import FlowSolver
 from shapeopt.fem.forces import ForceEvaluator
 from shapeopt.fem.meshing import build_mesh
 from shapeopt.fem.problem import DragProblem
-from shapeopt.geometry.outlines import extent, fit_radial, lens_radius
+from shapeopt.geometry.outlines import extent
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 

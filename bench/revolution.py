@@ -13,9 +13,10 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from costs import solve_costs
+
 from shapeopt.cases import LEVELS, load_case
 from shapeopt.design.runs import solve_case, stored_or_optimized
-from shapeopt.fem.verify import solve_costs
 
 CASE = Path(__file__).resolve().parents[1] / "cases" / "revolution.toml"
 

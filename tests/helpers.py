@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -43,6 +44,22 @@ def wait_for_line(proc: subprocess.Popen, fragment: str, timeout: float = 120) -
         if fragment in line:
             return lines
     raise AssertionError(f"no line with {fragment!r} in: {lines}")
+
+
+def wait_for_count(proc: subprocess.Popen, pattern: str, least: int, timeout: float = 120) -> list[str]:
+    """stderr lines of `proc` up to the first whose count (the first group of the regular expression
+    `pattern`, e.g. the epoch of a progress line) is at least `least`. Progress in a pipe comes every few
+    seconds, so the count is passed, not met."""
+    lines, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        found = re.search(pattern, line)
+        if found and int(found.group(1)) >= least:
+            return lines
+    raise AssertionError(f"no line with {pattern!r} ≥ {least} in: {lines}")
 
 
 def hold_dataset_writer(path: Path, kill_after_open: bool = False) -> subprocess.Popen:

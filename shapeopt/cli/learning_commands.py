@@ -13,6 +13,7 @@ from shapeopt.cli.common import (
     refuse_problems,
     status_line,
 )
+from shapeopt.cli.progress import ProgressLine, dataset_progress, training_progress
 from shapeopt.data.settings import DatasetSettings, PhysicsSettings, sample_count_problems
 from shapeopt.errors import CaseError
 from shapeopt.files import (
@@ -35,14 +36,10 @@ def dataset_command(args: argparse.Namespace) -> int:
     refuse_writing_over_inputs(args.out, [args.case], folder=False)
     probe_folder(args.out.absolute().parent, args.out)
 
-    def progress(p) -> None:
-        status_line(
-            f"[{p.stored}/{args.samples}] {p.done} computed here, {p.failed} failed, "
-            f"{p.seconds / max(p.done, 1):.2f} s/sample, ETA {p.eta:.0f} s"
-        )
-
     try:
-        summary = generate(case, args.out, args.samples, args.seed, args.workers, progress, comm)
+        with ProgressLine() as line:
+            progress = dataset_progress(line, args.samples)
+            summary = generate(case, args.out, args.samples, args.seed, args.workers, progress, comm)
     except ValueError as exc:
         raise CaseError(str(exc)) from None
     summary |= {"out": str(args.out), "case": case.name, "level": case.level}
@@ -56,22 +53,15 @@ def dataset_command(args: argparse.Namespace) -> int:
 
 def train_command(args: argparse.Namespace) -> int:
     from shapeopt.data.training import train_for_case
-    from surrogates.settings import PHYSICS_METHODS, TrainSettings, settings_for
+    from surrogates.settings import TrainSettings, settings_for
 
     case = load_args(args)
     check_output_file(args.out, "surrogate.pt", inputs=[args.case, args.data])
     settings = settings_for(**options_for(args, TrainSettings))
     refuse_problems(args, settings.problems() + PhysicsSettings(workers=args.workers).problems())
-    every = 100 if args.method not in PHYSICS_METHODS else 1
-
-    def progress(item: dict) -> None:
-        if item["epoch"] % every == 0:
-            status_line(
-                f"epoch {item['epoch']:5d}  validation loss {item['validation_loss']:.3e}  "
-                f"C_D error {item['validation_cd_error']:.2e}  {item['seconds']:.0f} s"
-            )
-
-    result = train_for_case(case, args.data, settings, args.out, args.workers, progress)
+    with ProgressLine() as line:
+        progress = training_progress(line, settings.epochs, settings.budget_seconds)
+        result = train_for_case(case, args.data, settings, args.out, args.workers, progress)
     m = result.metrics
     extra = ""
     if "step_seconds" in m:

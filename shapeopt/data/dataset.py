@@ -41,11 +41,6 @@ class Progress:
     stored: int
     seconds: float
 
-    @property
-    def eta(self) -> float:
-        """Seconds left at the rate of this run."""
-        return self.seconds / max(self.done, 1) * (self.todo - self.done)
-
 
 def compute_sample(
     problem: DragProblem, index: int, s: np.ndarray, re: float, feasible: bool

@@ -1,14 +1,11 @@
-"""Taylor test of the adjoint shape gradient: `|C(s + hδ) − C(s) − h ∇C·δ|` must fall like h²; and what a
-solve and the adjoint cost on a case's mesh (`solve_costs`)."""
+"""Taylor test of the adjoint shape gradient: `|C(s + hδ) − C(s) − h ∇C·δ|` must fall like h²."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from shapeopt.cases import Case
 from shapeopt.fem.problem import DragProblem
 
 
@@ -54,20 +51,3 @@ def taylor_test(
         first.append(abs(moved - value - h * slope))
     problem.evaluate(s)  # leave the problem at the base shape
     return TaylorResult(quantity, steps, zeroth, first)
-
-
-def solve_costs(case: Case) -> tuple[int, float, float, float]:
-    """DOFs and wall seconds of a solve from Stokes (the circle), of a warm solve after a small shape change
-    (from the last state) and of the adjoint gradients there, on the case's mesh."""
-    with DragProblem(case) as problem:
-        start = time.perf_counter()
-        problem.evaluate(np.zeros(problem.size))
-        cold = time.perf_counter() - start
-        s = 1e-3 * np.random.default_rng(0).standard_normal(problem.size)
-        start = time.perf_counter()
-        problem.evaluate(s)
-        warm = time.perf_counter() - start
-        start = time.perf_counter()
-        problem.evaluate(s, gradient=True)
-        adjoint = time.perf_counter() - start
-        return problem.solver.dofs, cold, warm, adjoint

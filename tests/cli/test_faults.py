@@ -130,10 +130,10 @@ def test_ctrl_c_during_training_keeps_the_best_network_so_far(tmp_path):
     data, out = tmp_path / "d.h5", tmp_path / "s.pt"
     write_synthetic_dataset(data)
     proc = started_interruptible(endless_training_command(data, out))
-    wait_for_line(proc, "epoch   100")
+    wait_for_line(proc, "epoch 0 ")  # the first progress line: one epoch validated
     proc.send_signal(signal.SIGINT)
     rest = proc.stderr.read().splitlines()
     assert proc.wait(timeout=60) == 130
     assert rest[-1].startswith("shapeopt: error: interrupted after") and str(out) in rest[-1]
     model = surrogates.load(out)
-    assert model.meta["metrics"]["interrupted"] and model.meta["metrics"]["epochs"] >= 100
+    assert model.meta["metrics"]["interrupted"] and model.meta["metrics"]["epochs"] >= 1

@@ -8,6 +8,7 @@ import functools
 import numpy as np
 import pytest
 
+from bench.reference_shapes import fit_radial, lens_radius
 from shapeopt.cases import load_case
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.optimize import optimize_adjoint
@@ -17,7 +18,7 @@ from shapeopt.fem.forces import ForceEvaluator
 from shapeopt.fem.meshing import build_mesh
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.verify import taylor_test
-from shapeopt.geometry.outlines import extent, fit_radial, lens_radius
+from shapeopt.geometry.outlines import extent
 from tests.helpers import CASES
 
 

@@ -7,9 +7,9 @@ import functools
 import numpy as np
 import pytest
 
+from bench.reference_shapes import fit_radial, lens_radius
 from shapeopt.cases import load_case
 from shapeopt.fem.problem import DragProblem
-from shapeopt.geometry.outlines import fit_radial, lens_radius
 from tests.helpers import CASES
 
 

@@ -7,7 +7,6 @@ import pytest
 
 from shapeopt.geometry.bodies import BodyShapes, join_outlines, split_outline
 from shapeopt.geometry.discrete_body import Cubic, DiscreteBody, GaussProduct, orient_edges
-from shapeopt.geometry.outlines import flank_inflections
 from shapeopt.geometry.shapes import SMOOTH_AMPLITUDE, RadialShape
 
 
@@ -121,15 +120,6 @@ def test_smooth_designs_are_least_squares_fits_of_fourier_bodies():
     # Harmonics 0 and 1 (size and centroid) are left to the constraints: none in the fit.
     mean = (s @ shape.basis(theta[:-1]).T).mean(axis=1)
     assert np.max(np.abs(mean)) < 1e-2 * np.abs(exact).max()
-
-
-def test_flank_inflections_count_ripples_and_not_a_smooth_body():
-    theta = np.linspace(0.0, 2 * np.pi, 4000, endpoint=False)
-    ellipse = np.column_stack([2.0 * np.cos(theta), 0.5 * np.sin(theta)])
-    assert flank_inflections(ellipse) == 0
-    rippled = np.column_stack([2.0 * np.cos(theta), 0.5 * np.sin(theta) * (1 + 0.2 * np.cos(8 * theta))])
-    # cos 8θ puts four waves on each flank's middle 70 %: a curvature sign change at each turn of them.
-    assert flank_inflections(rippled) >= 8
 
 
 def test_a_gauss_product_is_the_cubic_of_the_same_factors_and_any_degree_differentiates():
