@@ -31,8 +31,8 @@ def _solve_text(s: dict) -> str:
         f"  C_D  {s['cd']:.8f}   (surface integral {s['cd_surface']:.8f})",
         f"  C_L  {s['cl']:.8f}   (surface integral {s['cl_surface']:.8f})",
     ]
-    if s["dp"] is not None:
-        lines.append(f"  Δp   {s['dp']:.8f}")
+    if s["pressure_drop"] is not None:
+        lines.append(f"  Δp   {s['pressure_drop']:.8f}")
     for k, body in enumerate(s.get("bodies") or [], 1):
         x, y = body["center"]
         lines.append(f"  body {k} at ({x:g}, {y:g}): C_D {body['cd']:.8f}  C_L {body['cl']:.8f}")

@@ -15,12 +15,13 @@ from shapeopt.fem.forces import ForceEvaluator, evaluate_points
 from shapeopt.fem.meshing import FlowMesh, build_mesh
 
 # DFG 2D-1 reference values (Schäfer & Turek 1996; digits from the high-accuracy reference computations).
-DFG_REFERENCE = {"cd": 5.57953523384, "cl": 0.010618948146, "dp": 0.11752016697}
+DFG_REFERENCE = {"cd": 5.57953523384, "cl": 0.010618948146, "pressure_drop": 0.11752016697}
 
 
 @dataclass
 class FlowResult:
-    """Summary of one solve. Coefficients are non-dimensional; `dp` only for the DFG channel."""
+    """Summary of one solve. Coefficients are non-dimensional; `pressure_drop` (Δp) only where the flow
+    configuration reports it."""
 
     case: str
     re: float
@@ -29,7 +30,7 @@ class FlowResult:
     cl: float
     cd_surface: float
     cl_surface: float
-    dp: float | None
+    pressure_drop: float | None
     dofs: int
     cells: int
     newton_iterations: int
@@ -69,13 +70,13 @@ def summarize(
     cylinder) and statistics of a converged solver state."""
     forces = ForceEvaluator(solver, case.domain.centres, case.objective)
     volume, surface = forces.volume(), forces.surface()
-    dp = None
+    pressure_drop = None
     if case.domain.flow.pressure_drop:
         _, p = solver.split()
         shape = body_shape(case)
         front_back = shape.outline_at(np.array([np.pi, 0.0]), np.zeros(shape.size) if s is None else s)
         values = evaluate_points(p, front_back)
-        dp = float(values[0] - values[1])
+        pressure_drop = float(values[0] - values[1])
     bodies = None
     if len(case.domain.bodies) > 1:
         parts = forces.per_body()
@@ -95,7 +96,7 @@ def summarize(
         cl=volume.cl,
         cd_surface=surface.cd,
         cl_surface=surface.cl,
-        dp=dp,
+        pressure_drop=pressure_drop,
         dofs=solver.dofs,
         cells=mesh.topology.index_map(mesh.topology.dim).size_global,
         newton_iterations=report.iterations,

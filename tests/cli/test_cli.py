@@ -26,7 +26,7 @@ def test_solve_json_and_outputs(tmp_path):
     result = json.loads(lines[0])
     for key in ("cd", "cl", "dofs", "newton_iterations", "seconds", "cd_surface", "mesh_sha256"):
         assert key in result
-    assert result["level"] == "coarse" and result["dp"] is None
+    assert result["level"] == "coarse" and result["pressure_drop"] is None
     # Circle at Re 10: C_D ≈ 2.8 in an unbounded domain (Tritton 1959; Dennis & Chang 1970: 2.85);
     # our 80 D box and coarse mesh stay within 5%.
     assert abs(result["cd"] / 2.85 - 1) < 0.05

@@ -21,7 +21,7 @@ def dfg_medium():
     return result
 
 
-@pytest.mark.parametrize(("key", "tolerance"), [("cd", 2e-5), ("cl", 2e-3), ("dp", 5e-4)])
+@pytest.mark.parametrize(("key", "tolerance"), [("cd", 2e-5), ("cl", 2e-3), ("pressure_drop", 5e-4)])
 def test_dfg_medium_matches_reference(dfg_medium, key, tolerance):
     value = getattr(dfg_medium, key)
     assert abs(value / DFG_REFERENCE[key] - 1) <= tolerance, (key, value)

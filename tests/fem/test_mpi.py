@@ -32,7 +32,7 @@ def test_two_ranks_match_serial(tmp_path):
     parallel = json.loads(lines[0])
     assert parallel["ranks"] == 2 and parallel["dofs"] == serial["dofs"]
     assert parallel["mesh_sha256"] == serial["mesh_sha256"]
-    for key in ("cd", "cl", "dp", "cd_surface"):
+    for key in ("cd", "cl", "pressure_drop", "cd_surface"):
         assert abs(parallel[key] / serial[key] - 1) < 1e-8, key
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["result"]["ranks"] == 2
