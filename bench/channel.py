@@ -17,9 +17,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+from fem_counts import stored_or_optimized
 
 from shapeopt.cases import LEVELS, load_case
-from shapeopt.design.runs import solve_case, stored_or_optimized
+from shapeopt.design.runs import solve_case
 from shapeopt.errors import ShapeoptError
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.verify import solve_costs

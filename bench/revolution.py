@@ -13,8 +13,10 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from fem_counts import stored_or_optimized
+
 from shapeopt.cases import LEVELS, load_case
-from shapeopt.design.runs import solve_case, stored_or_optimized
+from shapeopt.design.runs import solve_case
 from shapeopt.fem.verify import solve_costs
 
 CASE = Path(__file__).resolve().parents[1] / "cases" / "revolution.toml"

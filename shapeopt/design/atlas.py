@@ -43,7 +43,7 @@ from shapeopt.design.atlas_starts import Conditions, case_for, known_optima, war
 from shapeopt.design.atlas_surrogate import SurrogateChoice, SurrogateRoute, setup_cost
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
-from shapeopt.design.optimize import OptimizationResult
+from shapeopt.design.results import OptimizationResult
 from shapeopt.design.runs import write_optimum_outline
 from shapeopt.errors import CaseError, InterruptedWorkError, ShapeoptError, interrupt_behind
 from shapeopt.fem import MPI

@@ -30,8 +30,8 @@ from shapeopt.data.dataset import sample_row
 from shapeopt.data.verified import VERIFIED_INDEX, append_verified, check_verified_target, refit_surrogate
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import NEWTON_SETTINGS
-from shapeopt.design.optimize import OptimizationResult
-from shapeopt.design.trust_region import optimize_surrogate
+from shapeopt.design.results import OptimizationResult
+from shapeopt.design.surrogate_search import optimize_surrogate
 from shapeopt.errors import CaseError
 from shapeopt.fem.problem import DragProblem
 

@@ -34,8 +34,9 @@ from shapeopt.data.dataset import sample_row
 from shapeopt.data.verified import append_verified, check_verified_target, refit_surrogate
 from shapeopt.design.functional import ReducedFunctional, ShapeSummary
 from shapeopt.design.newton import optimize_newton
-from shapeopt.design.optimize import OptimizationResult, optimize_adjoint
-from shapeopt.design.trust_region import optimize_surrogate
+from shapeopt.design.results import OptimizationResult
+from shapeopt.design.slsqp import optimize_adjoint
+from shapeopt.design.surrogate_search import optimize_surrogate
 from shapeopt.errors import CaseError
 from shapeopt.fem import MPI
 from shapeopt.fem.output import write_fields
@@ -191,17 +192,6 @@ def optimize_case(
             result = optimize_adjoint(J, s0, save_step)
         summary = write_run(result, J, work, comm)
     return result, summary
-
-
-def stored_or_optimized(
-    case: Case, out: Path, method: str = "newton", surrogate: Path | None = None, refit: bool = False
-) -> tuple[dict, list[dict]]:
-    """summary.json and the history of the optimization in `out` (`optimize_case`), run first unless
-    complete."""
-    if not (out / "summary.json").is_file():
-        optimize_case(case, out, method, surrogate=surrogate, refit=refit)
-    summary = json.loads((out / "summary.json").read_text())
-    return summary, json.loads((out / "history.json").read_text())["history"]
 
 
 def _load_surrogate(path: Path | None):

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.fem_counts import fem_solves_to_kkt
 from shapeopt.cases import body_shape, load_case
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
-from shapeopt.design.optimize import fem_solves_to_kkt, optimize_adjoint
+from shapeopt.design.slsqp import optimize_adjoint
 from shapeopt.fem.problem import DragProblem
 from shapeopt.geometry.outlines import flank_inflections
 from tests.helpers import CASES

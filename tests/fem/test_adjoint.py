@@ -10,7 +10,7 @@ import pytest
 
 from shapeopt.cases import load_case
 from shapeopt.design.functional import ReducedFunctional
-from shapeopt.design.optimize import optimize_adjoint
+from shapeopt.design.slsqp import optimize_adjoint
 from shapeopt.errors import ShapeError
 from shapeopt.fem.flow import FlowSolver
 from shapeopt.fem.forces import ForceEvaluator
