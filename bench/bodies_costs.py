@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from shapeopt.app.runs import solve_case
 from shapeopt.cases import LEVELS, load_case
-from shapeopt.design.runs import solve_case
 from shapeopt.errors import ShapeError
 from shapeopt.fem.verify import solve_costs
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from fem_counts import stored_or_optimized
 
+from shapeopt.app.runs import solve_case
 from shapeopt.cases import LEVELS, load_case
-from shapeopt.design.runs import solve_case
 from shapeopt.errors import ShapeoptError
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.verify import solve_costs

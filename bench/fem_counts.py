@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from shapeopt.app.runs import optimize_case
 from shapeopt.cases import Case
-from shapeopt.design.runs import optimize_case
 
 
 def fem_solves_until(history: list, reached: Callable, max_violation: float = 1e-6) -> int | None:

@@ -28,8 +28,8 @@ from types import SimpleNamespace
 import numpy as np
 from fem_counts import fem_solves_to_kkt, stored_or_optimized
 
+from shapeopt.app.runs import solve_case
 from shapeopt.cases import LEVELS, body_shape, load_case
-from shapeopt.design.runs import solve_case
 from shapeopt.geometry.outlines import flank_inflections
 from shapeopt.viz.plots import plot_shapes
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from fem_counts import stored_or_optimized
 
+from shapeopt.app.runs import solve_case
 from shapeopt.cases import LEVELS, load_case
-from shapeopt.design.runs import solve_case
 from shapeopt.fem.verify import solve_costs
 
 CASE = Path(__file__).resolve().parents[1] / "cases" / "revolution.toml"

@@ -13,7 +13,7 @@ from shapeopt.files import check_output_file, check_run_folder
 
 
 def solve_command(args: argparse.Namespace) -> int:
-    from shapeopt.design.runs import solve_case
+    from shapeopt.app.runs import solve_case
     from shapeopt.fem import MPI
 
     comm = MPI.COMM_WORLD
@@ -49,8 +49,8 @@ def _solve_text(s: dict) -> str:
 
 
 def gradient_command(args: argparse.Namespace) -> int:
+    from shapeopt.app.runs import read_shape_file
     from shapeopt.cases import body_shape
-    from shapeopt.design.runs import read_shape_file
     from shapeopt.fem import MPI
     from shapeopt.fem.problem import DragProblem
 
@@ -119,7 +119,7 @@ def _gradient_text(out: dict) -> str:
 
 
 def optimize_command(args: argparse.Namespace) -> int:
-    from shapeopt.design.runs import optimize_case
+    from shapeopt.app.runs import optimize_case
     from shapeopt.fem import MPI
 
     comm = MPI.COMM_WORLD
@@ -158,7 +158,7 @@ def optimize_command(args: argparse.Namespace) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    from shapeopt.design.runs import show_run
+    from shapeopt.app.runs import show_run
 
     try:
         size = tuple(int(v) for v in args.size.lower().split("x"))

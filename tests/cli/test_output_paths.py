@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import surrogates
+from shapeopt.app import runs
 from shapeopt.cases import load_case
 from shapeopt.cli import main
-from shapeopt.design import runs
 from shapeopt.errors import CaseError, InterruptedWorkError, SolverError
 from shapeopt.files import check_output_folder, check_run_folder, staged_folder
 from tests.helpers import CASES, RANGE_CASE, run_summary, shapeopt_command

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 
+from shapeopt.app import runs
+from shapeopt.app.pipeline import matching_surrogate
 from shapeopt.cases import load_case, parameter_spec
 from shapeopt.data.dataset import generate
 from shapeopt.data.verified import VERIFIED_INDEX
-from shapeopt.design import runs
 from shapeopt.design.functional import ReducedFunctional
-from shapeopt.design.pipeline import matching_surrogate
 from shapeopt.design.slsqp import optimize_adjoint
 from shapeopt.design.surrogate_search import mirror_averaged, optimize_surrogate
 from shapeopt.design.trust_region import CorrectedModel, TrustRegionSettings, update_radius

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 
 import surrogates
+from shapeopt.app.runs import write_run
+from shapeopt.app.settings import RunSettings
 from shapeopt.cases import Case, parameter_spec
 from shapeopt.data.dataset import generate
 from shapeopt.data.training import train_for_case
 from shapeopt.design.functional import ReducedFunctional, ShapeSummary
 from shapeopt.design.results import OptimizationResult
-from shapeopt.design.runs import write_run
-from shapeopt.design.settings import RunSettings
 from shapeopt.design.surrogate_search import optimize_surrogate
 from shapeopt.design.trust_region import TrustRegionSettings
 from shapeopt.errors import CaseError

@@ -38,13 +38,13 @@ from typing import Any
 
 import numpy as np
 
+from shapeopt.app.atlas_starts import Conditions, case_for, known_optima, warm_start
+from shapeopt.app.atlas_surrogate import SurrogateChoice, SurrogateRoute, setup_cost
+from shapeopt.app.runs import write_optimum_outline
 from shapeopt.cases import Case, body_shape, case_from_dict
-from shapeopt.design.atlas_starts import Conditions, case_for, known_optima, warm_start
-from shapeopt.design.atlas_surrogate import SurrogateChoice, SurrogateRoute, setup_cost
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
 from shapeopt.design.results import OptimizationResult
-from shapeopt.design.runs import write_optimum_outline
 from shapeopt.errors import CaseError, InterruptedWorkError, ShapeoptError, interrupt_behind
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem
