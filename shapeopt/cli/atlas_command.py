@@ -64,7 +64,8 @@ def atlas_command(args: argparse.Namespace) -> int:
     from shapeopt.app.atlas import check_atlas_folder, grid_problems, run_atlas
     from shapeopt.app.atlas_compare import compare_routes, write_comparison_picture
     from shapeopt.app.atlas_starts import atlas_grid
-    from shapeopt.app.atlas_surrogate import SurrogateChoice, load_surrogate, setup_cost
+    from shapeopt.app.atlas_surrogate import SurrogateChoice, setup_cost
+    from shapeopt.app.surrogate_route import load_surrogate
     from shapeopt.fem import MPI
     from shapeopt.files import write_json
 

@@ -119,6 +119,7 @@ def _gradient_text(out: dict) -> str:
 
 
 def optimize_command(args: argparse.Namespace) -> int:
+    from shapeopt.app.optimizers import progress_line
     from shapeopt.app.runs import optimize_case
     from shapeopt.fem import MPI
 
@@ -129,26 +130,8 @@ def optimize_command(args: argparse.Namespace) -> int:
     check_run_folder(args.out, inputs=[args.case, args.shape, args.surrogate])
 
     def progress(step) -> None:
-        if comm.rank != 0:
-            return
-        if args.method == "surrogate":
-            status_line(
-                f"step {step.iteration:3d}  C_D FEM {step.cd:.8f}  surrogate {step.surrogate_cd:.8f}  "
-                f"radius {step.radius:.1e}  ratio {step.ratio:.2f}  KKT {step.kkt_residual:.1e}  "
-                f"FEM solves {step.fem_solves}  {step.seconds:.1f} s"
-            )
-        elif args.method == "newton":
-            status_line(
-                f"iter {step.iteration:3d}  C_D {step.cd:.8f}  radius {step.radius:.1e}  "
-                f"ratio {step.ratio:.2f}  KKT {step.kkt_residual:.1e}  FEM solves {step.fem_solves}  "
-                f"{step.seconds:.1f} s"
-            )
-        else:
-            status_line(
-                f"iter {step.iteration:3d}  C_D {step.cd:.8f}  violation {step.violation:.1e}  "
-                f"|dC_D/ds| {step.gradient_norm:.2e}  KKT {step.kkt_residual:.1e}  "
-                f"FEM solves {step.fem_solves}  {step.seconds:.1f} s"
-            )
+        if comm.rank == 0:
+            status_line(progress_line(args.method, step))
 
     result, summary = optimize_case(
         case, args.out, args.method, args.shape, args.surrogate, args.refit, progress, comm
