@@ -25,10 +25,11 @@ from types import SimpleNamespace
 import numpy as np
 
 import surrogates
+from shapeopt.app.atlas import PROBLEMS, RECORD
+from shapeopt.app.atlas_starts import Conditions, case_for, warm_start
 from shapeopt.cases import case_from_dict
-from shapeopt.design.atlas import PROBLEMS, RECORD
-from shapeopt.design.atlas_starts import Conditions, case_for, warm_start
-from shapeopt.design.trust_region import MirroredSurrogate, minimise_model
+from shapeopt.design.surrogate_search import MirroredSurrogate
+from shapeopt.design.trust_region import minimise_model
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from costs import solve_costs
 
+from shapeopt.app.runs import solve_case
 from shapeopt.cases import LEVELS, load_case
-from shapeopt.design.runs import solve_case
 from shapeopt.errors import ShapeError
 
 CASES = Path(__file__).resolve().parents[1] / "cases"

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from shapeopt.app.runs import optimize_case, read_run
 from shapeopt.cases import LEVELS, Objective, load_case
-from shapeopt.design.runs import optimize_case, read_run
 from shapeopt.fem.problem import DragProblem
 
 CASE = Path(__file__).resolve().parents[1] / "cases" / "cylinder-re20.toml"

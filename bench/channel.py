@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 from costs import solve_costs
+from fem_counts import stored_or_optimized
 
+from shapeopt.app.runs import solve_case
 from shapeopt.cases import LEVELS, load_case
-from shapeopt.design.runs import solve_case, stored_or_optimized
 from shapeopt.errors import ShapeoptError
 from shapeopt.fem.problem import DragProblem
 

@@ -23,8 +23,9 @@ from shapeopt.cases import load_case, sample_identity
 from shapeopt.data.dataset import generate, sample_row
 from shapeopt.data.verified import append_verified, refit_surrogate
 from shapeopt.design.functional import ReducedFunctional
-from shapeopt.design.optimize import optimize_adjoint
-from shapeopt.design.trust_region import TrustRegionSettings, optimize_surrogate
+from shapeopt.design.slsqp import optimize_adjoint
+from shapeopt.design.surrogate_search import optimize_surrogate
+from shapeopt.design.trust_region import TrustRegionSettings
 from shapeopt.fem.problem import DragProblem
 from surrogates.datafile import read_dataset
 from surrogates.settings import TrainSettings

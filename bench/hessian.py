@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from fem_counts import stored_or_optimized
 from scipy.linalg import null_space
 
 from shapeopt.cases import load_case
-from shapeopt.design.runs import stored_or_optimized
 from shapeopt.fem.problem import DragProblem
 
 CASES = Path(__file__).resolve().parents[1] / "cases"

@@ -26,11 +26,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from fem_counts import fem_solves_to_kkt, stored_or_optimized
 from reference_shapes import flank_inflections
 
+from shapeopt.app.runs import solve_case
 from shapeopt.cases import LEVELS, body_shape, load_case
-from shapeopt.design.optimize import fem_solves_to_kkt
-from shapeopt.design.runs import solve_case, stored_or_optimized
 from shapeopt.viz.plots import plot_shapes
 
 CASES = Path(__file__).resolve().parents[1] / "cases"

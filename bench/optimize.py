@@ -15,7 +15,7 @@ import numpy as np
 
 from shapeopt.cases import load_case
 from shapeopt.design.functional import ReducedFunctional
-from shapeopt.design.optimize import optimize_adjoint
+from shapeopt.design.slsqp import optimize_adjoint
 from shapeopt.fem.problem import DragProblem
 from shapeopt.viz.plots import plot_shapes
 

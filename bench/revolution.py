@@ -14,9 +14,10 @@ import dataclasses
 from pathlib import Path
 
 from costs import solve_costs
+from fem_counts import stored_or_optimized
 
+from shapeopt.app.runs import solve_case
 from shapeopt.cases import LEVELS, load_case
-from shapeopt.design.runs import solve_case, stored_or_optimized
 
 CASE = Path(__file__).resolve().parents[1] / "cases" / "revolution.toml"
 

@@ -27,13 +27,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from fem_counts import fem_solves_to_kkt
 
 import surrogates
 from shapeopt.cases import load_case
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
-from shapeopt.design.optimize import OptimizationResult, fem_solves_to_kkt
-from shapeopt.design.trust_region import TrustRegionSettings, optimize_surrogate
+from shapeopt.design.results import OptimizationResult
+from shapeopt.design.surrogate_search import optimize_surrogate
+from shapeopt.design.trust_region import TrustRegionSettings
 from shapeopt.fem.problem import DragProblem
 from surrogates.datafile import read_dataset
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 import surrogates
+from shapeopt.app.atlas import PROBLEMS, RECORD
+from shapeopt.app.atlas_starts import Conditions, case_for, warm_start
 from shapeopt.cases import case_from_dict
-from shapeopt.design.atlas import PROBLEMS, RECORD
-from shapeopt.design.atlas_starts import Conditions, case_for, warm_start
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem
 

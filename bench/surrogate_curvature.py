@@ -19,12 +19,12 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+from fem_counts import stored_or_optimized
 from scipy.linalg import null_space
 
 import surrogates
 from shapeopt.cases import load_case
-from shapeopt.design.runs import stored_or_optimized
-from shapeopt.design.trust_region import MirroredSurrogate
+from shapeopt.design.surrogate_search import MirroredSurrogate
 from shapeopt.fem.problem import DragProblem
 
 CASE = Path(__file__).resolve().parents[1] / "cases" / "wide-re1-40.toml"

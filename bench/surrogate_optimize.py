@@ -15,11 +15,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fem_counts import fem_solves_to_kkt, fem_solves_to_within
+
 import surrogates
 from shapeopt.cases import load_case, parameter_spec
 from shapeopt.design.functional import ReducedFunctional
-from shapeopt.design.optimize import fem_solves_to_kkt, fem_solves_to_within, optimize_adjoint
-from shapeopt.design.trust_region import TrustRegionSettings, optimize_surrogate
+from shapeopt.design.slsqp import optimize_adjoint
+from shapeopt.design.surrogate_search import optimize_surrogate
+from shapeopt.design.trust_region import TrustRegionSettings
 from shapeopt.fem.problem import DragProblem
 
 CASES = Path(__file__).resolve().parents[1] / "cases"

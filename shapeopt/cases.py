@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from shapeopt.errors import CaseError
+from shapeopt.files import special_file_kind
 from shapeopt.flows import FLOWS, FlowConfiguration, flow_of
 from shapeopt.geometry.bodies import BodyShapes
 from shapeopt.geometry.radial_map import RadialMap
@@ -300,23 +300,6 @@ def load_case(path: str | Path) -> Case:
     except OSError as exc:
         raise CaseError(f"cannot read case file {path}: {exc.strerror or exc}") from None
     return parse_case(raw, default_name=path.stem, source=str(path))
-
-
-def special_file_kind(path: Path) -> str | None:
-    """What an input path that is no regular file is ('a folder', 'a FIFO', 'a device', 'a socket'),
-    checked before it is opened: reading a FIFO waits for a writer, a device may never end. None for a
-    regular file (or a link to one), and for a path that cannot be looked at (opening it says why)."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return None
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    return "a socket" if stat.S_ISSOCK(mode) else "a device"
 
 
 def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "case") -> Case:

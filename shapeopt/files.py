@@ -1,6 +1,6 @@
-"""Result files: JSON written whole (a reader never sees half a file) from one MPI rank, output paths
-checked before the work that fills them (never one of the command's inputs), and run folders replaced
-whole when the new run is complete (`staged_folder`)."""
+"""Input and result files: input JSON read with one clear error (`read_json`), JSON written whole (a reader
+never sees half a file) from one MPI rank, output paths checked before the work that fills them (never one
+of the command's inputs), and run folders replaced whole when the new run is complete (`staged_folder`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -16,6 +17,47 @@ from pathlib import Path
 from typing import Any
 
 from shapeopt.errors import CaseError, InterruptedWorkError, ShapeoptError, interrupt_behind
+
+
+def special_file_kind(path: Path) -> str | None:
+    """What an input path that is no regular file is ('a folder', 'a FIFO', 'a device', 'a socket'),
+    checked before it is opened: reading a FIFO waits for a writer, a device may never end. None for a
+    regular file (or a link to one), and for a path that cannot be looked at (opening it says why)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    return "a socket" if stat.S_ISSOCK(mode) else "a device"
+
+
+def read_json(path: Path, what: str) -> Any:
+    """The JSON content of the input file `path`; `CaseError` in one line when it is missing, unreadable or
+    not JSON (also when nested too deep to read, or no regular file: a FIFO would wait for a writer).
+    `what` names the file in messages ("shape file")."""
+    kind = special_file_kind(Path(path))
+    if kind is not None:
+        raise CaseError(f"cannot read {what} {path}: it is {kind}, not a regular file")
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise CaseError(f"{what} not found: {path}") from None
+    except OSError as exc:
+        raise CaseError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise CaseError(f"{path}: not {_a(what)} (JSON nested too deep)") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise CaseError(f"{path}: not {_a(what)} ({exc.__class__.__name__}: {exc})") from None
+
+
+def _a(what: str) -> str:
+    """`what` with its indefinite article: 'a shape file', 'an atlas record'."""
+    return f"{'an' if what[:1] in tuple('aeiou') else 'a'} {what}"
 
 
 def write_json(data: dict[str, Any], path: Path, rank: int = 0) -> None:

@@ -192,7 +192,8 @@ def surrogate_route(case, folder: Path):
     from shapeopt.cases import parameter_spec
     from shapeopt.data.dataset import generate
     from shapeopt.design.functional import ReducedFunctional
-    from shapeopt.design.trust_region import TrustRegionSettings, optimize_surrogate
+    from shapeopt.design.surrogate_search import optimize_surrogate
+    from shapeopt.design.trust_region import TrustRegionSettings
     from shapeopt.fem.problem import DragProblem
     from surrogates.datafile import read_dataset
     from surrogates.settings import TrainSettings

@@ -25,8 +25,9 @@ LAYERS = {
     "shapeopt.viz": 5,
     "shapeopt.data": 6,
     "shapeopt.design": 7,
-    "shapeopt.cli": 8,
-    "shapeopt.__main__": 9,
+    "shapeopt.app": 8,
+    "shapeopt.cli": 9,
+    "shapeopt.__main__": 10,
 }
 PACKAGES = ("shapeopt", "surrogates")
 FENICS = ("dolfinx", "dolfinx_solver", "petsc4py", "ufl", "basix", "ffcx", "mpi4py")
@@ -115,10 +116,52 @@ def test_the_design_space_lies_below_the_fem_and_serves_its_users():
     reduced functional, datasets and the trust region reach the constraints through it."""
     assert LAYERS["shapeopt.cases"] < LAYERS["shapeopt.space"] < LAYERS["shapeopt.fem"]
     assert LAYERS["shapeopt.space"] <= FENICS_FREE_LAYER
-    users = ("fem/problem.py", "design/functional.py", "design/trust_region.py", "data/dataset.py")
+    users = (
+        "fem/problem.py",
+        "design/functional.py",
+        "design/trust_region.py",
+        "design/surrogate_search.py",
+        "data/dataset.py",
+    )
     for user in users:
         text = (ROOT / "shapeopt" / user).read_text()
         assert "space" in text and "draw_designs" not in text and "constraints_batch(" not in text, user
+
+
+def shapeopt_imports(path: Path) -> set[str]:
+    """The shapeopt modules `path` imports (a name imported from a package counts as its module when it is
+    one: `from shapeopt.app import runs` imports `shapeopt.app.runs`)."""
+    modules = {module_name(p) for p in sources("shapeopt")}
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found & modules - {module_name(path)}
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    """The imports among shapeopt modules (at the top, in functions or for type checking) form no cycle."""
+    graph = {module_name(path): shapeopt_imports(path) for path in sources("shapeopt")}
+    done: set[str] = set()
+
+    def cycle_from(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return None
+        for imported in sorted(graph[module]):
+            found = cycle_from(imported, [*path, module])
+            if found:
+                return found
+        done.add(module)
+        return None
+
+    for module in sorted(graph):
+        cycle = cycle_from(module, [])
+        assert cycle is None, " → ".join(cycle)
 
 
 def test_the_imports_found_include_function_level_ones():

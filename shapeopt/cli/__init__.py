@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from shapeopt.app.settings import RunSettings
 from shapeopt.cases import LEVELS
 from shapeopt.cli import atlas_command, flow_commands, learning_commands
 from shapeopt.cli.common import add_options
 from shapeopt.cli.signals import Stop, sigterm_as_interrupt
 from shapeopt.data.settings import DatasetSettings, PhysicsSettings
-from shapeopt.design.settings import RunSettings
 from shapeopt.errors import InterruptedWorkError, ShapeoptError, Terminated, caused_by_ctrl_c
 from surrogates.settings import METHODS, REGISTRY, SCHEDULES, TUNED, TrainSettings
 

@@ -61,10 +61,11 @@ ADJOINT = "adjoint"  # with --compare-adjoint, the Newton route's atlas folder i
 
 
 def atlas_command(args: argparse.Namespace) -> int:
-    from shapeopt.design.atlas import check_atlas_folder, grid_problems, run_atlas
-    from shapeopt.design.atlas_compare import compare_routes, write_comparison_picture
-    from shapeopt.design.atlas_starts import atlas_grid
-    from shapeopt.design.atlas_surrogate import SurrogateChoice, load_surrogate, setup_cost
+    from shapeopt.app.atlas import check_atlas_folder, grid_problems, run_atlas
+    from shapeopt.app.atlas_compare import compare_routes, write_comparison_picture
+    from shapeopt.app.atlas_starts import atlas_grid
+    from shapeopt.app.atlas_surrogate import SurrogateChoice, setup_cost
+    from shapeopt.app.surrogate_route import load_surrogate
     from shapeopt.fem import MPI
     from shapeopt.files import write_json
 
@@ -149,8 +150,8 @@ def _start_newton_route(base, grid, out):
 
 def _newton_route(base, grid, out, parent: int) -> None:
     """In the second process: the Newton route's atlas, its progress lines on stderr."""
+    from shapeopt.app.atlas import run_atlas
     from shapeopt.data.workers import end_with_parent
-    from shapeopt.design.atlas import run_atlas
     from shapeopt.fem import MPI
 
     end_with_parent(parent)

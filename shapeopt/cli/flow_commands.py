@@ -13,7 +13,7 @@ from shapeopt.files import check_output_file, check_run_folder
 
 
 def solve_command(args: argparse.Namespace) -> int:
-    from shapeopt.design.runs import solve_case
+    from shapeopt.app.runs import solve_case
     from shapeopt.fem import MPI
 
     comm = MPI.COMM_WORLD
@@ -49,8 +49,8 @@ def _solve_text(s: dict) -> str:
 
 
 def gradient_command(args: argparse.Namespace) -> int:
+    from shapeopt.app.runs import read_shape_file
     from shapeopt.cases import body_shape
-    from shapeopt.design.runs import read_shape_file
     from shapeopt.fem import MPI
     from shapeopt.fem.problem import DragProblem
 
@@ -119,7 +119,8 @@ def _gradient_text(out: dict) -> str:
 
 
 def optimize_command(args: argparse.Namespace) -> int:
-    from shapeopt.design.runs import optimize_case
+    from shapeopt.app.optimizers import progress_line
+    from shapeopt.app.runs import optimize_case
     from shapeopt.fem import MPI
 
     comm = MPI.COMM_WORLD
@@ -129,26 +130,8 @@ def optimize_command(args: argparse.Namespace) -> int:
     check_run_folder(args.out, inputs=[args.case, args.shape, args.surrogate])
 
     def progress(step) -> None:
-        if comm.rank != 0:
-            return
-        if args.method == "surrogate":
-            status_line(
-                f"step {step.iteration:3d}  C_D FEM {step.cd:.8f}  surrogate {step.surrogate_cd:.8f}  "
-                f"radius {step.radius:.1e}  ratio {step.ratio:.2f}  KKT {step.kkt_residual:.1e}  "
-                f"FEM solves {step.fem_solves}  {step.seconds:.1f} s"
-            )
-        elif args.method == "newton":
-            status_line(
-                f"iter {step.iteration:3d}  C_D {step.cd:.8f}  radius {step.radius:.1e}  "
-                f"ratio {step.ratio:.2f}  KKT {step.kkt_residual:.1e}  FEM solves {step.fem_solves}  "
-                f"{step.seconds:.1f} s"
-            )
-        else:
-            status_line(
-                f"iter {step.iteration:3d}  C_D {step.cd:.8f}  violation {step.violation:.1e}  "
-                f"|dC_D/ds| {step.gradient_norm:.2e}  KKT {step.kkt_residual:.1e}  "
-                f"FEM solves {step.fem_solves}  {step.seconds:.1f} s"
-            )
+        if comm.rank == 0:
+            status_line(progress_line(args.method, step))
 
     result, summary = optimize_case(
         case, args.out, args.method, args.shape, args.surrogate, args.refit, progress, comm
@@ -158,7 +141,7 @@ def optimize_command(args: argparse.Namespace) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    from shapeopt.design.runs import show_run
+    from shapeopt.app.runs import show_run
 
     try:
         size = tuple(int(v) for v in args.size.lower().split("x"))

@@ -115,7 +115,7 @@ def bench_train_command(args: argparse.Namespace) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from shapeopt.design.pipeline import RunSettings, run_pipeline
+    from shapeopt.app.pipeline import RunSettings, run_pipeline
 
     settings = RunSettings(**options_for(args, RunSettings))
     refuse_problems(args, settings.problems())  # before the dataset is made

@@ -8,7 +8,6 @@ as soon as it is trained, so a rerun resumes with the entries still missing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from shapeopt.cases import Case
 from shapeopt.data.physics_pool import open_physics
 from shapeopt.data.settings import PhysicsSettings
 from shapeopt.data.training import read_dataset_for
-from shapeopt.files import write_json
+from shapeopt.files import read_json, write_json
 from shapeopt.viz.plots import plot_learning_curves
 from surrogates.settings import METHODS, PHYSICS_METHODS, TrainSettings, settings_for
 
@@ -63,7 +62,7 @@ def bench_train(
     for entry in entries:
         record = out / f"{entry}.json"
         if record.exists():
-            rows[entry] = json.loads(record.read_text())
+            rows[entry] = read_json(record, "training record")
             log(f"{entry}: reusing {record}")
         else:
             todo.append(entry)

@@ -15,6 +15,7 @@ from surrogates.settings import TrainSettings
 from surrogates.train import train
 
 VERIFIED_INDEX = 1_000_000  # dataset indices of FEM-verified optimizer samples start here
+REFIT_SECONDS = 120.0  # the default budget of a fine-tune (`refit_surrogate`)
 
 
 # Settings a verified sample may differ in from the dataset's own: how the dataset drew its designs (seed,
@@ -45,7 +46,11 @@ def append_verified(data_path: Path, rows: list[dict], identity: dict) -> int:
 
 
 def refit_surrogate(
-    model: Surrogate, model_path: Path, data_path: Path, epochs: int = 500, budget_seconds: float = 120.0
+    model: Surrogate,
+    model_path: Path,
+    data_path: Path,
+    epochs: int = 500,
+    budget_seconds: float = REFIT_SECONDS,
 ) -> dict:
     """Fine-tune `model` (the surrogate in hand, as stored at `model_path`) on its (grown) dataset from its
     current weights, `model` itself unchanged; the tuned surrogate replaces the file. Returns its test

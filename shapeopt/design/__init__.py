@@ -1,1 +1,2 @@
-"""Drag reduction: the reduced functional, the FEM-adjoint optimizer, the surrogate trust region, `run`."""
+"""The optimizers: the reduced functional, their results, SLSQP with adjoint gradients, the trust region
+(Newton steps or a corrected surrogate) and the surrogate search."""

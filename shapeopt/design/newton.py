@@ -17,14 +17,8 @@ from collections.abc import Callable
 import numpy as np
 
 from shapeopt.design.functional import ReducedFunctional
-from shapeopt.design.optimize import OptimizationResult
-from shapeopt.design.trust_region import (
-    ExactCurvature,
-    TrustRegionSettings,
-    TrustStep,
-    no_surrogate,
-    refine,
-)
+from shapeopt.design.results import OptimizationResult, TrustStep
+from shapeopt.design.trust_region import ExactCurvature, TrustRegionSettings, no_surrogate, refine
 
 # Newton steps may be long far from the optimum (the circle to a slender body moves coefficients by ~1).
 NEWTON_SETTINGS = TrustRegionSettings(radius=0.5, max_radius=4.0, kkt_tolerance=1e-5)

@@ -16,9 +16,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from shapeopt.app.atlas_starts import Conditions, dilated, warm_start
 from shapeopt.cases import load_case
 from shapeopt.cli import main
-from shapeopt.design.atlas_starts import Conditions, dilated, warm_start
 from shapeopt.fem.problem import DragProblem
 from shapeopt.geometry.shapes import RadialShape
 from tests.helpers import CASES, shapeopt_command, started_interruptible, wait_for_line

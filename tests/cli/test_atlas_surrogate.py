@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import surrogates
+from shapeopt.app.atlas_compare import break_even, cumulative
+from shapeopt.app.atlas_surrogate import file_sha256
 from shapeopt.cli import main
-from shapeopt.design.atlas_compare import break_even, cumulative
-from shapeopt.design.atlas_surrogate import file_sha256
 from tests.cli.test_atlas import atlas_args, run_in_process
 from tests.helpers import RANGE_CASE
 

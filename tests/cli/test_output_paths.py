@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import surrogates
+from shapeopt.app import optimizers, runs
 from shapeopt.cases import load_case
 from shapeopt.cli import main
-from shapeopt.design import runs
 from shapeopt.errors import CaseError, InterruptedWorkError, SolverError
 from shapeopt.files import check_output_folder, check_run_folder, staged_folder
 from tests.helpers import CASES, RANGE_CASE, run_summary, shapeopt_command
@@ -151,7 +151,7 @@ def test_ctrl_c_in_optimize_into_an_earlier_run_keeps_both_and_says_where(
         save_step(Step(1, 0.9))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runs, "optimize_newton", two_iterations_then_ctrl_c)
+    monkeypatch.setattr(optimizers, "optimize_newton", two_iterations_then_ctrl_c)
     out = tmp_path / "run"
     before = earlier_run(out)
     code = main(["optimize", str(CASE), "--level", "coarse", "--out", str(out)])
@@ -178,7 +178,7 @@ def test_optimize_into_an_earlier_run_replaces_it_when_complete(tmp_path, monkey
         (out / "summary.json").write_text(json.dumps({"result": result}))
         return {"result": result}
 
-    monkeypatch.setattr(runs, "optimize_newton", one_iteration)
+    monkeypatch.setattr(optimizers, "optimize_newton", one_iteration)
     monkeypatch.setattr(runs, "write_run", write_run)
     out = tmp_path / "run"
     earlier_run(out)

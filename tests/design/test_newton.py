@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.fem_counts import fem_solves_to_kkt
 from bench.reference_shapes import flank_inflections
 from shapeopt.cases import body_shape, load_case
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
-from shapeopt.design.optimize import fem_solves_to_kkt, optimize_adjoint
+from shapeopt.design.slsqp import optimize_adjoint
 from shapeopt.fem.problem import DragProblem
 from tests.helpers import CASES
 

@@ -14,20 +14,15 @@ import numpy as np
 import pytest
 import torch
 
+from shapeopt.app import runs
+from shapeopt.app.pipeline import matching_surrogate
 from shapeopt.cases import load_case, parameter_spec
 from shapeopt.data.dataset import generate
 from shapeopt.data.verified import VERIFIED_INDEX
-from shapeopt.design import runs
 from shapeopt.design.functional import ReducedFunctional
-from shapeopt.design.optimize import fem_solves_to_kkt, fem_solves_to_within, optimize_adjoint
-from shapeopt.design.pipeline import matching_surrogate
-from shapeopt.design.trust_region import (
-    CorrectedModel,
-    TrustRegionSettings,
-    mirror_averaged,
-    optimize_surrogate,
-    update_radius,
-)
+from shapeopt.design.slsqp import optimize_adjoint
+from shapeopt.design.surrogate_search import mirror_averaged, optimize_surrogate
+from shapeopt.design.trust_region import CorrectedModel, TrustRegionSettings, update_radius
 from shapeopt.errors import ShapeError
 from shapeopt.fem.problem import DragProblem, Evaluation
 from shapeopt.geometry.outlines import read_outline
@@ -327,17 +322,6 @@ def test_refit_appends_the_verified_samples_and_tunes_the_surrogate(tiny_run, tm
         indices = f["index"][: f["committed"].shape[0]]
     assert np.sum(indices >= VERIFIED_INDEX) == refit["fem_solves"] == refit["refit"]["appended"]
     assert refit["refit"]["metrics"]["cd_error_median"] < 0.05
-
-
-def test_fem_solves_to_within_counts_until_the_first_feasible_close_iterate():
-    def step(cd, violation, solves, kkt=1.0):
-        return SimpleNamespace(cd=cd, violation=violation, fem_solves=solves, kkt_residual=kkt)
-
-    history = [step(2.0, 0.0, 1), step(1.004, 1e-3, 3), step(1.004, 1e-8, 4), step(1.00001, 0.0, 6, 5e-5)]
-    assert fem_solves_to_within(history, 1.0, 5e-3) == 4  # the infeasible iterate at 3 solves does not count
-    assert fem_solves_to_within(history, 1.0, 1e-4) == 6
-    assert fem_solves_to_within(history, 1.0, 1e-6) is None
-    assert fem_solves_to_kkt(history, 1e-4) == 6 and fem_solves_to_kkt(history, 1e-5) is None
 
 
 @pytest.mark.slow

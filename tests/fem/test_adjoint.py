@@ -11,7 +11,7 @@ import pytest
 from bench.reference_shapes import fit_radial, lens_radius
 from shapeopt.cases import load_case
 from shapeopt.design.functional import ReducedFunctional
-from shapeopt.design.optimize import optimize_adjoint
+from shapeopt.design.slsqp import optimize_adjoint
 from shapeopt.errors import ShapeError
 from shapeopt.fem.flow import FlowSolver
 from shapeopt.fem.forces import ForceEvaluator

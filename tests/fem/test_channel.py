@@ -12,7 +12,7 @@ import pytest
 from shapeopt.cases import load_case
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
-from shapeopt.design.trust_region import flow_mirror
+from shapeopt.design.surrogate_search import flow_mirror
 from shapeopt.errors import CaseError
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.simulate import DFG_REFERENCE

@@ -9,47 +9,39 @@ here report progress through callbacks and never print.
 
 from __future__ import annotations
 
-import json
 import reprlib
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import surrogates
+from shapeopt.app.optimizers import optimizer
+from shapeopt.app.surrogate_route import SurrogateRoute, trained_on
 from shapeopt.cases import (
     Case,
     body_shape,
     case_from_dict,
-    parameter_spec,
-    sample_identity,
-    special_file_kind,
 )
-from shapeopt.data.dataset import sample_row
-from shapeopt.data.verified import append_verified, check_verified_target, refit_surrogate
 from shapeopt.design.functional import ReducedFunctional, ShapeSummary
-from shapeopt.design.newton import optimize_newton
-from shapeopt.design.optimize import OptimizationResult, optimize_adjoint
-from shapeopt.design.trust_region import optimize_surrogate
+from shapeopt.design.results import OptimizationResult
 from shapeopt.errors import CaseError
 from shapeopt.fem import MPI
 from shapeopt.fem.output import write_fields
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.simulate import run_solve, summarize
-from shapeopt.files import refuse_writing_over_inputs, staged_folder, write_json
+from shapeopt.files import read_json, refuse_writing_over_inputs, staged_folder, write_json
 from shapeopt.geometry.outlines import write_outline
 from shapeopt.geometry.shapes import RadialShape
 from shapeopt.viz.pictures import render_speed, render_view
 from shapeopt.viz.plots import plot_history, plot_iterates, plot_shapes
-from surrogates.datafile import DatasetError, read_dataset
 
 
 def read_shape_file(path: Path, shape: RadialShape) -> np.ndarray:
     """Parameters (m,) from a shape.json, refused unless it uses `shape`'s parametrisation."""
-    data = _load_json(path, "shape file")
+    data = read_json(path, "shape file")
     try:
         values, kind, modes = data["s"], data["parametrisation"], data["modes"]
     except (KeyError, TypeError) as exc:
@@ -79,25 +71,6 @@ def shape_parameters(values: Any, where: str) -> np.ndarray:
     if not np.all(np.isfinite(s)):
         raise CaseError(f"{where}: shape parameters must be finite numbers, got {reprlib.repr(s.tolist())}")
     return s
-
-
-def _load_json(path: Path, what: str) -> Any:
-    """The JSON content of `path`; `CaseError` in one line when it is missing, unreadable or not JSON (also
-    when nested too deep to read, or no regular file: a FIFO would wait for a writer). `what` names the
-    file in messages ("shape file")."""
-    kind = special_file_kind(Path(path))
-    if kind is not None:
-        raise CaseError(f"cannot read {what} {path}: it is {kind}, not a regular file")
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise CaseError(f"{what} not found: {path}") from None
-    except OSError as exc:
-        raise CaseError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    except RecursionError:
-        raise CaseError(f"{path}: not a {what} (JSON nested too deep)") from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
-        raise CaseError(f"{path}: not a {what} ({exc.__class__.__name__}: {exc})") from None
 
 
 def picture_window(case: Case) -> tuple[float, float, float, float]:
@@ -154,7 +127,8 @@ def optimize_case(
     progress: Callable | None = None,
     comm=MPI.COMM_WORLD,
 ) -> tuple[OptimizationResult, dict]:
-    """Minimise the case's drag by `method` (`newton`, `adjoint` or `surrogate`) and write the run directory.
+    """Minimise the case's objective by `method` (`OPTIMIZERS`: `newton`, `adjoint` or `surrogate`, the last
+    with the surrogate file `surrogate`, refit on its dataset with `refit`) and write the run directory.
 
     The run is written to a fresh folder that takes the place of `out` when it is complete
     (`staged_folder`): interrupted, an earlier run in `out` stays as it was and the new history is kept
@@ -163,9 +137,10 @@ def optimize_case(
     Returns the result and the summary written to summary.json.
     """
     s0 = None if shape is None else read_shape_file(shape, body_shape(case))
-    model = _load_surrogate(surrogate) if method == "surrogate" else None
-    if model is not None:  # its dataset is read (and with `refit` grown): not in the folder replaced
-        refuse_writing_over_inputs(out, [model.meta.get("dataset") or None], folder=True)
+    chosen = optimizer(method)
+    route = _surrogate_route(surrogate, refit) if chosen.uses_surrogate else None
+    if route is not None:  # its dataset is read (and with `refit` grown): not in the folder replaced
+        refuse_writing_over_inputs(out, [trained_on(route.model)], folder=True)
     problem = DragProblem(case, comm)
     J = ReducedFunctional(problem)
     history: list[dict] = []
@@ -178,77 +153,19 @@ def optimize_case(
             if progress is not None:
                 progress(step)
 
-        if method == "surrogate":
-            result = _optimize_with_surrogate(J, model, surrogate, save_step, refit)
-        elif method == "newton":
-            result = optimize_newton(J, s0, save_step)
-        else:
-            result = optimize_adjoint(J, s0, save_step)
+        if route is not None:
+            route.check(problem, [J.re])
+        result = chosen.run(J, s0, save_step, route)
         summary = write_run(result, J, work, comm)
     return result, summary
 
 
-def stored_or_optimized(
-    case: Case, out: Path, method: str = "newton", surrogate: Path | None = None, refit: bool = False
-) -> tuple[dict, list[dict]]:
-    """summary.json and the history of the optimization in `out` (`optimize_case`), run first unless
-    complete."""
-    if not (out / "summary.json").is_file():
-        optimize_case(case, out, method, surrogate=surrogate, refit=refit)
-    summary = json.loads((out / "summary.json").read_text())
-    return summary, json.loads((out / "history.json").read_text())["history"]
-
-
-def _load_surrogate(path: Path | None):
-    """The surrogate at `path`, or `CaseError` in one line."""
+def _surrogate_route(path: Path | None, refit: bool) -> SurrogateRoute:
+    """The surrogate route of `--surrogate FILE` (with `--refit`: refit on its dataset, written back to
+    FILE), or `CaseError` in one line."""
     if path is None:
         raise CaseError("--method surrogate needs --surrogate FILE")
-    try:
-        return surrogates.load(path)
-    except (FileNotFoundError, IsADirectoryError):
-        raise CaseError(f"surrogate file not found: {path}") from None
-    except surrogates.IncompatibleSurrogateError as exc:
-        raise CaseError(str(exc)) from None  # names the file
-
-
-def _optimize_with_surrogate(
-    J: ReducedFunctional, model: surrogates.Surrogate, path: Path, progress: Callable, refit: bool
-) -> OptimizationResult:
-    """The trust region on the surrogate `model` stored at `path`; with `refit`, FEM-verified samples grow
-    its dataset and the surrogate is fine-tuned on it (written back to `path`). `progress` gets each
-    `TrustStep`."""
-    problem = J.problem
-    try:
-        model.check_compatible(parameter_spec(problem.case), problem.flow_mesh.sha256, (J.re, J.re))
-    except surrogates.IncompatibleSurrogateError as exc:
-        raise CaseError(f"{path}: {exc}") from None
-    dataset = Path(model.meta.get("dataset", ""))
-    identity = sample_identity(problem.case) | {"mesh_sha256": problem.flow_mesh.sha256}
-    if refit and not dataset.is_file():
-        raise CaseError(f"--refit: the surrogate's dataset {str(dataset) or '(none recorded)'} is not here")
-    if refit:
-        check_verified_target(dataset, identity)
-    rows: list[dict] = []
-    result = optimize_surrogate(
-        J,
-        model,
-        progress=progress,
-        verified=(lambda e, w: rows.append(sample_row(e, w))) if refit else None,
-        known=_trained_designs(dataset),
-    )
-    if refit and problem.flow_mesh.mesh.comm.rank == 0:
-        append_verified(dataset, rows, identity)
-        metrics = refit_surrogate(model, path, dataset)
-        return replace(result, refit={"dataset": str(dataset), "appended": len(rows), "metrics": metrics})
-    return result
-
-
-def _trained_designs(dataset: Path) -> np.ndarray | None:
-    """The designs (k, m) of a surrogate's dataset, if it is here and readable."""
-    try:
-        return read_dataset(dataset).s if dataset.is_file() else None
-    except DatasetError:
-        return None
+    return SurrogateRoute.open(path, refit)
 
 
 def write_run(
@@ -361,7 +278,7 @@ def read_run(directory: Path, level: str | None = None) -> tuple[Case, np.ndarra
     if not Path(directory).is_dir() or not path.exists():
         missing = "not a folder" if not Path(directory).is_dir() else f"{path} missing"
         raise CaseError(f"{directory} is not an optimization run directory ({missing})")
-    summary = _load_json(path, "run summary")
+    summary = read_json(path, "run summary")
     try:
         saved, initial, final = summary["case"], summary["initial"]["s"], summary["final"]["s"]
     except (KeyError, TypeError) as exc:

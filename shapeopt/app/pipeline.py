@@ -13,15 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-import surrogates
-from shapeopt.cases import Case, parameter_spec
+from shapeopt.app.runs import write_run
+from shapeopt.app.settings import RunSettings
+from shapeopt.app.surrogate_route import SurrogateRoute
+from shapeopt.cases import Case
 from shapeopt.data.dataset import generate
 from shapeopt.data.training import train_for_case
 from shapeopt.design.functional import ReducedFunctional, ShapeSummary
-from shapeopt.design.optimize import OptimizationResult
-from shapeopt.design.runs import write_run
-from shapeopt.design.settings import RunSettings
-from shapeopt.design.trust_region import TrustRegionSettings, optimize_surrogate
+from shapeopt.design.results import OptimizationResult
+from shapeopt.design.trust_region import TrustRegionSettings
 from shapeopt.errors import CaseError
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem
@@ -69,17 +69,13 @@ def run_pipeline(case: Case, settings: RunSettings, out: Path, log=print) -> Run
     J = ReducedFunctional(DragProblem(case, MPI.COMM_SELF))
 
     start = time.perf_counter()
-    model, reused_model, training = _surrogate_for(data_case, settings, J, data_path, model_path, log)
+    route, reused_model, training = _surrogate_for(data_case, settings, J, data_path, model_path, log)
     seconds["training"] = time.perf_counter() - start
 
     start = time.perf_counter()
     log("surrogate search and FEM-verified trust-region refinement")
-    result = optimize_surrogate(
-        J,
-        model,
-        TrustRegionSettings(seed=settings.seed, global_samples=settings.search_samples),
-        known=read_dataset(data_path).s,
-    )
+    search = TrustRegionSettings(seed=settings.seed, global_samples=settings.search_samples)
+    result, _ = route.optimize(J, search, known=route.trained_designs())
     seconds["optimization"] = time.perf_counter() - start
     extra = {
         "dataset": str(data_path),
@@ -108,19 +104,20 @@ def run_pipeline(case: Case, settings: RunSettings, out: Path, log=print) -> Run
 
 def _surrogate_for(
     data_case: Case, settings: RunSettings, J: ReducedFunctional, data_path: Path, model_path: Path, log
-) -> tuple[surrogates.Surrogate, bool, dict]:
+) -> tuple[SurrogateRoute, bool, dict]:
     """The surrogate at `model_path` if it matches (`matching_surrogate`), else one trained on the
-    dataset at `data_path` and written there. Returns it, whether it was reused, and its test metrics."""
+    dataset at `data_path` and written there. Returns its route, whether it was reused, and its test
+    metrics."""
     train_settings = settings.train_settings()
-    model, reused = matching_surrogate(model_path, J, data_path, train_settings)
-    if model is not None:
-        return model, reused, model.meta.get("metrics", {})
+    route, reused = matching_surrogate(model_path, J, data_path, train_settings)
+    if route is not None:
+        return route, reused, route.model.meta.get("metrics", {})
     log(
         f"training {model_path} ({settings.train_method}, ≤ {settings.epochs} epochs, "
         f"≤ {settings.budget_seconds:g} s)"
     )
     result = train_for_case(data_case, data_path, train_settings, model_path, settings.workers)
-    return surrogates.load(model_path), False, result.metrics
+    return SurrogateRoute.open(model_path), False, result.metrics
 
 
 # Settings that define what a surrogate is (not how long it trained: `--refit` fine-tunes with others).
@@ -129,16 +126,17 @@ RECIPE = ("method", "gamma", "beta", "width", "depth", "pod_modes", "pod_energy"
 
 def matching_surrogate(
     path: Path, J: ReducedFunctional, data_path: Path, settings: TrainSettings
-) -> tuple[surrogates.Surrogate | None, bool]:
-    """The stored surrogate if it fits the case, was trained on `data_path` with the same recipe (`RECIPE`)
-    as `settings`, else (None, False)."""
+) -> tuple[SurrogateRoute | None, bool]:
+    """The route of the stored surrogate if it fits the case (`SurrogateRoute.check`), was trained on
+    `data_path` with the same recipe (`RECIPE`) as `settings`, and whether it does; else (None, False)."""
     if not path.is_file():
         return None, False
     try:
-        model = surrogates.load(path)
-        model.check_compatible(parameter_spec(J.problem.case), J.problem.flow_mesh.sha256, (J.re, J.re))
-    except surrogates.IncompatibleSurrogateError:
+        route = SurrogateRoute.open(path)
+        route.check(J.problem, [J.re])
+    except CaseError:
         return None, False
+    model = route.model
     if model.meta.get("dataset") != str(data_path) or model.meta.get("dataset_rows") != len(
         read_dataset(data_path)
     ):
@@ -146,7 +144,7 @@ def matching_surrogate(
     stored = model.meta.get("settings", {})
     if any(stored.get(key) != getattr(settings, key) for key in RECIPE):
         return None, False  # trained with another loss or architecture
-    return model, True
+    return route, True
 
 
 def report_markdown(outcome: RunOutcome) -> str:

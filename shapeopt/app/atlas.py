@@ -38,17 +38,18 @@ from typing import Any
 
 import numpy as np
 
+from shapeopt.app.atlas_starts import Conditions, case_for, known_optima, warm_start
+from shapeopt.app.atlas_surrogate import ATLAS_SEARCH, SurrogateChoice, setup_cost, working_copies
+from shapeopt.app.runs import write_optimum_outline
+from shapeopt.app.surrogate_route import SurrogateRoute
 from shapeopt.cases import Case, body_shape, case_from_dict
-from shapeopt.design.atlas_starts import Conditions, case_for, known_optima, warm_start
-from shapeopt.design.atlas_surrogate import SurrogateChoice, SurrogateRoute, setup_cost
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
-from shapeopt.design.optimize import OptimizationResult
-from shapeopt.design.runs import write_optimum_outline
+from shapeopt.design.results import OptimizationResult
 from shapeopt.errors import CaseError, InterruptedWorkError, ShapeoptError, interrupt_behind
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem
-from shapeopt.files import staged_folder, write_json
+from shapeopt.files import read_json, staged_folder, write_json
 from shapeopt.geometry.outlines import read_outline
 from shapeopt.viz.plots import plot_against_re, plot_outlines_by_re
 
@@ -136,7 +137,7 @@ def check_atlas_folder(
                 "atlas's"
             )
         return
-    stored = _read_json(out / RECORD, "atlas record")
+    stored = read_json(out / RECORD, "atlas record")
     if not isinstance(stored, dict):
         raise CaseError(f"{out / RECORD}: not an atlas record (a JSON object)")
     wanted = atlas_record(base, cold, surrogate)
@@ -175,14 +176,6 @@ def _differences(stored: Any, wanted: Any, key: str) -> list[str]:
 _MISSING = object()  # a key one of two records lacks
 
 
-def _read_json(path: Path, what: str) -> Any:
-    """The JSON in `path`, or `CaseError` naming it and `what` it should be."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise CaseError(f"cannot read {what} {path} ({exc.__class__.__name__}: {exc})") from None
-
-
 def finished_problems(out: Path) -> dict[str, dict[str, Any]]:
     """The summaries of the finished problems in the atlas folder `out`, by folder name."""
     folder = Path(out) / PROBLEMS
@@ -191,7 +184,7 @@ def finished_problems(out: Path) -> dict[str, dict[str, Any]]:
     summaries = {}
     for path in sorted(folder.iterdir()):
         if not path.name.startswith(".") and (path / "summary.json").is_file():
-            summary = _read_json(path / "summary.json", "problem summary")
+            summary = read_json(path / "summary.json", "problem summary")
             if not (isinstance(summary, dict) and {"row", "final"} <= summary.keys()):
                 raise CaseError(f"{path / 'summary.json'}: not the summary of an atlas problem")
             summaries[path.name] = summary
@@ -217,7 +210,7 @@ def run_atlas(
     check_atlas_folder(out, base, grid, cold, surrogate)
     route, setup = None, None
     if surrogate is not None:
-        route = SurrogateRoute.open(surrogate)
+        route = surrogate.open()
         setup = setup_cost(route.model)  # the user's surrogate: a working copy's metrics are its refit's
         with DragProblem(case_for(base, grid[0]), comm) as problem:
             route.check(problem, [c.re for c in grid])
@@ -227,7 +220,7 @@ def run_atlas(
         write_json(atlas_record(base, cold, surrogate), out / RECORD)
     comm.barrier()
     if route is not None:
-        route.settle(out, comm)
+        route = working_copies(route, out, comm)
     summaries = finished_problems(out)
     rows = {name: ROW_DEFAULTS | summary["row"] for name, summary in summaries.items()}
     found = {name: (Conditions.of_row(s["row"]), np.array(s["final"]["s"])) for name, s in summaries.items()}
@@ -333,7 +326,8 @@ def solve_problem(
         if route is None:
             result, refit_seconds = optimize_newton(J, s0), 0.0
         else:
-            result, refit_seconds = route.optimize(J, known_optima(problem.space, conditions, found))
+            known = known_optima(problem.space, conditions, found)
+            result, refit_seconds = route.optimize(J, ATLAS_SEARCH, known, report_initial=False)
             source = "surrogate"
         reference_seconds = 0.0
         if source == "circle":

@@ -2,92 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import OptimizeResult, minimize
 
-from shapeopt.design.functional import REFUSED, ReducedFunctional, ShapeSummary
+from shapeopt.design.functional import REFUSED, ReducedFunctional
+from shapeopt.design.results import Iteration, OptimizationResult
 from shapeopt.errors import ShapeoptError
 from shapeopt.fem.problem import Evaluation
-
-if TYPE_CHECKING:
-    from shapeopt.design.trust_region import TrustStep
-
-
-@dataclass(frozen=True)
-class Iteration:
-    """One optimizer iteration: FEM C_D, constraint violation, gradient norms, work so far."""
-
-    iteration: int
-    s: list[float]
-    cd: float
-    cl: float
-    violation: float
-    gradient_norm: float
-    kkt_residual: float
-    fem_solves: int
-    seconds: float
-
-
-@dataclass(frozen=True)
-class OptimizationResult:
-    """Initial and final shapes with FEM coefficients, the history, and why the optimizer stopped.
-
-    `history` holds `Iteration`s (adjoint) or `TrustStep`s (surrogate); `search` the surrogate search's
-    report (`SearchReport` as a dict; empty for the adjoint); `refused` counts trial shapes the mesh could
-    not follow or Newton could not solve; `seconds` is wall time. `final_state` is the FEM state w (local
-    DOFs, float64) at the final shape, for its flow picture; it is not part of `to_dict`.
-    """
-
-    method: str
-    initial: ShapeSummary
-    final: ShapeSummary
-    history: list[Iteration | TrustStep] = field(default_factory=list)
-    message: str = ""
-    converged: bool = False
-    refused: int = 0
-    search: dict = field(default_factory=dict)
-    fem_solves: int = 0
-    adjoint_solves: int = 0
-    hessians: int = 0  # exact FEM Hessians (method newton)
-    seconds: float = 0.0
-    refit: dict = field(default_factory=dict)  # `--refit`: dataset, samples appended, test metrics after
-    final_state: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    def to_dict(self) -> dict:
-        """Plain data for JSON (`final_state` left out)."""
-        data = dataclasses.asdict(dataclasses.replace(self, final_state=None))
-        del data["final_state"]
-        return data
-
-
-def fem_solves_until(history: list, reached: Callable, max_violation: float = 1e-6) -> int | None:
-    """FEM solves spent until the first iterate with `reached(iterate)` true, feasible to max_violation.
-
-    `history` holds `Iteration` or trust-region steps (both carry cd, kkt_residual, violation and the
-    cumulative fem_solves); None if no iterate got there.
-    """
-    for item in history:
-        if item.violation <= max_violation and reached(item):
-            return item.fem_solves
-    return None
-
-
-def fem_solves_to_within(
-    history: list, cd_best: float, relative: float, max_violation: float = 1e-6
-) -> int | None:
-    """FEM solves spent until an iterate first had C_D ≤ (1 + relative) cd_best (see `fem_solves_until`)."""
-    return fem_solves_until(history, lambda item: item.cd <= (1 + relative) * cd_best, max_violation)
-
-
-def fem_solves_to_kkt(history: list, tolerance: float, max_violation: float = 1e-6) -> int | None:
-    """FEM solves spent until an iterate's KKT residual first fell to `tolerance` (see `fem_solves_until`)."""
-    return fem_solves_until(history, lambda item: item.kkt_residual <= tolerance, max_violation)
 
 
 class _SlsqpRun:

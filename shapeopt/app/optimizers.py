@@ -1,0 +1,81 @@
+"""The optimizers that `optimize --method` names, each with how it runs on a problem and what its progress
+line shows (`progress_line`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from shapeopt.app.surrogate_route import SurrogateRoute
+from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.newton import optimize_newton
+from shapeopt.design.results import Iteration, OptimizationResult, TrustStep
+from shapeopt.design.slsqp import optimize_adjoint
+from shapeopt.errors import CaseError
+
+# The iterates' callback of a run.
+Progress = Callable[[Iteration | TrustStep], None]
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """One optimizer: `run(J, s0, progress, route)` minimises J from s0 (m,; None: the case's shape) and
+    passes each iterate to `progress`; the surrogate route uses `route` (None for the others). `fields`
+    gives the optimizer's own part of an iterate's progress line."""
+
+    run: Callable[[ReducedFunctional, np.ndarray | None, Progress, SurrogateRoute | None], OptimizationResult]
+    fields: Callable[[Iteration | TrustStep], str]
+    uses_surrogate: bool = False
+
+
+def _newton(J: ReducedFunctional, s0: np.ndarray | None, progress: Progress, route) -> OptimizationResult:
+    return optimize_newton(J, s0, progress)
+
+
+def _adjoint(J: ReducedFunctional, s0: np.ndarray | None, progress: Progress, route) -> OptimizationResult:
+    return optimize_adjoint(J, s0, progress)
+
+
+def _surrogate(
+    J: ReducedFunctional, s0: np.ndarray | None, progress: Progress, route: SurrogateRoute
+) -> OptimizationResult:
+    """The surrogate route from the surrogate's optima (the start `s0` is not used), its dataset's designs
+    searched beside the drawn ones."""
+    return route.optimize(J, known=route.trained_designs(), progress=progress)[0]
+
+
+def _trust_fields(step: TrustStep) -> str:
+    return f"radius {step.radius:.1e}  ratio {step.ratio:.2f}"
+
+
+def _surrogate_fields(step: TrustStep) -> str:
+    return f"surrogate {step.surrogate_cd:.8f}  {_trust_fields(step)}"
+
+
+def _slsqp_fields(step: Iteration) -> str:
+    return f"violation {step.violation:.1e}  |dC_D/ds| {step.gradient_norm:.2e}"
+
+
+OPTIMIZERS = {
+    "newton": Optimizer(_newton, _trust_fields),
+    "adjoint": Optimizer(_adjoint, _slsqp_fields),
+    "surrogate": Optimizer(_surrogate, _surrogate_fields, uses_surrogate=True),
+}
+
+
+def optimizer(method: str) -> Optimizer:
+    """The optimizer named `method` (`OPTIMIZERS`), or `CaseError` in one line."""
+    if method not in OPTIMIZERS:
+        raise CaseError(f"unknown optimization method {method!r}; known: {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[method]
+
+
+def progress_line(method: str, step: Iteration | TrustStep) -> str:
+    """One iterate of `method` as a line: its number and C_D, the optimizer's own fields, the KKT residual,
+    the FEM solves and seconds so far."""
+    return (
+        f"iter {step.iteration:3d}  C_D {step.cd:.8f}  {optimizer(method).fields(step)}  "
+        f"KKT {step.kkt_residual:.1e}  FEM solves {step.fem_solves}  {step.seconds:.1f} s"
+    )

@@ -1,0 +1,126 @@
+"""The surrogate route as `optimize --method surrogate`, `run` and `atlas` take it: a trained surrogate read
+from its file and checked against the problem, its search and FEM-verified trust region on one problem
+(`surrogate_search.optimize_surrogate`) and, with a refit, every verified FEM solve (a sample with adjoint
+gradients) appended to its dataset and the surrogate fine-tuned on it, written back to its file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+import surrogates
+from shapeopt.cases import parameter_spec, sample_identity
+from shapeopt.data.dataset import sample_row
+from shapeopt.data.verified import REFIT_SECONDS, append_verified, check_verified_target, refit_surrogate
+from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.results import OptimizationResult, TrustStep
+from shapeopt.design.surrogate_search import optimize_surrogate
+from shapeopt.design.trust_region import TrustRegionSettings
+from shapeopt.errors import CaseError
+from shapeopt.fem.problem import DragProblem
+from surrogates.datafile import DatasetError, read_dataset
+
+
+def load_surrogate(path: Path) -> surrogates.Surrogate:
+    """The surrogate at `path`, or `CaseError` in one line naming it."""
+    try:
+        return surrogates.load(path)
+    except (FileNotFoundError, IsADirectoryError):
+        raise CaseError(f"surrogate file not found: {path}") from None
+    except surrogates.IncompatibleSurrogateError as exc:
+        raise CaseError(str(exc)) from None  # names the file
+
+
+def trained_on(model: surrogates.Surrogate) -> Path | None:
+    """The dataset file the surrogate records it was trained on (None if it records none)."""
+    recorded = model.meta.get("dataset")
+    return Path(recorded) if recorded else None
+
+
+@dataclass
+class SurrogateRoute:
+    """A surrogate in use: `model`, stored at `path` (where a refit writes it), read from the user's file
+    `source` (named in messages; `path` itself unless the caller works on a copy), and with a refit the
+    dataset that verified samples grow and the seconds of each fine-tune."""
+
+    source: Path
+    path: Path
+    model: surrogates.Surrogate = field(repr=False)
+    dataset: Path | None = None  # None: no refit
+    refit_seconds: float = REFIT_SECONDS
+
+    @classmethod
+    def open(cls, path: Path, refit: bool = False, refit_seconds: float = REFIT_SECONDS) -> SurrogateRoute:
+        """The surrogate at `path`, and with `refit` its dataset found; `CaseError` in one line if either
+        is not here."""
+        model = load_surrogate(path)
+        dataset = None
+        if refit:
+            dataset = trained_on(model)
+            if dataset is None or not dataset.is_file():
+                raise CaseError(
+                    f"--refit: the surrogate's dataset {dataset or '(none recorded)'} is not here"
+                )
+        return cls(Path(path), Path(path), model, dataset, refit_seconds)
+
+    def check(self, problem: DragProblem, re_values: Sequence[float]) -> None:
+        """Refuse in one `CaseError` line a surrogate that does not fit the problem's case (its
+        parametrisation and mesh) at every Re of `re_values`, or a dataset a refit could not extend."""
+        try:
+            self.model.check_compatible(
+                parameter_spec(problem.case), problem.flow_mesh.sha256, (min(re_values), max(re_values))
+            )
+        except surrogates.IncompatibleSurrogateError as exc:
+            raise CaseError(f"{self.source}: {exc}") from None
+        if self.dataset is not None:
+            check_verified_target(self.dataset, _identity(problem))
+
+    def trained_designs(self) -> np.ndarray | None:
+        """The designs (k, m) of the surrogate's dataset (FEM-verified optima of earlier refits included),
+        if it is here and readable."""
+        dataset = trained_on(self.model)
+        try:
+            return read_dataset(dataset).s if dataset is not None and dataset.is_file() else None
+        except DatasetError:
+            return None
+
+    def optimize(
+        self,
+        J: ReducedFunctional,
+        settings: TrustRegionSettings | None = None,
+        known: np.ndarray | None = None,
+        report_initial: bool = True,
+        progress: Callable[[TrustStep], None] | None = None,
+    ) -> tuple[OptimizationResult, float]:
+        """The surrogate's search among `known` designs (k, m) and Sobol ones, then the FEM-verified trust
+        region (`optimize_surrogate`, with `settings`, `report_initial` and `progress`); with a refit, the
+        verified samples grow the dataset and the surrogate is fine-tuned (the result's `refit`: dataset,
+        samples appended, test metrics, on rank 0 which ran it). Returns the result and the refit's
+        seconds."""
+        rows: list[dict] = []
+        verified = (lambda e, w: rows.append(sample_row(e, w))) if self.dataset is not None else None
+        result = optimize_surrogate(
+            J, self.model, settings, progress, verified, known, report_initial=report_initial
+        )
+        if not rows:
+            return result, 0.0
+        start = time.perf_counter()
+        comm = J.problem.flow_mesh.mesh.comm
+        refit = {}
+        if comm.rank == 0:
+            append_verified(self.dataset, rows, _identity(J.problem))
+            metrics = refit_surrogate(self.model, self.path, self.dataset, budget_seconds=self.refit_seconds)
+            refit = {"dataset": str(self.dataset), "appended": len(rows), "metrics": metrics}
+        comm.barrier()
+        self.model = load_surrogate(self.path)
+        return replace(result, refit=refit), time.perf_counter() - start
+
+
+def _identity(problem: DragProblem) -> dict:
+    """What a dataset's samples must share with the problem's (`sample_identity`, the mesh's hash)."""
+    return sample_identity(problem.case) | {"mesh_sha256": problem.flow_mesh.sha256}

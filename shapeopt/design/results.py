@@ -1,0 +1,89 @@
+"""What the optimizers report: their iterates (`Iteration` of SLSQP, `TrustStep` of the trust region), the
+surrogate search (`SearchReport`) and the whole run (`OptimizationResult`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shapeopt.design.functional import ShapeSummary
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One optimizer iteration: FEM C_D, constraint violation, gradient norms, work so far."""
+
+    iteration: int
+    s: list[float]
+    cd: float
+    cl: float
+    violation: float
+    gradient_norm: float
+    kkt_residual: float
+    fem_solves: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrustStep:
+    """One outer step: FEM, surrogate and corrected-model C_D at the iterate, radius, ratio, work so far
+    (`surrogate_cd` is 0 for the Newton method, whose model is the FEM Taylor expansion alone)."""
+
+    iteration: int
+    s: list[float]
+    cd: float
+    surrogate_cd: float
+    model_cd: float
+    radius: float
+    ratio: float
+    accepted: bool
+    violation: float
+    kkt_residual: float
+    fem_solves: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SearchReport:
+    """What the surrogate search did: designs drawn, those feasible (all queried), the best surrogate C_D,
+    the seconds of the global search; `extra`: surrogate queries and the multistart's best C_D."""
+
+    drawn: int
+    feasible: int
+    best_cd: float
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OptimizationResult:
+    """Initial and final shapes with FEM coefficients, the history, and why the optimizer stopped.
+
+    `history` holds `Iteration`s (adjoint) or `TrustStep`s (newton, surrogate); `search` the surrogate
+    search's report (`SearchReport` as a dict; empty otherwise); `refused` counts trial shapes the mesh
+    could not follow or Newton could not solve; `seconds` is wall time. `final_state` is the FEM state w
+    (local DOFs, float64) at the final shape, for its flow picture; it is not part of `to_dict`.
+    """
+
+    method: str
+    initial: ShapeSummary
+    final: ShapeSummary
+    history: list[Iteration | TrustStep] = field(default_factory=list)
+    message: str = ""
+    converged: bool = False
+    refused: int = 0
+    search: dict = field(default_factory=dict)
+    fem_solves: int = 0
+    adjoint_solves: int = 0
+    hessians: int = 0  # exact FEM Hessians (method newton)
+    seconds: float = 0.0
+    refit: dict = field(default_factory=dict)  # `--refit`: dataset, samples appended, test metrics after
+    final_state: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        """Plain data for JSON (`final_state` left out)."""
+        data = dataclasses.asdict(dataclasses.replace(self, final_state=None))
+        del data["final_state"]
+        return data
