@@ -25,7 +25,7 @@ demo: $(STAMP)
 	test -f $(DEMO_SURROGATE) || $(BIN)/shapeopt train $(DEMO_CASE) --level coarse --data $(DEMO_DATA) \
 	  --method sobolev --epochs 1000000 --budget-seconds 30 --out $(DEMO_SURROGATE)
 	$(BIN)/shapeopt atlas $(DEMO_CASE) --level coarse --re 1,2,5,10,20,40 --surrogate $(DEMO_SURROGATE) \
-	  --refit --refit-seconds 2 --compare-adjoint --workers 2 --out runs/demo-atlas
+	  --refit --refit-seconds 2 --compare-newton --workers 2 --out runs/demo-atlas
 
 test: $(STAMP)
 	$(BIN)/ruff check .

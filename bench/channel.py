@@ -27,7 +27,7 @@ from shapeopt.fem.problem import DragProblem
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 NAMES = ("dfg-2d1-optimize", "dfg-2d1-optimize-re40", "cylinder-re20", "cylinder-re40")
-METHODS = ("newton", "adjoint")
+METHODS = ("newton", "slsqp")
 
 
 def solved_cd(case, shape: Path | None = None) -> str:
@@ -66,7 +66,7 @@ def main() -> None:
         runs = {
             method: stored_or_optimized(case, args.out / f"{name}-{method}", method) for method in METHODS
         }
-        (newton, history), (adjoint, _) = runs["newton"], runs["adjoint"]
+        (newton, history), (adjoint, _) = runs["newton"], runs["slsqp"]
         i, f = newton["initial"], newton["final"]
         print(
             f"| {name} | {case.re:g} | {i['cd']:.5f} | {f['cd']:.5f} | {f['cd'] / i['cd'] - 1:+.1%} "

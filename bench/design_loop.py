@@ -23,7 +23,7 @@ from shapeopt.cases import load_case, sample_identity
 from shapeopt.data.dataset import generate, sample_row
 from shapeopt.data.verified import append_verified, refit_surrogate
 from shapeopt.design.functional import ReducedFunctional
-from shapeopt.design.slsqp import optimize_adjoint
+from shapeopt.design.slsqp import optimize_slsqp
 from shapeopt.design.surrogate_search import optimize_surrogate
 from shapeopt.design.trust_region import TrustRegionSettings
 from shapeopt.fem.problem import DragProblem
@@ -83,7 +83,7 @@ def main() -> None:
             constraints=dataclasses.replace(base.constraints, area_ratio=ratio, min_thickness=thickness),
         )
         start = time.perf_counter()
-        adjoint = optimize_adjoint(ReducedFunctional(DragProblem(case)))
+        adjoint = optimize_slsqp(ReducedFunctional(DragProblem(case)))
         adjoint_seconds = time.perf_counter() - start
 
         start = time.perf_counter()

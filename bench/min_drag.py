@@ -9,9 +9,9 @@ compare with. `--modes` and `--stretch` override the cases' B-spline count and k
 (`shape.modes`, `shape.knot_stretch`; the cases have 16 and 3, the wide surrogate's space 24 and 1). A
 run folder holding another method, count or stretch is refused, not reused.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py --method adjoint [--level medium] \
+    OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py --method slsqp [--level medium] \
         --out runs/min-drag-m16-k3
-    OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py --method adjoint --modes 24 --stretch 1 \
+    OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py --method slsqp --modes 24 --stretch 1 \
         --out runs/min-drag
     OMP_NUM_THREADS=1 .venv/bin/python bench/min_drag.py --modes 24 --stretch 1 --method surrogate \
         --surrogate S.pt --refit --out runs/min-drag-surrogate --adjoint runs/min-drag
@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--level", default="medium", choices=LEVELS[:-1])
     parser.add_argument("--out", type=Path, default=Path("runs/min-drag"))
-    parser.add_argument("--method", default="newton", choices=("newton", "adjoint", "surrogate"))
+    parser.add_argument("--method", default="newton", choices=("newton", "slsqp", "surrogate"))
     parser.add_argument("--surrogate", type=Path, help="surrogate (.pt) for --method surrogate")
     parser.add_argument("--refit", action="store_true", help="grow the surrogate's dataset run by run")
     parser.add_argument("--adjoint", type=Path, help="adjoint runs (OUT of an adjoint call) to compare with")

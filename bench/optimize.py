@@ -15,7 +15,7 @@ import numpy as np
 
 from shapeopt.cases import load_case
 from shapeopt.design.functional import ReducedFunctional
-from shapeopt.design.slsqp import optimize_adjoint
+from shapeopt.design.slsqp import optimize_slsqp
 from shapeopt.fem.problem import DragProblem
 from shapeopt.viz.plots import plot_shapes
 
@@ -61,7 +61,7 @@ def optimization_table(level: str, out: Path) -> None:
     shapes = []
     for re in (1, 5, 10, 20, 40):
         problem = DragProblem(load_case(CASES / f"cylinder-re{re}.toml").with_overrides(level=level))
-        result = optimize_adjoint(ReducedFunctional(problem))
+        result = optimize_slsqp(ReducedFunctional(problem))
         last = result.history[-1]
         i, f = result.initial, result.final
         print(

@@ -47,7 +47,7 @@ def main() -> None:
             shape_settings = dataclasses.replace(base.shape, modes=modes, knot_stretch=stretch)
             case = dataclasses.replace(base, shape=shape_settings)
             run = args.out / (f"m{modes}" if stretch == 1.0 else f"m{modes}-k{stretch:g}")
-            summary, history = stored_or_optimized(case, run, "adjoint")
+            summary, history = stored_or_optimized(case, run, "slsqp")
             shape = body_shape(case)
             s = np.asarray(summary["final"]["s"])
             steps = [SimpleNamespace(**step) for step in history]

@@ -20,7 +20,7 @@ from fem_counts import fem_solves_to_kkt, fem_solves_to_within
 import surrogates
 from shapeopt.cases import load_case, parameter_spec
 from shapeopt.design.functional import ReducedFunctional
-from shapeopt.design.slsqp import optimize_adjoint
+from shapeopt.design.slsqp import optimize_slsqp
 from shapeopt.design.surrogate_search import optimize_surrogate
 from shapeopt.design.trust_region import TrustRegionSettings
 from shapeopt.fem.problem import DragProblem
@@ -49,7 +49,7 @@ def main() -> None:
     totals = {path: [0, 0] for path in models}  # FEM solves: adjoint, TR
     for re in REYNOLDS:
         case = load_case(CASES / "fourier4-re40.toml").with_overrides(level=args.level, re=re)  # narrow space
-        adjoint = optimize_adjoint(ReducedFunctional(DragProblem(case)))
+        adjoint = optimize_slsqp(ReducedFunctional(DragProblem(case)))
         for path, model in models.items():
             problem = DragProblem(case)
             model.check_compatible(parameter_spec(problem.case), problem.flow_mesh.sha256, (case.re, case.re))

@@ -12,7 +12,7 @@ from shapeopt.app.surrogate_route import SurrogateRoute
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
 from shapeopt.design.results import Iteration, OptimizationResult, TrustStep
-from shapeopt.design.slsqp import optimize_adjoint
+from shapeopt.design.slsqp import optimize_slsqp
 from shapeopt.errors import CaseError
 
 # The iterates' callback of a run.
@@ -34,8 +34,8 @@ def _newton(J: ReducedFunctional, s0: np.ndarray | None, progress: Progress, rou
     return optimize_newton(J, s0, progress)
 
 
-def _adjoint(J: ReducedFunctional, s0: np.ndarray | None, progress: Progress, route) -> OptimizationResult:
-    return optimize_adjoint(J, s0, progress)
+def _slsqp(J: ReducedFunctional, s0: np.ndarray | None, progress: Progress, route) -> OptimizationResult:
+    return optimize_slsqp(J, s0, progress)
 
 
 def _surrogate(
@@ -60,7 +60,7 @@ def _slsqp_fields(step: Iteration) -> str:
 
 OPTIMIZERS = {
     "newton": Optimizer(_newton, _trust_fields),
-    "adjoint": Optimizer(_adjoint, _slsqp_fields),
+    "slsqp": Optimizer(_slsqp, _slsqp_fields),
     "surrogate": Optimizer(_surrogate, _surrogate_fields, uses_surrogate=True),
 }
 

@@ -10,7 +10,7 @@ from typing import NoReturn
 from shapeopt.app.settings import RunSettings
 from shapeopt.cases import LEVELS
 from shapeopt.cli import atlas_command, flow_commands, learning_commands
-from shapeopt.cli.common import add_options
+from shapeopt.cli.common import RenamedFlag, add_options, renamed_value
 from shapeopt.cli.signals import Stop, sigterm_as_interrupt
 from shapeopt.data.settings import DatasetSettings, PhysicsSettings
 from shapeopt.errors import InterruptedWorkError, ShapeoptError, Terminated, caused_by_ctrl_c
@@ -126,10 +126,11 @@ def _add_optimize_command(commands: argparse._SubParsersAction) -> None:
     _add_case_arguments(optimize)
     optimize.add_argument(
         "--method",
-        choices=["newton", "adjoint", "surrogate"],
+        type=renamed_value("--method", {"adjoint": "slsqp"}),
+        choices=["newton", "slsqp", "surrogate"],
         default="newton",
-        help="newton (default): trust region on the FEM drag's exact second-order model (adjoint gradient, "
-        "Hessian by tangent-linear solves); adjoint: SLSQP with adjoint gradients; surrogate: search the "
+        help="newton (default): trust region on the objective's exact second-order model (adjoint gradient, "
+        "Hessian by tangent-linear solves); slsqp: SLSQP with adjoint gradients; surrogate: search the "
         "surrogate, then FEM-verified trust-region refinement",
     )
     optimize.add_argument("--surrogate", type=Path, help="trained surrogate (.pt) for --method surrogate")
@@ -191,16 +192,17 @@ def _add_atlas_command(commands: argparse._SubParsersAction) -> None:
         help="seconds of each fine-tune (default 10)",
     )
     atlas.add_argument(
-        "--compare-adjoint",
+        "--compare-newton",
         action="store_true",
-        help="also run the Newton route into OUT/adjoint; write comparison.json and comparison.png",
+        help="also run the Newton route into OUT/newton; write comparison.json and comparison.png",
     )
+    atlas.add_argument("--compare-adjoint", action=RenamedFlag, dest="compare_newton", new="--compare-newton")
     atlas.add_argument(
         "--workers",
         type=atlas_command.worker_count,
         default=1,
         metavar="N",
-        help="with --compare-adjoint, 2 runs the Newton route in a second process beside the surrogate "
+        help="with --compare-newton, 2 runs the Newton route in a second process beside the surrogate "
         "route (default: 1, one after the other)",
     )
     atlas.add_argument(

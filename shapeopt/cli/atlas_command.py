@@ -7,6 +7,7 @@ import math
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from shapeopt.cli.common import load_args, print_result, status_line
 from shapeopt.errors import CaseError, ShapeoptError
@@ -57,7 +58,14 @@ def worker_count(text: str) -> int:
     return int(text)
 
 
-ADJOINT = "adjoint"  # with --compare-adjoint, the Newton route's atlas folder inside --out
+NEWTON = "newton"  # with --compare-newton, the Newton route's atlas folder inside --out
+FORMER_NEWTON = "adjoint"  # its name in atlases written before: such an atlas resumes there
+
+
+def newton_folder(out: Path) -> Path:
+    """The Newton route's atlas folder of the atlas at `out`."""
+    former = out / FORMER_NEWTON
+    return former if former.is_dir() and not (out / NEWTON).exists() else out / NEWTON
 
 
 def atlas_command(args: argparse.Namespace) -> int:
@@ -77,11 +85,11 @@ def atlas_command(args: argparse.Namespace) -> int:
         args.min_thickness or (base.constraints.min_thickness,),
     )
     problems = grid_problems(base, grid)
-    for option, given in (("--refit", args.refit), ("--compare-adjoint", args.compare_adjoint)):
+    for option, given in (("--refit", args.refit), ("--compare-newton", args.compare_newton)):
         if given and args.surrogate is None:
             problems.append(f"{option} needs --surrogate FILE")
-    if args.workers > 1 and not args.compare_adjoint:
-        problems.append("--workers 2 needs --compare-adjoint (the Newton route is the second process)")
+    if args.workers > 1 and not args.compare_newton:
+        problems.append("--workers 2 needs --compare-newton (the Newton route is the second process)")
     if args.workers > 1 and comm.size > 1:
         problems.append("--workers 2 runs serially: give mpirun's processes or workers, not both")
     if problems:
@@ -89,14 +97,14 @@ def atlas_command(args: argparse.Namespace) -> int:
     surrogate = None
     if args.surrogate is not None:
         surrogate = SurrogateChoice(args.surrogate, args.refit, args.refit_seconds)
-        if args.compare_adjoint and setup_cost(load_surrogate(args.surrogate))["dataset_solves"] is None:
+        if args.compare_newton and setup_cost(load_surrogate(args.surrogate))["dataset_solves"] is None:
             raise CaseError(
-                f"--compare-adjoint: the dataset of {args.surrogate} is not here to count its cost"
+                f"--compare-newton: the dataset of {args.surrogate} is not here to count its cost"
             )
     check_output_folder(args.out, inputs=[args.case, args.surrogate])
     check_atlas_folder(args.out, base, grid, args.cold, surrogate)
-    if args.compare_adjoint:
-        check_atlas_folder(args.out / ADJOINT, base, grid, cold=False)
+    if args.compare_newton:
+        check_atlas_folder(newton_folder(args.out), base, grid, cold=False)
 
     def progress(route: str):
         def show(p) -> None:
@@ -105,7 +113,7 @@ def atlas_command(args: argparse.Namespace) -> int:
 
         return show
 
-    newton_process = _start_newton_route(base, grid, args.out / ADJOINT) if args.workers > 1 else None
+    newton_process = _start_newton_route(base, grid, newton_folder(args.out)) if args.workers > 1 else None
     try:
         table = run_atlas(base, grid, args.out, args.cold, progress(""), comm, surrogate)
         if newton_process is not None:
@@ -122,9 +130,9 @@ def atlas_command(args: argparse.Namespace) -> int:
     result = table | {"out": str(args.out)}
     text = _atlas_text(table, args.out)
     converged = table["totals"]["converged"] == table["totals"]["problems"]
-    if args.compare_adjoint:  # with --workers 2 every problem is finished: read back
+    if args.compare_newton:  # with --workers 2 every problem is finished: read back
         shown = progress("Newton route ") if newton_process is None else None
-        newton = run_atlas(base, grid, args.out / ADJOINT, False, shown, comm)
+        newton = run_atlas(base, grid, newton_folder(args.out), False, shown, comm)
         comparison = compare_routes(newton, table)
         write_json(comparison, args.out / "comparison.json", comm.rank)
         if comm.rank == 0:
@@ -241,6 +249,7 @@ def _comparison_text(c: dict, surrogate: dict, newton: dict, out) -> str:
             f"{c['seconds']['newton']:.0f}, ratio {c['seconds']['ratio']:.2f}; "
             f"{even(c['break_even_seconds'])}",
             f"  largest C_D difference {c['max_cd_difference']:.1e}, largest KKT residual {c['max_kkt']:.1e}",
-            f"  wrote {out}/comparison.json, comparison.png; the Newton route's atlas in {out}/{ADJOINT}",
+            f"  wrote {out}/comparison.json, comparison.png; "
+            f"the Newton route's atlas in {newton_folder(out)}",
         ]
     )

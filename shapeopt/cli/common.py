@@ -80,6 +80,30 @@ def load_args(args: argparse.Namespace, **overrides) -> Case:
     return load_case(args.case).with_overrides(level=args.level, **overrides)
 
 
+def renamed_value(option: str, renames: dict[str, str]):
+    """An argparse `type` that takes the former names of an option's values (`renames`: old → new) and
+    says in one line on stderr what they are called now."""
+
+    def value(text: str) -> str:
+        if text in renames:
+            status_line(f"shapeopt: note: {option} {text} is now called {option} {renames[text]}")
+        return renames.get(text, text)
+
+    return value
+
+
+class RenamedFlag(argparse.Action):
+    """A flag's former name: sets the new flag's destination and says in one line what it is called now."""
+
+    def __init__(self, option_strings, dest, new: str, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help=argparse.SUPPRESS, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        status_line(f"shapeopt: note: {option_string} is now called {self.new}")
+        setattr(namespace, self.dest, True)
+
+
 def status_line(text: str) -> None:
     """A progress line on stderr (stdout stays free for --json)."""
     print(text, file=sys.stderr, flush=True)

@@ -74,7 +74,7 @@ class _SlsqpRun:
             return final, f"{outcome.message}; its last point was refused ({exc})", False
 
 
-def optimize_adjoint(
+def optimize_slsqp(
     J: ReducedFunctional,
     s0: np.ndarray | None = None,
     progress: Callable[[Iteration], None] | None = None,
@@ -103,7 +103,7 @@ def optimize_adjoint(
         raise type(exc)(f"{exc} (during adjoint optimization, after {len(run.history)} iterations)") from None
     final, message, converged = run.final(outcome)
     return OptimizationResult(
-        method="adjoint",
+        method="slsqp",
         initial=J.shape_summary(initial),
         final=J.shape_summary(final),
         history=run.history,

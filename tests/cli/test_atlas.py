@@ -216,11 +216,11 @@ BAD = [
     (["--re", "5", "--min-thickness", "1.2"], "'constraints.min_thickness' 1.2 must lie in [0, 1)"),
     (["--area-ratio", "1"], "the following arguments are required: --re"),
     (["--re", "5", "--refit"], "--refit needs --surrogate FILE"),
-    (["--re", "5", "--compare-adjoint"], "--compare-adjoint needs --surrogate FILE"),
+    (["--re", "5", "--compare-newton"], "--compare-newton needs --surrogate FILE"),
     (["--re", "5", "--surrogate", "missing.pt"], "surrogate file not found: missing.pt"),
     (["--re", "5", "--surrogate", "m.pt", "--refit-seconds", "0"], "seconds must be finite and > 0, got 0"),
     (["--re", "5", "--workers", "3"], "argument --workers: expected 1 or 2, got '3'"),
-    (["--re", "5", "--surrogate", "m.pt", "--workers", "2"], "--workers 2 needs --compare-adjoint"),
+    (["--re", "5", "--surrogate", "m.pt", "--workers", "2"], "--workers 2 needs --compare-newton"),
 ]
 
 

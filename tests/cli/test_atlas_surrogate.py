@@ -1,5 +1,5 @@
 """`atlas --surrogate`: each problem started from a trained surrogate's optimum, the surrogate refit on its
-own verified samples in a copy, and with `--compare-adjoint` both routes counted side by side."""
+own verified samples in a copy, and with `--compare-newton` both routes counted side by side."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def routes(tmp_path_factory):
     before = {path: file_sha256(path) for path in (data, model)}
     out = root / "atlas"
     args = atlas_args(
-        out, *GRID, "--surrogate", str(model), "--refit", "--refit-seconds", "1", "--compare-adjoint"
+        out, *GRID, "--surrogate", str(model), "--refit", "--refit-seconds", "1", "--compare-newton"
     )
     args[1] = RANGE_CASE
     first = run_in_process([*args, "--json"])
@@ -50,7 +50,7 @@ def test_the_surrogate_route_reaches_the_newton_optima_and_every_solve_is_counte
     assert routes.first.code == 0, routes.first.stderr[-2000:]
     printed = json.loads(routes.first.stdout)
     table = json.loads((routes.out / "atlas.json").read_text())
-    newton = json.loads((routes.out / "adjoint" / "atlas.json").read_text())
+    newton = json.loads((routes.out / "newton" / "atlas.json").read_text())
     comparison = json.loads((routes.out / "comparison.json").read_text())
     assert (
         printed["comparison"] == comparison and table["route"] == "surrogate" and newton["route"] == "newton"
@@ -125,15 +125,15 @@ def test_break_even_is_where_the_cumulative_costs_cross_or_setup_over_the_saving
 @pytest.mark.slow
 def test_two_workers_run_the_newton_route_beside_the_surrogate_route(routes, tmp_path):
     out = tmp_path / "atlas"
-    args = atlas_args(out, *GRID, "--surrogate", str(routes.model), "--compare-adjoint", "--workers", "2")
+    args = atlas_args(out, *GRID, "--surrogate", str(routes.model), "--compare-newton", "--workers", "2")
     args[1] = RANGE_CASE
     both = run_in_process([*args, "--json"])
     assert both.code == 0, both.stderr[-2000:]
     comparison = json.loads(both.stdout)["comparison"]
     assert comparison["max_cd_difference"] <= 1e-6 and comparison["problems"] == 2
-    newton = json.loads((out / "adjoint" / "atlas.json").read_text())
+    newton = json.loads((out / "newton" / "atlas.json").read_text())
     assert [row["cd"] for row in newton["rows"]] == pytest.approx(
-        [row["cd"] for row in json.loads((routes.out / "adjoint" / "atlas.json").read_text())["rows"]],
+        [row["cd"] for row in json.loads((routes.out / "newton" / "atlas.json").read_text())["rows"]],
         rel=1e-9,
     )
     assert "Traceback" not in both.stderr

@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from shapeopt.cli import build_parser
+from shapeopt.cli.atlas_command import newton_folder
 from tests.helpers import CASES, shapeopt_command
 
 
@@ -49,3 +51,19 @@ def test_solve_text_and_reynolds_override():
     )
     assert "Re 10" in proc.stdout and "C_D" in proc.stdout and "Δp" in proc.stdout
     assert "Newton iterations" in proc.stdout
+
+
+def test_former_option_names_still_work_and_say_their_new_names_in_one_line(tmp_path, capsys):
+    """`--method adjoint` is SLSQP (`slsqp`) and `--compare-adjoint` runs Newton (`--compare-newton`): the
+    former names are taken with a one-line note; an atlas written before keeps its Newton route's folder."""
+    case = str(CASES / "cylinder-re40.toml")
+    args = build_parser().parse_args(["optimize", case, "--method", "adjoint", "--out", str(tmp_path)])
+    assert args.method == "slsqp"
+    assert capsys.readouterr().err == "shapeopt: note: --method adjoint is now called --method slsqp\n"
+    atlas = ["atlas", case, "--re", "5", "--out", str(tmp_path)]
+    assert build_parser().parse_args([*atlas, "--compare-adjoint"]).compare_newton
+    assert capsys.readouterr().err == "shapeopt: note: --compare-adjoint is now called --compare-newton\n"
+    assert not build_parser().parse_args(atlas).compare_newton and not capsys.readouterr().err
+    assert newton_folder(tmp_path) == tmp_path / "newton"
+    (tmp_path / "adjoint").mkdir()
+    assert newton_folder(tmp_path) == tmp_path / "adjoint"

@@ -11,7 +11,7 @@ from bench.reference_shapes import flank_inflections
 from shapeopt.cases import body_shape, load_case
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
-from shapeopt.design.slsqp import optimize_adjoint
+from shapeopt.design.slsqp import optimize_slsqp
 from shapeopt.fem.problem import DragProblem
 from tests.helpers import CASES
 
@@ -23,7 +23,7 @@ def optima():
     """Re 5 on the coarse mesh in the case's space (16 B-splines, knots gathered at the tips): SLSQP's
     and Newton's results, and Newton's constraint values at its optimum."""
     with DragProblem(CASE) as problem:
-        slsqp = optimize_adjoint(ReducedFunctional(problem))
+        slsqp = optimize_slsqp(ReducedFunctional(problem))
     with DragProblem(CASE) as problem:
         newton = optimize_newton(ReducedFunctional(problem))
         values, _ = problem.space.constraints(np.asarray(newton.final.s))

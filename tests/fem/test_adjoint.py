@@ -11,7 +11,7 @@ import pytest
 from bench.reference_shapes import fit_radial, lens_radius
 from shapeopt.cases import load_case
 from shapeopt.design.functional import ReducedFunctional
-from shapeopt.design.slsqp import optimize_adjoint
+from shapeopt.design.slsqp import optimize_slsqp
 from shapeopt.errors import ShapeError
 from shapeopt.fem.flow import FlowSolver
 from shapeopt.fem.forces import ForceEvaluator
@@ -119,7 +119,7 @@ def test_large_deformations_keep_the_map_one_to_one(problem40):
 
 @pytest.mark.slow
 def test_adjoint_optimizer_reduces_drag_at_fixed_area(problem40):
-    result = optimize_adjoint(ReducedFunctional(problem40))
+    result = optimize_slsqp(ReducedFunctional(problem40))
     assert result.converged, result.message
     assert result.final.cd < 0.9 * result.initial.cd
     values, _ = problem40.space.constraints(np.asarray(result.final.s))
@@ -195,7 +195,7 @@ def test_thickness_constraint_jacobian_matches_finite_differences(wide40):
 
 @pytest.mark.slow
 def test_a_refused_first_trial_shape_shortens_the_step_and_the_run_converges(problem40, monkeypatch):
-    reference = optimize_adjoint(ReducedFunctional(problem40))
+    reference = optimize_slsqp(ReducedFunctional(problem40))
     apply, refused = problem40.morph.apply, []
 
     def refuse_the_first_trial(s):
@@ -205,7 +205,7 @@ def test_a_refused_first_trial_shape_shortens_the_step_and_the_run_converges(pro
         return apply(s)
 
     monkeypatch.setattr(problem40.morph, "apply", refuse_the_first_trial)
-    result = optimize_adjoint(ReducedFunctional(problem40))
+    result = optimize_slsqp(ReducedFunctional(problem40))
     assert len(refused) == 1 and result.refused == 1
     assert result.converged, result.message
     assert abs(result.final.cd / reference.final.cd - 1) < 1e-6
@@ -218,7 +218,7 @@ def test_an_active_thickness_constraint_is_met_with_a_kkt_point(wide40):
         problem.case, constraints=dataclasses.replace(problem.case.constraints, min_thickness=0.6)
     )
     J = ReducedFunctional(DragProblem(case))
-    result = optimize_adjoint(J)
+    result = optimize_slsqp(J)
     s = np.asarray(result.final.s)
     assert result.converged, result.message
     assert np.min(J.space.thickness(s)[0]) > -1e-8 and len(J.space.active_thickness(s)) > 0
