@@ -43,6 +43,8 @@ NOISE = (
     "sha256",
 )
 
+PATHS = ("out", "dataset", "surrogate")  # keys that hold the scratch folder's paths
+
 
 def commands(scratch: Path, fixed_model: Path | None) -> dict[str, list[str]]:
     """Name → shapeopt arguments; every one at the coarse level, in order (later ones read earlier files)."""
@@ -105,7 +107,9 @@ def commands(scratch: Path, fixed_model: Path | None) -> dict[str, list[str]]:
 def quiet(value: object) -> object:
     """`value` with wall times and paths left out, recursively."""
     if isinstance(value, dict):
-        return {k: quiet(v) for k, v in value.items() if not any(word in k.lower() for word in NOISE)}
+        return {
+            k: quiet(v) for k, v in value.items() if k not in PATHS and not any(w in k.lower() for w in NOISE)
+        }
     if isinstance(value, list):
         return [quiet(v) for v in value]
     return value
@@ -129,7 +133,7 @@ def outputs_of(name: str, args: list[str], scratch: Path) -> dict:
             found[str(path.relative_to(out))] = quiet(json.loads(path.read_text()))
         if out.suffix == ".h5" and out.is_file():
             with h5py.File(out) as f:
-                found["arrays"] = {k: np.asarray(f[k]).tolist() for k in sorted(f) if k != "state"}
+                found["arrays"] = quiet({k: np.asarray(f[k]).tolist() for k in sorted(f) if k != "state"})
     print(f"{name}: exit {proc.returncode}", file=sys.stderr)
     return found
 
@@ -157,7 +161,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.compare:
         before, after = (json.loads(p.read_text()) for p in args.compare)
-        found = differences(before, after)
+        found = differences(quiet(before), quiet(after))
         print("\n".join(found) if found else "the same outputs")
         sys.exit(1 if found else 0)
     with tempfile.TemporaryDirectory() as scratch:

@@ -72,18 +72,19 @@ def main() -> None:
             initial, final = result.initial, result.final
             parts = final.bodies or [
                 {
-                    "cd": final.cd,
-                    "cl": final.cl,
+                    "cd": final.objective_value,
+                    "cl": final.lift,
                     "length": final.length,
                     "height": final.height,
                     "front": final.front_angle,
                     "rear": final.rear_angle,
                 }
             ]
+            j0, j1 = initial.objective_value, final.objective_value
             drags = " | ".join(f"{p['cd']:.4f}" for p in parts) + (" | –" if len(parts) == 1 else "")
             print(
-                f"| {re:g} | {arrangement} | {distance:g} | {objective.describe()} | {initial.cd:.4f} "
-                f"| {final.cd:.4f} | {final.cd / initial.cd - 1:+.1%} | {drags} "
+                f"| {re:g} | {arrangement} | {distance:g} | {objective.describe()} | {j0:.4f} "
+                f"| {j1:.4f} | {j1 / j0 - 1:+.1%} | {drags} "
                 f"| {' / '.join(f'{p["cl"]:+.3f}' for p in parts)} "
                 f"| {' / '.join(f'{p["length"] / p["height"]:.2f}' for p in parts)} "
                 f"| {' / '.join(f'{p["front"]:.0f}°–{p["rear"]:.0f}°' for p in parts)} "

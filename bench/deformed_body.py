@@ -75,8 +75,9 @@ def main() -> None:
         regenerated = ForceEvaluator(solver).volume().cd
         regenerated_seconds = time.perf_counter() - start
         print(
-            f"| {level} | {problem.solver.dofs} / {solver.dofs} | {morphed.cd:.5f} | {regenerated:.5f} "
-            f"| {morphed.cd / regenerated - 1:+.2e} | {morphed.quality:.3f} | {length / height:.2f} "
+            f"| {level} | {problem.solver.dofs} / {solver.dofs} | {morphed.objective:.5f} "
+            f"| {regenerated:.5f} | {morphed.objective / regenerated - 1:+.2e} | {morphed.quality:.3f} "
+            f"| {length / height:.2f} "
             f"| {morphed_seconds:.2f} (solve {solve_only:.2f}) "
             f"| {regenerated_seconds:.2f} ({mesh_seconds:.2f}) "
             f"| {regenerated_seconds / morphed_seconds:.2f} |",

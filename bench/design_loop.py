@@ -104,7 +104,7 @@ def main() -> None:
         refit_surrogate(model, model_path, data_path, budget_seconds=args.refit_seconds)
         trust_seconds = time.perf_counter() - start
 
-        a, t = adjoint.final.cd, trust.final.cd
+        a, t = adjoint.final.objective_value, trust.final.objective_value
         kkt = trust.history[-1].kkt_residual
         totals["adjoint_fem"] += adjoint.fem_solves
         totals["tr_fem"] += trust.fem_solves

@@ -86,13 +86,13 @@ def measure(problem: DragProblem, s: np.ndarray, repeat: int) -> dict:
     evaluation = problem.evaluate(s, gradient=True)
 
     def hessian_only() -> None:
-        evaluation.d2cd = None  # the solve and the gradients stay cached
+        evaluation.hessian = None  # the solve and the gradients stay cached
         problem.evaluate(s, hessian=True)
 
     hessian_seconds = median_seconds(hessian_only, repeat)
-    gradient, hessian = evaluation.dcd.copy(), evaluation.d2cd.copy()
-    plus = problem.evaluate(s + 1e-3 * direction, gradient=True).dcd.copy()
-    minus = problem.evaluate(s - 1e-3 * direction, gradient=True).dcd
+    gradient, hessian = evaluation.gradient.copy(), evaluation.hessian.copy()
+    plus = problem.evaluate(s + 1e-3 * direction, gradient=True).gradient.copy()
+    minus = problem.evaluate(s - 1e-3 * direction, gradient=True).gradient
     central = (plus - minus) / 2e-3
     error = np.linalg.norm(central - hessian @ direction) / np.linalg.norm(hessian @ direction)
     return {

@@ -65,13 +65,14 @@ def optimization_table(level: str, out: Path) -> None:
         last = result.history[-1]
         i, f = result.initial, result.final
         print(
-            f"| {re} | {i.cd:.5f} | {f.cd:.5f} | {f.cd / i.cd - 1:+.2%} "
+            f"| {re} | {i.objective_value:.5f} | {f.objective_value:.5f} "
+            f"| {f.objective_value / i.objective_value - 1:+.2%} "
             f"| {len(result.history) - 1} "
             f"| {result.fem_solves} | {abs(f.area_ratio - 1):.1e} | {last.kkt_residual:.1e} "
             f"| {result.seconds:.1f} | {result.message} |",
             flush=True,
         )
-        shapes.append((f"Re {re}: C_D {f.cd:.3f}", np.asarray(f.s)))
+        shapes.append((f"Re {re}: C_D {f.objective_value:.3f}", np.asarray(f.s)))
         shape = problem.space.shape
     plot_shapes(
         shape,

@@ -36,7 +36,7 @@ def timed_solve(problem: DragProblem, s: np.ndarray, state: np.ndarray | None) -
     problem.start_from(state)
     start = time.perf_counter()
     evaluation = problem.evaluate(s)
-    return evaluation.newton_iterations, time.perf_counter() - start, evaluation.cd
+    return evaluation.newton_iterations, time.perf_counter() - start, evaluation.objective
 
 
 def main() -> None:

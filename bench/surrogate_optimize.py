@@ -56,7 +56,7 @@ def main() -> None:
             trust = optimize_surrogate(
                 ReducedFunctional(problem), model, TrustRegionSettings(curvature=args.curvature)
             )
-            a, t = adjoint.final.cd, trust.final.cd
+            a, t = adjoint.final.objective_value, trust.final.objective_value
             reach = {
                 tol: [fem_solves_to_within(r.history, min(a, t), tol) for r in (adjoint, trust)]
                 for tol in (5e-3, 1e-4)
@@ -65,7 +65,8 @@ def main() -> None:
             totals[path][0] += adjoint.fem_solves
             totals[path][1] += trust.fem_solves
             print(
-                f"| {re} | {path.stem} | {adjoint.initial.cd:.5f} | {a:.6f} | {t:.6f} | {t / a - 1:+.1e} "
+                f"| {re} | {path.stem} | {adjoint.initial.objective_value:.5f} | {a:.6f} | {t:.6f} "
+                f"| {t / a - 1:+.1e} "
                 f"| {adjoint.fem_solves} | {trust.fem_solves} | {trust.fem_solves / adjoint.fem_solves:.0%} "
                 f"| {len(trust.history) - 1} "
                 f"| {trust.history[-1].kkt_residual:.1e} | {reach[5e-3][0]} / {reach[5e-3][1]} "

@@ -331,12 +331,12 @@ def solve_problem(
             source = "surrogate"
         reference_seconds = 0.0
         if source == "circle":
-            cd_circle = result.initial.cd
+            cd_circle = result.initial.objective_value
         elif conditions.re in circles:
             cd_circle = circles[conditions.re]
         else:
             start = time.perf_counter()
-            cd_circle = problem.evaluate(np.zeros(J.size), re=conditions.re).cd
+            cd_circle = problem.evaluate(np.zeros(J.size), re=conditions.re).objective
             reference_seconds = time.perf_counter() - start
         reference = (problem.fem_solves - result.fem_solves, reference_seconds)
         row = problem_row(conditions, result, cd_circle, reference, source, refit_seconds)
@@ -372,9 +372,9 @@ def problem_row(
         "re": conditions.re,
         "area_ratio": conditions.area_ratio,
         "min_thickness": conditions.min_thickness,
-        "cd": final.cd,
+        "cd": final.objective_value,
         "cd_circle": float(cd_circle),
-        "change": final.cd / cd_circle - 1,
+        "change": final.objective_value / cd_circle - 1,
         "length_height": final.length / final.height,
         "front_angle": final.front_angle,
         "rear_angle": final.rear_angle,

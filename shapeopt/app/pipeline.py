@@ -157,11 +157,13 @@ def report_markdown(outcome: RunOutcome) -> str:
         "",
         f"| | {f.objective} (FEM) | area ratio | centroid |",
         "|---|---|---|---|",
-        f"| initial | {i.cd:.6f} | {i.area_ratio:.10f} | {np.round(i.centroid, 12).tolist()} |",
-        f"| optimized | {f.cd:.6f} | {f.area_ratio:.10f} | {np.round(f.centroid, 12).tolist()} |",
+        f"| initial | {i.objective_value:.6f} | {i.area_ratio:.10f} | {np.round(i.centroid, 12).tolist()} |",
+        f"| optimized | {f.objective_value:.6f} | {f.area_ratio:.10f} "
+        f"| {np.round(f.centroid, 12).tolist()} |",
         "",
         *_bodies_table(f),
-        f"Change {f.cd / i.cd - 1:+.2%}. {r.message}; {len(r.history) - 1} trust-region steps, "
+        f"Change {f.objective_value / i.objective_value - 1:+.2%}. {r.message}; "
+        f"{len(r.history) - 1} trust-region steps, "
         f"{r.fem_solves} FEM solves with adjoint gradients, "
         f"{r.search.get('extra', {}).get('surrogate_queries', 0)} surrogate queries in the search.",
         "",

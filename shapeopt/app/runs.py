@@ -201,14 +201,15 @@ def write_run(
         problem.flow_mesh,
         out / "flow.png",
         picture_window(case),
-        title=f"{case.name} optimized  {final.objective}={final.cd:.5f}",
+        title=f"{case.name} optimized  {final.objective}={final.objective_value:.5f}",
     )
     if comm.rank == 0:
         plot_shapes(
             problem.space.shape,
             [("initial", np.asarray(initial.s)), ("optimized", np.asarray(final.s))],
             out / "shapes.png",
-            title=f"Re {J.re:g}: {final.objective} {initial.cd:.4f} → {final.cd:.4f}",
+            title=f"Re {J.re:g}: {final.objective} "
+            f"{initial.objective_value:.4f} → {final.objective_value:.4f}",
         )
         plot_history(history, out / "history.png", title=f"{case.name}, {result.method}")
         plot_iterates(
@@ -227,7 +228,7 @@ def write_optimum_outline(J: ReducedFunctional, final: ShapeSummary, path: Path)
     header = {
         "case": case.name,
         "re": J.re,
-        "cd": final.cd,
+        "cd": final.objective_value,
         "area_ratio": final.area_ratio,
         "centroid": final.centroid,
         "fix_centroid": space.fix_centroid,
@@ -265,9 +266,9 @@ def show_run(
         field,
         screenshot,
         size,
-        title=f"{case.name}  Re={case.re:g}  {case.objective.describe()}={evaluation.cd:.5f}",
+        title=f"{case.name}  Re={case.re:g}  {case.objective.describe()}={evaluation.objective:.5f}",
     )
-    return path, evaluation.cd
+    return path, evaluation.objective
 
 
 def read_run(directory: Path, level: str | None = None) -> tuple[Case, np.ndarray, np.ndarray]:

@@ -120,7 +120,8 @@ def optimize_text(result, out) -> str:
     i, f = result.initial, result.final
     lines = [
         f"{result.method} optimization: {result.message}",
-        f"  {f.objective} {i.cd:.6f} → {f.cd:.6f} ({f.cd / i.cd - 1:+.2%}), area ratio {f.area_ratio:.10f}",
+        f"  {f.objective} {i.objective_value:.6f} → {f.objective_value:.6f} "
+        f"({f.objective_value / i.objective_value - 1:+.2%}), area ratio {f.area_ratio:.10f}",
         f"  {len(result.history) - 1} iterations, {result.fem_solves} FEM solves, "
         f"{result.adjoint_solves} adjoint gradients, "
         + (f"{result.hessians} Hessians, " if result.hessians else "")

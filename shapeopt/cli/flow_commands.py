@@ -75,10 +75,10 @@ def _gradient_of(args: argparse.Namespace, problem, s: np.ndarray, comm) -> int:
         "level": case.level,
         "names": problem.space.shape.names(),
         "s": s.tolist(),
-        "cd": evaluation.cd,
-        "cl": evaluation.cl,
-        "dcd_ds": evaluation.dcd.tolist(),
-        "dcl_ds": evaluation.dcl.tolist(),
+        "cd": evaluation.objective,
+        "cl": evaluation.lift,
+        "dcd_ds": evaluation.gradient.tolist(),
+        "dcl_ds": evaluation.lift_gradient.tolist(),
         "seconds": time.perf_counter() - start,
     }
     if args.check:

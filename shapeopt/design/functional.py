@@ -1,6 +1,8 @@
-"""The reduced functional `J(s) = C_D(w(s), s)` that every optimizer sees (as pyadjoint's ReducedFunctional).
+"""The reduced functional `J(s) = J(w(s), s)` that every optimizer sees (as pyadjoint's ReducedFunctional).
 
-`J(s)` is the FEM drag at one Reynolds number, `J.gradient(s)` its adjoint gradient (m,); `J.space` is the
+`J(s)` is the case's objective by FEM at one Reynolds number (the total drag C_D unless the case's
+`[objective]` names one body's drag or adds a weighted lift), `J.gradient(s)` its adjoint gradient (m,),
+`J.hessian(s)` its exact Hessian (m, m); `J.space` is the
 design space (`shapeopt.space`: bounds, constraints with Jacobians, projection, KKT residual). The
 FEM-adjoint optimizer minimises `J` itself; the trust region minimises surrogate models under the same
 constraints and verifies with `J`.
@@ -22,6 +24,9 @@ from shapeopt.geometry.shapes import RadialShape
 # the shape, or Newton does not converge there even with continuation).
 REFUSED = (ShapeError, SolverError)
 
+# The keys of `ShapeSummary` fields in shape.json and summary.json, where they differ from the names.
+FILE_KEYS = {"objective_value": "cd", "lift": "cl"}
+
 
 @dataclass(frozen=True)
 class ShapeSummary:
@@ -32,7 +37,8 @@ class ShapeSummary:
     tip angles in degrees (`outlines.tip_angles`); the parameters on their bounds; the FEM C_D, C_L, mesh
     quality and Re; the mesh level and the reference mesh's hash. With several bodies the geometry fields
     are those of body 1 and the area those of all bodies together; `bodies` holds each body's centre, area
-    ratio, centroid, extent, tip angles, C_D and C_L, and `cd` is the case's objective (`objective`).
+    ratio, centroid, extent, tip angles, C_D and C_L. `objective_value` is the case's objective J, named by
+    `objective`, and `lift` the C_L of its bodies; `shape.json` keeps them under the keys `cd` and `cl`.
     """
 
     parametrisation: str
@@ -49,8 +55,8 @@ class ShapeSummary:
     front_angle: float
     rear_angle: float
     active_bounds: list[str]
-    cd: float
-    cl: float
+    objective_value: float
+    lift: float
     mesh_quality: float
     re: float
     level: str
@@ -59,12 +65,13 @@ class ShapeSummary:
     bodies: list[dict] | None = None
 
     def to_dict(self) -> dict:
-        """Plain data for JSON, keys in the order above."""
-        return asdict(self)
+        """Plain data for JSON, keys in the order above (`objective_value` as `cd`, `lift` as `cl`)."""
+        return {FILE_KEYS.get(key, key): value for key, value in asdict(self).items()}
 
 
 class ReducedFunctional:
-    """C_D(s) by FEM + adjoint at Reynolds number `re` (default: the case's), with the shape constraints."""
+    """The objective J(s) by FEM + adjoint at Reynolds number `re` (default: the case's), with the shape
+    constraints."""
 
     def __init__(self, problem: DragProblem, re: float | None = None):
         self.problem = problem
@@ -82,15 +89,15 @@ class ReducedFunctional:
 
     def __call__(self, s: np.ndarray) -> float:
         """C_D at `s` (one FEM solve; no adjoint)."""
-        return self.problem.evaluate(s, re=self.re).cd
+        return self.problem.evaluate(s, re=self.re).objective
 
     def gradient(self, s: np.ndarray) -> np.ndarray:
         """dC_D/ds at `s`: (m,)."""
-        return self.evaluate(s).dcd
+        return self.evaluate(s).gradient
 
     def hessian(self, s: np.ndarray) -> np.ndarray:
         """d²C_D/ds² at `s`: (m, m) (`shapeopt.fem.hessian`; with the solve and adjoint, cached per shape)."""
-        return self.problem.evaluate(s, re=self.re, hessian=True).d2cd
+        return self.problem.evaluate(s, re=self.re, hessian=True).hessian
 
     def shape_summary(self, evaluation: Evaluation) -> ShapeSummary:
         """The shape of `evaluation` with its FEM coefficients and geometry (`ShapeSummary`)."""
@@ -125,8 +132,8 @@ class ReducedFunctional:
             front_angle=front,
             rear_angle=rear,
             active_bounds=[shape.names()[i] for i in space.active_bounds(evaluation.s)],
-            cd=evaluation.cd,
-            cl=evaluation.cl,
+            objective_value=evaluation.objective,
+            lift=evaluation.lift,
             mesh_quality=evaluation.quality,
             re=evaluation.re,
             level=problem.case.level,

@@ -32,10 +32,10 @@ class _SlsqpRun:
             evaluation = self.J.evaluate(s)
         except REFUSED:
             self.refused += 1
-            return 2.0 * self.best.cd, self.best.dcd
-        if evaluation.cd < self.best.cd:
+            return 2.0 * self.best.objective, self.best.gradient
+        if evaluation.objective < self.best.objective:
             self.best = evaluation
-        return evaluation.cd, evaluation.dcd
+        return evaluation.objective, evaluation.gradient
 
     def log_iterate(self, s: np.ndarray) -> None:
         """Append the iterate `s` (m,) to the history and pass it to `progress`, unless it repeats the last
@@ -49,11 +49,11 @@ class _SlsqpRun:
         item = Iteration(
             iteration=len(self.history),
             s=s.tolist(),
-            cd=evaluation.cd,
-            cl=evaluation.cl,
+            cd=evaluation.objective,
+            cl=evaluation.lift,
             violation=self.J.space.violation(s),
-            gradient_norm=float(np.linalg.norm(evaluation.dcd)),
-            kkt_residual=self.J.space.kkt_residual(s, evaluation.dcd),
+            gradient_norm=float(np.linalg.norm(evaluation.gradient)),
+            kkt_residual=self.J.space.kkt_residual(s, evaluation.gradient),
             fem_solves=self.J.problem.fem_solves,
             seconds=time.perf_counter() - self.start,
         )

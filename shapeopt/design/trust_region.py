@@ -71,9 +71,12 @@ class CorrectedModel:
         """m_k(s) and ∇m_k(s) (m,) at s (m,); C_k and ∇C_k at s_k."""
         value, grad = self.surrogate(s)
         d = s - self.evaluation.s
-        slope = self.evaluation.dcd - self.surrogate_gradient
+        slope = self.evaluation.gradient - self.surrogate_gradient
         return (
-            value + (self.evaluation.cd - self.surrogate_cd) + slope @ d + 0.5 * d @ self.curvature @ d,
+            value
+            + (self.evaluation.objective - self.surrogate_cd)
+            + slope @ d
+            + 0.5 * d @ self.curvature @ d,
             grad + slope + self.curvature @ d,
         )
 
@@ -82,7 +85,7 @@ class CorrectedModel:
         gradient y = [∇C(s) − ∇C_k] − [∇S(s) − ∇S(s_k)], with `gradient` = ∇C(s) (m,) by FEM, so that
         B_{k+1} d = y; B_k itself where r = y − B_k d is nearly orthogonal to d (|rᵀd| ≤ 10⁻⁸ |r| |d|)."""
         d = s - self.evaluation.s
-        y = (gradient - self.evaluation.dcd) - (self.surrogate(s)[1] - self.surrogate_gradient)
+        y = (gradient - self.evaluation.gradient) - (self.surrogate(s)[1] - self.surrogate_gradient)
         r = y - self.curvature @ d
         if abs(r @ d) > 1e-8 * np.linalg.norm(r) * np.linalg.norm(d):
             return self.curvature + np.outer(r, r) / (r @ d)
@@ -173,7 +176,7 @@ class SecantCurvature:
         return np.zeros((len(current.s), len(current.s)))
 
     def after(self, model: CorrectedModel, trial: Evaluation, accepted: bool) -> np.ndarray:
-        return model.sr1_update(trial.s, trial.dcd)
+        return model.sr1_update(trial.s, trial.gradient)
 
 
 class ExactCurvature:
@@ -216,14 +219,14 @@ def refine(
     refused = 0
     for step in itertools.count():  # `_stop` ends it at step `settings.max_steps` at the latest
         model = CorrectedModel.at(surrogate, current, hessian)
-        kkt = J.space.kkt_residual(current.s, current.dcd)
+        kkt = J.space.kkt_residual(current.s, current.gradient)
         history.append(
             TrustStep(
                 iteration=step,
                 s=current.s.tolist(),
-                cd=current.cd,
+                cd=current.objective,
                 surrogate_cd=model.surrogate_cd,
-                model_cd=current.cd,
+                model_cd=current.objective,
                 radius=radius,
                 ratio=ratio,
                 accepted=accepted,
@@ -247,15 +250,15 @@ def refine(
                 refused=refused,
             )
         candidate = minimise_model(J, model, current.s, center=current.s, radius=radius)
-        predicted = current.cd - model(candidate)[0]
-        if predicted <= 1e-12 * abs(current.cd):
+        predicted = current.objective - model(candidate)[0]
+        if predicted <= 1e-12 * abs(current.objective):
             radius /= 4  # no model decrease inside the ball: shrink until the FEM criterion decides
             ratio, accepted = float("nan"), False
             continue
         try:
             trial = J.evaluate(candidate)
             trial_state = _solved_state(J, trial, verified)
-            ratio = float((current.cd - trial.cd) / predicted)
+            ratio = float((current.objective - trial.objective) / predicted)
         except REFUSED:
             trial, ratio, refused = None, -np.inf, refused + 1
         step_length = float(np.max(np.abs(candidate - current.s)))

@@ -110,12 +110,12 @@ class FEMPhysics:
                 problem.solver.solve(re=re)
                 iterations = -1
             objective = problem.forces.objective()
-            dcd = problem.adjoint.gradients()["cd"]
+            gradient = problem.adjoint.gradients()["cd"]
         except ShapeoptError:
             return None
         finally:
             self._key = None  # the solver's state and matrices have changed
-        return problem.state(), np.array([objective.cd, objective.cl]), dcd, iterations
+        return problem.state(), np.array([objective.cd, objective.cl]), gradient, iterations
 
     def fresh_designs(self, seed: int, start: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Designs `start … start + n − 1` of the dataset design sequence of `seed`: s (n, m), Re (n,),

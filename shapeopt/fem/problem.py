@@ -29,20 +29,20 @@ from shapeopt.space import DesignSpace
 
 @dataclass
 class Evaluation:
-    """FEM result for one shape: coefficients, adjoint gradients (m,) when asked, solver statistics.
-    `cd` is the case's objective (the total drag unless the case names another), `cl` its bodies' lift;
-    `bodies` each body's own coefficients when there are several."""
+    """FEM result for one shape: the case's objective J (the total drag unless the case names another,
+    `cases.Objective`) and the lift C_L of its bodies, their adjoint gradients (m,) and J's Hessian (m, m)
+    when asked, solver statistics; `bodies` each body's own C_D and C_L when there are several."""
 
     s: np.ndarray
     re: float
-    cd: float
-    cl: float
+    objective: float
+    lift: float
     quality: float
     newton_iterations: int
     seconds: float
-    dcd: np.ndarray | None = None
-    dcl: np.ndarray | None = None
-    d2cd: np.ndarray | None = None  # (m, m) when asked
+    gradient: np.ndarray | None = None  # dJ/ds (m,)
+    lift_gradient: np.ndarray | None = None  # dC_L/ds (m,)
+    hessian: np.ndarray | None = None  # d²J/ds² (m, m)
     bodies: list[Coefficients] | None = None
 
 
@@ -94,17 +94,17 @@ class DragProblem:
         last = self._last
         if last is None or not np.array_equal(last.s, s) or last.re != re:
             last = self._solve(s, re)
-        if (gradient or hessian) and last.dcd is None:
+        if (gradient or hessian) and last.gradient is None:
             start = time.perf_counter()
             grads = self.adjoint.gradients()
-            last.dcd, last.dcl = grads["cd"], grads["cl"]
+            last.gradient, last.lift_gradient = grads["cd"], grads["cl"]
             last.seconds += time.perf_counter() - start
             self.adjoint_solves += 1
-        if hessian and last.d2cd is None:
+        if hessian and last.hessian is None:
             start = time.perf_counter()
             if self._hessian is None:
                 self._hessian = ShapeHessian(self.adjoint)
-            last.d2cd = self._hessian.hessian()
+            last.hessian = self._hessian.hessian()
             last.seconds += time.perf_counter() - start
             self.hessians += 1
         return last
@@ -153,8 +153,8 @@ class DragProblem:
         self._last = Evaluation(
             s=s.copy(),
             re=re,
-            cd=coefficients.cd,
-            cl=coefficients.cl,
+            objective=coefficients.cd,
+            lift=coefficients.cl,
             quality=quality,
             newton_iterations=report.iterations,
             seconds=time.perf_counter() - start,

@@ -57,8 +57,8 @@ def test_generate_resumes_without_duplicates(case, tmp_path):
     # The stored gradient is the adjoint's: compare one sample with a fresh evaluation.
     problem = DragProblem(case)
     fresh = problem.evaluate(data.s[0], gradient=True, re=data.re[0])
-    assert abs(fresh.cd / data.cd[0] - 1) < 1e-9
-    assert np.allclose(fresh.dcd, data.dcd[0], rtol=1e-6, atol=1e-9)
+    assert abs(fresh.objective / data.cd[0] - 1) < 1e-9
+    assert np.allclose(fresh.gradient, data.dcd[0], rtol=1e-6, atol=1e-9)
 
 
 def test_failures_are_recorded_with_their_reason(case, tmp_path):

@@ -110,7 +110,9 @@ def test_corrected_model_matches_the_fem_at_the_iterate_and_sr1_meets_the_secant
     fem = fem_evaluation(s_k, 1.37, rng.standard_normal(m))
     model = CorrectedModel.at(surrogate, fem, np.zeros((m, m)))
     value, gradient = model(s_k)
-    assert value == pytest.approx(fem.cd, rel=1e-15) and np.allclose(gradient, fem.dcd, rtol=0, atol=1e-15)
+    assert value == pytest.approx(fem.objective, rel=1e-15) and np.allclose(
+        gradient, fem.gradient, rtol=0, atol=1e-15
+    )
     # Away from s_k the model is the surrogate plus the linear correction (B_k = 0), its gradient exact.
     s = s_k + 0.05 * rng.standard_normal(m)
     h = 1e-6
@@ -121,12 +123,12 @@ def test_corrected_model_matches_the_fem_at_the_iterate_and_sr1_meets_the_secant
     fem_gradient = rng.standard_normal(m)
     curvature = model.sr1_update(s, fem_gradient)
     d = s - s_k
-    y = (fem_gradient - fem.dcd) - (surrogate(s)[1] - model.surrogate_gradient)
+    y = (fem_gradient - fem.gradient) - (surrogate(s)[1] - model.surrogate_gradient)
     assert np.allclose(curvature @ d, y, atol=1e-12) and np.array_equal(curvature, curvature.T)
     # With that curvature the next model still matches the FEM at its own iterate, and a step whose
     # secant condition already holds (r = y − B d = 0) leaves B as it is.
     again = CorrectedModel.at(surrogate, fem, curvature)
-    assert again(s_k)[0] == pytest.approx(fem.cd, rel=1e-15)
+    assert again(s_k)[0] == pytest.approx(fem.objective, rel=1e-15)
     assert np.allclose(again.sr1_update(s, fem_gradient), curvature, rtol=0, atol=1e-12)
 
 
@@ -153,8 +155,8 @@ def test_poor_surrogate_still_reaches_the_fem_optimum(problem):
     surrogate_start = result.history[0]
     assert abs(surrogate_start.surrogate_cd - surrogate_start.cd) > 0.05
     reference = optimize_slsqp(ReducedFunctional(DragProblem(problem.case)))
-    assert abs(result.final.cd / reference.final.cd - 1) < 1e-5
-    assert result.final.cd < 0.9 * result.initial.cd
+    assert abs(result.final.objective_value / reference.final.objective_value - 1) < 1e-5
+    assert result.final.objective_value < 0.9 * result.initial.objective_value
 
 
 def test_refused_trial_steps_are_counted_and_the_run_still_converges(problem, monkeypatch):
@@ -200,7 +202,7 @@ def test_write_run_pictures_the_final_state_without_solving_again(problem, tmp_p
     assert np.array_equal(s, result.final.s) and np.array_equal(state, result.final_state)
     shape = json.loads((tmp_path / "shape.json").read_text())
     assert list(shape) == [f.name for f in dataclasses.fields(result.final)]
-    assert shape["cd"] == result.final.cd and shape["s"] == result.final.s
+    assert shape["cd"] == result.final.objective_value and shape["s"] == result.final.s
     assert "final_state" not in summary and summary["note"] == "extra"
     assert json.loads((tmp_path / "summary.json").read_text())["final"] == shape
 
@@ -237,7 +239,7 @@ def test_the_optimum_outline_file_is_the_body_the_solver_used(problem, tmp_path,
     assert points[0, 0] == pytest.approx(np.max(points[:, 0]), abs=0.05)  # the rear tip first
     assert read_area > 0  # counter-clockwise
     header = (tmp_path / "outline.csv").read_text()
-    assert f"# cd: {result.final.cd}" in header and f"# re: {J.re}" in header
+    assert f"# cd: {result.final.objective_value}" in header and f"# re: {J.re}" in header
     selig = (tmp_path / "outline.dat").read_text().splitlines()
     assert len(selig) == len(points) + 2 and selig[1] == selig[-1]
 
@@ -340,5 +342,5 @@ def test_dataset_surrogate_and_trust_region_work_in_the_wide_space(tmp_path):
     J = ReducedFunctional(DragProblem(case))
     model.check_compatible(parameter_spec(case), J.problem.flow_mesh.sha256, (J.re, J.re))
     result = optimize_surrogate(J, model, TrustRegionSettings(global_samples=2048, starts=2, max_steps=4))
-    assert result.final.cd < result.initial.cd
+    assert result.final.objective_value < result.initial.objective_value
     assert all(step.violation < 1e-8 for step in result.history)  # every iterate meets the constraints

@@ -90,8 +90,8 @@ def test_the_objective_is_its_bodies_drag_plus_weighted_lift_and_its_adjoint_has
     s = a_design(side_by_side, seed=1)
     evaluation = side_by_side.evaluate(s, gradient=True)
     lower, upper = evaluation.bodies
-    assert evaluation.cd == pytest.approx(upper.cd + 0.5 * upper.cl, rel=1e-12)
-    assert evaluation.cl == pytest.approx(upper.cl, rel=1e-12)
+    assert evaluation.objective == pytest.approx(upper.cd + 0.5 * upper.cl, rel=1e-12)
+    assert evaluation.lift == pytest.approx(upper.cl, rel=1e-12)
     assert upper.cl > 0.05 and lower.cl < -0.05  # side by side the bodies repel
     parts = side_by_side.forces.drag_parts()  # surface integrals: against the volume form to 1 %
     for (pressure, viscous), body in zip(parts, evaluation.bodies, strict=True):
@@ -169,7 +169,7 @@ def test_dataset_surrogate_and_trust_region_work_on_two_bodies(tmp_path):
     summary, data, result, space = surrogate_route(case, tmp_path)
     assert summary["computed"] == 12 and summary["failed"] <= 2
     assert data.s.shape[1] == 32 and data.spec.names[16] == "b2.c0"
-    assert result.final.cd < result.initial.cd
+    assert result.final.objective_value < result.initial.objective_value
     s = np.asarray(result.final.s)
     assert space.violation(s) < 1e-9
     assert all(abs(ratio - 1) < 1e-9 for _, ratio, _ in space.measure_bodies(s))
@@ -181,8 +181,8 @@ def test_the_solver_in_the_loop_labels_states_with_the_objective_as_the_dataset_
     s = a_design(side_by_side, seed=3)
     re = side_by_side.case.re
     evaluation = side_by_side.evaluate(s, gradient=True)
-    labels = np.array([evaluation.cd, evaluation.cl])
-    gradient, state = evaluation.dcd.copy(), side_by_side.state()
+    labels = np.array([evaluation.objective, evaluation.lift])
+    gradient, state = evaluation.gradient.copy(), side_by_side.state()
     physics = FEMPhysics(side_by_side)
     assert np.allclose(physics.coefficients(s, re, state), labels, rtol=1e-10)
     solved_state, coefficients, target_gradient, _ = physics.solution_from(s, re, state)

@@ -35,7 +35,7 @@ def test_hessian_matches_central_differences_of_the_adjoint_gradient(slender):
     gradient's own accuracy, so the Hessian is the discrete problem's exact one (errors 7e-5 → 7e-7 for the
     B-splines, 3e-3 → 3e-5 for the Fourier modes)."""
     problem, s = slender
-    hessian = problem.evaluate(s, hessian=True).d2cd
+    hessian = problem.evaluate(s, hessian=True).hessian
     assert hessian.shape == (problem.size, problem.size)
     assert np.allclose(hessian, hessian.T, atol=1e-12 * np.abs(hessian).max())
     direction = np.random.default_rng(1).standard_normal(problem.size)
@@ -43,8 +43,8 @@ def test_hessian_matches_central_differences_of_the_adjoint_gradient(slender):
     exact = hessian @ direction
     errors = []
     for h in (1e-2, 1e-3):
-        plus = problem.evaluate(s + h * direction, gradient=True).dcd.copy()
-        minus = problem.evaluate(s - h * direction, gradient=True).dcd
+        plus = problem.evaluate(s + h * direction, gradient=True).gradient.copy()
+        minus = problem.evaluate(s - h * direction, gradient=True).gradient
         errors.append(np.linalg.norm((plus - minus) / (2 * h) - exact) / np.linalg.norm(exact))
     assert errors[1] < 1e-4, errors
     assert errors[1] < 0.05 * errors[0], errors  # second order: ratio 0.01
@@ -53,8 +53,8 @@ def test_hessian_matches_central_differences_of_the_adjoint_gradient(slender):
 def test_hessian_follows_the_state_it_is_asked_at(slender):
     """A cached Hessian belongs to one shape: moving and coming back gives the same matrix."""
     problem, s = slender
-    first = problem.evaluate(s, hessian=True).d2cd.copy()
-    other = problem.evaluate(0.5 * s, hessian=True).d2cd
-    again = problem.evaluate(s, hessian=True).d2cd
+    first = problem.evaluate(s, hessian=True).hessian.copy()
+    other = problem.evaluate(0.5 * s, hessian=True).hessian
+    again = problem.evaluate(s, hessian=True).hessian
     assert np.linalg.norm(other - first) > 1e-3 * np.linalg.norm(first)
     assert np.allclose(again, first, rtol=1e-7, atol=1e-9 * np.abs(first).max())

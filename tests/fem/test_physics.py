@@ -37,7 +37,9 @@ def _perturbation(physics, solution: np.ndarray, size: float, seed: int = 0) -> 
 def test_solution_has_zero_residual_and_its_drag(setup):
     physics, s, solution, evaluation = setup
     assert np.linalg.norm(physics.residual(s, RE, solution)) < 1e-10
-    assert np.allclose(physics.coefficients(s, RE, solution), [evaluation.cd, evaluation.cl], rtol=1e-12)
+    assert np.allclose(
+        physics.coefficients(s, RE, solution), [evaluation.objective, evaluation.lift], rtol=1e-12
+    )
 
 
 def test_jacobian_products_match_finite_differences_and_each_other(setup):

@@ -70,7 +70,7 @@ def test_pg_target_reduces_the_residual_quadratically(setup):
     assert rate > 1.8 and after[0] < 1e-2 * before[0], (before, after)
     problem = physics.problem
     reference = problem.evaluate(s0, re=8.0)
-    assert np.allclose(targets.c[0], [reference.cd, reference.cl], rtol=1e-6)
+    assert np.allclose(targets.c[0], [reference.objective, reference.lift], rtol=1e-6)
 
 
 def test_hig_update_equals_the_dense_formula_with_truncation():
