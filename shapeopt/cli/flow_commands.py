@@ -83,7 +83,9 @@ def _gradient_of(args: argparse.Namespace, problem, s: np.ndarray, comm) -> int:
     }
     if args.check:
         checked = case.domain.flow.coefficients  # a body of revolution has no lift
-        taylor = {q: taylor_test(problem, s, q, seed=args.seed) for q in checked}
+        # keys as in the output (cd: the case's objective J, cl: its bodies' lift)
+        quantities = {"cd": "objective", "cl": "lift"}
+        taylor = {q: taylor_test(problem, s, quantities[q], seed=args.seed) for q in checked}
         out["taylor"] = {
             q: {
                 "steps": t.steps,

@@ -86,4 +86,4 @@ class OptimizationResult:
         """Plain data for JSON (`final_state` left out)."""
         data = dataclasses.asdict(dataclasses.replace(self, final_state=None))
         del data["final_state"]
-        return data
+        return data | {"initial": self.initial.to_dict(), "final": self.final.to_dict()}

@@ -30,19 +30,23 @@ class TaylorResult:
         return float(min(self.rates))
 
 
+GRADIENTS = {"objective": "gradient", "lift": "lift_gradient"}  # the Evaluation field of each one's gradient
+
+
 def taylor_test(
     problem: DragProblem,
     s: np.ndarray,
-    quantity: str = "cd",
+    quantity: str = "objective",
     seed: int = 0,
     first_step: float = 1e-2,
     n_steps: int = 4,
 ) -> TaylorResult:
-    """Taylor test of d`quantity`/ds at `s` in a seeded random unit direction; steps halve."""
+    """Taylor test of d`quantity`/ds at `s` in a seeded random unit direction; steps halve. `quantity`:
+    "objective" (the case's J) or "lift" (the C_L of its bodies)."""
     direction = np.random.default_rng(seed).standard_normal(problem.size)
     direction /= np.linalg.norm(direction)
     base = problem.evaluate(s, gradient=True)
-    value, slope = getattr(base, quantity), getattr(base, "d" + quantity) @ direction
+    value, slope = getattr(base, quantity), getattr(base, GRADIENTS[quantity]) @ direction
     steps = [first_step / 2**k for k in range(n_steps)]
     zeroth, first = [], []
     for h in steps:

@@ -19,7 +19,7 @@ from shapeopt.app.pipeline import matching_surrogate
 from shapeopt.cases import load_case, parameter_spec
 from shapeopt.data.dataset import generate
 from shapeopt.data.verified import VERIFIED_INDEX
-from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.functional import FILE_KEYS, ReducedFunctional
 from shapeopt.design.slsqp import optimize_slsqp
 from shapeopt.design.surrogate_search import mirror_averaged, optimize_surrogate
 from shapeopt.design.trust_region import CorrectedModel, TrustRegionSettings, update_radius
@@ -99,7 +99,9 @@ def smooth_surrogate(m: int):
 
 
 def fem_evaluation(s, cd, dcd) -> Evaluation:
-    return Evaluation(s=s, re=40.0, cd=cd, cl=0.0, quality=1.0, newton_iterations=0, seconds=0.0, dcd=dcd)
+    return Evaluation(
+        s=s, re=40.0, objective=cd, lift=0.0, quality=1.0, newton_iterations=0, seconds=0.0, gradient=dcd
+    )
 
 
 def test_corrected_model_matches_the_fem_at_the_iterate_and_sr1_meets_the_secant_condition():
@@ -201,7 +203,7 @@ def test_write_run_pictures_the_final_state_without_solving_again(problem, tmp_p
     assert fem_solves == solves and path == tmp_path / "flow.png"
     assert np.array_equal(s, result.final.s) and np.array_equal(state, result.final_state)
     shape = json.loads((tmp_path / "shape.json").read_text())
-    assert list(shape) == [f.name for f in dataclasses.fields(result.final)]
+    assert list(shape) == [FILE_KEYS.get(f.name, f.name) for f in dataclasses.fields(result.final)]
     assert shape["cd"] == result.final.objective_value and shape["s"] == result.final.s
     assert "final_state" not in summary and summary["note"] == "extra"
     assert json.loads((tmp_path / "summary.json").read_text())["final"] == shape

@@ -35,8 +35,8 @@ def test_the_cylinder_in_the_channel_has_the_benchmark_drag(channel):
 
 def test_taylor_rate_of_the_channel_adjoint(channel):
     s = 0.05 * np.random.default_rng(3).standard_normal(channel.size)
-    assert taylor_test(channel, s, "cd", seed=4).min_rate >= 1.9
-    assert taylor_test(channel, s, "cl", seed=4).rates[-1] >= 1.9
+    assert taylor_test(channel, s, "objective", seed=4).min_rate >= 1.9
+    assert taylor_test(channel, s, "lift", seed=4).rates[-1] >= 1.9
 
 
 def test_the_mesh_map_moves_neither_the_walls_nor_the_inlet(channel):
