@@ -19,13 +19,14 @@ import time
 from pathlib import Path
 
 import surrogates
-from shapeopt.cases import load_case, sample_identity
+from shapeopt.cases import load_case
 from shapeopt.data.dataset import generate, sample_row
 from shapeopt.data.verified import append_verified, refit_surrogate
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.slsqp import optimize_slsqp
 from shapeopt.design.surrogate_search import optimize_surrogate
 from shapeopt.design.trust_region import TrustRegionSettings
+from shapeopt.designs import sample_identity
 from shapeopt.fem.problem import DragProblem
 from surrogates.datafile import read_dataset
 from surrogates.settings import TrainSettings

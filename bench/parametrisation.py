@@ -24,7 +24,8 @@ from fem_counts import fem_solves_to_kkt, stored_or_optimized
 from reference_shapes import flank_inflections
 
 from shapeopt.app.runs import solve_case
-from shapeopt.cases import LEVELS, body_shape, load_case
+from shapeopt.cases import LEVELS, load_case
+from shapeopt.designs import body_shape
 from shapeopt.viz.plots import plot_outlines
 
 CASES = Path(__file__).resolve().parents[1] / "cases"

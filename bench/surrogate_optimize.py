@@ -18,11 +18,12 @@ from pathlib import Path
 from fem_counts import fem_solves_to_kkt, fem_solves_to_within
 
 import surrogates
-from shapeopt.cases import load_case, parameter_spec
+from shapeopt.cases import load_case
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.slsqp import optimize_slsqp
 from shapeopt.design.surrogate_search import optimize_surrogate
 from shapeopt.design.trust_region import TrustRegionSettings
+from shapeopt.designs import parameter_spec
 from shapeopt.fem.problem import DragProblem
 
 CASES = Path(__file__).resolve().parents[1] / "cases"

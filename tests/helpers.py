@@ -104,7 +104,8 @@ def shapeopt_command(*args: str) -> list[str]:
 def write_synthetic_dataset(path: Path, level: str = "coarse", n: int = 24, n_state: int = 40) -> None:
     """A dataset in the shapeopt format for cylinder-re1-40.toml, written without FEM: smooth synthetic
     drag, gradients and states (the format, not the physics, is under test)."""
-    from shapeopt.cases import load_case, parameter_spec, sample_identity
+    from shapeopt.cases import load_case
+    from shapeopt.designs import parameter_spec, sample_identity
     from surrogates.datafile import SampleFile
 
     case = load_case(CASES / "cylinder-re1-40.toml").with_overrides(level=level)
@@ -189,11 +190,11 @@ def surrogate_route(case, folder: Path):
     """The learning route on `case`: a 12-sample dataset in `folder`, a briefly trained Sobolev surrogate
     and four FEM-verified trust-region steps from its optimum. Returns the dataset's summary, the dataset,
     the trust region's result and the problem's design space."""
-    from shapeopt.cases import parameter_spec
     from shapeopt.data.dataset import generate
     from shapeopt.design.functional import ReducedFunctional
     from shapeopt.design.surrogate_search import optimize_surrogate
     from shapeopt.design.trust_region import TrustRegionSettings
+    from shapeopt.designs import parameter_spec
     from shapeopt.fem.problem import DragProblem
     from surrogates.datafile import read_dataset
     from surrogates.settings import TrainSettings

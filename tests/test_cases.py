@@ -6,8 +6,9 @@ import subprocess
 
 import pytest
 
-from shapeopt.cases import load_case, parameter_spec
+from shapeopt.cases import load_case
 from shapeopt.cli import main
+from shapeopt.designs import parameter_spec
 from shapeopt.flows import FLOWS
 from surrogates.spec import ParameterSpec
 from tests.helpers import CASES, shapeopt_command

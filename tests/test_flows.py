@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shapeopt.cases import load_case, mirror_symmetric, parse_case
+from shapeopt.cases import load_case, parse_case
+from shapeopt.designs import mirror_symmetric
 from shapeopt.errors import CaseError
 from shapeopt.flows import FLOWS, FlowConfiguration, flow_of, register
 from shapeopt.flows.channel import DFG_CENTER, DFGChannel

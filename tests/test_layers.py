@@ -20,6 +20,7 @@ LAYERS = {
     "shapeopt.geometry": 1,
     "shapeopt.flows": 2,
     "shapeopt.cases": 2,
+    "shapeopt.designs": 2,
     "shapeopt.space": 3,
     "shapeopt.fem": 4,
     "shapeopt.viz": 5,

@@ -42,10 +42,11 @@ from shapeopt.app.atlas_starts import Conditions, case_for, known_optima, warm_s
 from shapeopt.app.atlas_surrogate import ATLAS_SEARCH, SurrogateChoice, setup_cost, working_copies
 from shapeopt.app.runs import write_optimum_outline
 from shapeopt.app.surrogate_route import SurrogateRoute
-from shapeopt.cases import Case, body_shape, case_from_dict
+from shapeopt.cases import Case, case_from_dict
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
 from shapeopt.design.results import OptimizationResult
+from shapeopt.designs import body_shape
 from shapeopt.errors import CaseError, InterruptedWorkError, ShapeoptError, interrupt_behind
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem

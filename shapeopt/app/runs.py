@@ -20,13 +20,10 @@ import numpy as np
 
 from shapeopt.app.optimizers import optimizer
 from shapeopt.app.surrogate_route import SurrogateRoute, trained_on
-from shapeopt.cases import (
-    Case,
-    body_shape,
-    case_from_dict,
-)
+from shapeopt.cases import Case, case_from_dict
 from shapeopt.design.functional import ReducedFunctional, ShapeSummary
 from shapeopt.design.results import OptimizationResult
+from shapeopt.designs import body_shape
 from shapeopt.errors import CaseError
 from shapeopt.fem import MPI
 from shapeopt.fem.output import write_fields

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 
 import surrogates
-from shapeopt.cases import parameter_spec, sample_identity
 from shapeopt.data.dataset import sample_row
 from shapeopt.data.verified import REFIT_SECONDS, append_verified, check_verified_target, refit_surrogate
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.results import OptimizationResult, TrustStep
 from shapeopt.design.surrogate_search import optimize_surrogate
 from shapeopt.design.trust_region import TrustRegionSettings
+from shapeopt.designs import parameter_spec, sample_identity
 from shapeopt.errors import CaseError
 from shapeopt.fem.problem import DragProblem
 from surrogates.datafile import DatasetError, read_dataset

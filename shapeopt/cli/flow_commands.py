@@ -50,7 +50,7 @@ def _solve_text(s: dict) -> str:
 
 def gradient_command(args: argparse.Namespace) -> int:
     from shapeopt.app.runs import read_shape_file
-    from shapeopt.cases import body_shape
+    from shapeopt.designs import body_shape
     from shapeopt.fem import MPI
     from shapeopt.fem.problem import DragProblem
 

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from shapeopt.cases import Case, parameter_spec, sample_identity
+from shapeopt.cases import Case
 from shapeopt.data.settings import DatasetSettings, sample_count_problems
 from shapeopt.data.workers import end_with_parent, single_threaded_children
+from shapeopt.designs import parameter_spec, sample_identity
 from shapeopt.errors import CaseError, ShapeoptError
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem, Evaluation

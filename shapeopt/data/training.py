@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from shapeopt.cases import Case, case_from_dict, parameter_spec, sample_identity
+from shapeopt.cases import Case, case_from_dict
 from shapeopt.data.settings import PhysicsSettings
+from shapeopt.designs import parameter_spec, sample_identity
 from shapeopt.errors import CaseError, InterruptedWorkError
 from surrogates.datafile import Dataset, DatasetError, identity_mismatch, read_dataset
 from surrogates.settings import PHYSICS_METHODS, TrainSettings

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.stats import qmc
 
-from shapeopt.cases import mirror_symmetric
 from shapeopt.design.functional import REFUSED, ReducedFunctional
 from shapeopt.design.results import OptimizationResult, SearchReport, TrustStep
 from shapeopt.design.trust_region import (
@@ -33,6 +32,7 @@ from shapeopt.design.trust_region import (
     no_surrogate,
     refine,
 )
+from shapeopt.designs import mirror_symmetric
 from shapeopt.errors import ShapeError
 from shapeopt.fem.problem import Evaluation
 

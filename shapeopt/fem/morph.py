@@ -21,7 +21,8 @@ from dolfinx import fem
 from dolfinx.mesh import entities_to_geometry
 from mpi4py import MPI
 
-from shapeopt.cases import Case, body_shape
+from shapeopt.cases import Case
+from shapeopt.designs import body_shape
 from shapeopt.errors import ShapeError
 from shapeopt.fem.meshing import BODY, FlowMesh
 from shapeopt.geometry.bodies import BodyShapes

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 from mpi4py import MPI
 
-from shapeopt.cases import Case, Objective, body_shape
+from shapeopt.cases import Case, Objective
+from shapeopt.designs import body_shape
 from shapeopt.fem.flow import FlowSolver, NewtonReport
 from shapeopt.fem.forces import ForceEvaluator, evaluate_points
 from shapeopt.fem.meshing import FlowMesh, build_mesh

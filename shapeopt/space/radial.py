@@ -15,7 +15,8 @@ from functools import cached_property
 
 import numpy as np
 
-from shapeopt.cases import Case, body_shapes, parameter_bounds
+from shapeopt.cases import Case
+from shapeopt.designs import body_shapes, parameter_bounds
 from shapeopt.geometry.discrete_body import DiscreteBody
 from shapeopt.geometry.outlines import boundary_chain
 from shapeopt.geometry.shapes import RadialShape

@@ -8,10 +8,11 @@ import pytest
 
 from bench.fem_counts import fem_solves_to_kkt
 from bench.reference_shapes import flank_inflections
-from shapeopt.cases import body_shape, load_case
+from shapeopt.cases import load_case
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
 from shapeopt.design.slsqp import optimize_slsqp
+from shapeopt.designs import body_shape
 from shapeopt.fem.problem import DragProblem
 from tests.helpers import CASES
 

@@ -16,13 +16,14 @@ import torch
 
 from shapeopt.app import runs
 from shapeopt.app.pipeline import matching_surrogate
-from shapeopt.cases import load_case, parameter_spec
+from shapeopt.cases import load_case
 from shapeopt.data.dataset import generate
 from shapeopt.data.verified import VERIFIED_INDEX
 from shapeopt.design.functional import FILE_KEYS, ReducedFunctional
 from shapeopt.design.slsqp import optimize_slsqp
 from shapeopt.design.surrogate_search import mirror_averaged, optimize_surrogate
 from shapeopt.design.trust_region import CorrectedModel, TrustRegionSettings, update_radius
+from shapeopt.designs import parameter_spec
 from shapeopt.errors import ShapeError
 from shapeopt.fem.problem import DragProblem, Evaluation
 from shapeopt.geometry.outlines import read_outline

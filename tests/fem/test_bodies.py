@@ -11,8 +11,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from shapeopt.cases import Objective, load_case, mirror_symmetric
+from shapeopt.cases import Objective, load_case
 from shapeopt.cli import main
+from shapeopt.designs import mirror_symmetric
 from shapeopt.errors import CaseError
 from shapeopt.fem.physics import FEMPhysics
 from shapeopt.fem.problem import DragProblem

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shapeopt.cases import body_shapes, load_case
+from shapeopt.cases import load_case
+from shapeopt.designs import body_shapes
 from shapeopt.space import BodiesDesignSpace, DesignSpace, RadialDesignSpace, design_space
 from tests.helpers import CASES
 from tests.space.test_radial import circle_body

@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from shapeopt.cases import body_shape, load_case
+from shapeopt.cases import load_case
+from shapeopt.designs import body_shape
 from shapeopt.geometry.discrete_body import DiscreteBody
 from shapeopt.space import RadialDesignSpace
 from tests.helpers import CASES

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import torch
 
-from shapeopt.cases import load_case, parameter_spec, sample_identity
+from shapeopt.cases import load_case
 from shapeopt.data.training import read_dataset_for
+from shapeopt.designs import parameter_spec, sample_identity
 from shapeopt.errors import CaseError
 from surrogates import IncompatibleSurrogateError, load
 from surrogates.artifact import Surrogate
