@@ -22,6 +22,9 @@ from shapeopt.geometry.radial_map import RadialMap
 from shapeopt.geometry.shapes import PARAMETRISATIONS, RadialShape
 
 LEVELS = ("coarse", "medium", "fine")
+# The Reynolds numbers a case, `solve --re` or `atlas --re` may give: below 1e-6 the viscous terms swamp
+# the solver's arithmetic (1e-300 fails in the Stokes guess); no steady flow is found far above 1e6.
+RE_LIMITS = (1e-6, 1e6)
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ class Case:
         """Copy with the Reynolds number and/or mesh level replaced (validated)."""
         errors: list[str] = []
         if re is not None:
-            _check_positive(errors, "re", re)
+            _check_re(errors, "re", re)
         if level is not None and level not in LEVELS:
             errors.append(f"level '{level}' is not one of {', '.join(LEVELS)}")
         if errors:
@@ -350,7 +353,7 @@ def _check_flow(errors: list[str], flow: dict[str, Any]) -> tuple[float, float] 
     if not isinstance(flow.get("re"), list):
         if "re" in flow:
             flow["re"] = float(flow["re"])
-            _check_positive(errors, "flow.re", flow["re"])
+            _check_re(errors, "flow.re", flow["re"])
         return None
     re_range = flow["re"]
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in re_range)
@@ -359,6 +362,11 @@ def _check_flow(errors: list[str], flow: dict[str, Any]) -> tuple[float, float] 
         return None
     if not (0 < re_range[0] < re_range[1] and math.isfinite(re_range[1])):
         errors.append(f"'flow.re' range must satisfy 0 < low < high < inf, got {re_range!r}")
+        return None
+    before = len(errors)
+    for value in re_range:
+        _check_re(errors, "flow.re", value)
+    if len(errors) > before:
         return None
     flow["re"] = float(np.sqrt(re_range[0] * re_range[1]))
     return (float(re_range[0]), float(re_range[1]))
@@ -458,6 +466,23 @@ def _check_key(
         errors.append(f"'{name}' must be a finite number, got {value!r}")
         return
     values[section][key] = float(value) if spec is _NUMBER else value
+
+
+def re_problem(name: str, value: float) -> str | None:
+    """Why `value` is no Reynolds number a steady solve can take (`RE_LIMITS`), naming it `name`; None if
+    it is one."""
+    low, high = RE_LIMITS
+    if not (value > 0 and math.isfinite(value)):
+        return f"'{name}' must be a finite number > 0, got {value!r}"
+    if not (low <= value <= high):
+        return f"'{name}' must lie from {low:g} to {high:g} (steady flow the solver can take), got {value!r}"
+    return None
+
+
+def _check_re(errors: list[str], name: str, value: float) -> None:
+    problem = re_problem(name, value)
+    if problem is not None:
+        errors.append(problem)
 
 
 def _check_positive(errors: list[str], name: str, value: float) -> None:

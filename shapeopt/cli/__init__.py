@@ -151,7 +151,9 @@ def _add_atlas_command(commands: argparse._SubParsersAction) -> None:
     _add_case_arguments(atlas)
     atlas.add_argument(
         "--re",
-        type=atlas_command.number_list("Reynolds numbers", 0.0, low_allowed=False),
+        type=atlas_command.number_list(
+            "Reynolds numbers", 0.0, low_allowed=False, check=atlas_command.reynolds_number
+        ),
         required=True,
         metavar="RE[,RE...]",
         help="comma-separated Reynolds numbers, e.g. 1,2,5,10,20,40 (within a range case's range)",

@@ -9,14 +9,18 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from shapeopt.cases import RE_LIMITS
 from shapeopt.cli.common import load_args, print_result, status_line
 from shapeopt.errors import CaseError, ShapeoptError
 from shapeopt.files import check_output_folder
 
 
-def number_list(what: str, low: float, low_allowed: bool) -> Callable[[str], tuple[float, ...]]:
-    """An option type: comma-separated finite numbers above `low` (or from it, `low_allowed`), none twice;
-    `what` names them in messages ("Reynolds numbers")."""
+def number_list(
+    what: str, low: float, low_allowed: bool, check: Callable[[float], str | None] | None = None
+) -> Callable[[str], tuple[float, ...]]:
+    """An option type: comma-separated finite numbers above `low` (or from it, `low_allowed`), none twice,
+    each passing `check` (which says what is wrong with a value, None if nothing); `what` names them in
+    messages ("Reynolds numbers")."""
     bound = f"{'≥' if low_allowed else '>'} {low:g}"
 
     def parse(text: str) -> tuple[float, ...]:
@@ -32,12 +36,23 @@ def number_list(what: str, low: float, low_allowed: bool) -> Callable[[str], tup
                 ) from None
             if not (math.isfinite(value) and (value > low or (low_allowed and value == low))):
                 raise argparse.ArgumentTypeError(f"{what} must be finite and {bound}, got {item.strip()}")
+            problem = check(value) if check is not None else None
+            if problem is not None:
+                raise argparse.ArgumentTypeError(problem)
             if value in values:
                 raise argparse.ArgumentTypeError(f"{item.strip()} is listed twice in {text!r}")
             values.append(value)
         return tuple(values)
 
     return parse
+
+
+def reynolds_number(value: float) -> str | None:
+    """What is wrong with an `--re` value (outside `RE_LIMITS`), None if nothing."""
+    low, high = RE_LIMITS
+    if low <= value <= high:
+        return None
+    return f"Reynolds numbers must lie from {low:g} to {high:g}, got {value:g}"
 
 
 def positive_seconds(text: str) -> float:

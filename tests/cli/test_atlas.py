@@ -205,6 +205,8 @@ BAD = [
     (["--re", "0,5"], "argument --re: Reynolds numbers must be finite and > 0, got 0"),
     (["--re=-5"], "Reynolds numbers must be finite and > 0, got -5"),
     (["--re", "inf"], "Reynolds numbers must be finite and > 0, got inf"),
+    (["--re", "1e-300,2"], "Reynolds numbers must lie from 1e-06 to 1e+06, got 1e-300"),
+    (["--re", "5,2e6"], "Reynolds numbers must lie from 1e-06 to 1e+06, got 2e+06"),
     (["--re", "2,5,2"], "2 is listed twice in '2,5,2'"),
     (["--re", "5", "--area-ratio", "0"], "argument --area-ratio: area ratios must be finite and > 0, got 0"),
     (["--re", "5", "--area-ratio", "nan"], "area ratios must be finite and > 0, got nan"),

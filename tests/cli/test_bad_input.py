@@ -34,6 +34,8 @@ CASE_ROWS = [
     (case_with("re = 40.0", "re = inf"), "'flow.re' must be a finite number"),
     (case_with("re = 40.0", "re = nan"), "'flow.re' must be a finite number"),
     (case_with("re = 40.0", "re = [1.0, inf]"), "range must satisfy 0 < low < high < inf"),
+    (case_with("re = 40.0", "re = 1e-300"), "'flow.re' must lie from 1e-06 to 1e+06"),
+    (case_with("re = 40.0", "re = [1e-9, 40.0]"), "solver can take), got 1e-09"),
     (GOOD + "[solver]\nrtol = inf\n", "'solver.rtol' must be a finite number"),
     (GOOD + "[solver]\nrtol = nan\n", "'solver.rtol' must be a finite number"),
     (case_with("modes = 4", "modes = 1000"), "'shape.modes' must be ≤ 32 for fourier"),
@@ -64,6 +66,7 @@ ROWS = [
     (["solve", "CASE", "--re", "inf"], "'re' must be a finite number > 0", None),
     (["solve", "CASE", "--re", "nan"], "'re' must be a finite number > 0", None),
     (["solve", "CASE", "--re", "-1"], "'re' must be a finite number > 0", None),
+    (["solve", "CASE", "--re", "1e-300"], "'re' must lie from 1e-06 to 1e+06", None),
     # shapes
     (["solve", "CASE", "--shape", "RUN"], "cannot read shape file", None),
     (["solve", "CASE", "--shape", "missing.json"], "shape file not found", None),
