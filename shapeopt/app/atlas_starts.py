@@ -132,7 +132,9 @@ def extrapolated_in_re(
     ]
     if not others:
         return None
-    other = min(others, key=lambda name: abs(math.log(found[name][0].re / first.re)))
+    other = min(
+        others, key=lambda name: (round(abs(math.log(found[name][0].re / first.re)), 9), found[name][0].re)
+    )
     second, s_second = found[other]
     t = math.log(conditions.re / first.re) / math.log(first.re / second.re)
     projected, admissible = space.project((s_first + t * (s_first - s_second))[None, :])
@@ -155,9 +157,7 @@ def _projected_optima(
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """The names of the optima `found`, nearest first, their parameters dilated to the problem's area (k, m),
     those projected onto its constraints (k, m) and whether each projection is admissible (k,)."""
-    names = sorted(
-        found, key=lambda n: float(np.linalg.norm(found[n][0].coordinates() - conditions.coordinates()))
-    )
+    names = nearest_first(conditions, {name: c for name, (c, _) in found.items()})
     starts = np.array(
         [
             dilated(space.shape, found[name][1], math.sqrt(conditions.area_ratio / found[name][0].area_ratio))
@@ -166,6 +166,19 @@ def _projected_optima(
     )
     projected, admissible = space.project(starts)
     return names, starts, projected, admissible
+
+
+def nearest_first(conditions: Conditions, known: dict[str, Conditions]) -> list[str]:
+    """The names of the `known` conditions, nearest to `conditions` first (`Conditions.coordinates`);
+    distances equal to 1e-9 units are ordered by (Re, area ratio, thickness) ascending, so the order does
+    not depend on the order in which the problems were finished or read back."""
+
+    def key(name: str) -> tuple[float, float, float, float]:
+        c = known[name]
+        distance = float(np.linalg.norm(c.coordinates() - conditions.coordinates()))
+        return (round(distance, 9), c.re, c.area_ratio, c.min_thickness)
+
+    return sorted(known, key=key)
 
 
 def _relaxed(space: DesignSpace) -> DesignSpace:

@@ -309,3 +309,25 @@ def test_an_atlas_written_before_the_refit_column_resumes(atlases, tmp_path):
     resumed = run_in_process(atlas_args(out, *GRID, "--json"))
     assert resumed.code == 0, resumed.stderr[-2000:]
     assert all(row["refit_seconds"] == 0.0 for row in json.loads(resumed.stdout)["rows"])
+
+
+def test_equidistant_neighbours_give_one_start_whatever_order_they_were_found_in(space5):
+    """Two optima as near as each other (Re 2 and 8 for Re 4 at another area ratio; Re 2 and 8 on the
+    line of Re 4 as the second optimum to extrapolate with): the start is the same in either order."""
+    designs = 0.02 * np.random.default_rng(2).standard_normal((3, space5.size))
+    projected, ok = space5.project(designs)
+    assert ok.all()
+    found = {
+        "re2": (Conditions(2.0, 1.1, 0.0), projected[0]),
+        "re8": (Conditions(8.0, 1.1, 0.0), projected[1]),
+    }
+    target = Conditions(4.0, 1.0, 0.0)
+    orders = (found.items(), reversed(found.items()))
+    sources = {warm_start(space5, target, dict(order))[1] for order in orders}
+    assert sources == {"re2"}
+    line = {name: (Conditions(c.re, 1.0, 0.0), s) for name, (c, s) in found.items()}
+    line["re4"] = (Conditions(4.0, 1.0, 0.0), projected[2])
+    target = Conditions(5.0, 1.0, 0.0)
+    orders = (line.items(), reversed(line.items()))
+    sources = {warm_start(space5, target, dict(order))[1] for order in orders}
+    assert sources == {"re4+re2"}
