@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import math
 import os
 import re as regex
 import shutil
@@ -131,6 +132,8 @@ def check_atlas_folder(
     of another case, mesh level, start or route (another surrogate file, other refit settings), or finished
     problems that `grid` does not hold."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CaseError(f"{out} is not a folder; an atlas is written there: remove it or give another --out")
     if not (out / RECORD).is_file():
         if out.is_dir() and any(out.iterdir()):
             raise CaseError(
@@ -152,7 +155,7 @@ def check_atlas_folder(
             "surrogate, or another folder"
         )
     names = {c.name for c in grid}
-    foreign = [name for name in finished_problems(out) if name not in names]
+    foreign = [name for name in finished_problems(out, body_shape(base).size) if name not in names]
     if foreign:
         raise CaseError(
             f"--out {out} holds finished problems outside this grid ({', '.join(sorted(foreign))}); "
@@ -177,9 +180,13 @@ def _differences(stored: Any, wanted: Any, key: str) -> list[str]:
 _MISSING = object()  # a key one of two records lacks
 
 
-def finished_problems(out: Path) -> dict[str, dict[str, Any]]:
-    """The summaries of the finished problems in the atlas folder `out`, by folder name."""
+def finished_problems(out: Path, size: int | None = None) -> dict[str, dict[str, Any]]:
+    """The summaries of the finished problems in the atlas folder `out`, by folder name; with `size` (the
+    case's parameter count) each checked (`summary_problem`), a damaged one refused in one `CaseError`
+    line."""
     folder = Path(out) / PROBLEMS
+    if folder.exists() and not folder.is_dir():
+        raise CaseError(f"{folder} is not a folder; an atlas keeps its problems there: remove it")
     if not folder.is_dir():
         return {}
     summaries = {}
@@ -188,8 +195,53 @@ def finished_problems(out: Path) -> dict[str, dict[str, Any]]:
             summary = read_json(path / "summary.json", "problem summary")
             if not (isinstance(summary, dict) and {"row", "final"} <= summary.keys()):
                 raise CaseError(f"{path / 'summary.json'}: not the summary of an atlas problem")
+            problem = summary_problem(summary, path.name, size) if size is not None else None
+            if problem is not None:
+                raise CaseError(
+                    f"{path / 'summary.json'} is damaged ({problem}); remove {path} and the same command "
+                    "solves that problem again"
+                )
             summaries[path.name] = summary
     return summaries
+
+
+# The columns of a row that hold numbers (any finite one), counts and text.
+_COUNTS = ("fem_solves", "reference_solves")
+
+
+def summary_problem(summary: dict[str, Any], name: str, size: int) -> str | None:
+    """What is wrong with a finished problem's summary read back from its folder `name` (None if nothing):
+    a row without every column (`COLUMNS`; those of `ROW_DEFAULTS` may be missing), a number that is not a
+    finite number, a count that is no count ≥ 0, conditions that are not the folder's, a final shape `s`
+    that is not `size` finite numbers."""
+    row = summary["row"]
+    if not isinstance(row, dict):
+        return "its row is not a JSON object"
+    missing = [key for key in COLUMNS if key not in row and key not in ROW_DEFAULTS]
+    if missing:
+        return f"its row lacks {', '.join(missing)}"
+    for key in COLUMNS:
+        value = row.get(key, ROW_DEFAULTS.get(key))
+        if key == "converged" and not isinstance(value, bool):
+            return f"converged {value!r} is not true or false"
+        if key == "warm_start" and not isinstance(value, str):
+            return f"warm_start {value!r} is not text"
+        if key in _COUNTS and not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            return f"{key} {value!r} is not a count"
+        if key not in ("converged", "warm_start", *_COUNTS) and not _finite(value):
+            return f"{key} {value!r} is not a finite number"
+    if not (row["re"] > 0 and row["area_ratio"] > 0 and row["min_thickness"] >= 0):
+        return "its conditions are out of range"
+    if Conditions.of_row(row).name != name:
+        return f"its row holds {Conditions.of_row(row).text()}, not the conditions of its folder"
+    s = summary["final"].get("s") if isinstance(summary["final"], dict) else None
+    if not (isinstance(s, list) and len(s) == size and all(_finite(v) for v in s)):
+        return f"its final s is not {size} finite numbers"
+    return None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def run_atlas(
@@ -222,7 +274,7 @@ def run_atlas(
     comm.barrier()
     if route is not None:
         route = working_copies(route, out, comm)
-    summaries = finished_problems(out)
+    summaries = finished_problems(out, body_shape(base).size)
     rows = {name: ROW_DEFAULTS | summary["row"] for name, summary in summaries.items()}
     found = {name: (Conditions.of_row(s["row"]), np.array(s["final"]["s"])) for name, s in summaries.items()}
     states: dict[str, np.ndarray] = {}  # the flow at the optima solved in this run (local DOFs)

@@ -16,9 +16,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from shapeopt.app.atlas import COLUMNS as ATLAS_COLUMNS
+from shapeopt.app.atlas import atlas_record, check_atlas_folder
 from shapeopt.app.atlas_starts import Conditions, dilated, warm_start
 from shapeopt.cases import load_case
 from shapeopt.cli import main
+from shapeopt.errors import CaseError
 from shapeopt.fem.problem import DragProblem
 from shapeopt.geometry.shapes import RadialShape
 from tests.helpers import CASES, shapeopt_command, started_interruptible, wait_for_line
@@ -331,3 +334,59 @@ def test_equidistant_neighbours_give_one_start_whatever_order_they_were_found_in
     orders = (line.items(), reversed(line.items()))
     sources = {warm_start(space5, target, dict(order))[1] for order in orders}
     assert sources == {"re4+re2"}
+
+
+def finished_atlas(out: Path, size: int) -> Path:
+    """An atlas folder of the coarse CASE, warm, with one finished problem (Re 5, area ratio 1) made by
+    hand; returns its summary.json."""
+    base = load_case(CASE).with_overrides(level="coarse")
+    folder = out / "problems" / Conditions(5.0, 1.0, 0.0).name
+    folder.mkdir(parents=True)
+    (out / "atlas-case.json").write_text(json.dumps(atlas_record(base, cold=False)))
+    row = {key: 1.0 for key in ATLAS_COLUMNS} | {"re": 5.0, "min_thickness": 0.0, "fem_solves": 3}
+    row |= {"reference_solves": 0, "converged": True, "warm_start": "circle"}
+    summary = folder / "summary.json"
+    summary.write_text(json.dumps({"row": row, "final": {"s": [0.0] * size}}))
+    return summary
+
+
+DAMAGED_SUMMARIES = [
+    (lambda d: d["row"].update(cd=float("nan")), "cd nan is not a finite number"),
+    (lambda d: d["row"].update(re="x"), "re 'x' is not a finite number"),
+    (lambda d: d["row"].update(re=2.0), "its row holds Re 2, area ratio 1, min thickness 0, not the"),
+    (lambda d: d["row"].pop("kkt"), "its row lacks kkt"),
+    (lambda d: d["row"].update(converged="yes"), "converged 'yes' is not true or false"),
+    (lambda d: d["row"].update(fem_solves=-1), "fem_solves -1 is not a count"),
+    (lambda d: d["final"].update(s=[0.0]), "its final s is not 16 finite numbers"),
+    (lambda d: d["final"].update(s=None), "its final s is not 16 finite numbers"),
+]
+
+
+@pytest.mark.parametrize(("damage", "message"), DAMAGED_SUMMARIES)
+def test_a_damaged_finished_problem_is_refused_in_one_line_before_any_work(tmp_path, capsys, damage, message):
+    """A finished problem's summary.json read back with C_D NaN, a non-number Re, conditions of another
+    folder, a missing column or an `s` of the wrong length: refused, exit 2, nothing written."""
+    out = tmp_path / "atlas"
+    summary = finished_atlas(out, 16)
+    data = json.loads(summary.read_text())
+    damage(data)
+    summary.write_text(json.dumps(data))
+    before = sorted(p.name for p in out.rglob("*"))
+    assert main(atlas_args(out, "--re", "5")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "is damaged" in err, err
+    assert sorted(p.name for p in out.rglob("*")) == before
+
+
+def test_problems_or_the_newton_route_folder_as_a_file_is_refused_in_one_line(tmp_path, capsys):
+    out = tmp_path / "atlas"
+    finished_atlas(out, 16)
+    shutil.rmtree(out / "problems")
+    (out / "problems").write_text("a file\n")
+    assert main(atlas_args(out, "--re", "5")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{out / 'problems'} is not a folder" in err, err
+    (out / "newton").write_text("a file\n")  # --compare-newton's folder: checked as the atlas's own
+    base, grid = load_case(CASE).with_overrides(level="coarse"), [Conditions(5.0, 1.0, 0.0)]
+    with pytest.raises(CaseError, match="atlas/newton is not a folder"):
+        check_atlas_folder(out / "newton", base, grid, cold=False)
