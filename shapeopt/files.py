@@ -66,9 +66,23 @@ def write_json(data: dict[str, Any], path: Path, rank: int = 0) -> None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    with written_whole(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+
+@contextmanager
+def written_whole(path: Path) -> Iterator[Path]:
+    """A temporary sibling of `path` to write (`.NAME.partial-PID.SUFFIX`: the suffix kept, so that a
+    picture's format follows from it), renamed onto `path` when the block ends; if it fails (a full disk)
+    the temporary file is removed and `path` stays as it was."""
+    path = Path(path)
+    partial = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+    try:
+        yield partial
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 # The files that make a folder a run folder (`solve`, `optimize`, `run`), replaceable by a new run.

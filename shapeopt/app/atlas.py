@@ -51,7 +51,7 @@ from shapeopt.designs import body_shape
 from shapeopt.errors import CaseError, InterruptedWorkError, ShapeoptError, interrupt_behind
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem
-from shapeopt.files import read_json, staged_folder, write_json
+from shapeopt.files import read_json, staged_folder, write_json, written_whole
 from shapeopt.geometry.outlines import read_outline
 from shapeopt.viz.plots import plot_against_re, plot_outlines_by_re
 
@@ -299,10 +299,10 @@ def run_atlas(
                 _write_results(out, atlas_table(base, cold, _in_order(grid, rows), setup), comm.rank)
             if progress is not None:
                 progress(AtlasProgress(index, len(grid), rows[conditions.name], skipped, folder))
+        table = atlas_table(base, cold, _in_order(grid, rows), setup)
+        _write_results(out, table, comm.rank)
     except BaseException as exc:  # Ctrl-C, SIGTERM, an error: one line naming what is finished
         _stopped(exc, sum(c.name in rows for c in grid), len(grid), out)
-    table = atlas_table(base, cold, _in_order(grid, rows), setup)
-    _write_results(out, table, comm.rank)
     return table
 
 
@@ -330,6 +330,8 @@ def _stopped(exc: BaseException, finished: int, total: int, out: Path) -> None:
         told = copy.copy(exc)
         told.args = (f"{exc}; {where}",)
         raise told from None
+    if isinstance(exc, OSError):  # a folder made read-only, a full disk: nothing half-written is kept
+        raise CaseError(f"cannot write {exc.filename or out}: {exc.strerror or exc}; {where}") from None
     raise exc
 
 
@@ -475,17 +477,30 @@ def write_table(out: Path, table: dict[str, Any], rank: int = 0) -> None:
     if rank != 0:
         return
     write_json(table, out / "atlas.json")
-    partial = out / ".atlas.csv.tmp"
-    with partial.open("w", newline="") as stream:
+    with written_whole(out / "atlas.csv") as partial, partial.open("w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for row in table["rows"]:
             writer.writerow({key: _csv_value(row[key]) for key in COLUMNS})
-    os.replace(partial, out / "atlas.csv")
 
 
 def _csv_value(value: Any) -> Any:
     return str(value).lower() if isinstance(value, bool) else value
+
+
+def _outline(folder: Path) -> np.ndarray:
+    """The optimum's outline (n, 2) of a finished problem's folder; `CaseError` in one line if it is not
+    there or damaged."""
+    path = folder / "outline.csv"
+    try:
+        points = read_outline(path)
+        problem = None if points.ndim == 2 and points.shape[1:] == (2,) and np.isfinite(points).all() else ""
+    except (OSError, ValueError) as exc:
+        problem = exc.strerror if isinstance(exc, OSError) else f"not an outline of x, y ({exc})"
+    if problem is not None:
+        where = f"remove {folder} and the same command solves it again"
+        raise CaseError(f"{path}: {problem or 'not an outline of x, y'}; {where}")
+    return points
 
 
 def write_pictures(out: Path, table: dict[str, Any]) -> list[Path]:
@@ -493,10 +508,7 @@ def write_pictures(out: Path, table: dict[str, Any]) -> list[Path]:
     against Re), one line per (area ratio, thickness); outlines.png (every optimum, coloured by Re)."""
     rows = table["rows"]
     title = f"{table['case']}, level {table['level']}, {table['start']} start: {len(rows)} optima"
-    outlines = [
-        (row["re"], read_outline(out / PROBLEMS / Conditions.of_row(row).name / "outline.csv"))
-        for row in rows
-    ]
+    outlines = [(row["re"], _outline(out / PROBLEMS / Conditions.of_row(row).name)) for row in rows]
     return [
         plot_against_re(
             rows,

@@ -12,6 +12,7 @@ import numpy as np
 
 from shapeopt.fem.gather import body_outline, gather_flow
 from shapeopt.fem.meshing import FlowMesh
+from shapeopt.files import written_whole
 from shapeopt.geometry.bodies import split_outline
 
 if TYPE_CHECKING:
@@ -65,8 +66,11 @@ def render_speed(
     plotter.view_xy()
     plotter.camera.tight(padding=0.02, view="xy", adjust_render_window=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    plotter.screenshot(str(path))
-    plotter.close()
+    try:
+        with written_whole(path) as partial:  # a full disk leaves no truncated picture
+            plotter.screenshot(str(partial))
+    finally:
+        plotter.close()
     return path
 
 
@@ -124,6 +128,9 @@ def render_view(
         plotter.show()
         return None
     screenshot.parent.mkdir(parents=True, exist_ok=True)
-    plotter.screenshot(str(screenshot))
-    plotter.close()
+    try:
+        with written_whole(screenshot) as partial:
+            plotter.screenshot(str(partial))
+    finally:
+        plotter.close()
     return screenshot

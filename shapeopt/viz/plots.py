@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 
+from shapeopt.files import written_whole
 from shapeopt.geometry.bodies import BodyShapes, join_outlines, split_outline
 from shapeopt.geometry.shapes import RadialShape
 
@@ -202,6 +203,9 @@ def plot_break_even(panels: list[tuple[str, list, list, dict]], path: Path, titl
 def _save(fig, path: Path, rect: tuple[float, float, float, float] = (0, 0, 1, 1)) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout(rect=rect)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        with written_whole(path) as partial:  # a full disk leaves no truncated picture
+            fig.savefig(partial, dpi=120, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import math
@@ -15,6 +16,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 from shapeopt.app.atlas import COLUMNS as ATLAS_COLUMNS
 from shapeopt.app.atlas import atlas_record, check_atlas_folder
@@ -347,6 +349,9 @@ def finished_atlas(out: Path, size: int) -> Path:
     row |= {"reference_solves": 0, "converged": True, "warm_start": "circle"}
     summary = folder / "summary.json"
     summary.write_text(json.dumps({"row": row, "final": {"s": [0.0] * size}}))
+    theta = np.linspace(0.0, 2 * np.pi, 33)
+    points = "\n".join(f"{0.5 * math.cos(a)},{0.5 * math.sin(a)}" for a in theta)
+    (folder / "outline.csv").write_text("x,y\n" + points + "\n")
     return summary
 
 
@@ -390,3 +395,32 @@ def test_problems_or_the_newton_route_folder_as_a_file_is_refused_in_one_line(tm
     base, grid = load_case(CASE).with_overrides(level="coarse"), [Conditions(5.0, 1.0, 0.0)]
     with pytest.raises(CaseError, match="atlas/newton is not a folder"):
         check_atlas_folder(out / "newton", base, grid, cold=False)
+
+
+def test_a_full_disk_or_a_damaged_outline_while_the_pictures_are_written_is_one_line(
+    tmp_path, capsys, monkeypatch
+):
+    """A full disk while a picture is written: one line (exit 2) naming the finished problems, no
+    truncated picture and no temporary file; the same command completes the atlas. A damaged outline.csv
+    of a finished problem: one line naming it."""
+    out = tmp_path / "atlas"
+    finished_atlas(out, 16)
+    real = Figure.savefig
+
+    def full_disk(self, path, *args, **kwargs):
+        Path(path).write_bytes(b"\x89PNG")  # a picture cut short
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    assert main(atlas_args(out, "--re", "5")) == 2
+    err = capsys.readouterr().err
+    assert err.count("shapeopt: error:") == 1 and "No space left on device; 1 of 1 problems are" in err, err
+    assert not list(out.glob("*.png")) and not list(out.glob(".*")), sorted(out.iterdir())
+    monkeypatch.setattr(Figure, "savefig", real)
+    assert main(atlas_args(out, "--re", "5")) == 0
+    assert {p.name for p in out.glob("*.png")} == {"cd.png", "slenderness.png", "outlines.png"}
+    capsys.readouterr()
+    (out / "problems" / Conditions(5.0, 1.0, 0.0).name / "outline.csv").write_text("x,y\n1,a\n")
+    assert main(atlas_args(out, "--re", "5")) == 2
+    err = capsys.readouterr().err
+    assert err.count("shapeopt: error:") == 1 and "outline.csv: not an outline of x, y" in err, err
