@@ -262,18 +262,16 @@ def run_atlas(
     out = Path(out)
     check_atlas_folder(out, base, grid, cold, surrogate)
     route, setup = None, None
-    if surrogate is not None:
+    if surrogate is None:
+        _prepare(out, atlas_record(base, cold), comm)
+    else:
         route = surrogate.open()
         setup = setup_cost(route.model)  # the user's surrogate: a working copy's metrics are its refit's
         with DragProblem(case_for(base, grid[0]), comm) as problem:
             route.check(problem, [c.re for c in grid])
-    if comm.rank == 0:
-        (out / PROBLEMS).mkdir(parents=True, exist_ok=True)
-        _remove_abandoned(out / PROBLEMS)
-        write_json(atlas_record(base, cold, surrogate), out / RECORD)
-    comm.barrier()
-    if route is not None:
-        route = working_copies(route, out, comm)
+            _prepare(out, atlas_record(base, cold, surrogate), comm)
+            route = working_copies(route, out, comm)
+            route.check(problem, [c.re for c in grid])  # the copies an earlier run left: before any work
     summaries = finished_problems(out, body_shape(base).size)
     rows = {name: ROW_DEFAULTS | summary["row"] for name, summary in summaries.items()}
     found = {name: (Conditions.of_row(s["row"]), np.array(s["final"]["s"])) for name, s in summaries.items()}
@@ -304,6 +302,15 @@ def run_atlas(
     except BaseException as exc:  # Ctrl-C, SIGTERM, an error: one line naming what is finished
         _stopped(exc, sum(c.name in rows for c in grid), len(grid), out)
     return table
+
+
+def _prepare(out: Path, record: dict[str, Any], comm) -> None:
+    """The atlas folder `out` made, its abandoned problem folders removed and its `record` written."""
+    if comm.rank == 0:
+        (out / PROBLEMS).mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(out / PROBLEMS)
+        write_json(record, out / RECORD)
+    comm.barrier()
 
 
 def _write_results(out: Path, table: dict[str, Any], rank: int) -> None:

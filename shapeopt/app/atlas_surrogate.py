@@ -27,6 +27,8 @@ import surrogates
 from shapeopt.app.surrogate_route import SurrogateRoute, load_surrogate
 from shapeopt.data.verified import VERIFIED_INDEX
 from shapeopt.design.newton import NEWTON_SETTINGS
+from shapeopt.errors import CaseError
+from surrogates.datafile import DatasetError, verify
 
 SURROGATE = "surrogate.pt"  # the working copy in the atlas folder (refit there)
 DATASET = "dataset.h5"  # with `refit`: the copy of the surrogate's dataset that verified samples grow
@@ -50,7 +52,7 @@ def setup_cost(model: surrogates.Surrogate) -> dict[str, Any]:
     verified optimizer samples excluded), their summed seconds (one process each; `workers` ran them side
     by side), the training's seconds and the FEM solves it made (`pg-fresh`'s solves of fresh designs;
     the residuals and Jacobian products of `dp`, `pg` and `hig` are in its seconds); the dataset's counts
-    are None if it (`meta["dataset"]`) is not here."""
+    are None if it (`meta["dataset"]`) is not here; `CaseError` if it is damaged (`verify`)."""
     dataset = Path(model.meta.get("dataset") or "")
     metrics = model.meta.get("metrics")
     metrics = metrics if isinstance(metrics, dict) else {}
@@ -60,6 +62,10 @@ def setup_cost(model: surrogates.Surrogate) -> dict[str, Any]:
     }
     if not dataset.is_file():
         return {"dataset": str(dataset), "dataset_solves": None, "dataset_seconds": None} | training
+    try:
+        verify(dataset)  # every row's checksum and the header's, as every read of a dataset
+    except DatasetError as exc:
+        raise CaseError(f"--compare-newton: {exc}") from None
     with h5py.File(dataset, "r") as f:
         n = f["committed"].shape[0]
         own = f["index"][:n] < VERIFIED_INDEX

@@ -15,6 +15,7 @@ from shapeopt.cases import Case
 from shapeopt.data.physics_pool import open_physics
 from shapeopt.data.settings import PhysicsSettings
 from shapeopt.data.training import read_dataset_for
+from shapeopt.errors import InterruptedWorkError
 from shapeopt.files import read_json, write_json
 from shapeopt.viz.plots import plot_learning_curves
 from surrogates.settings import METHODS, PHYSICS_METHODS, TrainSettings, settings_for
@@ -113,6 +114,11 @@ def _train_one(entry, settings, data, data_path, case, out, physics, log) -> dic
         ),
     }
     write_json(row, out / f"{entry}.json")
+    if result.metrics["interrupted"]:  # the training loop caught Ctrl-C or SIGTERM: the methods after stop
+        raise InterruptedWorkError(
+            f"interrupted in {entry} after {result.metrics['epochs']} epochs; its best network so far is "
+            f"saved in {out / f'{entry}.pt'}"
+        )
     return row
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shapeopt.errors import CaseError
+from shapeopt.errors import CaseError, InterruptedWorkError
 from surrogates import Surrogate
 from surrogates.datafile import DatasetError, SampleFile, check_appendable, read_dataset
 from surrogates.settings import TrainSettings
@@ -54,7 +54,8 @@ def refit_surrogate(
 ) -> dict:
     """Fine-tune `model` (the surrogate in hand, as stored at `model_path`) on its (grown) dataset from its
     current weights, `model` itself unchanged; the tuned surrogate replaces the file. Returns its test
-    metrics."""
+    metrics. Ctrl-C or SIGTERM during the fine-tune (which the training loop catches to keep its best
+    network) ends it: the best network so far replaces the file and `InterruptedWorkError` is raised."""
     data = read_dataset(data_path)
     settings = TrainSettings(
         **(
@@ -64,4 +65,9 @@ def refit_surrogate(
     )
     result = train(data, settings, model.meta | {"dataset_rows": len(data)}, initial=model)
     result.surrogate.save(model_path)
+    if result.metrics["interrupted"]:
+        raise InterruptedWorkError(
+            f"interrupted in the surrogate's refit after {result.metrics['epochs']} epochs; the best "
+            f"network so far is saved in {model_path}"
+        )
     return result.metrics

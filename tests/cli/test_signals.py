@@ -9,13 +9,19 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 import surrogates
+from shapeopt.cli.signals import sigterm_as_interrupt
+from shapeopt.data.verified import refit_surrogate
+from shapeopt.errors import InterruptedWorkError
 from surrogates.datafile import read_dataset
+from surrogates.settings import TrainSettings
+from surrogates.train import train
 from tests.helpers import (
     CASES,
     MPIRUN,
@@ -186,3 +192,22 @@ def test_physics_workers_end_with_their_parent():
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
     assert_ended(workers, within=5)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_during_a_refit_ends_it_keeping_the_best_network(tmp_path, sig):
+    """The training loop catches Ctrl-C (and SIGTERM as Ctrl-C) to keep its best network; a refit (of
+    `optimize --refit` and the atlas's) then ends the work in one interruption instead of going on."""
+    data, path = tmp_path / "data.h5", tmp_path / "model.pt"
+    write_synthetic_dataset(data)
+    settings = TrainSettings(method="supervised", epochs=2, device="cpu", width=16, depth=1)
+    train(read_dataset(data), settings, {"dataset": str(data)}).surrogate.save(path)
+    model = surrogates.load(path)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), sig))
+    with sigterm_as_interrupt() as stop:
+        timer.start()
+        with pytest.raises(InterruptedWorkError, match="interrupted in the surrogate's refit after"):
+            refit_surrogate(model, path, data, epochs=10**6, budget_seconds=60)
+    timer.join()
+    assert stop.terminated == (sig == signal.SIGTERM)
+    assert surrogates.load(path).meta["metrics"]["interrupted"]
