@@ -54,6 +54,7 @@ from shapeopt.fem.problem import DragProblem
 from shapeopt.files import read_json, staged_folder, write_json, written_whole
 from shapeopt.geometry.outlines import read_outline
 from shapeopt.viz.plots import plot_against_re, plot_outlines_by_re
+from surrogates.writer_lock import WriterLock
 
 RECORD = "atlas-case.json"
 PROBLEMS = "problems"
@@ -135,7 +136,7 @@ def check_atlas_folder(
     if out.exists() and not out.is_dir():
         raise CaseError(f"{out} is not a folder; an atlas is written there: remove it or give another --out")
     if not (out / RECORD).is_file():
-        if out.is_dir() and any(out.iterdir()):
+        if out.is_dir() and any(path.name != f"{LOCK}.lock" for path in out.iterdir()):
             raise CaseError(
                 f"--out {out} is a folder of other files, not an atlas; give a new folder or an earlier "
                 "atlas's"
@@ -261,17 +262,26 @@ def run_atlas(
     `atlas_table`)."""
     out = Path(out)
     check_atlas_folder(out, base, grid, cold, surrogate)
-    route, setup = None, None
-    if surrogate is None:
-        _prepare(out, atlas_record(base, cold), comm)
-    else:
-        route = surrogate.open()
-        setup = setup_cost(route.model)  # the user's surrogate: a working copy's metrics are its refit's
-        with DragProblem(case_for(base, grid[0]), comm) as problem:
-            route.check(problem, [c.re for c in grid])
-            _prepare(out, atlas_record(base, cold, surrogate), comm)
-            route = working_copies(route, out, comm)
-            route.check(problem, [c.re for c in grid])  # the copies an earlier run left: before any work
+    route, setup, lock = None, None, None
+    try:
+        if surrogate is None:
+            lock = _prepare(out, atlas_record(base, cold), comm)
+        else:
+            route = surrogate.open()
+            setup = setup_cost(route.model)  # the user's surrogate: a working copy's metrics are its refit's
+            with DragProblem(case_for(base, grid[0]), comm) as problem:
+                route.check(problem, [c.re for c in grid])
+                lock = _prepare(out, atlas_record(base, cold, surrogate), comm)
+                route = working_copies(route, out, comm)
+                route.check(problem, [c.re for c in grid])  # the copies an earlier run left: before any work
+        return _solve_grid(base, grid, out, cold, progress, comm, route, setup)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _solve_grid(base, grid, out, cold, progress, comm, route, setup) -> dict[str, Any]:
+    """`run_atlas` in the atlas folder `out` prepared and locked: every problem not finished solved."""
     summaries = finished_problems(out, body_shape(base).size)
     rows = {name: ROW_DEFAULTS | summary["row"] for name, summary in summaries.items()}
     found = {name: (Conditions.of_row(s["row"]), np.array(s["final"]["s"])) for name, s in summaries.items()}
@@ -304,13 +314,28 @@ def run_atlas(
     return table
 
 
-def _prepare(out: Path, record: dict[str, Any], comm) -> None:
-    """The atlas folder `out` made, its abandoned problem folders removed and its `record` written."""
+LOCK = ".atlas"  # the atlas folder's writer lock is LOCK.lock inside it (`WriterLock`)
+
+
+def _prepare(out: Path, record: dict[str, Any], comm) -> WriterLock | None:
+    """The atlas folder `out` made and locked for this run (one atlas at a time: another's live run is
+    refused in one `CaseError` line), its abandoned problem folders removed and its `record` written.
+    Returns the lock (rank 0; None on the others)."""
+    lock, refused = None, None
     if comm.rank == 0:
         (out / PROBLEMS).mkdir(parents=True, exist_ok=True)
+        try:
+            lock = WriterLock(out / LOCK)
+        except ValueError as exc:  # FileLockedError, LockFileError
+            refused = str(exc).replace(str(out / LOCK), f"the atlas {out}", 1)
+    refused = comm.bcast(refused, root=0)
+    if refused is not None:
+        raise CaseError(refused)
+    if comm.rank == 0:
         _remove_abandoned(out / PROBLEMS)
         write_json(record, out / RECORD)
     comm.barrier()
+    return lock
 
 
 def _write_results(out: Path, table: dict[str, Any], rank: int) -> None:
@@ -389,7 +414,9 @@ def solve_problem(
             result, refit_seconds = optimize_newton(J, s0), 0.0
         else:
             known = known_optima(problem.space, conditions, found)
-            result, refit_seconds = route.optimize(J, ATLAS_SEARCH, known, report_initial=False)
+            result, refit_seconds = route.optimize(
+                J, ATLAS_SEARCH, known, report_initial=False, key=conditions.name
+            )
             source = "surrogate"
         reference_seconds = 0.0
         if source == "circle":

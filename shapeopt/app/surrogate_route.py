@@ -96,12 +96,13 @@ class SurrogateRoute:
         known: np.ndarray | None = None,
         report_initial: bool = True,
         progress: Callable[[TrustStep], None] | None = None,
+        key: str | None = None,
     ) -> tuple[OptimizationResult, float]:
         """The surrogate's search among `known` designs (k, m) and Sobol ones, then the FEM-verified trust
         region (`optimize_surrogate`, with `settings`, `report_initial` and `progress`); with a refit, the
-        verified samples grow the dataset and the surrogate is fine-tuned (the result's `refit`: dataset,
-        samples appended, test metrics, on rank 0 which ran it). Returns the result and the refit's
-        seconds."""
+        verified samples grow the dataset (once per `key`, an atlas problem's name: `append_verified`) and
+        the surrogate is fine-tuned (the result's `refit`: dataset, samples appended, test metrics, on
+        rank 0 which ran it). Returns the result and the refit's seconds."""
         rows: list[dict] = []
         verified = (lambda e, w: rows.append(sample_row(e, w))) if self.dataset is not None else None
         result = optimize_surrogate(
@@ -113,9 +114,9 @@ class SurrogateRoute:
         comm = J.problem.flow_mesh.mesh.comm
         refit = {}
         if comm.rank == 0:
-            append_verified(self.dataset, rows, _identity(J.problem))
+            appended = append_verified(self.dataset, rows, _identity(J.problem), key)
             metrics = refit_surrogate(self.model, self.path, self.dataset, budget_seconds=self.refit_seconds)
-            refit = {"dataset": str(self.dataset), "appended": len(rows), "metrics": metrics}
+            refit = {"dataset": str(self.dataset), "appended": appended, "metrics": metrics}
         comm.barrier()
         self.model = load_surrogate(self.path)
         return replace(result, refit=refit), time.perf_counter() - start

@@ -6,6 +6,7 @@ adjoint gradients like the dataset's own, stored under indices from `VERIFIED_IN
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from shapeopt.errors import CaseError, InterruptedWorkError
@@ -32,17 +33,40 @@ def check_verified_target(data_path: Path, identity: dict) -> None:
         raise CaseError(f"--refit: {exc}") from None
 
 
-def append_verified(data_path: Path, rows: list[dict], identity: dict) -> int:
+def append_verified(data_path: Path, rows: list[dict], identity: dict, key: str | None = None) -> int:
     """Append FEM-verified samples (rows as `compute_sample` makes them) to a dataset whose samples were
-    made under the same settings (`identity`, `MAY_DIFFER` aside); returns the count."""
+    made under the same settings (`identity`, `MAY_DIFFER` aside); returns the count appended. With `key`
+    (an atlas problem's name) the rows take indices of their own block (`verified_block`) and are appended
+    once: a dataset that holds a row of that block already (a rerun after kill -9 between the append and
+    the problem's folder) gets none."""
     writer = SampleFile.open_existing(data_path, identity, ignore=MAY_DIFFER)
     try:
-        first = VERIFIED_INDEX + sum(i >= VERIFIED_INDEX for i in writer.done())
+        done = writer.done()
+        if key is None:
+            first = VERIFIED_INDEX + sum(VERIFIED_INDEX <= i < KEYED_INDEX for i in done)
+        else:
+            first = verified_block(key)
+            if any(first <= i < first + BLOCK for i in done):
+                return 0
+            if len(rows) > BLOCK:
+                raise ValueError(f"{len(rows)} verified samples keyed {key!r}: a block holds {BLOCK}")
         for k, row in enumerate(rows):
             writer.append(row | {"index": first + k})
     finally:
         writer.close()
     return len(rows)
+
+
+# Keyed verified samples (an atlas problem's) take a block of `BLOCK` indices from `KEYED_INDEX` on, chosen
+# by the key's hash: far above the sequential ones of `optimize --refit`, within int64.
+KEYED_INDEX = 1 << 40
+BLOCK = 1 << 12
+
+
+def verified_block(key: str) -> int:
+    """The first dataset index of the block of verified samples keyed `key` (`append_verified`)."""
+    digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:5], "big")  # 40 bits
+    return KEYED_INDEX + digest * BLOCK
 
 
 def refit_surrogate(

@@ -9,6 +9,7 @@ import errno
 import io
 import json
 import math
+import os
 import shutil
 import signal
 from pathlib import Path
@@ -19,14 +20,23 @@ import pytest
 from matplotlib.figure import Figure
 
 from shapeopt.app.atlas import COLUMNS as ATLAS_COLUMNS
-from shapeopt.app.atlas import atlas_record, check_atlas_folder
+from shapeopt.app.atlas import LOCK, atlas_record, check_atlas_folder
 from shapeopt.app.atlas_starts import Conditions, dilated, warm_start
 from shapeopt.cases import load_case
 from shapeopt.cli import main
+from shapeopt.data.verified import append_verified
 from shapeopt.errors import CaseError
 from shapeopt.fem.problem import DragProblem
 from shapeopt.geometry.shapes import RadialShape
-from tests.helpers import CASES, shapeopt_command, started_interruptible, wait_for_line
+from surrogates.datafile import read_dataset, read_identity
+from surrogates.writer_lock import WriterLock
+from tests.helpers import (
+    CASES,
+    shapeopt_command,
+    started_interruptible,
+    wait_for_line,
+    write_synthetic_dataset,
+)
 
 CASE = str(CASES / "cylinder-re5.toml")
 GRID = ("--re", "2,5", "--area-ratio", "1,1.1")
@@ -424,3 +434,29 @@ def test_a_full_disk_or_a_damaged_outline_while_the_pictures_are_written_is_one_
     assert main(atlas_args(out, "--re", "5")) == 2
     err = capsys.readouterr().err
     assert err.count("shapeopt: error:") == 1 and "outline.csv: not an outline of x, y" in err, err
+
+
+def test_an_atlas_folder_has_one_writer_and_verified_samples_are_appended_once(tmp_path, capsys):
+    """A second atlas on a folder that a live one writes is refused in one line (exit 2), naming it; an
+    atlas problem's verified samples are appended to the dataset once, however often it is solved (a
+    rerun after kill -9 between the append and the problem's folder)."""
+    out = tmp_path / "atlas"
+    finished_atlas(out, 16)
+    lock = WriterLock(out / LOCK)  # as another atlas's run holds it
+    assert main(atlas_args(out, "--re", "5")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"the atlas {out} is being written by pid {os.getpid()}" in err, err
+    lock.release()
+    assert main(atlas_args(out, "--re", "5")) == 0
+
+    data = tmp_path / "data.h5"
+    write_synthetic_dataset(data)
+    m, n_state = read_dataset(data).s.shape[1], read_dataset(data).state.shape[1]
+    row = {"re": 5.0, "cd": 1.0, "cl": 0.0, "seconds": 1.0, "quality": 1.0, "status": 0}
+    row |= {"s": np.zeros(m), "dcd": np.ones(m), "dcl": np.zeros(m), "state": np.ones(n_state)}
+    before = len(read_dataset(data))
+    identity = read_identity(data)
+    assert append_verified(data, [row, row], identity, key="re5-area1-thick0") == 2
+    assert append_verified(data, [row, row, row], identity, key="re5-area1-thick0") == 0
+    assert append_verified(data, [row], identity, key="re2-area1-thick0") == 1
+    assert len(read_dataset(data)) == before + 3
