@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -134,10 +135,7 @@ def atlas_command(args: argparse.Namespace) -> int:
         if newton_process is not None:
             newton_process.join()
             if newton_process.exitcode != 0:
-                raise ShapeoptError(
-                    f"the Newton route's process ended with exit code {newton_process.exitcode}; "
-                    "the same command completes it"
-                )
+                raise child_failure(newton_process.exitcode)
     finally:
         if newton_process is not None and newton_process.is_alive():
             newton_process.terminate()
@@ -159,6 +157,26 @@ def atlas_command(args: argparse.Namespace) -> int:
         converged = converged and newton["totals"]["converged"] == newton["totals"]["problems"]
     print_result(args, result, text, comm.rank)
     return 0 if converged else 6
+
+
+def child_failure(exitcode: int) -> ShapeoptError:
+    """The error of a Newton-route process that ended with `exitcode` (negative: killed by that signal),
+    with an exit code of the README's table: its own where it is one of them (it said why in its line),
+    130 or 143 for Ctrl-C or SIGTERM, else 6 (its atlas stopped before its problems' convergence tests)."""
+    if exitcode < 0:
+        name = (
+            signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else f"signal {-exitcode}"
+        )
+        error = ShapeoptError(
+            f"the Newton route's process was killed ({name}); the same command completes it"
+        )
+        error.exit_code = {signal.SIGINT: 130, signal.SIGTERM: 143}.get(-exitcode, 6)
+        return error
+    error = ShapeoptError(
+        f"the Newton route's process ended with exit code {exitcode}; the same command completes it"
+    )
+    error.exit_code = exitcode if exitcode in (2, 3, 4, 5, 6, 130, 143) else 6
+    return error
 
 
 def _start_newton_route(base, grid, out):

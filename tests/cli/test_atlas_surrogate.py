@@ -12,10 +12,12 @@ import pytest
 
 import surrogates
 from shapeopt.app.atlas_compare import break_even, cumulative
-from shapeopt.app.atlas_surrogate import file_sha256
+from shapeopt.app.atlas_surrogate import file_sha256, setup_cost
 from shapeopt.cli import main
+from shapeopt.cli.atlas_command import child_failure
+from shapeopt.errors import CaseError
 from tests.cli.test_atlas import atlas_args, run_in_process
-from tests.helpers import RANGE_CASE
+from tests.helpers import RANGE_CASE, write_synthetic_dataset
 
 GRID = ("--re", "2,5", "--area-ratio", "1")
 
@@ -137,3 +139,35 @@ def test_two_workers_run_the_newton_route_beside_the_surrogate_route(routes, tmp
         rel=1e-9,
     )
     assert "Traceback" not in both.stderr
+
+
+@pytest.mark.parametrize(
+    ("exitcode", "code", "words"),
+    [
+        (-9, 6, "killed (SIGKILL)"),
+        (-15, 143, "killed (SIGTERM)"),
+        (-2, 130, "killed (SIGINT)"),
+        (3, 3, "code 3"),
+        (1, 6, "code 1"),
+    ],
+)
+def test_a_newton_route_process_that_ends_badly_gives_an_exit_code_of_the_table(exitcode, code, words):
+    """`--workers 2`: the Newton route's process killed (kill -9 gives -9, not in the README's table) or
+    ending with an error: the command's exit code is one of the table's, its line says what happened."""
+    error = child_failure(exitcode)
+    assert error.exit_code == code and words in str(error) and "the same command completes it" in str(error)
+
+
+def test_the_cost_of_a_surrogate_is_read_from_a_dataset_whose_checksums_hold(tmp_path):
+    """`--compare-newton` counts the dataset's solves and seconds: a value changed without its row's
+    checksum is refused in one line, as every read of a dataset refuses it."""
+    data = tmp_path / "data.h5"
+    write_synthetic_dataset(data)
+    model = SimpleNamespace(meta={"dataset": str(data)})
+    assert setup_cost(model)["dataset_solves"] == 24
+    with h5py.File(data, "r+") as f:
+        f["seconds"][3] = 1e6
+    with pytest.raises(
+        CaseError, match=r"--compare-newton: .* is damaged: 1 of 24 samples fail their checksum"
+    ):
+        setup_cost(model)
