@@ -91,6 +91,7 @@ class AtlasProgress:
     row: dict[str, Any]
     skipped: bool
     folder: Path
+    objective: str = "C_D"  # what the row's `cd` holds: the case's objective (`Objective.describe`)
 
 
 def grid_problems(base: Case, grid: list[Conditions]) -> list[str]:
@@ -306,7 +307,8 @@ def _solve_grid(base, grid, out, cold, progress, comm, route, setup) -> dict[str
                 found[conditions.name] = (conditions, np.array(summary["final"]["s"]))
                 _write_results(out, atlas_table(base, cold, _in_order(grid, rows), setup), comm.rank)
             if progress is not None:
-                progress(AtlasProgress(index, len(grid), rows[conditions.name], skipped, folder))
+                row = rows[conditions.name]
+                progress(AtlasProgress(index, len(grid), row, skipped, folder, base.objective.describe()))
         table = atlas_table(base, cold, _in_order(grid, rows), setup)
         _write_results(out, table, comm.rank)
     except BaseException as exc:  # Ctrl-C, SIGTERM, an error: one line naming what is finished
@@ -481,7 +483,8 @@ def problem_row(
 def atlas_table(
     base: Case, cold: bool, rows: list[dict[str, Any]], setup: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """What atlas.json holds: the case's name and level, the start, the route ("newton", or "surrogate"
+    """What atlas.json holds: the case's name and level, the start, the objective that the columns `cd`
+    and `cd_circle` hold (`Objective.describe`, "C_D" for the drag), the route ("newton", or "surrogate"
     with the surrogate's `setup` cost, `setup_cost`), the columns, the rows and their totals (problems,
     converged, FEM solves, reference solves, seconds, refit seconds, the largest KKT residual)."""
     totals = {
@@ -499,6 +502,7 @@ def atlas_table(
         "level": base.level,
         "start": _start(cold),
         "route": "newton" if setup is None else "surrogate",
+        "objective": base.objective.describe(),  # what each row's `cd` and `cd_circle` hold
         "setup": setup,
         "columns": list(COLUMNS),
         "rows": rows,
@@ -546,7 +550,10 @@ def write_pictures(out: Path, table: dict[str, Any]) -> list[Path]:
     return [
         plot_against_re(
             rows,
-            [("cd", "C_D of the optimum", 1.0), ("change", "change from the circle (%)", 100.0)],
+            [
+                ("cd", f"{table.get('objective', 'C_D')} of the optimum", 1.0),
+                ("change", "change from the circle (%)", 100.0),
+            ],
             out / "cd.png",
             title,
         ),

@@ -213,10 +213,10 @@ def _progress_text(p) -> str:
         f"min thickness {row['min_thickness']:g}"
     )
     if p.skipped:
-        return f"{where}: skipped, finished before in {p.folder} (C_D {row['cd']:.6f})"
+        return f"{where}: skipped, finished before in {p.folder} ({p.objective} {row['cd']:.6f})"
     reference = f" (+{row['reference_solves']} reference)" if row["reference_solves"] else ""
     return (
-        f"{where}: C_D {row['cd']:.6f} ({row['change']:+.1%} from the circle), "
+        f"{where}: {p.objective} {row['cd']:.6f} ({row['change']:+.1%} from the circle), "
         f"length/height {row['length_height']:.2f}, {row['fem_solves']} FEM solves{reference}, "
         f"{row['seconds']:.1f} s, KKT {row['kkt']:.1e}, from {row['warm_start']}"
         + ("" if row["converged"] else ", NOT converged")
@@ -226,10 +226,13 @@ def _progress_text(p) -> str:
 def _atlas_text(table: dict, out) -> str:
     """The table as text, its totals and the files written."""
     t = table["totals"]
+    objective = table.get("objective", "C_D")  # atlas.json written before it named the objective: C_D
     lines = [
         f"atlas of {table['case']} (level {table['level']}, {table['start']} start): {t['problems']} "
-        f"problems, {t['converged']} converged",
-        f"  {'Re':>6} {'area':>5} {'thick':>5} {'C_D':>10} {'circle':>10} {'change':>7} {'L/H':>5} "
+        f"problems, {t['converged']} converged"
+        + ("" if objective == "C_D" else f"; J = {objective} minimised (its column J)"),
+        f"  {'Re':>6} {'area':>5} {'thick':>5} {'C_D' if objective == 'C_D' else 'J':>10} {'circle':>10} "
+        f"{'change':>7} {'L/H':>5} "
         f"{'front':>5} {'rear':>5} {'KKT':>8} {'FEM':>4} {'ref':>3} {'s':>6}  start",
     ]
     for r in table["rows"]:

@@ -348,10 +348,10 @@ def test_equidistant_neighbours_give_one_start_whatever_order_they_were_found_in
     assert sources == {"re4+re2"}
 
 
-def finished_atlas(out: Path, size: int) -> Path:
-    """An atlas folder of the coarse CASE, warm, with one finished problem (Re 5, area ratio 1) made by
+def finished_atlas(out: Path, size: int, case: str = CASE) -> Path:
+    """An atlas folder of the coarse `case`, warm, with one finished problem (Re 5, area ratio 1) made by
     hand; returns its summary.json."""
-    base = load_case(CASE).with_overrides(level="coarse")
+    base = load_case(case).with_overrides(level="coarse")
     folder = out / "problems" / Conditions(5.0, 1.0, 0.0).name
     folder.mkdir(parents=True)
     (out / "atlas-case.json").write_text(json.dumps(atlas_record(base, cold=False)))
@@ -460,3 +460,17 @@ def test_an_atlas_folder_has_one_writer_and_verified_samples_are_appended_once(t
     assert append_verified(data, [row, row, row], identity, key="re5-area1-thick0") == 0
     assert append_verified(data, [row], identity, key="re2-area1-thick0") == 1
     assert len(read_dataset(data)) == before + 3
+
+
+def test_an_atlas_of_another_objective_names_it_in_its_table_progress_and_text(tmp_path, capsys):
+    """`[objective] lift_weight`: what the column `cd` holds is named in atlas.json, the progress lines
+    and the text, not called C_D."""
+    case = tmp_path / "lift.toml"
+    case.write_text(Path(CASE).read_text() + "\n[objective]\nlift_weight = 0.5\n")
+    out = tmp_path / "atlas"
+    finished_atlas(out, 16, str(case))
+    assert main(atlas_args(out, "--re", "5", case=str(case))) == 0
+    captured = capsys.readouterr()
+    assert json.loads((out / "atlas.json").read_text())["objective"] == "C_D + 0.5 C_L"
+    assert "(C_D + 0.5 C_L 1.000000)" in captured.err and "C_D 1.0" not in captured.err, captured.err
+    assert "J = C_D + 0.5 C_L minimised" in captured.out, captured.out
