@@ -48,7 +48,7 @@ from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import optimize_newton
 from shapeopt.design.results import OptimizationResult
 from shapeopt.designs import body_shape
-from shapeopt.errors import CaseError, InterruptedWorkError, ShapeoptError, interrupt_behind
+from shapeopt.errors import CaseError, InterruptedWorkError, ShapeError, ShapeoptError, interrupt_behind
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem
 from shapeopt.files import read_json, staged_folder, write_json, written_whole
@@ -408,7 +408,7 @@ def solve_problem(
     case = case_for(base, conditions)
     with DragProblem(case, comm) as problem:
         J = ReducedFunctional(problem)
-        s0, source = warm_start(problem.space, conditions, found)
+        s0, source = warm_start(problem.space, conditions, found, takes=lambda s: _mesh_takes(problem, s))
         origin = regex.split(r"[*+]", source)[-1 if "*" in source else 0]  # the nearest optimum
         if states and origin in states:
             problem.start_from(states[origin])
@@ -443,6 +443,15 @@ def solve_problem(
                 write_optimum_outline(J, result.final, work / "outline.csv")
             write_json(summary, work / "summary.json", comm.rank)  # last: the mark of a finished problem
     return summary, result.final_state
+
+
+def _mesh_takes(problem: DragProblem, s: np.ndarray) -> bool:
+    """Whether the problem's mesh map takes the design `s` (its cells' quality; the mesh is left there)."""
+    try:
+        problem.move_to(s)
+    except ShapeError:
+        return False
+    return True
 
 
 def problem_row(

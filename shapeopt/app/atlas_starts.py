@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,7 +82,10 @@ def case_for(base: Case, conditions: Conditions) -> Case:
 
 
 def warm_start(
-    space: DesignSpace, conditions: Conditions, found: dict[str, tuple[Conditions, np.ndarray]]
+    space: DesignSpace,
+    conditions: Conditions,
+    found: dict[str, tuple[Conditions, np.ndarray]],
+    takes: Callable[[np.ndarray], bool] | None = None,
 ) -> tuple[np.ndarray, str]:
     """The start (m,) of a problem with design space `space`, and where it comes from. The optima in
     `found` (name → conditions, s (m,)) are dilated to the problem's area (`dilated`) and projected onto
@@ -91,21 +94,24 @@ def warm_start(
     until it is ("0.5*NAME", at most `SHRINK_STEPS` halvings: a thickness constraint that the optimum
     breaks); else the circle (zeros, "circle"). Where the nearest has the problem's area ratio and
     thickness and another optimum on that line is known, the two are extrapolated in ln Re instead
-    ("NAME+OTHER", `extrapolated_in_re`)."""
+    ("NAME+OTHER", `extrapolated_in_re`). With `takes` (whether the mesh takes a design: the mesh map's
+    cell quality, which the design space does not know) a start the mesh does not take is passed over for
+    the next."""
     if not found:
         return np.zeros(space.size), "circle"
+    takes = takes or (lambda s: True)
     space = _relaxed(space)
     names, starts, projected, admissible = _projected_optima(space, conditions, found)
     along_re = extrapolated_in_re(space, conditions, found, names[0])
-    if along_re is not None:
+    if along_re is not None and takes(along_re[0]):
         return along_re
     for name, s, ok in zip(names, projected, admissible, strict=True):
-        if ok:
+        if ok and takes(s):
             return s, name
     factors = 0.5 ** np.arange(1, SHRINK_STEPS + 1)
     shrunk, admissible = space.project(factors[:, None] * starts[0])
     for factor, s, ok in zip(factors, shrunk, admissible, strict=True):
-        if ok:
+        if ok and takes(s):
             return s, f"{factor:g}*{names[0]}"
     return np.zeros(space.size), "circle"
 

@@ -474,3 +474,22 @@ def test_an_atlas_of_another_objective_names_it_in_its_table_progress_and_text(t
     assert json.loads((out / "atlas.json").read_text())["objective"] == "C_D + 0.5 C_L"
     assert "(C_D + 0.5 C_L 1.000000)" in captured.err and "C_D 1.0" not in captured.err, captured.err
     assert "J = C_D + 0.5 C_L minimised" in captured.out, captured.out
+
+
+def test_a_start_the_mesh_does_not_take_gives_way_to_the_next(space5):
+    """The design space admits a start that the mesh map's cells refuse (their quality): the next start
+    is taken, then the nearest halved, then the circle; a rerun finds the same."""
+    designs = 0.02 * np.random.default_rng(3).standard_normal((2, space5.size))
+    projected, ok = space5.project(designs)
+    assert ok.all()
+    found = {
+        "re2": (Conditions(2.0, 1.1, 0.0), projected[0]),
+        "re8": (Conditions(8.0, 1.1, 0.0), projected[1]),
+    }
+    target = Conditions(4.0, 1.0, 0.0)
+    nearest, _ = warm_start(space5, target, found)
+    refused = [nearest]
+    start, source = warm_start(space5, target, found, takes=lambda s: not np.allclose(s, refused[0]))
+    assert source == "re8"
+    start, source = warm_start(space5, target, found, takes=lambda s: not np.any(s))
+    assert source == "circle" and not np.any(start)
