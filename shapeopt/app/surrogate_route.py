@@ -23,11 +23,13 @@ from shapeopt.design.trust_region import TrustRegionSettings
 from shapeopt.designs import parameter_spec, sample_identity
 from shapeopt.errors import CaseError
 from shapeopt.fem.problem import DragProblem
+from shapeopt.files import check_input_file
 from surrogates.datafile import DatasetError, read_dataset
 
 
 def load_surrogate(path: Path) -> surrogates.Surrogate:
     """The surrogate at `path`, or `CaseError` in one line naming it."""
+    check_input_file(Path(path), "surrogate file")
     try:
         return surrogates.load(path)
     except (FileNotFoundError, IsADirectoryError):
