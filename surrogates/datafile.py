@@ -80,7 +80,10 @@ class SampleFile:
             else:
                 self._create(m, n_state, attrs | {"identity": identity, "format": FORMAT}, weights)
                 self.file = self._open_for_append()
+            self.lock.lock_file_itself(self.path)  # the file made or replaced under the lock
         except BaseException:
+            if getattr(self, "file", None) is not None:
+                self.file.close()
             self.lock.release()
             raise
 

@@ -6,6 +6,7 @@ quickly (never a hang), and left as it was. No FEM: synthetic datasets (`write_s
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -66,6 +67,42 @@ def test_a_symlink_and_its_target_share_one_writer_lock(dataset, holder_uses_lin
         assert dataset.read_bytes() == before
     finally:
         stop(proc)
+
+
+@pytest.mark.parametrize("holder_uses_link", [False, True])
+def test_a_hard_link_and_its_file_share_one_writer_lock(dataset, holder_uses_link):
+    link = dataset.with_name("hard.h5")
+    os.link(dataset, link)
+    proc = hold_dataset_writer(link if holder_uses_link else dataset)
+    try:
+        before = dataset.read_bytes()
+        with pytest.raises(DatasetError, match="being written by another process under another name"):
+            SampleFile.open_existing(dataset if holder_uses_link else link)
+        assert dataset.read_bytes() == before and os.path.samefile(dataset, link)
+    finally:
+        stop(proc)
+    SampleFile.open_existing(link).close()  # the writer gone, its lock goes with it
+
+
+def test_a_new_dataset_is_locked_under_every_name_it_gets_while_written(tmp_path):
+    write_synthetic_dataset(tmp_path / "samples.h5")
+    first = SampleFile.open_existing(tmp_path / "samples.h5")
+    os.link(tmp_path / "samples.h5", tmp_path / "hard.h5")  # a name made while the file is written
+    try:
+        with pytest.raises(DatasetError, match="under another name"):
+            SampleFile.open_existing(tmp_path / "hard.h5")
+    finally:
+        first.close()
+
+
+def test_a_lock_file_name_that_holds_other_data_is_refused_and_kept(dataset):
+    lock = dataset.with_name(dataset.name + ".lock")
+    lock.write_bytes(b"a surrogate saved under the lock's name")
+    with pytest.raises(DatasetError, match=r"samples.h5.lock holds other data, not a lock"):
+        SampleFile.open_existing(dataset)
+    assert lock.read_bytes() == b"a surrogate saved under the lock's name"
+    lock.write_text('{"host": "h", "pid": 1, "since": "then"}')  # a dead writer's lock is taken over
+    SampleFile.open_existing(dataset).close()
 
 
 def test_resuming_through_a_symlink_writes_the_target_and_keeps_the_link(dataset):
