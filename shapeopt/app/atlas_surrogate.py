@@ -24,9 +24,10 @@ import h5py
 import numpy as np
 
 import surrogates
-from shapeopt.app.surrogate_route import SurrogateRoute, load_surrogate
+from shapeopt.app.surrogate_route import SurrogateRoute, load_surrogate, surrogate_dataset, trained_on
 from shapeopt.data.verified import VERIFIED_INDEX
 from shapeopt.design.newton import NEWTON_SETTINGS
+from shapeopt.errors import CaseError
 
 SURROGATE = "surrogate.pt"  # the working copy in the atlas folder (refit there)
 DATASET = "dataset.h5"  # with `refit`: the copy of the surrogate's dataset that verified samples grow
@@ -51,15 +52,20 @@ def setup_cost(model: surrogates.Surrogate) -> dict[str, Any]:
     by side), the training's seconds and the FEM solves it made (`pg-fresh`'s solves of fresh designs;
     the residuals and Jacobian products of `dp`, `pg` and `hig` are in its seconds); the dataset's counts
     are None if it (`meta["dataset"]`) is not here."""
-    dataset = Path(model.meta.get("dataset") or "")
     metrics = model.meta.get("metrics")
     metrics = metrics if isinstance(metrics, dict) else {}
     training = {
         "training_seconds": float(metrics.get("train_seconds", 0.0)),
         "training_solves": int((metrics.get("physics_calls") or {}).get("solution_from", 0)),
     }
-    if not dataset.is_file():
-        return {"dataset": str(dataset), "dataset_solves": None, "dataset_seconds": None} | training
+    try:
+        dataset = surrogate_dataset(model)
+    except CaseError:
+        return {
+            "dataset": str(trained_on(model) or ""),
+            "dataset_solves": None,
+            "dataset_seconds": None,
+        } | training
     with h5py.File(dataset, "r") as f:
         n = f["committed"].shape[0]
         own = f["index"][:n] < VERIFIED_INDEX

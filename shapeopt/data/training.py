@@ -75,7 +75,7 @@ def train_for_case(
     dp/pg/hig run the FEM physics in `workers` processes (each builds the case's problem).
     """
     data = read_dataset_for(case, data_path)
-    meta = {"case": case.name, "dataset": str(data_path), "dataset_rows": len(data)}
+    meta = {"case": case.name, "dataset": str(Path(data_path).absolute()), "dataset_rows": len(data)}
     try:
         if settings.method in PHYSICS_METHODS:
             from shapeopt.data.physics_pool import open_physics

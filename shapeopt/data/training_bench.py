@@ -99,7 +99,13 @@ def _train_one(entry, settings, data, data_path, case, out, physics, log) -> dic
                 f"{item['seconds']:.0f} s"
             )
 
-    result = train(data, settings, {"case": case.name, "dataset": str(data_path)}, progress, physics=physics)
+    result = train(
+        data,
+        settings,
+        {"case": case.name, "dataset": str(Path(data_path).absolute())},
+        progress,
+        physics=physics,
+    )
     result.surrogate.save(out / f"{entry}.pt")
     row = {
         "method": entry,

@@ -18,12 +18,14 @@ import os
 import signal
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 
 import h5py
 import numpy as np
 import pytest
 import torch
 
+import surrogates
 from shapeopt.cli import build_parser, main
 from tests.helpers import CASES, RANGE_CASE, run_summary, write_synthetic_dataset
 
@@ -425,3 +427,19 @@ def test_every_path_option_refuses_a_fifo_a_device_a_long_name_and_a_link_loop_i
     assert "device" not in bad or stat.S_ISCHR(os.lstat(bad["device"]).st_mode)
     made = {"fifo", "loop", "device"} & set(bad)
     assert {p.name for p in tmp_path.iterdir()} == made, "nothing written, nothing left behind"
+
+
+@pytest.mark.parametrize("recorded", ["missing.h5", "fifo", "loop", "x" * 300, "a/" * 2100])
+def test_the_dataset_a_surrogate_records_is_checked_as_every_input_file(
+    recorded, files, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    bad_paths(tmp_path)
+    (tmp_path / "s.pt").write_bytes(b"a surrogate")  # read by the `surrogates.load` below
+    monkeypatch.setattr(surrogates, "load", lambda path: SimpleNamespace(meta={"dataset": recorded}))
+    argv = ["optimize", str(CASES / "fourier4-re40.toml"), "--method", "surrogate", "--surrogate", "s.pt"]
+    assert main([*argv, "--refit", "--out", "run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("shapeopt: error: --refit: "), err
+    assert "the surrogate's dataset" in err and f" {tmp_path}"[:40] in err, "taken from the current folder"
+    assert not (tmp_path / "run").exists()
