@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shapeopt.data.training import save_surrogate
 from shapeopt.errors import CaseError
 from surrogates import Surrogate
 from surrogates.datafile import DatasetError, SampleFile, check_appendable, read_dataset
@@ -63,5 +64,5 @@ def refit_surrogate(
         )
     )
     result = train(data, settings, model.meta | {"dataset_rows": len(data)}, initial=model)
-    result.surrogate.save(model_path)
+    save_surrogate(result.surrogate, model_path)
     return result.metrics
