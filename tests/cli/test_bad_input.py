@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import functools
 import hashlib
 import json
@@ -444,25 +443,3 @@ def test_the_dataset_a_surrogate_records_is_checked_as_every_input_file(
     assert err.count("\n") == 1 and err.startswith("shapeopt: error: --refit: "), err
     assert "the surrogate's dataset" in err and f" {tmp_path}"[:40] in err, "taken from the current folder"
     assert not (tmp_path / "run").exists()
-
-
-def test_a_full_disk_while_train_saves_is_one_line_and_keeps_the_earlier_surrogate(
-    files, tmp_path, capsys, monkeypatch
-):
-    out = tmp_path / "s.pt"
-    out.write_bytes(b"an earlier surrogate")
-    write_bytes = Path.write_bytes
-
-    def full_disk(path: Path, data: bytes) -> int:
-        if path.name.endswith(".tmp"):
-            write_bytes(path, data[:100])  # a part is written, then the disk is full
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-        return write_bytes(path, data)
-
-    monkeypatch.setattr(Path, "write_bytes", full_disk)
-    argv = ["train", RANGE_CASE, "--level", "coarse", "--data", str(files / "data.h5"), "--out", str(out)]
-    assert main([*argv, "--method", "supervised", "--epochs", "2"]) == 2
-    err = capsys.readouterr().err.splitlines()  # the training's progress lines, then the error
-    assert [line for line in err if line.startswith("shapeopt:")] == err[-1:], err
-    assert err[-1].startswith(f"shapeopt: error: cannot write {out}: No space left on device"), err
-    assert out.read_bytes() == b"an earlier surrogate" and [p.name for p in tmp_path.iterdir()] == ["s.pt"]

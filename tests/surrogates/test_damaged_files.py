@@ -5,12 +5,14 @@ quickly (never a hang), and left as it was. No FEM: synthetic datasets (`write_s
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -18,7 +20,7 @@ import pytest
 import torch
 
 from shapeopt.cases import load_case
-from shapeopt.data.training import read_dataset_for
+from shapeopt.data.training import read_dataset_for, save_surrogate
 from shapeopt.designs import parameter_spec, sample_identity
 from shapeopt.errors import CaseError
 from surrogates import IncompatibleSurrogateError, load
@@ -385,3 +387,21 @@ def test_a_write_past_a_file_size_limit_is_one_error_and_frees_the_lock(dataset)
     assert proc.stdout == f"cannot write a sample to {dataset}: File too large\n"
     with pytest.raises(DatasetError, match="damaged"):  # the lock is free; the cut file is never read whole
         SampleFile.open_existing(dataset)
+
+
+def test_a_full_disk_while_a_surrogate_is_saved_is_one_line_and_keeps_the_earlier_file(tmp_path, monkeypatch):
+    write_surrogate(tmp_path / "source.pt")
+    model = load(tmp_path / "source.pt")
+    out = tmp_path / "s.pt"
+    out.write_bytes(b"an earlier surrogate")
+    write_bytes = Path.write_bytes
+
+    def full_disk(path: Path, data: bytes) -> int:
+        write_bytes(path, data[:100])  # a part is written, then the disk is full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    with pytest.raises(CaseError, match=f"^cannot write {out}: No space left on device; the trained network"):
+        save_surrogate(model, out)
+    assert out.read_bytes() == b"an earlier surrogate"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.pt", "source.pt"], "no temporary file left"
