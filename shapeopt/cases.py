@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from shapeopt.errors import CaseError
-from shapeopt.files import special_file_kind
+from shapeopt.files import check_input_file
 from shapeopt.flows import FLOWS, FlowConfiguration, flow_of
 from shapeopt.geometry.radial_map import RadialMap
 from shapeopt.geometry.shapes import PARAMETRISATIONS, RadialShape
@@ -215,10 +215,7 @@ def case_from_dict(data: Any, source: str = "saved case") -> Case:
 def load_case(path: str | Path) -> Case:
     """Read and validate a case file; raise `CaseError` listing every problem found."""
     path = Path(path)
-    if not path.exists():
-        raise CaseError(f"case file not found: {path}")
-    if special_file_kind(path) is not None:  # reading a FIFO or a device would wait or never end
-        raise CaseError(f"cannot read case file {path}: it is {special_file_kind(path)}, not a regular file")
+    check_input_file(path, "case file")  # reading a FIFO or a device would wait or never end
     try:
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

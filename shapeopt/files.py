@@ -8,6 +8,7 @@ import copy
 import itertools
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -24,9 +25,13 @@ def special_file_kind(path: Path) -> str | None:
     checked before it is opened: reading a FIFO waits for a writer, a device may never end. None for a
     regular file (or a link to one), and for a path that cannot be looked at (opening it says why)."""
     try:
-        mode = path.stat().st_mode
-    except OSError:
+        return _kind(path.stat().st_mode)
+    except (OSError, RuntimeError):
         return None
+
+
+def _kind(mode: int) -> str | None:
+    """What a file of `mode` is when it is no regular file; None for a regular file."""
     if stat.S_ISREG(mode):
         return None
     if stat.S_ISDIR(mode):
@@ -36,17 +41,34 @@ def special_file_kind(path: Path) -> str | None:
     return "a socket" if stat.S_ISSOCK(mode) else "a device"
 
 
+def shown(path: Path | str) -> str:
+    """`path` as messages name it: whole, or cut in the middle when it is too long to read in one line."""
+    text = str(path)
+    return text if len(text) <= 160 else f"{text[:60]}…{text[-60:]} ({len(text)} characters)"
+
+
+def check_input_file(path: Path, what: str) -> None:
+    """Refuse, before it is opened, an input file that is not there, cannot be looked at (a name longer
+    than the system takes, a loop of symbolic links, no permission) or is no regular file (a FIFO waits
+    for a writer, a device may never end): `CaseError` in one line naming `what` ("surrogate file")."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise CaseError(f"{what} not found: {shown(path)}") from None
+    except OSError as exc:
+        raise CaseError(f"cannot read {what} {shown(path)}: {exc.strerror or exc}") from None
+    kind = _kind(mode)
+    if kind is not None:
+        raise CaseError(f"cannot read {what} {shown(path)}: it is {kind}, not a regular file")
+
+
 def read_json(path: Path, what: str) -> Any:
     """The JSON content of the input file `path`; `CaseError` in one line when it is missing, unreadable or
     not JSON (also when nested too deep to read, or no regular file: a FIFO would wait for a writer).
     `what` names the file in messages ("shape file")."""
-    kind = special_file_kind(Path(path))
-    if kind is not None:
-        raise CaseError(f"cannot read {what} {path}: it is {kind}, not a regular file")
+    check_input_file(Path(path), what)
     try:
         return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise CaseError(f"{what} not found: {path}") from None
     except OSError as exc:
         raise CaseError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     except RecursionError:
@@ -66,23 +88,37 @@ def write_json(data: dict[str, Any], path: Path, rank: int = 0) -> None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with written_whole(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+    try:
+        with written_whole(path) as tmp:
+            tmp.write_text(json.dumps(data, indent=2) + "\n")
+    except OSError as exc:
+        raise CaseError(f"cannot write {shown(path)}: {exc.strerror or exc}") from None
 
 
 @contextmanager
 def written_whole(path: Path) -> Iterator[Path]:
     """A temporary sibling of `path` to write (`.NAME.partial-PID.SUFFIX`: the suffix kept, so that a
-    picture's format follows from it), renamed onto `path` when the block ends; if it fails (a full disk)
-    the temporary file is removed and `path` stays as it was."""
+    picture's format follows from it), put in the place of `path` when the block ends
+    (`replace_regular_file`); if it fails (a full disk) the temporary file is removed and `path` stays as
+    it was."""
     path = Path(path)
     partial = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
     try:
         yield partial
-        os.replace(partial, path)
+        replace_regular_file(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def replace_regular_file(tmp: Path, path: Path) -> None:
+    """Put the finished file `tmp` in the place of `path`, looked at again now, at the end: `CaseError`
+    (and `tmp` removed) if `path` has become a folder, FIFO, device or socket since the start."""
+    kind = special_file_kind(Path(path))
+    if kind is not None:
+        Path(tmp).unlink(missing_ok=True)
+        raise CaseError(f"cannot write {shown(path)}: it is now {kind}, not a regular file; nothing replaced")
+    os.replace(tmp, path)
 
 
 # The files that make a folder a run folder (`solve`, `optimize`, `run`), replaceable by a new run.
@@ -93,8 +129,7 @@ def check_output_folder(path: Path, inputs: Iterable[Path | None] = ()) -> None:
     """Refuse, before any work, an output folder that is a file, is or holds one of the command's `inputs`,
     or cannot be created or written (a file is created there and removed: `probe_folder`)."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise CaseError(f"--out {path} is a file; give a folder for the run")
+    _refuse_as_folder(path)
     refuse_writing_over_inputs(path, inputs, folder=True)
     probe_folder(path)
 
@@ -104,8 +139,7 @@ def check_run_folder(path: Path, inputs: Iterable[Path | None] = ()) -> None:
     it must also be new, empty or an earlier run (it holds one of `RUN_FILES`), and neither the current
     folder nor one above it; its parent must take the run in progress."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise CaseError(f"--out {path} is a file; give a folder for the run")
+    _refuse_as_folder(path)
     refuse_writing_over_inputs(path, inputs, folder=True)
     here = Path.cwd().resolve()
     if path.resolve() == here or path.resolve() in here.parents:
@@ -119,29 +153,80 @@ def check_run_folder(path: Path, inputs: Iterable[Path | None] = ()) -> None:
 
 
 def check_output_file(path: Path, example: str, inputs: Iterable[Path | None] = ()) -> None:
-    """Refuse, before any work, an output file path that is a folder, is one of the command's `inputs`, or
-    cannot be created or replaced."""
+    """Refuse, before any work, an output file path that is a folder or no regular file (a FIFO, a
+    device: never replaced by a file), is one of the command's `inputs` or a file the program keeps
+    beside another (`managed_name`), or cannot be created or replaced."""
     path = Path(path)
-    if path.is_dir():
+    kind = _output_kind(path)
+    if kind == "a folder":
         raise CaseError(f"--out {path} is a folder; give a file name such as {path / example}")
+    if kind is not None:
+        raise CaseError(f"--out {shown(path)} is {kind}, not a regular file; give a file name")
     if path.exists() and not os.access(path, os.W_OK):
         raise CaseError(f"--out {path} is not writable")
     refuse_writing_over_inputs(path, inputs, folder=False)
     probe_folder(path.absolute().parent, path)
 
 
+def managed_name(path: Path) -> str | None:
+    """What the program keeps under the name of `path` beside a file or folder it writes, if it is such a
+    name: a dataset's lock `FILE.lock`, or a file or folder in progress (`.NAME.tmp`, `.NAME.recover`,
+    `.NAME.partial-PID[.SUFFIX]`, `.NAME.old-PID`); None for any other name. An output of that name would be
+    overwritten by the program, or overwrite what it keeps there."""
+    name = Path(path).name
+    if name.endswith(".lock"):
+        return f"the lock file of {name.removesuffix('.lock')} while a dataset is written"
+    if re.fullmatch(r"\..+\.(?:tmp|recover|partial|old)(?:-\d+)*(?:\.\w+)?", name):
+        return "a file in progress, which the program writes and removes"
+    return None
+
+
+def _output_kind(path: Path) -> str | None:
+    """What the output `path` is when it exists and is no regular file ('a folder', 'a FIFO', ...); None
+    for a regular file or a new name. `CaseError` in one line for a path that cannot be looked at (a
+    name longer than the system takes, a loop of symbolic links) and for a `managed_name`."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    except OSError as exc:
+        raise CaseError(f"--out {shown(path)}: {exc.strerror or exc}") from None
+    managed = managed_name(path)
+    if managed is not None:
+        raise CaseError(f"--out {shown(path)} is the name of {managed}; give another name")
+    return None if mode is None else _kind(mode)
+
+
+def _refuse_as_folder(path: Path) -> None:
+    """Refuse an output folder `path` that exists and is no folder (a file, a FIFO, a device)."""
+    kind = _output_kind(path)
+    if kind is None and path.exists():
+        kind = "a file"
+    if kind not in (None, "a folder"):
+        raise CaseError(f"--out {shown(path)} is {kind}; give a folder for the run")
+
+
 def refuse_writing_over_inputs(out: Path, inputs: Iterable[Path | None], folder: bool) -> None:
     """Refuse an output that is one of the command's `inputs` (compared resolved: through symbolic links
     and `..`, and as the same file under another name), or, for an output `folder`, holds one."""
-    target = Path(out).resolve()
+    target = _resolved(out)
     for given in inputs:
         if given is None:
             continue
-        source = Path(given).resolve()
+        source = _resolved(given)
         if source == target or _same_file(source, target):
             raise CaseError(f"--out {out} is the input {given}; give another name for the output")
         if folder and target in source.parents:
             raise CaseError(f"--out {out} holds the input {given}; give a folder that holds no input")
+
+
+def _resolved(path: Path) -> Path:
+    """`path` resolved (symbolic links and `..` followed) as far as it can be: a loop of links or a name
+    too long to look at is taken as it is written (an absolute path)."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError):
+        return Path(path).absolute()
 
 
 def probe_folder(path: Path, wanted: Path | None = None) -> None:

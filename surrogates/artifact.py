@@ -7,6 +7,7 @@ fails is refused with `IncompatibleSurrogateError` naming the fault.
 
 from __future__ import annotations
 
+import errno
 import io
 import math
 import warnings
@@ -152,8 +153,14 @@ class Surrogate:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_bytes(buffer.getvalue())
-        tmp.replace(path)
+        try:
+            tmp.write_bytes(buffer.getvalue())
+            if path.exists() and not path.is_file():  # looked at again at the end: never replaced
+                raise IsADirectoryError(errno.EISDIR, "no regular file (a folder, FIFO or device)", str(path))
+            tmp.replace(path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk leaves no half file; an earlier `path` stays
+            raise
 
 
 def load(path: str | Path, device: str = "cpu") -> Surrogate:

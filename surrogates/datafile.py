@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,10 @@ class SampleFile:
             else:
                 self._create(m, n_state, attrs | {"identity": identity, "format": FORMAT}, weights)
                 self.file = self._open_for_append()
+            self.lock.lock_file_itself(self.path)  # the file made or replaced under the lock
         except BaseException:
+            if getattr(self, "file", None) is not None:
+                self.file.close()
             self.lock.release()
             raise
 
@@ -177,21 +181,36 @@ class SampleFile:
             "reason": np.bytes_(row.get("reason", "").encode()[:REASON_BYTES]),
         }
         values["checksum"] = np.int64(row_checksum(values))
-        for name, value in values.items():
-            column = f[name]
-            column.resize(n + 1, axis=0)
-            column[n] = value
-            column.flush()
-        f["committed"].resize(n + 1, axis=0)
-        f["committed"][n] = 1
-        f["committed"].flush()
+        try:
+            for name, value in values.items():
+                column = f[name]
+                column.resize(n + 1, axis=0)
+                column[n] = value
+                column.flush()
+            f["committed"].resize(n + 1, axis=0)
+            f["committed"][n] = 1
+            f["committed"].flush()
+        except (OSError, RuntimeError) as exc:  # HDF5's write failed: a full disk, a file size limit
+            self.failed = True
+            raise DatasetError(f"cannot write a sample to {self.path}: {_write_failure(exc)}") from None
+
+    failed = False  # a write failed: closing the file cannot flush it either
 
     def close(self) -> None:
-        """Close the file and free the writer lock."""
+        """Close the file and free the writer lock (after a failed write, without a second error)."""
         try:
             self.file.close()
+        except (OSError, RuntimeError):
+            if not self.failed:
+                raise
         finally:
             self.lock.release()
+
+
+def _write_failure(exc: BaseException) -> str:
+    """The system's reason in an HDF5 write error ("No space left on device"), else its first line."""
+    found = re.search(r"error message = '([^']+)'", str(exc))
+    return found.group(1) if found else _first_line(exc)
 
 
 def row_checksum(values: dict[str, Any]) -> int:

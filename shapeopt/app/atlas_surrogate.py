@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 
 import surrogates
-from shapeopt.app.surrogate_route import SurrogateRoute, load_surrogate
+from shapeopt.app.surrogate_route import SurrogateRoute, load_surrogate, surrogate_dataset, trained_on
 from shapeopt.data.verified import VERIFIED_INDEX
 from shapeopt.design.newton import NEWTON_SETTINGS
 from shapeopt.errors import CaseError
@@ -52,16 +52,22 @@ def setup_cost(model: surrogates.Surrogate) -> dict[str, Any]:
     verified optimizer samples excluded), their summed seconds (one process each; `workers` ran them side
     by side), the training's seconds and the FEM solves it made (`pg-fresh`'s solves of fresh designs;
     the residuals and Jacobian products of `dp`, `pg` and `hig` are in its seconds); the dataset's counts
-    are None if it (`meta["dataset"]`) is not here; `CaseError` if it is damaged (`verify`)."""
-    dataset = Path(model.meta.get("dataset") or "")
+    are None if it (`meta["dataset"]`) is not here (`surrogate_dataset`); `CaseError` if it is damaged
+    (`verify`)."""
     metrics = model.meta.get("metrics")
     metrics = metrics if isinstance(metrics, dict) else {}
     training = {
         "training_seconds": float(metrics.get("train_seconds", 0.0)),
         "training_solves": int((metrics.get("physics_calls") or {}).get("solution_from", 0)),
     }
-    if not dataset.is_file():
-        return {"dataset": str(dataset), "dataset_solves": None, "dataset_seconds": None} | training
+    try:
+        dataset = surrogate_dataset(model)
+    except CaseError:
+        return {
+            "dataset": str(trained_on(model) or ""),
+            "dataset_solves": None,
+            "dataset_seconds": None,
+        } | training
     try:
         verify(dataset)  # every row's checksum and the header's, as every read of a dataset
     except DatasetError as exc:

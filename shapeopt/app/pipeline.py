@@ -15,7 +15,7 @@ import numpy as np
 
 from shapeopt.app.runs import write_run
 from shapeopt.app.settings import RunSettings
-from shapeopt.app.surrogate_route import SurrogateRoute
+from shapeopt.app.surrogate_route import SurrogateRoute, trained_on
 from shapeopt.cases import Case
 from shapeopt.data.dataset import generate
 from shapeopt.data.training import train_for_case
@@ -137,7 +137,7 @@ def matching_surrogate(
     except CaseError:
         return None, False
     model = route.model
-    if model.meta.get("dataset") != str(data_path) or model.meta.get("dataset_rows") != len(
+    if trained_on(model) != Path(data_path).absolute() or model.meta.get("dataset_rows") != len(
         read_dataset(data_path)
     ):
         return None, False  # trained on another (or a shorter) dataset

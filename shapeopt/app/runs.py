@@ -29,7 +29,7 @@ from shapeopt.fem import MPI
 from shapeopt.fem.output import write_fields
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.simulate import run_solve, summarize
-from shapeopt.files import read_json, refuse_writing_over_inputs, staged_folder, write_json
+from shapeopt.files import read_json, refuse_writing_over_inputs, shown, staged_folder, write_json
 from shapeopt.geometry.outlines import write_outline
 from shapeopt.geometry.shapes import RadialShape
 from shapeopt.viz.pictures import render_speed, render_view
@@ -273,8 +273,12 @@ def read_run(directory: Path, level: str | None = None) -> tuple[Case, np.ndarra
     optimization run in `directory`, checked as a case file and a shape file are: `CaseError` in one line
     for a folder that is not a run, or a summary that a case file or a shape file could not hold."""
     path = Path(directory) / "summary.json"
-    if not Path(directory).is_dir() or not path.exists():
-        missing = "not a folder" if not Path(directory).is_dir() else f"{path} missing"
+    try:
+        folder, found = Path(directory).is_dir(), path.exists()
+    except OSError as exc:  # a name longer than the system takes
+        raise CaseError(f"cannot read the run {shown(directory)}: {exc.strerror or exc}") from None
+    if not folder or not found:
+        missing = "not a folder" if not folder else f"{path} missing"
         raise CaseError(f"{directory} is not an optimization run directory ({missing})")
     summary = read_json(path, "run summary")
     try:

@@ -23,11 +23,13 @@ from shapeopt.design.trust_region import TrustRegionSettings
 from shapeopt.designs import parameter_spec, sample_identity
 from shapeopt.errors import CaseError
 from shapeopt.fem.problem import DragProblem
+from shapeopt.files import check_input_file
 from surrogates.datafile import DatasetError, read_dataset
 
 
 def load_surrogate(path: Path) -> surrogates.Surrogate:
     """The surrogate at `path`, or `CaseError` in one line naming it."""
+    check_input_file(Path(path), "surrogate file")
     try:
         return surrogates.load(path)
     except (FileNotFoundError, IsADirectoryError):
@@ -37,9 +39,22 @@ def load_surrogate(path: Path) -> surrogates.Surrogate:
 
 
 def trained_on(model: surrogates.Surrogate) -> Path | None:
-    """The dataset file the surrogate records it was trained on (None if it records none)."""
+    """The dataset file the surrogate records it was trained on, as an absolute path (None if it records
+    none). Training records the absolute path; a relative one (surrogates written before) is the path as
+    given to the training, taken from the current folder."""
     recorded = model.meta.get("dataset")
-    return Path(recorded) if recorded else None
+    return Path(recorded).absolute() if recorded else None
+
+
+def surrogate_dataset(model: surrogates.Surrogate) -> Path:
+    """The dataset the surrogate records (`trained_on`), checked as every input file is before it is
+    opened (`check_input_file`): `CaseError` in one line when none is recorded, or when it is not there,
+    cannot be looked at or is no regular file."""
+    dataset = trained_on(model)
+    if dataset is None:
+        raise CaseError("the surrogate records no dataset")
+    check_input_file(dataset, "the surrogate's dataset")
+    return dataset
 
 
 @dataclass
@@ -61,11 +76,10 @@ class SurrogateRoute:
         model = load_surrogate(path)
         dataset = None
         if refit:
-            dataset = trained_on(model)
-            if dataset is None or not dataset.is_file():
-                raise CaseError(
-                    f"--refit: the surrogate's dataset {dataset or '(none recorded)'} is not here"
-                )
+            try:
+                dataset = surrogate_dataset(model)
+            except CaseError as exc:
+                raise CaseError(f"--refit: {exc}") from None
         return cls(Path(path), Path(path), model, dataset, refit_seconds)
 
     def check(self, problem: DragProblem, re_values: Sequence[float]) -> None:
@@ -83,10 +97,9 @@ class SurrogateRoute:
     def trained_designs(self) -> np.ndarray | None:
         """The designs (k, m) of the surrogate's dataset (FEM-verified optima of earlier refits included),
         if it is here and readable."""
-        dataset = trained_on(self.model)
         try:
-            return read_dataset(dataset).s if dataset is not None and dataset.is_file() else None
-        except DatasetError:
+            return read_dataset(surrogate_dataset(self.model)).s
+        except (CaseError, DatasetError):
             return None
 
     def optimize(

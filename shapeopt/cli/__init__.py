@@ -10,7 +10,7 @@ from typing import NoReturn
 from shapeopt.app.settings import RunSettings
 from shapeopt.cases import LEVELS
 from shapeopt.cli import atlas_command, flow_commands, learning_commands
-from shapeopt.cli.common import RenamedFlag, add_options, renamed_value
+from shapeopt.cli.common import RenamedFlag, add_options, check_input_files, renamed_value
 from shapeopt.cli.signals import Stop, sigterm_as_interrupt
 from shapeopt.data.settings import DatasetSettings, PhysicsSettings
 from shapeopt.errors import InterruptedWorkError, ShapeoptError, Terminated, caused_by_ctrl_c
@@ -32,6 +32,7 @@ def _run(args: argparse.Namespace, stop: Stop) -> int:
     """The command of `args`; a `ShapeoptError`, Ctrl-C or SIGTERM reported in one line. Returns the exit
     code."""
     try:
+        check_input_files(args)
         return args.run(args)
     except ShapeoptError as exc:
         if isinstance(exc, InterruptedWorkError) and stop.terminated:

@@ -12,6 +12,7 @@ from typing import Any
 
 from shapeopt.cases import Case, load_case
 from shapeopt.errors import CaseError
+from shapeopt.files import check_input_file
 
 
 def defaults_of(source: type | Callable) -> dict[str, Any]:
@@ -73,6 +74,18 @@ def refuse_problems(args: argparse.Namespace, problems: list[str]) -> None:
 
     if problems:
         raise CaseError("; ".join(named(problem) for problem in problems))
+
+
+# The input files a command line names, by option (destination): what messages call them.
+INPUT_FILES = {"case": "case file", "shape": "shape file", "data": "dataset", "surrogate": "surrogate file"}
+
+
+def check_input_files(args: argparse.Namespace) -> None:
+    """Refuse, before any work, each input file of `INPUT_FILES` given on the command line that is not
+    there, cannot be looked at or is no regular file (`check_input_file`): a FIFO would wait for ever."""
+    for dest, what in INPUT_FILES.items():
+        if getattr(args, dest, None) is not None:
+            check_input_file(getattr(args, dest), what)
 
 
 def load_args(args: argparse.Namespace, **overrides) -> Case:

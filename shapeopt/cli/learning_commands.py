@@ -20,8 +20,6 @@ from shapeopt.files import (
     check_output_file,
     check_output_folder,
     check_run_folder,
-    probe_folder,
-    refuse_writing_over_inputs,
 )
 
 
@@ -33,8 +31,7 @@ def dataset_command(args: argparse.Namespace) -> int:
     settings = DatasetSettings(**options_for(args, DatasetSettings))
     refuse_problems(args, sample_count_problems(args.samples) + settings.problems())
     case = load_args(args)
-    refuse_writing_over_inputs(args.out, [args.case], folder=False)
-    probe_folder(args.out.absolute().parent, args.out)
+    check_output_file(args.out, "samples.h5", inputs=[args.case])  # an existing dataset is resumed
 
     try:
         with ProgressLine() as line:

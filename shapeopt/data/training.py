@@ -12,6 +12,7 @@ from shapeopt.cases import Case, case_from_dict
 from shapeopt.data.settings import PhysicsSettings
 from shapeopt.designs import parameter_spec, sample_identity
 from shapeopt.errors import CaseError, InterruptedWorkError
+from surrogates.artifact import Surrogate
 from surrogates.datafile import Dataset, DatasetError, identity_mismatch, read_dataset
 from surrogates.settings import PHYSICS_METHODS, TrainSettings
 from surrogates.train import TrainResult, train
@@ -75,7 +76,7 @@ def train_for_case(
     dp/pg/hig run the FEM physics in `workers` processes (each builds the case's problem).
     """
     data = read_dataset_for(case, data_path)
-    meta = {"case": case.name, "dataset": str(data_path), "dataset_rows": len(data)}
+    meta = {"case": case.name, "dataset": str(Path(data_path).absolute()), "dataset_rows": len(data)}
     try:
         if settings.method in PHYSICS_METHODS:
             from shapeopt.data.physics_pool import open_physics
@@ -86,9 +87,22 @@ def train_for_case(
             result = train(data, settings, meta, progress)
     except ValueError as exc:
         raise CaseError(str(exc)) from None
-    result.surrogate.save(out)
+    save_surrogate(result.surrogate, out)
     if result.metrics["interrupted"]:
         raise InterruptedWorkError(
             f"interrupted after {result.metrics['epochs']} epochs; the best network so far is saved in {out}"
         )
     return result
+
+
+def save_surrogate(surrogate: Surrogate, out: Path) -> None:
+    """Write `surrogate` to `out` whole (a temporary file renamed; an earlier file at `out` stays until
+    then); a write that fails (a full disk, `out` no longer a regular file) is `CaseError` in one line and
+    leaves no temporary file."""
+    try:
+        surrogate.save(out)
+    except OSError as exc:
+        raise CaseError(
+            f"cannot write {out}: {exc.strerror or exc}; the trained network is not saved (an earlier file "
+            "there is kept as it was)"
+        ) from None

@@ -14,7 +14,7 @@ from pathlib import Path
 from shapeopt.cases import Case
 from shapeopt.data.physics_pool import open_physics
 from shapeopt.data.settings import PhysicsSettings
-from shapeopt.data.training import read_dataset_for
+from shapeopt.data.training import read_dataset_for, save_surrogate
 from shapeopt.errors import InterruptedWorkError
 from shapeopt.files import read_json, write_json
 from shapeopt.viz.plots import plot_learning_curves
@@ -100,8 +100,14 @@ def _train_one(entry, settings, data, data_path, case, out, physics, log) -> dic
                 f"{item['seconds']:.0f} s"
             )
 
-    result = train(data, settings, {"case": case.name, "dataset": str(data_path)}, progress, physics=physics)
-    result.surrogate.save(out / f"{entry}.pt")
+    result = train(
+        data,
+        settings,
+        {"case": case.name, "dataset": str(Path(data_path).absolute())},
+        progress,
+        physics=physics,
+    )
+    save_surrogate(result.surrogate, out / f"{entry}.pt")
     row = {
         "method": entry,
         "settings": {key: getattr(settings, key) for key in ("lr", "batch", "tau", "damping", "schedule")},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from shapeopt.data.training import save_surrogate
 from shapeopt.errors import CaseError, InterruptedWorkError
 from surrogates import Surrogate
 from surrogates.datafile import DatasetError, SampleFile, check_appendable, read_dataset
@@ -88,7 +89,7 @@ def refit_surrogate(
         )
     )
     result = train(data, settings, model.meta | {"dataset_rows": len(data)}, initial=model)
-    result.surrogate.save(model_path)
+    save_surrogate(result.surrogate, model_path)
     if result.metrics["interrupted"]:
         raise InterruptedWorkError(
             f"interrupted in the surrogate's refit after {result.metrics['epochs']} epochs; the best "

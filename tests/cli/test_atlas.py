@@ -237,7 +237,10 @@ BAD = [
     (["--re", "5", "--surrogate", "missing.pt"], "surrogate file not found: missing.pt"),
     (["--re", "5", "--surrogate", "m.pt", "--refit-seconds", "0"], "seconds must be finite and > 0, got 0"),
     (["--re", "5", "--workers", "3"], "argument --workers: expected 1 or 2, got '3'"),
-    (["--re", "5", "--surrogate", "m.pt", "--workers", "2"], "--workers 2 needs --compare-newton"),
+    (
+        ["--re", "5", "--surrogate", __file__, "--workers", "2"],
+        "--workers 2 needs --compare-newton",
+    ),  # a file
 ]
 
 

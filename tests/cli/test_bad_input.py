@@ -9,17 +9,24 @@ summary.json has the row's fault, `bad_summary`).
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import functools
 import hashlib
 import json
 import os
+import signal
+import stat
+from pathlib import Path
+from types import SimpleNamespace
 
 import h5py
 import numpy as np
 import pytest
 import torch
 
-from shapeopt.cli import main
+import surrogates
+from shapeopt.cli import build_parser, main
 from tests.helpers import CASES, RANGE_CASE, run_summary, write_synthetic_dataset
 
 GOOD = (CASES / "fourier4-re40.toml").read_text()
@@ -81,7 +88,7 @@ ROWS = [
     (["run", "CASE", "--out", "FILE"], "is a file; give a folder", None),
     (["train", RANGE_CASE, "--data", "DATA", "--out", "RUN"], "is a folder; give a file name", None),
     (["train", RANGE_CASE, "--data", "DATA", "--out", "FILE/s.pt"], "is not a writable folder", None),
-    (["dataset", RANGE_CASE, "--samples", "4", "--out", "RUN"], "is a directory", None),
+    (["dataset", RANGE_CASE, "--samples", "4", "--out", "RUN"], "is a folder; give a file name", None),
     (["dataset", RANGE_CASE, "--samples", "4", "--out", "FOREIGN"], "not a shapeopt dataset", None),
     (["dataset", RANGE_CASE, "--samples", "4", "--out", "FILE"], "not a readable HDF5 dataset", None),
     (["bench-train", RANGE_CASE, "--data", "DATA", "--out", "FILE"], "is a file; give a folder", None),
@@ -216,8 +223,8 @@ ROWS = [
     (["solve", "FIFO"], "it is a FIFO, not a regular file", None),
     (["solve", "/dev/null"], "it is a device, not a regular file", None),
     (["solve", "CASE", "--shape", "FIFO"], "cannot read shape file", None),
-    (["dataset", RANGE_CASE, "--samples", "2", "--out", "FIFO"], "is not a regular file", None),
-    (["train", RANGE_CASE, "--data", "FIFO", "--out", "s.pt"], "is not a dataset file", None),
+    (["dataset", RANGE_CASE, "--samples", "2", "--out", "FIFO"], "is a FIFO, not a regular file", None),
+    (["train", RANGE_CASE, "--data", "FIFO", "--out", "s.pt"], "it is a FIFO, not a regular file", None),
     # settings are checked before any work, each message naming the flag typed
     (
         ["train", RANGE_CASE, "--data", "DATA", "--out", "s.pt", "--gradient-weight", "-1"],
@@ -335,3 +342,107 @@ def test_help_still_prints_the_whole_help(capsys):
     assert main(["train", "--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: shapeopt train") and "--gradient-weight" in out
+
+
+# -- every path on every command line ---------------------------------------------------------------------
+
+# Per command, the paths of a command line that would start work (`path_options` swaps one for a bad
+# path): CASE a case, DATA a dataset, FILE a plain file (a surrogate is read only after the paths are
+# checked), RUN a folder, NEW a name that does not exist yet; and the options that are no paths.
+COMMAND_LINES = {
+    "solve": ({"case": "CASE"}, ["--level", "coarse"]),
+    "gradient": ({"case": "CASE"}, ["--level", "coarse"]),
+    "optimize": ({"case": "CASE", "surrogate": "FILE", "out": "NEW"}, ["--method", "surrogate"]),
+    "atlas": ({"case": "CASE", "surrogate": "FILE", "out": "NEW"}, ["--re", "10"]),
+    "dataset": ({"case": "RANGE", "out": "NEW"}, ["--samples", "2"]),
+    "run": ({"case": "CASE", "out": "NEW"}, []),
+    "show": ({"directory": "RUN"}, []),
+    "train": ({"case": "RANGE", "data": "DATA", "out": "NEW"}, []),
+    "bench-train": ({"case": "RANGE", "data": "DATA", "out": "NEW"}, []),
+}
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    """The parser of each command."""
+    return next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def path_options() -> list[tuple[str, str]]:
+    """(command, destination) of every argument of the CLI that takes a path (`type=Path`)."""
+    return [
+        (name, action.dest)
+        for name, sub in subcommands().items()
+        for action in sub._actions
+        if action.type is Path
+    ]
+
+
+def bad_paths(folder: Path) -> dict[str, Path]:
+    """Paths no command can read or write as a file, made in `folder`: a FIFO, a character device (when
+    this user may make one), a name longer than NAME_MAX, a path longer than PATH_MAX, a loop of links."""
+    os.mkfifo(folder / "fifo")
+    paths = {"fifo": folder / "fifo", "long name": folder / ("x" * 300), "long path": folder / ("a/" * 2100)}
+    (folder / "loop").symlink_to(folder / "loop")
+    paths["loop"] = folder / "loop"
+    with contextlib.suppress(PermissionError):  # the null device's numbers, in the test's own folder
+        os.mknod(folder / "device", stat.S_IFCHR | 0o600, os.makedev(1, 3))
+        paths["device"] = folder / "device"
+    return paths
+
+
+def command_line(command: str, swapped: str, bad: Path, files: Path, tmp_path: Path) -> list[str]:
+    """The command line of `COMMAND_LINES[command]` with the path `swapped` replaced by `bad`."""
+    paths, options = COMMAND_LINES[command]
+    real = {
+        "CASE": CASES / "fourier4-re40.toml",
+        "RANGE": RANGE_CASE,
+        "DATA": files / "data.h5",
+        "FILE": files / "file.txt",
+        "RUN": files / "run",
+        "NEW": tmp_path / "new",
+    }
+    values = {dest: str(real[name]) for dest, name in paths.items()} | {swapped: str(bad)}
+    argv = [command]
+    for action in subcommands()[command]._actions:
+        if action.dest in values:
+            argv += [*action.option_strings[:1], values[action.dest]]
+    return argv + options
+
+
+@pytest.mark.parametrize(("command", "dest"), path_options(), ids=[f"{c} {d}" for c, d in path_options()])
+def test_every_path_option_refuses_a_fifo_a_device_a_long_name_and_a_link_loop_in_one_line(
+    command, dest, files, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    bad = bad_paths(tmp_path)
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail(f"{command} --{dest} waits on a FIFO"))
+    for kind, path in bad.items():
+        before = fingerprint(files) | fingerprint(CASES)
+        signal.alarm(30)
+        try:
+            code = main(command_line(command, dest, path, files, tmp_path))
+        finally:
+            signal.alarm(0)
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and err.startswith("shapeopt: error: "), (kind, err)
+        assert fingerprint(files) | fingerprint(CASES) == before
+    assert stat.S_ISFIFO(os.lstat(bad["fifo"]).st_mode), "the FIFO is never replaced"
+    assert "device" not in bad or stat.S_ISCHR(os.lstat(bad["device"]).st_mode)
+    made = {"fifo", "loop", "device"} & set(bad)
+    assert {p.name for p in tmp_path.iterdir()} == made, "nothing written, nothing left behind"
+
+
+@pytest.mark.parametrize("recorded", ["missing.h5", "fifo", "loop", "x" * 300, "a/" * 2100])
+def test_the_dataset_a_surrogate_records_is_checked_as_every_input_file(
+    recorded, files, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    bad_paths(tmp_path)
+    (tmp_path / "s.pt").write_bytes(b"a surrogate")  # read by the `surrogates.load` below
+    monkeypatch.setattr(surrogates, "load", lambda path: SimpleNamespace(meta={"dataset": recorded}))
+    argv = ["optimize", str(CASES / "fourier4-re40.toml"), "--method", "surrogate", "--surrogate", "s.pt"]
+    assert main([*argv, "--refit", "--out", "run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("shapeopt: error: --refit: "), err
+    assert "the surrogate's dataset" in err and f" {tmp_path}"[:40] in err, "taken from the current folder"
+    assert not (tmp_path / "run").exists()

@@ -196,7 +196,17 @@ def test_optimize_refuses_to_replace_a_run_folder_that_holds_the_surrogates_data
     (out / "d.h5").write_bytes(b"the surrogate's dataset")
     before = fingerprint(out)
     monkeypatch.setattr(surrogates, "load", lambda path: SimpleNamespace(meta={"dataset": str(out / "d.h5")}))
-    argv = ["optimize", str(CASE), "--method", "surrogate", "--surrogate", "s.pt", "--out", str(out)]
+    (tmp_path / "s.pt").write_bytes(b"a surrogate")  # read by the `surrogates.load` above
+    argv = [
+        "optimize",
+        str(CASE),
+        "--method",
+        "surrogate",
+        "--surrogate",
+        str(tmp_path / "s.pt"),
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 2
     assert capsys.readouterr().err == f"shapeopt: error: --out {out} holds the input {out / 'd.h5'}; " + (
         "give a folder that holds no input\n"
@@ -218,7 +228,7 @@ def outputs_over_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
     os.link(case, tmp_path / "hard.pt")
     run = tmp_path / "run"
     earlier_run(run)
-    train = ["train", str(case), "--data", "missing.h5", "--out"]
+    train = ["train", str(case), "--data", str(case), "--out"]
     return [
         ([*train, str(tmp_path / "case-link.pt")], "is the input"),  # a symbolic link to the input
         ([*train, str(tmp_path / "hard.pt")], "is the input"),  # a hard link: the same file
