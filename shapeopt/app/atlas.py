@@ -331,7 +331,7 @@ def solve_problem(
             result, refit_seconds = route.optimize(J, ATLAS_SEARCH, known, report_initial=False)
             source = "surrogate"
         reference_seconds = 0.0
-        if source == "circle":
+        if source == "circle" and not np.any(result.initial.s):  # not dilated to another area ratio
             cd_circle = result.initial.objective_value
         elif conditions.re in circles:
             cd_circle = circles[conditions.re]

@@ -144,6 +144,7 @@ def test_the_radius_follows_the_ratio_of_actual_to_predicted_reduction():
     assert update_radius(settings, 0.1, 0.9, 0.05) == (0.1, True)  # good but inside the ball: kept
     assert update_radius(settings, 0.1, 0.9, 0.0995) == (0.2, True)  # good on the boundary: doubled
     assert update_radius(settings, 0.2, 1.0, 0.2) == (0.3, True)  # at most max_radius
+    assert update_radius(settings, 0.1, np.nan, 0.08) == (0.25 * 0.08, False)  # no number: shrunk, rejected
 
 
 @pytest.mark.slow
@@ -185,7 +186,8 @@ def test_refused_trial_steps_are_counted_and_the_run_still_converges(problem, mo
     result = optimize_surrogate(ReducedFunctional(problem), random_surrogate(problem), settings)
     assert "test" in refused and result.refused == len(refused)
     assert result.converged, result.message
-    assert any(np.isinf(step.ratio) and not step.accepted for step in result.history)
+    assert any(step.note == "trial shape refused" and not step.accepted for step in result.history)
+    assert all(step.ratio is None or np.isfinite(step.ratio) for step in result.history)  # JSON numbers
 
 
 def test_write_run_pictures_the_final_state_without_solving_again(problem, tmp_path, monkeypatch):
