@@ -29,7 +29,6 @@ import csv
 import json
 import os
 import re as regex
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ from shapeopt.designs import body_shape
 from shapeopt.errors import CaseError, InterruptedWorkError, ShapeoptError, interrupt_behind
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem
-from shapeopt.files import read_json, staged_folder, write_json
+from shapeopt.files import read_json, remove_abandoned, staged_folder, write_json
 from shapeopt.geometry.outlines import read_outline
 from shapeopt.viz.plots import plot_against_re, plot_outlines_by_re
 
@@ -217,7 +216,7 @@ def run_atlas(
             route.check(problem, [c.re for c in grid])
     if comm.rank == 0:
         (out / PROBLEMS).mkdir(parents=True, exist_ok=True)
-        _remove_abandoned(out / PROBLEMS)
+        remove_abandoned(out / PROBLEMS)
         write_json(atlas_record(base, cold, surrogate), out / RECORD)
     comm.barrier()
     if route is not None:
@@ -279,25 +278,6 @@ def _stopped(exc: BaseException, finished: int, total: int, out: Path) -> None:
         told.args = (f"{exc}; {where}",)
         raise told from None
     raise exc
-
-
-def _remove_abandoned(folder: Path) -> None:
-    """Remove the temporary problem folders (`.NAME.partial-PID`, `.NAME.old-PID`) of runs killed while
-    they wrote one; a folder of a process still alive stays."""
-    for path in folder.iterdir():
-        match = regex.fullmatch(r"\..+\.(?:partial|old)-(\d+)(?:-\d+)?", path.name)
-        if match and path.is_dir() and not _alive(int(match.group(1))):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process
-        return True
-    return True
 
 
 def solve_problem(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -210,6 +212,14 @@ def test_write_run_pictures_the_final_state_without_solving_again(problem, tmp_p
     assert shape["cd"] == result.final.objective_value and shape["s"] == result.final.s
     assert "final_state" not in summary and summary["note"] == "extra"
     assert json.loads((tmp_path / "summary.json").read_text())["final"] == shape
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(runs, "render_speed", full_disk)  # the pictures come after the result's files
+    with pytest.raises(OSError):
+        runs.write_run(result, J, tmp_path / "full")
+    assert {"shape.json", "summary.json", "history.json"} <= {p.name for p in (tmp_path / "full").iterdir()}
 
 
 def p2_area_centroid(points: np.ndarray) -> tuple[float, np.ndarray]:
