@@ -246,6 +246,7 @@ def parse_case(raw: dict[str, Any], default_name: str = "case", source: str = "c
         if values["constraints"].get("min_thickness", 0.0):
             errors.append("'constraints.min_thickness' does not apply to a body of revolution")
     _check_objective(errors, values)
+    _check_limits(errors, values)
     if not errors:
         errors += _reachability_problems(
             Domain(**values["domain"]), ShapeSettings(**values["shape"]), Constraints(**values["constraints"])
@@ -400,6 +401,57 @@ def _check_shape(errors: list[str], values: dict[str, dict[str, Any]]) -> None:
         )
     if shape.get("bound", 0.0) > MAX_BOUND:  # beyond it the box and area checks overflow
         errors.append(f"'shape.bound' must be ≤ {MAX_BOUND:g}, got {shape['bound']:g}")
+
+
+# The limits of the case's numbers that have no natural one, each with its reason: beyond them a value
+# overflows, hangs the mesher or the solver, or gives a result without meaning and without an error.
+# (section, key) → (low, high, reason); the low limits of the positive settings are `_check_positive`'s.
+# Bounded elsewhere: shape.bound (`MAX_BOUND`), shape.modes (`MAX_MODES`), shape.min_quality (< 1),
+# constraints.area_ratio (reachable within the bound) and min_thickness (below the body's diameter),
+# objective.body (a body's number). optimize.max_iterations is a cap only (a Python int into SciPy).
+MAX_BOX = 1000.0
+LIMITS: dict[tuple[str, str], tuple[float, float, str]] = {
+    **{
+        ("domain", key): (
+            -math.inf,
+            MAX_BOX,
+            "in D: a 1000 D box already has 147 000 coarse cells; the mesher runs for hours at 1e6",
+        )
+        for key in ("upstream", "downstream", "half_width")
+    },
+    ("solver", "rtol"): (-math.inf, 1e-3, "a looser tolerance accepts an unconverged flow without an error"),
+    ("solver", "atol"): (-math.inf, 1e-3, "a looser tolerance accepts an unconverged flow without an error"),
+    ("solver", "max_iterations"): (-math.inf, 1000, "PETSc counts in 32-bit integers"),
+    ("shape", "knot_stretch"): (
+        0.1,
+        10.0,
+        "knot intervals span a factor stretch² along the body; beyond it the knots collapse onto the tips "
+        "(or flanks) and the basis loses rank",
+    ),
+    ("optimize", "tolerance"): (
+        -math.inf,
+        1e-3,
+        "a looser tolerance ends SLSQP at its start and reports it converged",
+    ),
+    ("objective", "lift_weight"): (
+        -1000.0,
+        1000.0,
+        "beyond it the drag is lost in J = C_D + w C_L and the products overflow",
+    ),
+}
+
+
+def _check_limits(errors: list[str], values: dict[str, dict[str, Any]]) -> None:
+    """Every number of `LIMITS` that a case gives lies within its limits (Re: `RE_LIMITS`); one message
+    each, with the reason. A value that is no positive number where it must be one, or a range
+    refused as such, is left to the checks that name that problem."""
+    given = {(section, key): value for section, entries in values.items() for key, value in entries.items()}
+    for (section, key), (low, high, reason) in LIMITS.items():
+        value = given.get((section, key))
+        if not isinstance(value, int | float) or (low > 0 and not value > 0) or low <= value <= high:
+            continue
+        allowed = f"≤ {high:g}" if low == -math.inf else f"in [{low:g}, {high:g}]"
+        errors.append(f"'{section}.{key}' must be {allowed} ({reason}), got {value:g}")
 
 
 MAX_MODES = {"fourier": 32, "bspline": 128}

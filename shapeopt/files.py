@@ -83,12 +83,13 @@ def _a(what: str) -> str:
 
 
 def write_json(data: dict[str, Any], path: Path, rank: int = 0) -> None:
-    """Write `data` as indented JSON from rank 0 only, through a temporary file and an atomic rename."""
+    """Write `data` as indented JSON from rank 0 only, through a temporary file and an atomic rename. A
+    write that fails (a full disk) leaves `path` as it was and no temporary file: `CaseError` naming it."""
     if rank != 0:
         return
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with written_whole(path) as tmp:
             tmp.write_text(json.dumps(data, indent=2) + "\n")
     except OSError as exc:
@@ -252,12 +253,19 @@ def probe_folder(path: Path, wanted: Path | None = None) -> None:
 def staged_folder(out: Path, comm: Any = None) -> Iterator[Path]:
     """A fresh folder `.NAME.partial-PID` next to the run folder `out` for the `with` block to write the run
     into; when the block ends, it takes the place of `out` whole (an earlier run there is renamed away and
-    deleted), so `out` holds one run, the earlier one until the new one is complete. When the block
-    raises, `out` stays as it was and what the block wrote is kept: in `out` if it held no run, else in
-    `NAME.partial` (`_keep_unfinished`). Under MPI (`comm`) rank 0 moves the folders."""
+    deleted), so `out` holds one run, the earlier one until the new one is complete. Only what `out` held
+    when the block began is deleted: anything that appeared there since is left alone, and the finished
+    run kept beside it (`_swap_in`). When the block raises, `out` stays as it was and what the block
+    wrote is kept: in `out` if it held no run, else in `NAME.partial` (`_keep_unfinished`). The temporary
+    folders of killed runs of the same `out` are removed first (`remove_abandoned`). Under MPI (`comm`)
+    rank 0 moves the folders."""
     final = Path(out).resolve()
     rank = 0 if comm is None else comm.rank
-    work = _fresh_folder(final.parent, f".{final.name}.partial-{os.getpid()}") if rank == 0 else None
+    work, before = None, None
+    if rank == 0:
+        remove_abandoned(final.parent, final.name)
+        before = folder_listing(final)
+        work = _fresh_folder(final.parent, f".{final.name}.partial-{os.getpid()}")
     if comm is not None:
         work = comm.bcast(work, root=0)
     try:
@@ -269,15 +277,64 @@ def staged_folder(out: Path, comm: Any = None) -> Iterator[Path]:
             _keep_unfinished(work, final, exc)
         raise
     if rank == 0:
-        _swap_in(work, final)
+        _swap_in(work, final, before)
     if comm is not None:
         comm.barrier()
 
 
+def remove_abandoned(folder: Path, name: str | None = None) -> None:
+    """Remove the temporary run folders (`.NAME.partial-PID`, `.NAME.old-PID`, `staged_folder`) in
+    `folder` of processes that no longer run (killed while they wrote), of the run folder `name` only, or
+    of any. A folder of a process still alive stays, and so does `.NAME.old-PID` where `NAME` is missing
+    (killed between the two renames of the swap: it holds the earlier run)."""
+    pattern = re.escape(name) if name is not None else ".+"
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:  # no folder yet, or not readable: nothing of ours there
+        return
+    for path in entries:
+        match = re.fullmatch(rf"\.({pattern})\.(partial|old)-(\d+)(?:-\d+)?", path.name)
+        if not match or not path.is_dir() or path.is_symlink() or process_alive(int(match.group(3))):
+            continue
+        if match.group(2) == "old" and not (path.parent / match.group(1)).exists():
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process `pid` runs on this machine (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+def folder_listing(folder: Path) -> dict[str, tuple[int, ...]] | None:
+    """What `folder` holds, to tell later whether anything changed: relative path → (kind, inode, size,
+    mtime) of each file and (kind,) of each folder, links not followed; None where it is no folder."""
+    folder = Path(folder)
+    if folder.is_symlink() or not folder.is_dir():
+        return None
+    listing: dict[str, tuple[int, ...]] = {}
+    for root, dirs, files in os.walk(folder):
+        for entry in [*dirs, *files]:
+            path = Path(root) / entry
+            info = path.lstat()
+            relative = str(path.relative_to(folder))
+            if stat.S_ISDIR(info.st_mode):
+                listing[relative] = (stat.S_IFMT(info.st_mode),)
+            else:
+                listing[relative] = (stat.S_IFMT(info.st_mode), info.st_ino, info.st_size, info.st_mtime_ns)
+    return listing
+
+
 def _keep_unfinished(work: Path, final: Path, exc: BaseException) -> None:
     """Keep what an unfinished run wrote to `work`: as `final` if that holds no run, else as
-    `NAME.partial` beside it; raise `exc` again naming where (Ctrl-C as `InterruptedWorkError`). Nothing
-    written: `work` is removed and `exc` left as it is."""
+    `NAME.partial` beside it; raise `exc` again naming where (Ctrl-C as `InterruptedWorkError`, a failed
+    write such as a full disk as `CaseError`). Nothing written: `work` is removed and `exc` left as it is."""
     if not any(work.iterdir()):
         work.rmdir()
         return
@@ -297,17 +354,51 @@ def _keep_unfinished(work: Path, final: Path, exc: BaseException) -> None:
         told = copy.copy(exc)
         told.args = (f"{exc}; the files written so far are kept in {kept}{note}",)
         raise told from None
+    if isinstance(exc, OSError):  # a full disk, a read-only mount: one line, exit code 2
+        failed = Path(exc.filename).name if exc.filename else "the run"
+        where = f"the files written so far are kept in {kept}{note}"
+        raise CaseError(f"cannot write {failed}: {exc.strerror or exc}; {where}") from None
 
 
-def _swap_in(work: Path, final: Path) -> None:
-    """Put the complete run `work` in the place of `final`, deleting the earlier run there."""
-    if not final.exists():
-        os.rename(work, final)
-        return
+def _swap_in(work: Path, final: Path, before: dict[str, tuple[int, ...]] | None) -> None:
+    """Put the complete run `work` in the place of `final`, deleting the earlier run there: only if
+    `final` holds nothing but what it held when the run began (`before`, `folder_listing`); else
+    `final` stays as it is and `work` is kept beside it as `NAME.new` (`CaseError` saying where)."""
+    if not final.exists() and not final.is_symlink():
+        try:
+            os.rename(work, final)
+            return
+        except OSError:  # a folder that appeared there meanwhile, with files in it
+            _refuse_swap(work, final, _changes(final, None))
     old = _fresh_name(final.parent, f".{final.name}.old-{os.getpid()}")
-    os.rename(final, old)
+    os.rename(final, old)  # from here nothing new can arrive in what is checked
+    changes = _changes(old, before)
+    if changes:
+        os.rename(old, final)
+        _refuse_swap(work, final, changes)
     os.rename(work, final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _changes(folder: Path, before: dict[str, tuple[int, ...]] | None) -> list[str]:
+    """The paths in `folder` that are new or changed since `before` (`folder_listing`), sorted; where
+    `folder` is no folder (a file or a link put in its place), that."""
+    now = folder_listing(folder)
+    if now is None:
+        return ["a file or link in its place"]
+    return sorted(path for path, signature in now.items() if (before or {}).get(path) != signature)
+
+
+def _refuse_swap(work: Path, final: Path, changes: list[str]) -> None:
+    """Keep the finished run `work` as `NAME.new` beside `final`, which changed while it was written
+    (`changes`), and raise `CaseError` in one line saying so and where the run is."""
+    kept = _fresh_name(final.parent, f"{final.name}.new")
+    os.rename(work, kept)
+    shown = ", ".join(changes[:3]) + (f" and {len(changes) - 3} more" if len(changes) > 3 else "")
+    raise CaseError(
+        f"--out {final} changed while the run was written ({shown} appeared or changed there); it is left "
+        f"as it is and the finished run is kept in {kept}"
+    )
 
 
 def _fresh_name(folder: Path, name: str) -> Path:

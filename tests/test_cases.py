@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
+import tomllib
 
 import pytest
 
-from shapeopt.cases import load_case
+from shapeopt.cases import (
+    Constraints,
+    Domain,
+    Objective,
+    OptimizeSettings,
+    ShapeSettings,
+    SolverSettings,
+    load_case,
+    parse_case,
+)
 from shapeopt.cli import main
 from shapeopt.designs import parameter_spec
+from shapeopt.errors import CaseError
 from shapeopt.flows import FLOWS
 from surrogates.spec import ParameterSpec
 from tests.helpers import CASES, shapeopt_command
@@ -55,6 +67,14 @@ def test_defaults_and_overrides(write_case):
         (GOOD.replace("[flow]\nre = 10", ""), "missing required key 'flow.re'"),
         ("[domain\nkind=", "not valid TOML"),
         (GOOD.replace("re = 10", "re = 10\n[mesh]\nlevel = 'huge'"), "mesh.level 'huge' is not one of"),
+        (
+            GOOD + "[objective]\nlift_weight = 1e300\n",
+            "'objective.lift_weight' must be in [-1000, 1000] (beyond it the drag is lost",
+        ),
+        (
+            GOOD + "[shape]\nparametrisation = 'bspline'\nmodes = 16\nknot_stretch = 1e12\n",
+            "'shape.knot_stretch' must be in [0.1, 10] (knot intervals span a factor stretch²",
+        ),
     ],
 )
 def test_bad_case_is_one_line_and_exit_code_2(write_case, capsys, text, expected):
@@ -63,6 +83,39 @@ def test_bad_case_is_one_line_and_exit_code_2(write_case, capsys, text, expected
     err = capsys.readouterr().err
     assert expected in err
     assert err.count("\n") == 1 and err.startswith("shapeopt: error: ")
+
+
+SECTIONS = {
+    "domain": Domain,
+    "solver": SolverSettings,
+    "shape": ShapeSettings,
+    "constraints": Constraints,
+    "optimize": OptimizeSettings,
+    "objective": Objective,
+}
+# A cap on work, harmless at any size (a Python integer into SciPy's loop).
+UNLIMITED = {("optimize", "max_iterations")}
+NUMBERS = [("flow", "re")] + [
+    (section, field.name)
+    for section, settings in SECTIONS.items()
+    for field in dataclasses.fields(settings)
+    if field.type in ("float", "int") and (section, field.name) not in UNLIMITED
+]
+
+
+@pytest.mark.parametrize("huge", [1e300, -1e300, 2**62], ids=["1e300", "-1e300", "2^62"])
+@pytest.mark.parametrize("section, key", NUMBERS, ids=lambda v: v)
+def test_no_number_of_a_case_overflows_or_collapses_unchecked(section, key, huge):
+    """Every number a case file may give has an upper limit (and a lower one where any sign is allowed):
+    1e300, -1e300 or 2^62 in any of them is one line naming the key, before any work; no setting of
+    the schema can overflow, hang the mesher or collapse the basis without an error."""
+    raw = tomllib.loads((CASES / "cylinder-re5.toml").read_text())  # B-splines: knot_stretch applies
+    if isinstance(getattr(SECTIONS.get(section), key, 0.0), int) and not isinstance(huge, int):
+        pytest.skip("integer keys take integers")
+    raw.setdefault(section, {})[key] = huge
+    with pytest.raises(CaseError, match=rf"'?{section}\.{key}'? ") as refused:
+        parse_case(raw)
+    assert "\n" not in str(refused.value)
 
 
 def test_every_problem_is_reported_together(write_case, capsys):

@@ -28,9 +28,7 @@ import copy
 import csv
 import json
 import math
-import os
 import re as regex
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +49,7 @@ from shapeopt.designs import body_shape
 from shapeopt.errors import CaseError, InterruptedWorkError, ShapeError, ShapeoptError, interrupt_behind
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem
-from shapeopt.files import read_json, staged_folder, write_json, written_whole
+from shapeopt.files import read_json, remove_abandoned, staged_folder, write_json, written_whole
 from shapeopt.geometry.outlines import read_outline
 from shapeopt.viz.plots import plot_against_re, plot_outlines_by_re
 from surrogates.writer_lock import WriterLock
@@ -334,7 +332,7 @@ def _prepare(out: Path, record: dict[str, Any], comm) -> WriterLock | None:
     if refused is not None:
         raise CaseError(refused)
     if comm.rank == 0:
-        _remove_abandoned(out / PROBLEMS)
+        remove_abandoned(out / PROBLEMS)
         write_json(record, out / RECORD)
     comm.barrier()
     return lock
@@ -367,25 +365,6 @@ def _stopped(exc: BaseException, finished: int, total: int, out: Path) -> None:
     if isinstance(exc, OSError):  # a folder made read-only, a full disk: nothing half-written is kept
         raise CaseError(f"cannot write {exc.filename or out}: {exc.strerror or exc}; {where}") from None
     raise exc
-
-
-def _remove_abandoned(folder: Path) -> None:
-    """Remove the temporary problem folders (`.NAME.partial-PID`, `.NAME.old-PID`) of runs killed while
-    they wrote one; a folder of a process still alive stays."""
-    for path in folder.iterdir():
-        match = regex.fullmatch(r"\..+\.(?:partial|old)-(\d+)(?:-\d+)?", path.name)
-        if match and path.is_dir() and not _alive(int(match.group(1))):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process
-        return True
-    return True
 
 
 def solve_problem(
@@ -421,7 +400,7 @@ def solve_problem(
             )
             source = "surrogate"
         reference_seconds = 0.0
-        if source == "circle":
+        if source == "circle" and not np.any(result.initial.s):  # not dilated to another area ratio
             cd_circle = result.initial.objective_value
         elif conditions.re in circles:
             cd_circle = circles[conditions.re]

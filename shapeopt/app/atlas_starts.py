@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 from shapeopt.cases import Case
-from shapeopt.geometry.bodies import BodyShapes
-from shapeopt.geometry.shapes import RadialShape
+from shapeopt.geometry.bodies import dilated
 from shapeopt.space import DesignSpace
 from shapeopt.space.base import SHRINK_STEPS
 
@@ -193,14 +192,3 @@ def _relaxed(space: DesignSpace) -> DesignSpace:
     if space.min_thickness > 0:
         return space.with_min_thickness(max(space.min_thickness - THICKNESS_SLACK, 0.0))
     return space
-
-
-def dilated(shape: RadialShape | BodyShapes, s: np.ndarray, factor: float) -> np.ndarray:
-    """The parameters (m,) of the body `s` (m,) dilated by `factor` about the shape's centre, r → factor·r
-    (its area times factor²): factor·s + (factor − 1)·e, with e the parameters of r/r₀ − 1 = 1. Several
-    bodies: each about its own centre."""
-    ones = []
-    for part in shape.shapes if isinstance(shape, BodyShapes) else (shape,):
-        theta = np.linspace(0.0, 2 * np.pi, 8 * part.size, endpoint=False)
-        ones.append(np.linalg.lstsq(part.basis(theta), np.ones_like(theta), rcond=None)[0])
-    return factor * np.asarray(s, dtype=float) + (factor - 1.0) * np.concatenate(ones)

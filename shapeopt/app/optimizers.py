@@ -47,7 +47,8 @@ def _surrogate(
 
 
 def _trust_fields(step: TrustStep) -> str:
-    return f"radius {step.radius:.1e}  ratio {step.ratio:.2f}"
+    """Radius and the last trial's ratio, or why there is none (`TrustStep.note`)."""
+    return f"radius {step.radius:.1e}  " + (step.note if step.ratio is None else f"ratio {step.ratio:.2f}")
 
 
 def _surrogate_fields(step: TrustStep) -> str:

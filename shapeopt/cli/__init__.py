@@ -13,7 +13,7 @@ from shapeopt.cli import atlas_command, flow_commands, learning_commands
 from shapeopt.cli.common import RenamedFlag, add_options, check_input_files, renamed_value
 from shapeopt.cli.signals import Stop, sigterm_as_interrupt
 from shapeopt.data.settings import DatasetSettings, PhysicsSettings
-from shapeopt.errors import InterruptedWorkError, ShapeoptError, Terminated, caused_by_ctrl_c
+from shapeopt.errors import CaseError, InterruptedWorkError, ShapeoptError, Terminated, caused_by_ctrl_c
 from surrogates.settings import METHODS, REGISTRY, SCHEDULES, TUNED, TrainSettings
 
 
@@ -40,6 +40,11 @@ def _run(args: argparse.Namespace, stop: Stop) -> int:
             return Terminated.exit_code
         _error(str(exc))
         return exc.exit_code
+    except OSError as exc:  # a full disk, a read-only mount, met after the checks before the work
+        if caused_by_ctrl_c(exc):
+            return _stopped(stop)
+        _error(f"file system error{f' on {exc.filename}' if exc.filename else ''}: {exc.strerror or exc}")
+        return CaseError.exit_code
     except Exception as exc:
         if not caused_by_ctrl_c(exc):
             raise

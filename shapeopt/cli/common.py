@@ -134,7 +134,8 @@ def optimize_text(result, out) -> str:
     lines = [
         f"{result.method} optimization: {result.message}",
         f"  {f.objective} {i.objective_value:.6f} → {f.objective_value:.6f} "
-        f"({f.objective_value / i.objective_value - 1:+.2%}), area ratio {f.area_ratio:.10f}",
+        f"({f.objective_value / i.objective_value - 1:+.2%}), area ratio {f.area_ratio:.10f}, "
+        f"constraint violation {f.violation:.1e}" + ("" if result.feasible else " (infeasible)"),
         f"  {len(result.history) - 1} iterations, {result.fem_solves} FEM solves, "
         f"{result.adjoint_solves} adjoint gradients, "
         + (f"{result.hessians} Hessians, " if result.hessians else "")

@@ -34,7 +34,8 @@ class ShapeSummary:
 
     Parametrisation (kind, modes, r0 and centre in D, parameter names, s (m,)); area in D², its ratio to the
     discrete circle's and the centroid (2,) in D; extent along (length) and across (height) the flow in D;
-    tip angles in degrees (`outlines.tip_angles`); the parameters on their bounds; the FEM C_D, C_L, mesh
+    tip angles in degrees (`outlines.tip_angles`); the parameters on their bounds; how far it is from meeting
+    the constraints (`DesignSpace.violation`); the FEM C_D, C_L, mesh
     quality and Re; the mesh level and the reference mesh's hash. With several bodies the geometry fields
     are those of body 1 and the area those of all bodies together; `bodies` holds each body's centre, area
     ratio, centroid, extent, tip angles, C_D and C_L. `objective_value` is the case's objective J, named by
@@ -55,6 +56,7 @@ class ShapeSummary:
     front_angle: float
     rear_angle: float
     active_bounds: list[str]
+    violation: float
     objective_value: float
     lift: float
     mesh_quality: float
@@ -132,6 +134,7 @@ class ReducedFunctional:
             front_angle=front,
             rear_angle=rear,
             active_bounds=[shape.names()[i] for i in space.active_bounds(evaluation.s)],
+            violation=space.violation(evaluation.s),
             objective_value=evaluation.objective,
             lift=evaluation.lift,
             mesh_quality=evaluation.quality,

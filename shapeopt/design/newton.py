@@ -31,10 +31,11 @@ def optimize_newton(
     settings: TrustRegionSettings = NEWTON_SETTINGS,
 ) -> OptimizationResult:
     """Minimise the FEM drag `J` under its constraints by the Newton trust region from `s0` (m,)
-    (default: the case's shape, s = 0). `progress` gets each `TrustStep`."""
+    (default: the case's shape, s = 0), made feasible first (`DesignSpace.feasible_start`: the circle
+    dilated to another area ratio). `progress` gets each `TrustStep`."""
     start = time.perf_counter()
     problem = J.problem
-    s0 = np.zeros(J.size) if s0 is None else np.asarray(s0, dtype=float)
+    s0, _ = J.space.feasible_start(np.zeros(J.size) if s0 is None else s0)
     initial = J.evaluate(s0)
     refined = refine(J, no_surrogate, settings, initial, ExactCurvature(J), progress, start=start)
     return OptimizationResult(

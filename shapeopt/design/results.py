@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shapeopt.design.functional import ShapeSummary
+from shapeopt.space.base import FEASIBILITY_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,9 @@ class Iteration:
 @dataclass(frozen=True)
 class TrustStep:
     """One outer step: FEM, surrogate and corrected-model C_D at the iterate, radius, ratio, work so far
-    (`surrogate_cd` is 0 for the Newton method, whose model is the FEM Taylor expansion alone)."""
+    (`surrogate_cd` is 0 for the Newton method, whose model is the FEM Taylor expansion alone). `ratio`
+    is the last trial's actual over predicted reduction, None where no trial was solved (the start, no
+    model decrease, a model step off the constraints, a refused shape); `note` says which, or why."""
 
     iteration: int
     s: list[float]
@@ -37,12 +40,13 @@ class TrustStep:
     surrogate_cd: float
     model_cd: float
     radius: float
-    ratio: float
+    ratio: float | None
     accepted: bool
     violation: float
     kkt_residual: float
     fem_solves: int
     seconds: float
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ class OptimizationResult:
     search's report (`SearchReport` as a dict; empty otherwise); `refused` counts trial shapes the mesh
     could not follow or Newton could not solve; `seconds` is wall time. `final_state` is the FEM state w
     (local DOFs, float64) at the final shape, for its flow picture; it is not part of `to_dict`.
+    `feasible` says whether the final shape meets the constraints (`final.violation` at most
+    `FEASIBILITY_TOLERANCE`); one that does not is never converged, and its message says so
+    (`__post_init__`, whichever optimizer made it).
     """
 
     method: str
@@ -81,9 +88,26 @@ class OptimizationResult:
     seconds: float = 0.0
     refit: dict = field(default_factory=dict)  # `--refit`: dataset, samples appended, test metrics after
     final_state: np.ndarray | None = field(default=None, repr=False, compare=False)
+    feasible: bool = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "feasible", bool(self.final.violation <= FEASIBILITY_TOLERANCE))
+        if not self.feasible:
+            note = infeasible_note(self.final.violation)
+            object.__setattr__(self, "converged", False)
+            if note not in self.message:  # `dataclasses.replace` runs this again
+                object.__setattr__(self, "message", f"{self.message}; {note}" if self.message else note)
 
     def to_dict(self) -> dict:
         """Plain data for JSON (`final_state` left out)."""
         data = dataclasses.asdict(dataclasses.replace(self, final_state=None))
         del data["final_state"]
         return data | {"initial": self.initial.to_dict(), "final": self.final.to_dict()}
+
+
+def infeasible_note(violation: float) -> str:
+    """What a result says of a final shape that breaks the constraints by `violation`."""
+    return (
+        f"the final shape is infeasible: it breaks the constraints by {violation:.1e} "
+        f"(tolerance {FEASIBILITY_TOLERANCE:.0e}); not an optimum"
+    )

@@ -80,10 +80,11 @@ def optimize_slsqp(
     progress: Callable[[Iteration], None] | None = None,
 ) -> OptimizationResult:
     """Minimise the FEM drag `J` under its constraints with SLSQP and adjoint gradients, from `s0` (m,)
-    (default: the case's shape, s = 0). `progress` gets each logged `Iteration`."""
+    (default: the case's shape, s = 0), made feasible first (`DesignSpace.feasible_start`: the circle
+    dilated to another area ratio). `progress` gets each logged `Iteration`."""
     start = time.perf_counter()
     problem = J.problem
-    s0 = np.zeros(J.size) if s0 is None else np.asarray(s0, dtype=float)
+    s0, _ = J.space.feasible_start(np.zeros(J.size) if s0 is None else s0)
     initial = J.evaluate(s0)
     run = _SlsqpRun(J, initial, start, progress)
     run.log_iterate(s0)

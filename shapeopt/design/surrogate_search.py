@@ -140,8 +140,8 @@ def search_surrogate(
 
 
 def _first_meshable(J: ReducedFunctional, candidates: list[np.ndarray]) -> tuple[Evaluation, int]:
-    """FEM evaluation of the first candidate the mesh can follow (the last one is the case's own shape),
-    and the number of candidates refused before it."""
+    """FEM evaluation of the first candidate the mesh can follow (the last one is the case's own shape, made
+    feasible), and the number of candidates refused before it."""
     for refused, s in enumerate(candidates[:-1]):
         try:
             return J.evaluate(s), refused
@@ -177,7 +177,7 @@ def optimize_surrogate(
     problem = J.problem
     mirrored = MirroredSurrogate(surrogate, flow_mirror(J), J.re)
     candidates, search = search_surrogate(J, mirrored, settings, known)
-    first, refused = _first_meshable(J, [*candidates, np.zeros(J.size)])
+    first, refused = _first_meshable(J, [*candidates, J.space.feasible_start(np.zeros(J.size))[0]])
     if settings.curvature == "exact":
         refined = refine(J, no_surrogate, settings, first, ExactCurvature(J), progress, verified, start)
     else:

@@ -24,6 +24,7 @@ from scipy.optimize import minimize
 from shapeopt.design.functional import REFUSED, ReducedFunctional
 from shapeopt.design.results import TrustStep
 from shapeopt.fem.problem import Evaluation
+from shapeopt.space.base import FEASIBILITY_TOLERANCE
 
 # A model s ↦ (value, gradient (m,)) at one design s (m,).
 Model = Callable[[np.ndarray], tuple[float, np.ndarray]]
@@ -97,14 +98,63 @@ def update_radius(
 ) -> tuple[float, bool]:
     """The radius after a trial step of ∞-norm `step_length` whose actual reduction was `ratio` times the
     predicted one (−∞ for a refused shape): accepted if ratio ≥ `settings.accept`; the radius shrinks to
-    ¼ of the step below ratio ¼, doubles (at most to `settings.max_radius`) above ¾ if the step reached
-    the boundary, else stays. Returns (radius, accepted)."""
-    accepted = bool(ratio >= settings.accept)
-    if ratio < 0.25:
+    ¼ of the step below ratio ¼ or for a ratio that is no number (NaN: rejected, never kept), doubles (at
+    most to `settings.max_radius`) above ¾ if the step reached the boundary, else stays. Returns (radius,
+    accepted)."""
+    accepted = bool(np.isfinite(ratio) and ratio >= settings.accept)
+    if not ratio >= 0.25:  # NaN included
         radius = 0.25 * step_length
     elif ratio > 0.75 and step_length >= 0.99 * radius:
         radius = min(2 * radius, settings.max_radius)
     return radius, accepted
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial step of the loop: its FEM evaluation and state (None where none was solved), the ratio of
+    actual to predicted reduction (None without a solve), the radius after it, whether it is accepted,
+    whether its shape was refused, and `note`, why the radius changed where no ratio says it."""
+
+    evaluation: Evaluation | None
+    state: np.ndarray | None
+    ratio: float | None
+    radius: float
+    accepted: bool
+    refused: bool = False
+    note: str = ""
+
+
+def try_step(
+    J: ReducedFunctional,
+    settings: TrustRegionSettings,
+    model: CorrectedModel,
+    radius: float,
+    verified: Verified | None = None,
+) -> Trial:
+    """Minimise `model` inside `radius` about its FEM iterate and, where it predicts a decrease at a design
+    that keeps the constraints (violation at most the iterate's, or `FEASIBILITY_TOLERANCE`), solve there
+    (one FEM solve + adjoint) and rate the step; else shrink the radius to ¼ and say why."""
+    current = model.evaluation
+    candidate = minimise_model(J, model, current.s, center=current.s, radius=radius)
+    predicted = current.objective - model(candidate)[0]
+    violation = J.space.violation(candidate)
+    if violation > max(FEASIBILITY_TOLERANCE, J.space.violation(current.s)):
+        note = f"model step off the constraints ({violation:.0e})"
+        return Trial(None, None, None, radius / 4, False, note=note)
+    if not predicted > 1e-12 * abs(current.objective):  # shrink until the FEM criterion decides
+        return Trial(None, None, None, radius / 4, False, note="no model decrease")
+    step_length = float(np.max(np.abs(candidate - current.s)))
+    try:
+        trial = J.evaluate(candidate)
+        state = _solved_state(J, trial, verified)
+    except REFUSED:
+        radius, _ = update_radius(settings, radius, -np.inf, step_length)
+        return Trial(None, None, None, radius, False, refused=True, note="trial shape refused")
+    ratio = float((current.objective - trial.objective) / predicted)
+    radius, accepted = update_radius(settings, radius, ratio, step_length)
+    if not np.isfinite(ratio):
+        return Trial(trial, state, None, radius, False, note="reduction ratio not a number")
+    return Trial(trial, state, ratio, radius, accepted)
 
 
 def minimise_model(
@@ -213,7 +263,7 @@ def refine(
     (`time.perf_counter`; default now)."""
     start = time.perf_counter() if start is None else start
     state = _solved_state(J, current, verified)
-    radius, ratio, accepted = settings.radius, float("nan"), True
+    last = Trial(current, state, None, settings.radius, True, note="start")
     hessian = curvature.first(current)
     history: list[TrustStep] = []
     refused = 0
@@ -227,18 +277,19 @@ def refine(
                 cd=current.objective,
                 surrogate_cd=model.surrogate_cd,
                 model_cd=current.objective,
-                radius=radius,
-                ratio=ratio,
-                accepted=accepted,
+                radius=last.radius,
+                ratio=last.ratio,
+                accepted=last.accepted,
                 violation=J.space.violation(current.s),
                 kkt_residual=kkt,
                 fem_solves=J.problem.fem_solves,
                 seconds=time.perf_counter() - start,
+                note=last.note,
             )
         )
         if progress is not None:
             progress(history[-1])
-        stop = _stop(settings, step, radius, kkt)
+        stop = _stop(settings, step, last.radius, kkt)
         if stop is not None:
             message, converged = stop
             return Refined(
@@ -249,21 +300,9 @@ def refine(
                 converged=converged,
                 refused=refused,
             )
-        candidate = minimise_model(J, model, current.s, center=current.s, radius=radius)
-        predicted = current.objective - model(candidate)[0]
-        if predicted <= 1e-12 * abs(current.objective):
-            radius /= 4  # no model decrease inside the ball: shrink until the FEM criterion decides
-            ratio, accepted = float("nan"), False
-            continue
-        try:
-            trial = J.evaluate(candidate)
-            trial_state = _solved_state(J, trial, verified)
-            ratio = float((current.objective - trial.objective) / predicted)
-        except REFUSED:
-            trial, ratio, refused = None, -np.inf, refused + 1
-        step_length = float(np.max(np.abs(candidate - current.s)))
-        radius, accepted = update_radius(settings, radius, ratio, step_length)
-        if trial is not None:
-            hessian = curvature.after(model, trial, accepted)
-        if accepted:
-            current, state = trial, trial_state
+        last = try_step(J, settings, model, last.radius, verified)
+        refused += last.refused
+        if last.evaluation is not None:
+            hessian = curvature.after(model, last.evaluation, last.accepted)
+        if last.accepted:
+            current, state = last.evaluation, last.state

@@ -127,3 +127,14 @@ def split_outline(points: np.ndarray) -> list[np.ndarray]:
     gaps = np.flatnonzero(np.isnan(points[:, 0]))
     parts = [part[~np.isnan(part[:, 0])] for part in np.split(points, gaps)]
     return [part for part in parts if len(part)]
+
+
+def dilated(shape: RadialShape | BodyShapes, s: np.ndarray, factor: float) -> np.ndarray:
+    """The parameters (m,) of the body `s` (m,) dilated by `factor` about the shape's centre, r → factor·r
+    (its area times factor²): factor·s + (factor − 1)·e, with e the parameters of r/r₀ − 1 = 1. Several
+    bodies: each about its own centre."""
+    ones = []
+    for part in shape.shapes if isinstance(shape, BodyShapes) else (shape,):
+        theta = np.linspace(0.0, 2 * np.pi, 8 * part.size, endpoint=False)
+        ones.append(np.linalg.lstsq(part.basis(theta), np.ones_like(theta), rcond=None)[0])
+    return factor * np.asarray(s, dtype=float) + (factor - 1.0) * np.concatenate(ones)

@@ -26,6 +26,10 @@ from shapeopt.geometry.shapes import RadialShape
 MIN_RADIUS_RATIO = 0.05  # r/r₀ at or below this anywhere: not a simple curve the mesh can follow
 SHRINK_STEPS = 8  # an inadmissible drawn design is halved towards the circle at most this often
 ACTIVE_TOLERANCE = 1e-9  # a bound or inequality this close to holding with equality is active
+# A design whose constraint violation (`DesignSpace.violation`: relative area, centroid in the case's unit,
+# thickness) exceeds this is infeasible: no optimizer reports it as an optimum. Projections meet 1e-10,
+# SLSQP's converged iterates ~1e-12; an area ratio 2.008 for 2 is 4e-3.
+FEASIBILITY_TOLERANCE = 1e-6
 
 # A body's measure: its area (a body of revolution: volume), the ratio to its reference's, centroid (2,).
 Measure = tuple[float, float, np.ndarray]
@@ -93,6 +97,11 @@ class DesignSpace(ABC):
         each rear tip, a row of NaN between two bodies."""
 
     @abstractmethod
+    def at_target_size(self, s: np.ndarray) -> np.ndarray:
+        """The design s (m,) with each body dilated about its centre to the area (a body of revolution: the
+        volume) that its constraint asks for (`geometry.bodies.dilated`)."""
+
+    @abstractmethod
     def with_min_thickness(self, min_thickness: float) -> DesignSpace:
         """The same space with the thickness constraint set to `min_thickness` (the case's length unit)."""
 
@@ -132,6 +141,25 @@ class DesignSpace(ABC):
         values, _ = self.constraints(s)
         thickness, _ = self.thickness(s)
         return float(max(np.max(np.abs(values)), np.max(-thickness, initial=0.0)))
+
+    def feasible(self, s: np.ndarray) -> bool:
+        """Whether `s` meets the constraints to `FEASIBILITY_TOLERANCE` (`violation`)."""
+        return bool(self.violation(s) <= FEASIBILITY_TOLERANCE)
+
+    def feasible_start(self, s: np.ndarray) -> tuple[np.ndarray, bool]:
+        """An optimizer's start s (m,) made feasible before its first solve: `s` itself where it meets the
+        constraints (`feasible`); else `s` dilated to the constrained area (`at_target_size`: the circle
+        of the case's shape for another area ratio) and projected onto g = 0 (`project`), else `s`
+        projected as it is. Returns the start and whether it is admissible; where neither projection
+        is, `s` as given and False (the optimizer's result then says whether it ended feasible)."""
+        s = np.asarray(s, dtype=float)
+        if self.feasible(s):
+            return s, True
+        projected, admissible = self.project(np.array([self.at_target_size(s), s]))
+        for candidate, ok in zip(projected, admissible, strict=True):
+            if ok:
+                return candidate, True
+        return s, False
 
     def active_thickness(self, s: np.ndarray) -> np.ndarray:
         """Indices of the thickness inequalities that hold with equality (to `ACTIVE_TOLERANCE`)."""

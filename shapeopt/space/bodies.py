@@ -54,6 +54,11 @@ class BodiesDesignSpace(DesignSpace):
         """Whether each body's centroid is held (all bodies alike)."""
         return self.parts[0].fix_centroid
 
+    def at_target_size(self, s: np.ndarray) -> np.ndarray:
+        """Each body dilated about its own centre to its constrained area
+        (`RadialDesignSpace.at_target_size`)."""
+        return np.concatenate(self._each("at_target_size", s))
+
     def with_min_thickness(self, min_thickness: float) -> BodiesDesignSpace:
         """The same space with every body's thickness constraint set to `min_thickness` (D)."""
         return dataclasses.replace(self, parts=tuple(p.with_min_thickness(min_thickness) for p in self.parts))

@@ -17,6 +17,7 @@ import numpy as np
 
 from shapeopt.cases import Case
 from shapeopt.designs import body_shapes, parameter_bounds
+from shapeopt.geometry.bodies import dilated
 from shapeopt.geometry.discrete_body import DiscreteBody
 from shapeopt.geometry.outlines import boundary_chain
 from shapeopt.geometry.shapes import RadialShape
@@ -89,6 +90,14 @@ class RadialDesignSpace(DesignSpace):
     def measure_bodies(self, s: np.ndarray) -> list[Measure]:
         """`measure` of the one body, as a list (as `BodiesDesignSpace.measure_bodies` gives per body)."""
         return [self.measure(s)]
+
+    def at_target_size(self, s: np.ndarray) -> np.ndarray:
+        """s (m,) dilated about the centre to the constrained area ratio (volume ratio: lengths scale as its
+        cube root); s itself where its area is not positive."""
+        ratio = self.measure(s)[1]
+        if not ratio > 0:
+            return np.asarray(s, dtype=float)
+        return dilated(self.shape, s, (self.area_ratio / ratio) ** (1 / (3 if self.revolution else 2)))
 
     def with_min_thickness(self, min_thickness: float) -> RadialDesignSpace:
         """The same space with the thickness constraint set to `min_thickness` (the case's length unit)."""

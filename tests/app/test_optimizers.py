@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from shapeopt.app.optimizers import OPTIMIZERS, optimizer, progress_line
@@ -9,6 +11,7 @@ from shapeopt.design.results import Iteration, TrustStep
 from shapeopt.errors import CaseError
 
 TRUST = TrustStep(2, [0.0], 1.25, 1.5, 1.25, 0.05, 0.8, True, 0.0, 3e-5, 7, 12.34)
+SHRUNK = dataclasses.replace(TRUST, ratio=None, accepted=False, note="no model decrease")
 SLSQP = Iteration(2, [0.0], 1.25, 0.1, 1e-9, 0.0123, 3e-5, 7, 12.34)
 
 
@@ -24,6 +27,7 @@ def test_the_registry_names_the_methods_of_optimize():
     [
         ("newton", TRUST, "radius 5.0e-02  ratio 0.80"),
         ("surrogate", TRUST, "surrogate 1.50000000  radius 5.0e-02  ratio 0.80"),
+        ("newton", SHRUNK, "radius 5.0e-02  no model decrease"),  # no trial solved: why, never "ratio nan"
         ("slsqp", SLSQP, "violation 1.0e-09  |dC_D/ds| 1.23e-02"),
     ],
 )

@@ -5,6 +5,7 @@ complete, also when the new one is interrupted or fails in the middle (its files
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -19,9 +20,9 @@ import pytest
 import surrogates
 from shapeopt.app import optimizers, runs
 from shapeopt.cases import load_case
-from shapeopt.cli import main
+from shapeopt.cli import flow_commands, main
 from shapeopt.errors import CaseError, InterruptedWorkError, SolverError
-from shapeopt.files import check_output_folder, check_run_folder, staged_folder
+from shapeopt.files import check_output_folder, check_run_folder, staged_folder, write_json
 from tests.helpers import CASES, RANGE_CASE, run_summary, shapeopt_command
 
 CASE = CASES / "fourier4-re40.toml"
@@ -141,6 +142,116 @@ def no_fem(monkeypatch):
     """optimize_case without the mesh and the flow: the work starts at once."""
     monkeypatch.setattr(runs, "DragProblem", lambda case, comm: contextlib.nullcontext())
     monkeypatch.setattr(runs, "ReducedFunctional", lambda problem: None)
+
+
+@pytest.mark.parametrize("earlier", [False, True], ids=["new folder", "earlier run"])
+@pytest.mark.parametrize("change", ["new file", "new folder", "changed file"])
+def test_files_that_appear_in_the_run_folder_while_it_runs_are_never_deleted(tmp_path, earlier, change):
+    """The start-up check accepts a new folder or an earlier run; what appears or changes there while the
+    run is written is checked again at the swap: nothing is deleted, the finished run is kept beside it
+    (`run.new`) and the error says where, in one line."""
+    out = tmp_path / "run"
+    if earlier:
+        earlier_run(out)
+    foreign, text = {
+        "new file": (out / "notes.txt", "mine"),
+        "new folder": (out / "notes" / "a.txt", "mine"),
+        "changed file": (out / "summary.json", "edited by hand"),
+    }[change]
+    with pytest.raises(CaseError) as caught, staged_folder(out) as work:
+        (work / "summary.json").write_text("new")
+        foreign.parent.mkdir(parents=True, exist_ok=True)
+        foreign.write_text(text)
+    kept = tmp_path.resolve() / "run.new"
+    message = str(caught.value)
+    assert caught.value.exit_code == 2 and "\n" not in message
+    assert message.startswith(f"--out {out.resolve()} changed while the run was written (")
+    assert message.endswith(f"it is left as it is and the finished run is kept in {kept}")
+    assert (kept / "summary.json").read_text() == "new" and foreign.read_text() == text
+    if earlier:
+        assert (out / "history.json").is_file(), "the earlier run stays whole"
+    assert names(tmp_path) == ["run", "run.new"], "no temporary folder left"
+
+
+def test_an_empty_folder_made_while_the_run_is_written_takes_the_run(tmp_path):
+    out = tmp_path / "run"
+    with staged_folder(out) as work:
+        (work / "summary.json").write_text("new")
+        out.mkdir()
+    assert names(out) == ["summary.json"] and names(tmp_path) == ["run"]
+
+
+def test_the_temporary_folders_of_killed_runs_of_the_same_out_are_removed_at_its_next_run(tmp_path):
+    """`kill -9` leaves `.run.partial-PID` (and between the swap's renames `.run.old-PID`): the next run
+    into `run` removes those of processes that are gone, and only those of `run`; a running process's
+    stay, and so does an `.old` folder whose run folder is missing (it holds the earlier run)."""
+    out = tmp_path / "run"
+    earlier_run(out)
+    dead, alive = 999999999, os.getppid()
+    left = [f".run.partial-{alive}", ".other.partial-999999999", f".gone.old-{dead}"]
+    for name in [f".run.partial-{dead}", f".run.partial-{dead}-2", f".run.old-{dead}", *left]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "history.json").write_text("a killed run")
+    with staged_folder(out) as work:
+        (work / "summary.json").write_text("new")
+    assert names(tmp_path) == sorted(["run", *left])
+
+
+def test_a_full_disk_while_a_run_is_written_is_one_line_and_keeps_what_was_written(tmp_path, monkeypatch):
+    """ENOSPC from a picture (after the JSON files): one line, exit code 2, the JSON files kept and named;
+    from a JSON file: no temporary file, the file as it was."""
+    out = tmp_path / "run"
+    earlier = earlier_run(out)
+    with pytest.raises(CaseError) as caught, staged_folder(out) as work:
+        write_json({"s": [0.1]}, work / "shape.json")
+        write_json({"cd": 1.0}, work / "summary.json")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(work / "flow.png"))
+    kept = tmp_path.resolve() / "run.partial"
+    assert caught.value.exit_code == 2 and str(caught.value) == (
+        f"cannot write flow.png: No space left on device; the files written so far are kept in {kept} "
+        f"({out.resolve()} holds the earlier run)"
+    )
+    assert names(kept) == ["shape.json", "summary.json"] and fingerprint(out) == earlier
+
+    def full_disk(self, text):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(CaseError, match=r"^cannot write .*summary.json: No space left on device$"):
+        write_json({"cd": 2.0}, kept / "summary.json")
+    assert names(kept) == ["shape.json", "summary.json"], "no temporary file left"
+
+
+def test_optimize_on_a_full_disk_while_plotting_exits_2_in_one_line(tmp_path, monkeypatch, capsys, no_fem):
+    def one_iteration(J, s0, save_step):
+        save_step(Step(0, 1.0))
+        return "result"
+
+    def write_run(result, J, out, comm):  # as `runs.write_run`: the JSON files, then the pictures
+        write_json({"s": [0.0]}, out / "shape.json")
+        write_json({"result": result}, out / "summary.json")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out / "history.png"))
+
+    monkeypatch.setattr(optimizers, "optimize_newton", one_iteration)
+    monkeypatch.setattr(runs, "write_run", write_run)
+    out = tmp_path / "run"
+    assert main(["optimize", str(CASE), "--level", "coarse", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (
+        "shapeopt: error: cannot write history.png: No space left on device; the files written so far are "
+        f"kept in {out.resolve()}"
+    )
+    assert names(out) == ["history.json", "shape.json", "summary.json"] and names(tmp_path) == ["run"]
+
+
+def test_a_file_system_error_anywhere_else_is_one_line(monkeypatch, capsys):
+    def read_only(*args):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), "/mnt/x")
+
+    monkeypatch.setattr(runs, "optimize_case", read_only)
+    monkeypatch.setattr(flow_commands, "check_run_folder", lambda *args, **kwargs: None)
+    assert main(["optimize", str(CASE), "--out", "/mnt/x"]) == 2
+    assert capsys.readouterr().err == "shapeopt: error: file system error on /mnt/x: Read-only file system\n"
 
 
 def test_ctrl_c_in_optimize_into_an_earlier_run_keeps_both_and_says_where(

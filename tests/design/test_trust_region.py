@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -144,6 +146,7 @@ def test_the_radius_follows_the_ratio_of_actual_to_predicted_reduction():
     assert update_radius(settings, 0.1, 0.9, 0.05) == (0.1, True)  # good but inside the ball: kept
     assert update_radius(settings, 0.1, 0.9, 0.0995) == (0.2, True)  # good on the boundary: doubled
     assert update_radius(settings, 0.2, 1.0, 0.2) == (0.3, True)  # at most max_radius
+    assert update_radius(settings, 0.1, np.nan, 0.08) == (0.25 * 0.08, False)  # no number: shrunk, rejected
 
 
 @pytest.mark.slow
@@ -185,7 +188,8 @@ def test_refused_trial_steps_are_counted_and_the_run_still_converges(problem, mo
     result = optimize_surrogate(ReducedFunctional(problem), random_surrogate(problem), settings)
     assert "test" in refused and result.refused == len(refused)
     assert result.converged, result.message
-    assert any(np.isinf(step.ratio) and not step.accepted for step in result.history)
+    assert any(step.note == "trial shape refused" and not step.accepted for step in result.history)
+    assert all(step.ratio is None or np.isfinite(step.ratio) for step in result.history)  # JSON numbers
 
 
 def test_write_run_pictures_the_final_state_without_solving_again(problem, tmp_path, monkeypatch):
@@ -208,6 +212,14 @@ def test_write_run_pictures_the_final_state_without_solving_again(problem, tmp_p
     assert shape["cd"] == result.final.objective_value and shape["s"] == result.final.s
     assert "final_state" not in summary and summary["note"] == "extra"
     assert json.loads((tmp_path / "summary.json").read_text())["final"] == shape
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(runs, "render_speed", full_disk)  # the pictures come after the result's files
+    with pytest.raises(OSError):
+        runs.write_run(result, J, tmp_path / "full")
+    assert {"shape.json", "summary.json", "history.json"} <= {p.name for p in (tmp_path / "full").iterdir()}
 
 
 def p2_area_centroid(points: np.ndarray) -> tuple[float, np.ndarray]:

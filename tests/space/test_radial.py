@@ -101,3 +101,30 @@ def test_a_parameter_on_its_bound_counts_only_with_the_right_sign():
     pushing_out = -np.eye(space.size)[i]  # ∂C/∂s_i < 0 at the upper bound: the bound holds it back
     assert space.kkt_residual(s[0], pushing_out + 0.3 * jacobian[0]) < 1e-12
     assert space.kkt_residual(s[0], -pushing_out + 0.3 * jacobian[0]) == pytest.approx(1.0)
+
+
+def upper_half_body(shape, edges: int = EDGES // 2) -> DiscreteBody:
+    """The upper half (y ≥ 0) of the reference circle as `edges` quadratic edges: a sphere's profile."""
+    theta = np.linspace(0.0, np.pi, 2 * edges + 1)
+    nodes = np.asarray(shape.center) + shape.r0 * np.column_stack([np.cos(theta), np.sin(theta)])
+    start = np.arange(0, 2 * edges, 2)
+    triples = np.column_stack([start, start + 2, start + 1])
+    return DiscreteBody(nodes, shape.displacement_basis(nodes), triples)
+
+
+@pytest.mark.parametrize("revolution", [False, True], ids=["area", "volume"])
+def test_a_start_for_another_area_ratio_is_the_circle_dilated_and_a_feasible_one_is_kept(space, revolution):
+    """The circle (s = 0) is off the constraints for area ratio 2: the start becomes the circle dilated to
+    that area (a sphere: volume), exactly on g = 0; a start that meets them (ratio 1) is kept as given."""
+    if revolution:
+        space = dataclasses.replace(space, body=upper_half_body(space.shape), revolution=True)
+    doubled = dataclasses.replace(space, area_ratio=2.0)
+    circle = np.zeros(space.size)
+    assert not doubled.feasible(circle)
+    start, admissible = doubled.feasible_start(circle)
+    assert admissible and doubled.feasible(start) and doubled.violation(start) < 1e-10
+    assert abs(doubled.measure(start)[1] - 2.0) < 1e-10
+    radii = doubled.shape.radius(np.linspace(0, 2 * np.pi, 50), start)
+    assert np.ptp(radii) < 1e-9 * radii[0]  # still a circle: dilated, not deformed by the projection
+    kept, admissible = space.feasible_start(circle)
+    assert admissible and np.array_equal(kept, circle)
