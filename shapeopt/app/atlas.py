@@ -267,7 +267,8 @@ def run_atlas(
             lock = _prepare(out, atlas_record(base, cold), comm)
         else:
             route = surrogate.open()
-            setup = setup_cost(route.model)  # the user's surrogate: a working copy's metrics are its refit's
+            # the user's surrogate: a working copy's metrics are its refit's
+            setup = setup_cost(route.model, route.source)
             with DragProblem(case_for(base, grid[0]), comm) as problem:
                 route.check(problem, [c.re for c in grid])
                 lock = _prepare(out, atlas_record(base, cold, surrogate), comm)

@@ -47,7 +47,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def setup_cost(model: surrogates.Surrogate) -> dict[str, Any]:
+def setup_cost(model: surrogates.Surrogate, stored_at: Path) -> dict[str, Any]:
     """What the surrogate cost before any atlas: the FEM solves its dataset made (failed ones included,
     verified optimizer samples excluded), their summed seconds (one process each; `workers` ran them side
     by side), the training's seconds and the FEM solves it made (`pg-fresh`'s solves of fresh designs;
@@ -61,10 +61,10 @@ def setup_cost(model: surrogates.Surrogate) -> dict[str, Any]:
         "training_solves": int((metrics.get("physics_calls") or {}).get("solution_from", 0)),
     }
     try:
-        dataset = surrogate_dataset(model)
+        dataset = surrogate_dataset(model, stored_at)
     except CaseError:
         return {
-            "dataset": str(trained_on(model) or ""),
+            "dataset": str(trained_on(model, stored_at) or ""),
             "dataset_solves": None,
             "dataset_seconds": None,
         } | training

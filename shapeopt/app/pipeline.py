@@ -137,7 +137,7 @@ def matching_surrogate(
     except CaseError:
         return None, False
     model = route.model
-    if trained_on(model) != Path(data_path).absolute() or model.meta.get("dataset_rows") != len(
+    if trained_on(model, path) != Path(data_path).absolute() or model.meta.get("dataset_rows") != len(
         read_dataset(data_path)
     ):
         return None, False  # trained on another (or a shorter) dataset

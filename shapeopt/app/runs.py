@@ -137,7 +137,7 @@ def optimize_case(
     chosen = optimizer(method)
     route = _surrogate_route(surrogate, refit) if chosen.uses_surrogate else None
     if route is not None:  # its dataset is read (and with `refit` grown): not in the folder replaced
-        refuse_writing_over_inputs(out, [trained_on(route.model)], folder=True)
+        refuse_writing_over_inputs(out, [trained_on(route.model, route.source)], folder=True)
     problem = DragProblem(case, comm)
     J = ReducedFunctional(problem)
     history: list[dict] = []

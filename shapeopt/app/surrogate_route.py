@@ -38,19 +38,24 @@ def load_surrogate(path: Path) -> surrogates.Surrogate:
         raise CaseError(str(exc)) from None  # names the file
 
 
-def trained_on(model: surrogates.Surrogate) -> Path | None:
-    """The dataset file the surrogate records it was trained on, as an absolute path (None if it records
-    none). Training records the absolute path; a relative one (surrogates written before) is the path as
-    given to the training, taken from the current folder."""
+def trained_on(model: surrogates.Surrogate, stored_at: Path) -> Path | None:
+    """The dataset file the surrogate stored at `stored_at` was trained on, as an absolute path (None if
+    it records none). Training records the dataset's place relative to the surrogate file
+    (`dataset_beside`), so a surrogate moved or copied together with its dataset finds the dataset beside
+    it; failing that, the absolute path it records (`dataset`). A relative `dataset` (surrogates written
+    before) is the path as given to the training, taken from the current folder."""
+    beside = model.meta.get("dataset_beside")
+    if beside and (Path(stored_at).parent / beside).is_file():
+        return (Path(stored_at).parent / beside).absolute()
     recorded = model.meta.get("dataset")
     return Path(recorded).absolute() if recorded else None
 
 
-def surrogate_dataset(model: surrogates.Surrogate) -> Path:
-    """The dataset the surrogate records (`trained_on`), checked as every input file is before it is
-    opened (`check_input_file`): `CaseError` in one line when none is recorded, or when it is not there,
-    cannot be looked at or is no regular file."""
-    dataset = trained_on(model)
+def surrogate_dataset(model: surrogates.Surrogate, stored_at: Path) -> Path:
+    """The dataset the surrogate stored at `stored_at` records (`trained_on`), checked as every input file
+    is before it is opened (`check_input_file`): `CaseError` in one line when none is recorded, or when it
+    is not there, cannot be looked at or is no regular file."""
+    dataset = trained_on(model, stored_at)
     if dataset is None:
         raise CaseError("the surrogate records no dataset")
     check_input_file(dataset, "the surrogate's dataset")
@@ -77,7 +82,7 @@ class SurrogateRoute:
         dataset = None
         if refit:
             try:
-                dataset = surrogate_dataset(model)
+                dataset = surrogate_dataset(model, path)
             except CaseError as exc:
                 raise CaseError(f"--refit: {exc}") from None
         return cls(Path(path), Path(path), model, dataset, refit_seconds)
@@ -98,7 +103,7 @@ class SurrogateRoute:
         """The designs (k, m) of the surrogate's dataset (FEM-verified optima of earlier refits included),
         if it is here and readable."""
         try:
-            return read_dataset(surrogate_dataset(self.model)).s
+            return read_dataset(surrogate_dataset(self.model, self.source)).s
         except (CaseError, DatasetError):
             return None
 

@@ -113,7 +113,8 @@ def atlas_command(args: argparse.Namespace) -> int:
     surrogate = None
     if args.surrogate is not None:
         surrogate = SurrogateChoice(args.surrogate, args.refit, args.refit_seconds)
-        if args.compare_newton and setup_cost(load_surrogate(args.surrogate))["dataset_solves"] is None:
+        cost = setup_cost(load_surrogate(args.surrogate), args.surrogate) if args.compare_newton else None
+        if cost is not None and cost["dataset_solves"] is None:
             raise CaseError(
                 f"--compare-newton: the dataset of {args.surrogate} is not here to count its cost"
             )

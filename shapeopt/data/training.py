@@ -3,6 +3,7 @@ method needs it, the artifact saved. Supervised and Sobolev training import no F
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def train_for_case(
     dp/pg/hig run the FEM physics in `workers` processes (each builds the case's problem).
     """
     data = read_dataset_for(case, data_path)
-    meta = {"case": case.name, "dataset": str(Path(data_path).absolute()), "dataset_rows": len(data)}
+    meta = dataset_record(data_path, out) | {"case": case.name, "dataset_rows": len(data)}
     try:
         if settings.method in PHYSICS_METHODS:
             from shapeopt.data.physics_pool import open_physics
@@ -93,6 +94,14 @@ def train_for_case(
             f"interrupted after {result.metrics['epochs']} epochs; the best network so far is saved in {out}"
         )
     return result
+
+
+def dataset_record(data_path: Path, out: Path) -> dict[str, str]:
+    """What a surrogate written to `out` records of the dataset at `data_path`: its absolute path and its
+    place relative to the surrogate's folder (`dataset_beside`), which still holds when the two are moved
+    or copied together."""
+    dataset = Path(data_path).absolute()
+    return {"dataset": str(dataset), "dataset_beside": os.path.relpath(dataset, Path(out).absolute().parent)}
 
 
 def save_surrogate(surrogate: Surrogate, out: Path) -> None:

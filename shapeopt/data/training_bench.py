@@ -14,7 +14,7 @@ from pathlib import Path
 from shapeopt.cases import Case
 from shapeopt.data.physics_pool import open_physics
 from shapeopt.data.settings import PhysicsSettings
-from shapeopt.data.training import read_dataset_for, save_surrogate
+from shapeopt.data.training import dataset_record, read_dataset_for, save_surrogate
 from shapeopt.errors import InterruptedWorkError
 from shapeopt.files import read_json, write_json
 from shapeopt.viz.plots import plot_learning_curves
@@ -103,7 +103,7 @@ def _train_one(entry, settings, data, data_path, case, out, physics, log) -> dic
     result = train(
         data,
         settings,
-        {"case": case.name, "dataset": str(Path(data_path).absolute())},
+        dataset_record(data_path, out / f"{entry}.pt") | {"case": case.name},
         progress,
         physics=physics,
     )

@@ -164,10 +164,10 @@ def test_the_cost_of_a_surrogate_is_read_from_a_dataset_whose_checksums_hold(tmp
     data = tmp_path / "data.h5"
     write_synthetic_dataset(data)
     model = SimpleNamespace(meta={"dataset": str(data)})
-    assert setup_cost(model)["dataset_solves"] == 24
+    assert setup_cost(model, tmp_path / "s.pt")["dataset_solves"] == 24
     with h5py.File(data, "r+") as f:
         f["seconds"][3] = 1e6
     with pytest.raises(
         CaseError, match=r"--compare-newton: .* is damaged: 1 of 24 samples fail their checksum"
     ):
-        setup_cost(model)
+        setup_cost(model, tmp_path / "s.pt")

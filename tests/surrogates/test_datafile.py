@@ -133,7 +133,7 @@ def test_dataset_output_paths_are_checked_before_any_work(tmp_path):
     with h5py.File(foreign, "w") as f:
         f["x"] = np.zeros(3)
     cases = [
-        (tmp_path, "is a directory"),
+        (tmp_path, "is a folder; give a file name"),
         (foreign, "not a shapeopt dataset"),
         (foreign / "x.h5", "not a writable folder"),  # a file where a folder should be
     ]
