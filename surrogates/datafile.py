@@ -23,8 +23,10 @@ resolves to, never on the link.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import resource
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,9 @@ REASON_BYTES = 400
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 HEADER_CHECKSUM = "header_checksum"
 SWMR_SUPERBLOCK = 3  # the superblock version SWMR appending needs (libver="latest")
+# HDF5 metadata an append may add beyond its rows' chunks: the 2 KiB metadata block and the chunk index
+# (extensible array pages of 1024 entries) grow a few KiB at a time; measured growth stays under 3 KiB.
+METADATA_MARGIN = 64 * 1024
 
 
 class DatasetError(ValueError):
@@ -181,6 +186,7 @@ class SampleFile:
             "reason": np.bytes_(row.get("reason", "").encode()[:REASON_BYTES]),
         }
         values["checksum"] = np.int64(row_checksum(values))
+        self._check_space(n)
         try:
             for name, value in values.items():
                 column = f[name]
@@ -196,6 +202,17 @@ class SampleFile:
 
     failed = False  # a write failed: closing the file cannot flush it either
 
+    def _check_space(self, n: int) -> None:
+        """Refuse, before HDF5 writes anything, an append of row `n` that the disk or the file size limit
+        (RLIMIT_FSIZE) has no room for: a write HDF5 cannot finish leaves the file cut short, unreadable."""
+        needed = space_needed(self.file, n)
+        free = space_free(self.path)
+        if needed > free:
+            raise DatasetError(
+                f"cannot write a sample to {self.path}: not enough space for another sample: "
+                f"{needed} bytes needed, {free} free"
+            )
+
     def close(self) -> None:
         """Close the file and free the writer lock (after a failed write, without a second error)."""
         try:
@@ -205,6 +222,27 @@ class SampleFile:
                 raise
         finally:
             self.lock.release()
+
+
+def space_needed(f: h5py.File, n: int) -> int:
+    """Bytes the file may grow by when row `n` is appended: a new chunk of every column whose chunks
+    start at row `n` (chunked columns grow by whole chunks), plus `METADATA_MARGIN`."""
+    needed = METADATA_MARGIN
+    for column in f.values():
+        if column.chunks is not None and n % column.chunks[0] == 0:
+            needed += math.prod(column.chunks) * column.dtype.itemsize
+    return needed
+
+
+def space_free(path: Path) -> int:
+    """Bytes `path` may still grow by: the free space of its file system, and at most what the file size
+    limit (RLIMIT_FSIZE, when set) leaves."""
+    stat = os.statvfs(path)
+    free = stat.f_bavail * stat.f_frsize
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY:
+        free = min(free, max(limit - os.path.getsize(path), 0))
+    return free
 
 
 def _write_failure(exc: BaseException) -> str:
