@@ -210,7 +210,8 @@ class SampleFile:
         if needed > free:
             raise DatasetError(
                 f"cannot write a sample to {self.path}: not enough space for another sample: "
-                f"{needed} bytes needed, {free} free"
+                f"{needed} bytes needed, {free} free; the {n} samples stored are kept: free space and run "
+                "the same command again to resume"
             )
 
     def close(self) -> None:

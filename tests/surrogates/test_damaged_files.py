@@ -390,7 +390,8 @@ def test_a_write_past_a_file_size_limit_is_one_error_and_keeps_the_committed_sam
     assert int(appended) > 0
     assert re.fullmatch(
         rf"cannot write a sample to {re.escape(str(dataset))}: not enough space for another sample: "
-        r"\d+ bytes needed, \d+ free\n",
+        r"\d+ bytes needed, \d+ free; the \d+ samples stored are kept: free space and run the same "
+        r"command again to resume\n",
         message,
     )
     after = read_dataset(dataset)  # every committed sample is readable
