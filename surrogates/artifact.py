@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import io
 import math
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,7 @@ class Surrogate:
         torch.save(payload, buffer)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")  # hidden, this process's
         try:
             tmp.write_bytes(buffer.getvalue())
             if path.exists() and not path.is_file():  # looked at again at the end: never replaced

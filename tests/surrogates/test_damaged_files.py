@@ -405,6 +405,15 @@ def test_a_write_past_a_file_size_limit_is_one_error_and_keeps_the_committed_sam
     assert read_dataset(dataset).failed == before.failed + int(appended) + 1
 
 
+def test_saving_a_surrogate_leaves_a_user_file_named_like_a_temporary_file_alone(tmp_path):
+    write_surrogate(tmp_path / "source.pt")
+    user_file = tmp_path / "s.pt.tmp"
+    user_file.write_bytes(b"a user's file")
+    save_surrogate(load(tmp_path / "source.pt"), tmp_path / "s.pt")
+    assert user_file.read_bytes() == b"a user's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.pt", "s.pt.tmp", "source.pt"]
+
+
 def test_a_full_disk_while_a_surrogate_is_saved_is_one_line_and_keeps_the_earlier_file(tmp_path, monkeypatch):
     write_surrogate(tmp_path / "source.pt")
     model = load(tmp_path / "source.pt")
