@@ -16,7 +16,6 @@ from shapeopt.design.newton import optimize_newton
 from shapeopt.design.results import Iteration, OptimizationResult, TrustStep
 from shapeopt.design.slsqp import optimize_slsqp
 from shapeopt.errors import CaseError
-from shapeopt.fem.problem import DragProblem
 
 # The iterates' callback of a run.
 Progress = Callable[[Iteration | TrustStep], None]
@@ -74,12 +73,6 @@ def optimizer(method: str) -> Optimizer:
     if method not in OPTIMIZERS:
         raise CaseError(f"unknown optimization method {method!r}; known: {', '.join(OPTIMIZERS)}")
     return OPTIMIZERS[method]
-
-
-def functional(problem: DragProblem) -> ReducedFunctional:
-    """The reduced functional of the problem's case: over its operating range of Re
-    (`MultipointFunctional`, K flows on one mesh) where the objective gives one, else at its Re."""
-    return MultipointFunctional(problem) if problem.case.objective.multipoint else ReducedFunctional(problem)
 
 
 def refuse_operating_range(case: Case, what: str) -> None:

@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from shapeopt.app.optimizers import functional, operating_range_table, optimizer, refuse_operating_range
+from shapeopt.app.optimizers import operating_range_table, optimizer, refuse_operating_range
 from shapeopt.app.surrogate_route import SurrogateRoute, trained_on
 from shapeopt.cases import Case, case_from_dict
 from shapeopt.design.functional import ReducedFunctional, ShapeSummary
+from shapeopt.design.multipoint import MultipointFunctional
 from shapeopt.design.results import OptimizationResult
 from shapeopt.designs import body_shape
 from shapeopt.errors import CaseError
@@ -141,7 +142,8 @@ def optimize_case(
     if route is not None:  # its dataset is read (and with `refit` grown): not in the folder replaced
         refuse_writing_over_inputs(out, [trained_on(route.model, route.source)], folder=True)
     problem = DragProblem(case, comm)
-    J = functional(problem)
+    # over an operating range of Re: K flows on the one mesh
+    J = MultipointFunctional(problem) if case.objective.multipoint else ReducedFunctional(problem)
     history: list[dict] = []
     with problem, staged_folder(out, comm) as work:  # the problem's PETSc objects destroyed on every rank
 
@@ -155,8 +157,12 @@ def optimize_case(
         if route is not None:
             route.check(problem, [J.re])
         result = chosen.run(J, s0, save_step, route)
-        table = {"operating_range": operating_range_table(J, result)} if case.objective.multipoint else None
-        summary = write_run(result, J, work, comm, table)
+        table = (
+            {"extra": {"operating_range": operating_range_table(J, result)}}
+            if case.objective.multipoint
+            else {}
+        )
+        summary = write_run(result, J, work, comm, **table)
     return result, summary
 
 
