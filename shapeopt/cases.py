@@ -85,18 +85,78 @@ class Constraints:
     min_thickness: float = 0.0
 
 
+# The weightings of an operating range (`objective.weight`): name → (words, whether uniform in ln Re).
+WEIGHTINGS = {"uniform-log": ("uniform in ln Re", True), "uniform": ("uniform in Re", False)}
+MAX_POINTS = 16  # Reynolds numbers of an operating range: each costs one FEM solve per evaluation
+
+
 @dataclass(frozen=True)
 class Objective:
     """What `C_D` means to the optimizers: the drag of every body (`body` 0) or of body `body` (from 1),
-    plus `lift_weight` times the lift of the same bodies: J = Σ_k (C_D,k + lift_weight C_L,k)."""
+    plus `lift_weight` times the lift of the same bodies: J = Σ_k (C_D,k + lift_weight C_L,k).
+
+    With an operating range the objective is the weighted mean of that J over Reynolds numbers Re_k:
+    J(s) = Σ_k w_k J(s, Re_k) / Σ_k w_k (`quadrature`). `re_range` (low, high) with `weight` (a name of
+    `WEIGHTINGS`) and `points_count` K Gauss–Legendre points in ln Re (or in Re), or `points`, the
+    (Re, weight) pairs themselves. None of them: one Reynolds number, the case's."""
 
     body: int = 0
     lift_weight: float = 0.0
+    re_range: tuple[float, float] | None = None
+    weight: str = "uniform-log"
+    points_count: int = 4
+    points: tuple[tuple[float, float], ...] | None = None
+
+    @property
+    def multipoint(self) -> bool:
+        """Whether the objective is a mean over an operating range of Re."""
+        return self.re_range is not None or self.points is not None
+
+    def quadrature(self) -> tuple[np.ndarray, np.ndarray]:
+        """The operating range's Reynolds numbers Re_k (K,), increasing, and their weights w_k (K,),
+        summing to 1: K-point Gauss–Legendre in ln Re (`uniform-log`) or in Re (`uniform`) over
+        `re_range`, or `points` normalised. `ValueError` for an objective at one Reynolds number."""
+        if self.points is not None:
+            re, weights = np.array(sorted(self.points)).T
+            return re, weights / weights.sum()
+        if self.re_range is None:
+            raise ValueError("the objective has no operating range")
+        nodes, weights = np.polynomial.legendre.leggauss(self.points_count)
+        in_log = WEIGHTINGS[self.weight][1]
+        low, high = np.log(self.re_range) if in_log else np.array(self.re_range)
+        x = 0.5 * (low + high) + 0.5 * (high - low) * nodes
+        return (np.exp(x) if in_log else x), weights / weights.sum()
 
     def describe(self) -> str:
-        """The objective in words, e.g. 'C_D of body 2 + 0.5 C_L'."""
+        """The objective in words, e.g. 'C_D of body 2 + 0.5 C_L', or 'mean C_D over Re 5–40 (4 points,
+        uniform in ln Re)'."""
         text = "C_D" + ("" if self.body == 0 else f" of body {self.body}")
-        return text + (f" + {self.lift_weight:g} C_L" if self.lift_weight else "")
+        text += f" + {self.lift_weight:g} C_L" if self.lift_weight else ""
+        if not self.multipoint:
+            return text
+        text = text if text == "C_D" else f"({text})"
+        if self.points is not None:
+            re, weights = np.array(sorted(self.points)).T
+            listed = ", ".join(f"{value:g}" for value in re)
+            return f"mean {text} over Re {listed} (weights {', '.join(f'{w:g}' for w in weights)})"
+        low, high = self.re_range
+        return (
+            f"mean {text} over Re {low:g}–{high:g} ({self.points_count} points, {WEIGHTINGS[self.weight][0]})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data as a case file gives it: body and lift weight, and the operating range's settings
+        only where they are not the defaults (so results saved before they existed read the same)."""
+        data = {"body": self.body, "lift_weight": self.lift_weight}
+        if self.re_range is not None:
+            data |= {
+                "re_range": list(self.re_range),
+                "weight": self.weight,
+                "points_count": self.points_count,
+            }
+        if self.points is not None:
+            data["points"] = [list(point) for point in self.points]
+        return data
 
 
 @dataclass(frozen=True)
@@ -154,6 +214,8 @@ class Case:
             data["domain"]["bodies"] = [list(c) for c in self.domain.bodies]
         if self.objective == Objective():
             del data["objective"]
+        else:
+            data["objective"] = self.objective.to_dict()
         return data
 
 
@@ -189,7 +251,14 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "min_thickness": _NUMBER,
     },
     "optimize": {"max_iterations": ((int,), "an integer"), "tolerance": _NUMBER},
-    "objective": {"body": ((int,), "an integer (0: every body)"), "lift_weight": _NUMBER},
+    "objective": {
+        "body": ((int,), "an integer (0: every body)"),
+        "lift_weight": _NUMBER,
+        "re_range": ((list,), "a [low, high] range"),
+        "weight": ((str,), "a string"),
+        "points_count": ((int,), "an integer"),
+        "points": ((list,), "a list of [re, weight] points"),
+    },
 }
 _REQUIRED = (("domain", "kind"), ("flow", "re"))
 
@@ -279,6 +348,74 @@ def _check_objective(errors: list[str], values: dict[str, dict[str, Any]]) -> No
         )
     if _flow_has(values["domain"].get("kind"), "revolution") and objective.get("lift_weight", 0.0):
         errors.append("'objective.lift_weight' does not apply to a body of revolution (it has no lift)")
+    _check_operating_range(errors, objective)
+
+
+def _check_operating_range(errors: list[str], objective: dict[str, Any]) -> None:
+    """`objective.re_range` [low, high] within `RE_LIMITS` with a known `weight` and 1 ≤ `points_count` ≤
+    `MAX_POINTS`, or `objective.points`, [Re, weight] pairs with weights ≥ 0 of a positive sum; never both.
+    Stored back as tuples."""
+    if "points" in objective:
+        given = [key for key in ("re_range", "weight", "points_count") if key in objective]
+        if given:
+            errors.append(
+                f"'objective.points' gives the Reynolds numbers itself: leave out {', '.join(given)}"
+            )
+        _check_points(errors, objective)
+    elif "re_range" in objective:
+        _check_range(errors, objective)
+    else:
+        for key in ("weight", "points_count"):
+            if key in objective:
+                errors.append(f"'objective.{key}' applies with 'objective.re_range' only")
+    if objective.get("weight", "uniform-log") not in WEIGHTINGS:
+        errors.append(
+            f"unknown objective.weight '{objective['weight']}' (expected one of {', '.join(WEIGHTINGS)})"
+        )
+    count = objective.get("points_count", 4)
+    if not 1 <= count <= MAX_POINTS:
+        errors.append(
+            f"'objective.points_count' must be in [1, {MAX_POINTS}] (each point costs one FEM solve per "
+            f"evaluation), got {count}"
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_range(errors: list[str], objective: dict[str, Any]) -> None:
+    """`objective.re_range`: two numbers, low < high, each a Reynolds number a solve can take."""
+    re_range = objective["re_range"]
+    if len(re_range) != 2 or not all(_is_number(v) for v in re_range):
+        errors.append(f"'objective.re_range' must be two numbers [low, high], got {re_range!r}")
+        return
+    if not re_range[0] < re_range[1]:
+        errors.append(
+            f"'objective.re_range' must satisfy low < high (a range that is not empty), got {re_range!r}"
+        )
+    for value in re_range:
+        _check_re(errors, "objective.re_range", value)
+    objective["re_range"] = (float(re_range[0]), float(re_range[1]))
+
+
+def _check_points(errors: list[str], objective: dict[str, Any]) -> None:
+    """`objective.points`: 1 to `MAX_POINTS` [Re, weight] pairs, each Re a Reynolds number a solve can
+    take, the weights ≥ 0 with a positive sum."""
+    points = objective["points"]
+    pairs = all(isinstance(p, list) and len(p) == 2 and all(_is_number(v) for v in p) for p in points)
+    if not pairs or not 1 <= len(points) <= MAX_POINTS:
+        errors.append(
+            f"'objective.points' must be 1 to {MAX_POINTS} [re, weight] pairs of finite numbers, "
+            f"got {points!r}"
+        )
+        return
+    for re, _ in points:
+        _check_re(errors, "objective.points", re)
+    weights = [w for _, w in points]
+    if min(weights) < 0 or not sum(weights) > 0:
+        errors.append(f"'objective.points' weights must be ≥ 0 and sum to a positive number, got {weights!r}")
+    objective["points"] = tuple((float(re), float(w)) for re, w in points)
 
 
 def _sorted_values(errors: list[str], raw: dict[str, Any]) -> dict[str, dict[str, Any]]:

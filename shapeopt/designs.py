@@ -83,6 +83,8 @@ def sample_identity(case: Case) -> dict[str, Any]:
     identity |= {f"solver.{k}": v for k, v in dataclasses.asdict(case.solver).items()}
     identity["re_range"] = list(case.re_bounds)
     identity["spec"] = parameter_spec(case).to_dict()
-    if case.objective != Objective():  # a sample's C_D is the objective's value
-        identity["objective"] = dataclasses.asdict(case.objective)
+    if case.objective != Objective():  # a sample's C_D is the objective's value (operating range: only
+        identity["objective"] = (
+            case.objective.to_dict()
+        )  # where given, so identities before it read the same)
     return identity

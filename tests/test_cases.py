@@ -6,6 +6,7 @@ import dataclasses
 import subprocess
 import tomllib
 
+import numpy as np
 import pytest
 
 from shapeopt.cases import (
@@ -15,11 +16,12 @@ from shapeopt.cases import (
     OptimizeSettings,
     ShapeSettings,
     SolverSettings,
+    case_from_dict,
     load_case,
     parse_case,
 )
 from shapeopt.cli import main
-from shapeopt.designs import parameter_spec
+from shapeopt.designs import parameter_spec, sample_identity
 from shapeopt.errors import CaseError
 from shapeopt.flows import FLOWS
 from surrogates.spec import ParameterSpec
@@ -70,6 +72,36 @@ def test_defaults_and_overrides(write_case):
         (
             GOOD + "[objective]\nlift_weight = 1e300\n",
             "'objective.lift_weight' must be in [-1000, 1000] (beyond it the drag is lost",
+        ),
+        (GOOD + "[objective]\nre_range = [40, 5]\n", "'objective.re_range' must satisfy low < high"),
+        (GOOD + "[objective]\nre_range = [5, 5]\n", "'objective.re_range' must satisfy low < high"),
+        (GOOD + "[objective]\nre_range = [0, 5]\n", "'objective.re_range' must be a finite number > 0"),
+        (GOOD + "[objective]\nre_range = [5, 1e9]\n", "'objective.re_range' must lie from 1e-06 to 1e+06"),
+        (GOOD + "[objective]\nre_range = [5]\n", "'objective.re_range' must be two numbers"),
+        (
+            GOOD + "[objective]\nre_range = [5, 40]\nweight = 'flat'\n",
+            "unknown objective.weight 'flat' (expected one of uniform-log, uniform)",
+        ),
+        (
+            GOOD + "[objective]\nre_range = [5, 40]\npoints_count = 0\n",
+            "'objective.points_count' must be in [1, 16]",
+        ),
+        (
+            GOOD + "[objective]\npoints_count = 4\n",
+            "'objective.points_count' applies with 'objective.re_range'",
+        ),
+        (
+            GOOD + "[objective]\npoints = [[5, 0], [40, 0]]\n",
+            "'objective.points' weights must be ≥ 0 and sum to a positive number",
+        ),
+        (
+            GOOD + "[objective]\npoints = [[5, 1], [40, -2]]\n",
+            "'objective.points' weights must be ≥ 0 and sum to a positive number",
+        ),
+        (GOOD + "[objective]\npoints = []\n", "'objective.points' must be 1 to 16 [re, weight] pairs"),
+        (
+            GOOD + "[objective]\npoints = [[5, 1]]\nre_range = [5, 40]\n",
+            "'objective.points' gives the Reynolds numbers itself: leave out re_range",
         ),
         (
             GOOD + "[shape]\nparametrisation = 'bspline'\nmodes = 16\nknot_stretch = 1e12\n",
@@ -155,3 +187,22 @@ def test_a_knot_stretch_is_part_of_the_parameter_spec(write_case):
     assert stretched.differences(uniform) == ["parametrisation stretch 3.0 ≠ 1.0"]
     fourier = (CASES / "fourier4-re40.toml").read_text().replace("min_quality = 0.1", "knot_stretch = 2.0")
     assert main(["solve", str(write_case(fourier, "f.toml"))]) == 2
+
+
+def test_an_operating_range_reads_back_and_leaves_other_objectives_as_they_were(write_case):
+    """An operating range survives `Case.to_dict` → `case_from_dict`; an objective without one is saved
+    (and identifies dataset samples) with its two keys only, as before operating ranges existed."""
+    case = load_case(CASES / "cylinder-re5-40-range.toml")
+    assert case.objective.describe() == "mean C_D over Re 5–40 (4 points, uniform in ln Re)"
+    assert case_from_dict(case.to_dict()) == case
+    re, weights = case.objective.quadrature()
+    assert re.shape == weights.shape == (4,) and abs(weights.sum() - 1) < 1e-15
+    assert 5 < re[0] < re[-1] < 40 and abs(np.log(re).mean() - np.log(np.sqrt(5 * 40))) < 1e-12
+    points = load_case(write_case(GOOD + "[objective]\nbody = 0\npoints = [[40, 1], [5, 3]]\n"))
+    assert case_from_dict(points.to_dict()) == points
+    assert np.allclose(points.objective.quadrature(), [[5, 40], [0.75, 0.25]])
+    lift = dataclasses.replace(case, objective=Objective(lift_weight=0.5))
+    assert lift.to_dict()["objective"] == {"body": 0, "lift_weight": 0.5}
+    assert sample_identity(lift)["objective"] == {"body": 0, "lift_weight": 0.5}
+    assert "objective" not in sample_identity(dataclasses.replace(case, objective=Objective()))
+    assert sample_identity(case)["objective"]["re_range"] == [5.0, 40.0]

@@ -39,6 +39,7 @@ import numpy as np
 
 from shapeopt.app.atlas_starts import Conditions, case_for, known_optima, warm_start
 from shapeopt.app.atlas_surrogate import ATLAS_SEARCH, SurrogateChoice, setup_cost, working_copies
+from shapeopt.app.optimizers import refuse_operating_range
 from shapeopt.app.runs import write_optimum_outline
 from shapeopt.app.surrogate_route import SurrogateRoute
 from shapeopt.cases import Case, case_from_dict
@@ -260,6 +261,7 @@ def run_atlas(
     `ShapeoptError` line naming how many problems are finished. Returns the table (what atlas.json holds,
     `atlas_table`)."""
     out = Path(out)
+    refuse_operating_range(base, "atlas")
     check_atlas_folder(out, base, grid, cold, surrogate)
     route, setup, lock = None, None, None
     try:

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from shapeopt.app.surrogate_route import SurrogateRoute
+from shapeopt.cases import Case
 from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.multipoint import MultipointFunctional
 from shapeopt.design.newton import optimize_newton
 from shapeopt.design.results import Iteration, OptimizationResult, TrustStep
 from shapeopt.design.slsqp import optimize_slsqp
@@ -71,6 +73,24 @@ def optimizer(method: str) -> Optimizer:
     if method not in OPTIMIZERS:
         raise CaseError(f"unknown optimization method {method!r}; known: {', '.join(OPTIMIZERS)}")
     return OPTIMIZERS[method]
+
+
+def refuse_operating_range(case: Case, what: str) -> None:
+    """`CaseError` in one line where `case`'s objective is over an operating range of Re, which `what`
+    (e.g. "--method surrogate") does not take yet."""
+    if case.objective.multipoint:
+        raise CaseError(
+            f"{what}: not yet for an operating range (objective.re_range or objective.points); "
+            "optimize with --method newton or slsqp"
+        )
+
+
+def operating_range_table(J: MultipointFunctional, result: OptimizationResult) -> list[dict[str, float]]:
+    """Rows {re, weight, cd, initial_cd}: each Re's objective at the final and at the initial shape of
+    `result` (`MultipointFunctional.per_re`; up to 2K solves after the run, outside its count)."""
+    initial = J.per_re(np.asarray(result.initial.s))
+    final = J.per_re(np.asarray(result.final.s))
+    return [row | {"initial_cd": start["cd"]} for row, start in zip(final, initial, strict=True)]
 
 
 def progress_line(method: str, step: Iteration | TrustStep) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shapeopt.app.optimizers import refuse_operating_range
 from shapeopt.app.runs import write_run
 from shapeopt.app.settings import RunSettings
 from shapeopt.app.surrogate_route import SurrogateRoute, trained_on
@@ -52,6 +53,7 @@ def run_pipeline(case: Case, settings: RunSettings, out: Path, log=print) -> Run
     write the run directory `out` (the optimization's files, with report.md; it replaces an earlier run
     there whole when complete: `staged_folder`). Serial: the dataset stage runs `settings.workers`
     processes."""
+    refuse_operating_range(case, "run")
     if MPI.COMM_WORLD.size > 1:
         raise CaseError("`run` is serial; give the dataset stage processes with --workers")
     if settings.problems():

@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from shapeopt.app.optimizers import optimizer
+from shapeopt.app.optimizers import operating_range_table, optimizer, refuse_operating_range
 from shapeopt.app.surrogate_route import SurrogateRoute, trained_on
 from shapeopt.cases import Case, case_from_dict
 from shapeopt.design.functional import ReducedFunctional, ShapeSummary
+from shapeopt.design.multipoint import MultipointFunctional
 from shapeopt.design.results import OptimizationResult
 from shapeopt.designs import body_shape
 from shapeopt.errors import CaseError
@@ -135,11 +136,14 @@ def optimize_case(
     """
     s0 = None if shape is None else read_shape_file(shape, body_shape(case))
     chosen = optimizer(method)
+    if chosen.uses_surrogate:
+        refuse_operating_range(case, "--method surrogate")
     route = _surrogate_route(surrogate, refit) if chosen.uses_surrogate else None
     if route is not None:  # its dataset is read (and with `refit` grown): not in the folder replaced
         refuse_writing_over_inputs(out, [trained_on(route.model, route.source)], folder=True)
     problem = DragProblem(case, comm)
-    J = ReducedFunctional(problem)
+    # over an operating range of Re: K flows on the one mesh
+    J = MultipointFunctional(problem) if case.objective.multipoint else ReducedFunctional(problem)
     history: list[dict] = []
     with problem, staged_folder(out, comm) as work:  # the problem's PETSc objects destroyed on every rank
 
@@ -153,7 +157,12 @@ def optimize_case(
         if route is not None:
             route.check(problem, [J.re])
         result = chosen.run(J, s0, save_step, route)
-        summary = write_run(result, J, work, comm)
+        table = (
+            {"extra": {"operating_range": operating_range_table(J, result)}}
+            if case.objective.multipoint
+            else {}
+        )
+        summary = write_run(result, J, work, comm, **table)
     return result, summary
 
 
@@ -193,19 +202,21 @@ def write_run(
     problem.move_to(np.asarray(final.s))  # the mesh of the final shape, with the state solved on it
     problem.solver.set_state(result.final_state)
     u, _ = problem.solver.split()
+    # over an operating range the state kept is the highest Re's (`MultipointFunctional`)
+    flow_re = f"  flow at Re {J.res[-1]:g}" if case.objective.multipoint else ""
     render_speed(
         u,
         problem.flow_mesh,
         out / "flow.png",
         picture_window(case),
-        title=f"{case.name} optimized  {final.objective}={final.objective_value:.5f}",
+        title=f"{case.name} optimized  {final.objective}={final.objective_value:.5f}{flow_re}",
     )
     if comm.rank == 0:
         plot_shapes(
             problem.space.shape,
             [("initial", np.asarray(initial.s)), ("optimized", np.asarray(final.s))],
             out / "shapes.png",
-            title=f"Re {J.re:g}: {final.objective} "
+            title=("" if case.objective.multipoint else f"Re {J.re:g}: ") + f"{final.objective} "
             f"{initial.objective_value:.4f} → {final.objective_value:.4f}",
         )
         plot_history(history, out / "history.png", title=f"{case.name}, {result.method}")

@@ -137,7 +137,8 @@ def _add_optimize_command(commands: argparse._SubParsersAction) -> None:
         default="newton",
         help="newton (default): trust region on the objective's exact second-order model (adjoint gradient, "
         "Hessian by tangent-linear solves); slsqp: SLSQP with adjoint gradients; surrogate: search the "
-        "surrogate, then FEM-verified trust-region refinement",
+        "surrogate, then FEM-verified trust-region refinement (not yet for an operating range of Re: a "
+        "case whose objective gives re_range or points)",
     )
     optimize.add_argument("--surrogate", type=Path, help="trained surrogate (.pt) for --method surrogate")
     optimize.add_argument(

@@ -128,8 +128,9 @@ def print_result(args: argparse.Namespace, data: dict, text: str, rank: int = 0)
         print(json.dumps(data) if args.json else text)
 
 
-def optimize_text(result, out) -> str:
-    """The summary lines that `optimize` and `run` print."""
+def optimize_text(result, out, operating_range: list[dict] | None = None) -> str:
+    """The summary lines that `optimize` and `run` print; over an operating range of Re, each Re's
+    objective at the final shape against the initial one (`operating_range`, summary.json's rows)."""
     i, f = result.initial, result.final
     lines = [
         f"{result.method} optimization: {result.message}",
@@ -159,6 +160,11 @@ def optimize_text(result, out) -> str:
             f"  body {k} at ({x:g}, {y:g}): C_D {body['cd']:.6f}  C_L {body['cl']:+.6f}  area ratio "
             f"{body['area_ratio']:.10f}  length/height {body['length'] / body['height']:.2f}  tip angles "
             f"front {body['front']:.0f}° rear {body['rear']:.0f}°"
+        )
+    for row in operating_range or []:
+        lines.append(
+            f"  Re {row['re']:9.4f}  weight {row['weight']:.4f}  C_D {row['initial_cd']:.6f} → "
+            f"{row['cd']:.6f} ({row['cd'] / row['initial_cd'] - 1:+.2%})"
         )
     files = "shape.json, summary.json, history.json, shapes.png, history.png, iterates.png, flow.png"
     lines.append(f"  wrote {out}/{files}")

@@ -138,7 +138,8 @@ def optimize_command(args: argparse.Namespace) -> int:
     result, summary = optimize_case(
         case, args.out, args.method, args.shape, args.surrogate, args.refit, progress, comm
     )
-    print_result(args, summary, optimize_text(result, args.out), comm.rank)
+    text = optimize_text(result, args.out, summary.get("operating_range"))
+    print_result(args, summary, text, comm.rank)
     return 0 if result.converged else 6
 
 

@@ -153,7 +153,7 @@ def test_bad_bodies_are_refused_in_one_line(write_case, capsys, tmp_path):
         ("body = -1", "'objective.body' must be 0 (every body) or a body's number from 1 to 2, got -1"),
         ("body = 1.5", "'objective.body' must be an integer (0: every body), got float 1.5"),
         ("lift_weight = nan", "'objective.lift_weight' must be a finite number, got nan"),
-        ("weight = 1", "unknown key 'objective.weight'"),
+        ("scale = 1", "unknown key 'objective.scale'"),
     ):
         path = write_case(text.replace("body = 0  ", objective + "  ").replace("lift_weight = 0.0", ""))
         assert main(["optimize", str(path), "--level", "coarse", "--out", str(tmp_path / "run")]) == 2
