@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,33 +34,36 @@ def started_interruptible(command: list[str]) -> subprocess.Popen:
     )
 
 
-def wait_for_line(proc: subprocess.Popen, fragment: str, timeout: float = 120) -> list[str]:
-    """stderr lines of `proc` up to the first that contains `fragment`."""
+def wait_for(
+    proc: subprocess.Popen, matches: Callable[[str], bool], what: str, timeout: float = 120
+) -> list[str]:
+    """stderr lines of `proc` up to the first that `matches`; `what` names it in the failure."""
     lines, deadline = [], time.time() + timeout
     while time.time() < deadline:
         line = proc.stderr.readline()
         if not line:
             break
         lines.append(line)
-        if fragment in line:
+        if matches(line):
             return lines
-    raise AssertionError(f"no line with {fragment!r} in: {lines}")
+    raise AssertionError(f"no line with {what} in: {lines}")
+
+
+def wait_for_line(proc: subprocess.Popen, fragment: str, timeout: float = 120) -> list[str]:
+    """stderr lines of `proc` up to the first that contains `fragment`."""
+    return wait_for(proc, lambda line: fragment in line, repr(fragment), timeout)
 
 
 def wait_for_count(proc: subprocess.Popen, pattern: str, least: int, timeout: float = 120) -> list[str]:
     """stderr lines of `proc` up to the first whose count (the first group of the regular expression
     `pattern`, e.g. the epoch of a progress line) is at least `least`. Progress in a pipe comes every few
     seconds, so the count is passed, not met."""
-    lines, deadline = [], time.time() + timeout
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
+
+    def counted(line: str) -> bool:
         found = re.search(pattern, line)
-        if found and int(found.group(1)) >= least:
-            return lines
-    raise AssertionError(f"no line with {pattern!r} ≥ {least} in: {lines}")
+        return bool(found) and int(found.group(1)) >= least
+
+    return wait_for(proc, counted, f"{pattern!r} ≥ {least}", timeout)
 
 
 def hold_dataset_writer(path: Path, kill_after_open: bool = False) -> subprocess.Popen:

@@ -329,17 +329,22 @@ def test_an_atlas_written_before_the_refit_column_resumes(atlases, tmp_path):
     assert all(row["refit_seconds"] == 0.0 for row in json.loads(resumed.stdout)["rows"])
 
 
-def test_equidistant_neighbours_give_one_start_whatever_order_they_were_found_in(space5):
-    """Two optima as near as each other (Re 2 and 8 for Re 4 at another area ratio; Re 2 and 8 on the
-    line of Re 4 as the second optimum to extrapolate with): the start is the same in either order."""
-    designs = 0.02 * np.random.default_rng(2).standard_normal((3, space5.size))
-    projected, ok = space5.project(designs)
+def two_equidistant_optima(space, seed: int) -> tuple[dict, Conditions, np.ndarray]:
+    """Two admissible random designs found at Re 2 and 8 (area ratio 1.1), the conditions at Re 4 and area
+    ratio 1 that lie as near to one as to the other, and a third admissible design (all three: (3, m))."""
+    projected, ok = space.project(0.02 * np.random.default_rng(seed).standard_normal((3, space.size)))
     assert ok.all()
     found = {
         "re2": (Conditions(2.0, 1.1, 0.0), projected[0]),
         "re8": (Conditions(8.0, 1.1, 0.0), projected[1]),
     }
-    target = Conditions(4.0, 1.0, 0.0)
+    return found, Conditions(4.0, 1.0, 0.0), projected
+
+
+def test_equidistant_neighbours_give_one_start_whatever_order_they_were_found_in(space5):
+    """Two optima as near as each other (Re 2 and 8 for Re 4 at another area ratio; Re 2 and 8 on the
+    line of Re 4 as the second optimum to extrapolate with): the start is the same in either order."""
+    found, target, projected = two_equidistant_optima(space5, seed=2)
     orders = (found.items(), reversed(found.items()))
     sources = {warm_start(space5, target, dict(order))[1] for order in orders}
     assert sources == {"re2"}
@@ -482,14 +487,7 @@ def test_an_atlas_of_another_objective_names_it_in_its_table_progress_and_text(t
 def test_a_start_the_mesh_does_not_take_gives_way_to_the_next(space5):
     """The design space admits a start that the mesh map's cells refuse (their quality): the next start
     is taken, then the nearest halved, then the circle; a rerun finds the same."""
-    designs = 0.02 * np.random.default_rng(3).standard_normal((2, space5.size))
-    projected, ok = space5.project(designs)
-    assert ok.all()
-    found = {
-        "re2": (Conditions(2.0, 1.1, 0.0), projected[0]),
-        "re8": (Conditions(8.0, 1.1, 0.0), projected[1]),
-    }
-    target = Conditions(4.0, 1.0, 0.0)
+    found, target, _ = two_equidistant_optima(space5, seed=3)
     nearest, _ = warm_start(space5, target, found)
     refused = [nearest]
     start, source = warm_start(space5, target, found, takes=lambda s: not np.allclose(s, refused[0]))
