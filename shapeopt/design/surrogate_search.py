@@ -63,7 +63,7 @@ def mirror_averaged(
     w = w / w.sum()
     n, k = len(s), len(res)
     both = np.repeat(np.vstack([s, s @ mirror]), k, axis=0)  # (2 b K, m): each design at every Re_k
-    at = np.tile(res, 2 * n)
+    at = res[0] if k == 1 else np.tile(res, 2 * n)  # one Re: a scalar, as the surrogate takes it
     if not gradient:
         cd = surrogate.drag(both, at).reshape(2 * n, k) @ w
         return 0.5 * (cd[:n] + cd[n:]), None
