@@ -77,11 +77,11 @@ def optimizer(method: str) -> Optimizer:
 
 def refuse_operating_range(case: Case, what: str) -> None:
     """`CaseError` in one line where `case`'s objective is over an operating range of Re, which `what`
-    (e.g. "--method surrogate") does not take yet."""
+    (e.g. "atlas", "--refit") does not take yet."""
     if case.objective.multipoint:
         raise CaseError(
             f"{what}: not yet for an operating range (objective.re_range or objective.points); "
-            "optimize with --method newton or slsqp"
+            "optimize with --method newton, slsqp or surrogate (without --refit)"
         )
 
 

@@ -24,6 +24,7 @@ from shapeopt.cases import Case, case_from_dict
 from shapeopt.design.functional import ReducedFunctional, ShapeSummary
 from shapeopt.design.multipoint import MultipointFunctional
 from shapeopt.design.results import OptimizationResult
+from shapeopt.design.surrogate_search import operating_points
 from shapeopt.designs import body_shape
 from shapeopt.errors import CaseError
 from shapeopt.fem import MPI
@@ -136,8 +137,8 @@ def optimize_case(
     """
     s0 = None if shape is None else read_shape_file(shape, body_shape(case))
     chosen = optimizer(method)
-    if chosen.uses_surrogate:
-        refuse_operating_range(case, "--method surrogate")
+    if chosen.uses_surrogate and refit:
+        refuse_operating_range(case, "--refit")
     route = _surrogate_route(surrogate, refit) if chosen.uses_surrogate else None
     if route is not None:  # its dataset is read (and with `refit` grown): not in the folder replaced
         refuse_writing_over_inputs(out, [trained_on(route.model, route.source)], folder=True)
@@ -155,7 +156,8 @@ def optimize_case(
                 progress(step)
 
         if route is not None:
-            route.check(problem, [J.re])
+            # the whole operating range (its ends, not only the quadrature's points) or the points
+            route.check(problem, [float(re) for re in case.objective.re_range or operating_points(J)[0]])
         result = chosen.run(J, s0, save_step, route)
         table = (
             {"extra": {"operating_range": operating_range_table(J, result)}}

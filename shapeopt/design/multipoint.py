@@ -62,7 +62,12 @@ class MultipointFunctional(ReducedFunctional):
 
     def __call__(self, s: np.ndarray) -> float:
         """The weighted mean objective at `s` (K FEM solves; no adjoint)."""
-        return self._combine(self.points(s)).objective
+        return self.combined(s).objective
+
+    def combined(self, s: np.ndarray) -> Evaluation:
+        """The weighted mean objective and lift at `s` as one `Evaluation`, without gradients (K FEM
+        solves, none where the last call was at `s`)."""
+        return self._combine(self.points(s))
 
     def hessian(self, s: np.ndarray) -> np.ndarray:
         """Σ_k w_k d²J(s, Re_k)/ds² (m, m). The last Re's Hessian uses its cached solve; each other Re is

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.stats import qmc
 
 from shapeopt.design.functional import REFUSED, ReducedFunctional
+from shapeopt.design.multipoint import MultipointFunctional
 from shapeopt.design.results import OptimizationResult, SearchReport, TrustStep
 from shapeopt.design.trust_region import (
     ExactCurvature,
@@ -41,48 +42,81 @@ if TYPE_CHECKING:
 
 
 def mirror_averaged(
-    surrogate: Surrogate, mirror: np.ndarray, s: np.ndarray, re: float, gradient: bool = False
+    surrogate: Surrogate,
+    mirror: np.ndarray,
+    s: np.ndarray,
+    re: float | Sequence[float],
+    gradient: bool = False,
+    weights: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """½[S(s) + S(R s)] for s (b, m): C_D (b,) and, with `gradient`, its gradient (b, m), else None.
 
-    The freestream box is symmetric about the flow axis through the body's centre, so the true drag
-    has C_D(R s) = C_D(s) for the mirror R (`RadialShape.mirror`, symmetric). The average removes the
-    odd part of the network's error; at mirror-symmetric shapes its gradient across the symmetry is 0.
+    With K Reynolds numbers `re` (K,) and `weights` w_k (K,; default equal) it is the weighted mean
+    Σ_k w_k ½[S(s, Re_k) + S(R s, Re_k)] / Σ_k w_k of an operating range, all 2 b K queries in one
+    forward pass. The freestream box is symmetric about the flow axis through the body's centre, so the
+    true drag has C_D(R s) = C_D(s) for the mirror R (`RadialShape.mirror`, symmetric). The average
+    removes the odd part of the network's error; at mirror-symmetric shapes its gradient across the
+    symmetry is 0.
     """
-    n = len(s)
-    both = np.vstack([s, s @ mirror])
+    res = np.atleast_1d(np.asarray(re, dtype=float))
+    w = np.ones(len(res)) if weights is None else np.asarray(weights, dtype=float)
+    w = w / w.sum()
+    n, k = len(s), len(res)
+    both = np.repeat(np.vstack([s, s @ mirror]), k, axis=0)  # (2 b K, m): each design at every Re_k
+    at = res[0] if k == 1 else np.tile(res, 2 * n)  # one Re: a scalar, as the surrogate takes it
     if not gradient:
-        cd = surrogate.drag(both, re)
+        cd = surrogate.drag(both, at).reshape(2 * n, k) @ w
         return 0.5 * (cd[:n] + cd[n:]), None
-    cd, grad = surrogate.drag_gradient(both, re)
+    cd, grad = surrogate.drag_gradient(both, at)
+    cd = cd.reshape(2 * n, k) @ w
+    grad = np.einsum("bkm,k->bm", grad.reshape(2 * n, k, -1), w)
     return 0.5 * (cd[:n] + cd[n:]), 0.5 * (grad[:n] + grad[n:] @ mirror)
 
 
 def flow_mirror(J: ReducedFunctional) -> np.ndarray:
-    """(m, m) the mirror R of J's shapes (`RadialShape.mirror`) where the flow is mirror-symmetric
-    (`mirror_symmetric`), else the identity (the average is then the surrogate itself)."""
+    """(m, m) the mirror R of J's shapes (`RadialShape.mirror`, symmetric) where the flow is
+    mirror-symmetric (`mirror_symmetric`), else the identity (the average is then the surrogate itself)."""
     if mirror_symmetric(J.problem.case):
         return J.space.shape.mirror()
     return np.eye(J.size)
 
 
-class MirroredSurrogate:
-    """A surrogate's mirror-averaged C_D (`mirror_averaged`) at one Reynolds number, counting the network
-    queries (two per design: it and its mirror image)."""
+def operating_points(J: ReducedFunctional) -> tuple[np.ndarray, np.ndarray]:
+    """The Reynolds numbers (K,) J weighs and their weights (K,), summing to 1: an operating range's
+    (`MultipointFunctional`), else J's one Re with weight 1."""
+    if isinstance(J, MultipointFunctional):
+        return np.array(J.res), np.asarray(J.weights)
+    return np.array([J.re]), np.ones(1)
 
-    def __init__(self, surrogate: Surrogate, mirror: np.ndarray, re: float):
-        self.surrogate, self.mirror, self.re = surrogate, mirror, re
+
+class MirroredSurrogate:
+    """A surrogate's mirror-averaged C_D (`mirror_averaged`) at one Reynolds number `re`, or its weighted
+    mean over K Reynolds numbers `re` (K,) with `weights` (K,), counting the network queries (2 K per
+    design: it and its mirror image at each Re)."""
+
+    def __init__(
+        self,
+        surrogate: Surrogate,
+        mirror: np.ndarray,
+        re: float | Sequence[float],
+        weights: Sequence[float] | None = None,
+    ):
+        self.surrogate, self.mirror = surrogate, mirror
+        self.re = np.atleast_1d(np.asarray(re, dtype=float))
+        self.weights = weights
         self.queries = 0
 
     def values(self, s: np.ndarray) -> np.ndarray:
         """C_D (b,) of the designs s (b, m)."""
-        self.queries += 2 * len(s)
-        return mirror_averaged(self.surrogate, self.mirror, s, self.re)[0]
+        self.queries += 2 * len(self.re) * len(s)
+        return mirror_averaged(self.surrogate, self.mirror, s, self.re, weights=self.weights)[0]
 
     def __call__(self, s: np.ndarray) -> tuple[float, np.ndarray]:
         """C_D and its gradient (m,) at one design s (m,)."""
-        self.queries += 2
-        cd, grad = mirror_averaged(self.surrogate, self.mirror, s[None, :], self.re, gradient=True)
+        self.queries += 2 * len(self.re)
+        cd, grad = mirror_averaged(
+            self.surrogate, self.mirror, s[None, :], self.re, gradient=True, weights=self.weights
+        )
         return float(cd[0]), grad[0]
 
 
@@ -150,6 +184,14 @@ def _first_meshable(J: ReducedFunctional, candidates: list[np.ndarray]) -> tuple
     return J.evaluate(candidates[-1]), len(candidates) - 1
 
 
+def _initial(J: ReducedFunctional) -> Evaluation:
+    """J's objective at the case's shape s = 0, without adjoints (1 FEM solve, K over an operating range)."""
+    s = np.zeros(J.size)
+    if isinstance(J, MultipointFunctional):
+        return J.combined(s)
+    return J.problem.evaluate(s, re=J.re)
+
+
 def optimize_surrogate(
     J: ReducedFunctional,
     surrogate: Surrogate,
@@ -161,7 +203,9 @@ def optimize_surrogate(
 ) -> OptimizationResult:
     """Surrogate search, then trust-region refinement with one FEM solve + adjoint of `J` per outer step.
 
-    The surrogate is queried at J's Reynolds number. `progress` gets each `TrustStep`;
+    The surrogate is queried at J's Reynolds number, or for a `MultipointFunctional` J as the weighted
+    mean over its operating range (`operating_points`), which the corrected model then stands for too.
+    `progress` gets each `TrustStep`;
     `verified(evaluation, state)` is called after every FEM solve with a copy of its state (n,) (e.g. to
     append it to a dataset). `known` (k, m): designs the surrogate was trained on (its dataset's,
     FEM-verified optima of earlier runs included), searched beside the drawn ones. The result's `refused`
@@ -175,7 +219,7 @@ def optimize_surrogate(
     settings = settings or TrustRegionSettings()
     start = time.perf_counter()
     problem = J.problem
-    mirrored = MirroredSurrogate(surrogate, flow_mirror(J), J.re)
+    mirrored = MirroredSurrogate(surrogate, flow_mirror(J), *operating_points(J))
     candidates, search = search_surrogate(J, mirrored, settings, known)
     first, refused = _first_meshable(J, [*candidates, J.space.feasible_start(np.zeros(J.size))[0]])
     if settings.curvature == "exact":
@@ -186,7 +230,7 @@ def optimize_surrogate(
     fem_solves, adjoint_solves = problem.fem_solves, problem.adjoint_solves
     seconds = time.perf_counter() - start
     # The case's initial shape, for the report only: not part of the optimization's FEM count.
-    initial = J.shape_summary(problem.evaluate(np.zeros(J.size), re=J.re) if report_initial else first)
+    initial = J.shape_summary(_initial(J) if report_initial else first)
     return OptimizationResult(
         method="surrogate",
         initial=initial,

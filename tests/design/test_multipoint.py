@@ -12,7 +12,11 @@ import pytest
 from shapeopt.cases import Objective, load_case
 from shapeopt.cli import main
 from shapeopt.design.multipoint import MultipointFunctional
+from shapeopt.designs import parameter_spec
 from shapeopt.fem.problem import DragProblem
+from surrogates import Surrogate
+from surrogates.network import DragNet
+from surrogates.pod import POD
 from tests.helpers import CASES
 
 CASE = dataclasses.replace(
@@ -75,11 +79,34 @@ def test_the_mean_converges_in_the_number_of_points(functional):
     assert abs(evaluation.objective / four(evaluation.s) - 1) < 1e-3
 
 
-def test_surrogate_route_refuses_an_operating_range(tmp_path, capsys):
+def test_surrogate_route_refuses_a_refit_over_an_operating_range(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(
-        ["optimize", str(CASES / "cylinder-re5-40-range.toml"), "--method", "surrogate", "--out", str(out)]
-    )
+    (tmp_path / "s.pt").write_bytes(b"refused before it is read")
+    command = ["optimize", str(CASES / "cylinder-re5-40-range.toml"), "--method", "surrogate"]
+    code = main([*command, "--surrogate", str(tmp_path / "s.pt"), "--refit", "--out", str(out)])
     err = capsys.readouterr().err
-    assert code == 2 and "not yet for an operating range" in err and err.count("\n") == 1
+    assert code == 2 and "--refit: not yet for an operating range" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_surrogate_route_refuses_a_range_outside_the_trained_one(functional, tmp_path, capsys):
+    """A surrogate for the case's space and mesh trained over Re 1–20; the range is 5–40."""
+    J, _ = functional
+    spec = parameter_spec(CASE)
+    pod = POD(np.zeros(3), np.zeros((3, 1)), np.ones(3), np.ones(1), 1.0)
+    meta = {"spec": spec.to_dict(), "mesh_sha256": J.problem.flow_mesh.sha256, "re_range": [1.0, 20.0]}
+    Surrogate(DragNet(len(spec.names), 1, width=4, depth=1), pod, meta).save(tmp_path / "s.pt")
+    case = tmp_path / "range.toml"
+    text = (
+        (CASES / "cylinder-re20.toml")
+        .read_text()
+        .replace("[shape]", "[objective]\nre_range = [5, 40]\n\n[shape]")
+    )
+    case.write_text(text)
+    out = tmp_path / "run"
+    command = ["optimize", str(case), "--level", "coarse", "--method", "surrogate"]
+    code = main([*command, "--surrogate", str(tmp_path / "s.pt"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "Re range [5.0, 40.0] is not inside the trained [1.0, 20.0]" in err
     assert not out.exists()
