@@ -174,13 +174,8 @@ class DesignSpace(ABC):
         """‖∇C − Aᵀλ − Hᵀμ − ν‖∞ for `gradient` ∇C (m,) at `s`, with least-squares multipliers of the
         equalities, the active thickness inequalities and the active bounds; a multiplier of the wrong sign
         counts as residual."""
-        _, jacobian = self.constraints(s)
-        _, thickness = self.thickness(s)
-        touching, active = self.active_thickness(s), self.active_bounds(s)
-        matrix = np.vstack([jacobian, thickness[touching], np.eye(self.size)[active]]).T
-        multipliers, *_ = np.linalg.lstsq(matrix, gradient, rcond=None)
+        matrix, multipliers, first, touching, active = self._multipliers(s, gradient)
         residual = np.abs(gradient - matrix @ multipliers)
-        first = jacobian.shape[0]
         # ∇C = μ ∇h with μ ≥ 0 for h ≥ 0 (the constraint holds the shape back); μ < 0 means release it.
         wrong = float(np.max(-multipliers[first : first + len(touching)], initial=0.0))
         # At an upper bound KKT needs ∂C/∂s_i ≤ 0, at a lower bound ≥ 0.
@@ -189,6 +184,26 @@ class DesignSpace(ABC):
             if multipliers[k] * (1.0 if at_upper else -1.0) > 0:
                 residual[i] = max(residual[i], abs(multipliers[k]))
         return float(max(np.max(residual), wrong))
+
+    def stationarity(self, s: np.ndarray, gradient: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The gradient ∇C (m,) at `s` less its least-squares part along the gradients of the equalities,
+        the active thickness inequalities and the active bounds (m,): zero at a KKT point whatever the
+        multipliers' signs; and the projector (m, m) onto the tangent space of those constraints."""
+        matrix, multipliers, *_ = self._multipliers(s, gradient)
+        basis, _ = np.linalg.qr(matrix) if matrix.shape[1] else (np.zeros((self.size, 0)), None)
+        return gradient - matrix @ multipliers, np.eye(self.size) - basis @ basis.T
+
+    def _multipliers(
+        self, s: np.ndarray, gradient: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
+        """The active constraints' gradients as columns (m, k), least-squares multipliers (k,) of `gradient`
+        on them, the number of equalities and the indices of the active thickness inequalities and bounds."""
+        _, jacobian = self.constraints(s)
+        _, thickness = self.thickness(s)
+        touching, active = self.active_thickness(s), self.active_bounds(s)
+        matrix = np.vstack([jacobian, thickness[touching], np.eye(self.size)[active]]).T
+        multipliers, *_ = np.linalg.lstsq(matrix, gradient, rcond=None)
+        return matrix, multipliers, jacobian.shape[0], touching, active
 
     # Projection and admissibility ------------------------------------------------------------------------
 
