@@ -78,7 +78,7 @@ def truth(base, physics: FEMDesignPhysics, conditions: np.ndarray, starts: np.nd
         optima["objective"].append(result.final.objective_value)
         optima["s"].append(result.final.s)
         optima["fem_solves"].append(result.fem_solves)
-        optima["kkt"].append(result.history[-1].kkt)
+        optima["kkt"].append(result.history[-1].kkt_residual)
         print(
             f"  truth {c.text()}: J* {result.final.objective_value:.9f}, {result.fem_solves} solves",
             flush=True,

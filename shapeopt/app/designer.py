@@ -123,6 +123,7 @@ class DesignerModel:
             "spec": parameter_spec(problem.case).to_dict(),
             "mesh_sha256": problem.flow_mesh.sha256,
             "level": problem.case.level,
+            "objective": problem.case.objective.describe(),
             "method": settings.method,
             "members": members,
             "width": ensemble.nets[0].width,

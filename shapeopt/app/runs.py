@@ -125,6 +125,7 @@ def optimize_case(
     refit: bool = False,
     progress: Callable | None = None,
     comm=MPI.COMM_WORLD,
+    start: np.ndarray | None = None,
 ) -> tuple[OptimizationResult, dict]:
     """Minimise the case's objective by `method` (`OPTIMIZERS`: `newton`, `adjoint` or `surrogate`, the last
     with the surrogate file `surrogate`, refit on its dataset with `refit`) and write the run directory.
@@ -132,10 +133,11 @@ def optimize_case(
     The run is written to a fresh folder that takes the place of `out` when it is complete
     (`staged_folder`): interrupted, an earlier run in `out` stays as it was and the new history is kept
     beside it (`NAME.partial`, named in the error), or in `out` if it held no run.
-    `progress(step)` gets each iteration (`Iteration` or `TrustStep`) after history.json has it.
+    `progress(step)` gets each iteration (`Iteration` or `TrustStep`) after history.json has it. The
+    start is the shape file `shape`, else the parameters `start` (m,), else the case's shape.
     Returns the result and the summary written to summary.json.
     """
-    s0 = None if shape is None else read_shape_file(shape, body_shape(case))
+    s0 = start if shape is None else read_shape_file(shape, body_shape(case))
     chosen = optimizer(method)
     if chosen.uses_surrogate and refit:
         refuse_operating_range(case, "--refit")

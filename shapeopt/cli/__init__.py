@@ -9,7 +9,7 @@ from typing import NoReturn
 
 from shapeopt.app.settings import RunSettings
 from shapeopt.cases import LEVELS
-from shapeopt.cli import atlas_command, flow_commands, learning_commands
+from shapeopt.cli import atlas_command, design_command, flow_commands, learning_commands
 from shapeopt.cli.common import RenamedFlag, add_options, check_input_files, renamed_value
 from shapeopt.cli.signals import Stop, sigterm_as_interrupt
 from shapeopt.data.settings import DatasetSettings, PhysicsSettings
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_gradient_command,
         _add_optimize_command,
         _add_atlas_command,
+        _add_design_command,
         _add_dataset_command,
         _add_run_command,
         _add_show_command,
@@ -222,6 +223,29 @@ def _add_atlas_command(commands: argparse._SubParsersAction) -> None:
         help="atlas folder: atlas.csv, atlas.json, pictures, problems/; a rerun skips finished problems",
     )
     atlas.set_defaults(run=atlas_command.atlas_command)
+
+
+def _add_design_command(commands: argparse._SubParsersAction) -> None:
+    design = commands.add_parser(
+        "design", help="least-drag shape for given conditions from the designer network (no FEM solve)"
+    )
+    _add_case_arguments(design)
+    design.add_argument("--re", type=float, help="Reynolds number (default: the case's)")
+    design.add_argument("--area-ratio", type=float, help="body area over the circle's (default: the case's)")
+    design.add_argument(
+        "--min-thickness", type=float, help="least chord through the centre in D (default: the case's)"
+    )
+    design.add_argument(
+        "--model", type=Path, help="designer file (default: the one shipped for the default space)"
+    )
+    design.add_argument(
+        "--verify",
+        action="store_true",
+        help="FEM: Newton from the answer where its predicted gap exceeds --gap-tolerance, else one solve",
+    )
+    design.add_argument("--gap-tolerance", type=float, default=1e-4, help="relative C_D (default: 1e-4)")
+    design.add_argument("--out", type=Path, required=True, help="run directory")
+    design.set_defaults(run=design_command.design_command)
 
 
 def _add_dataset_command(commands: argparse._SubParsersAction) -> None:

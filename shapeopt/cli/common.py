@@ -77,7 +77,13 @@ def refuse_problems(args: argparse.Namespace, problems: list[str]) -> None:
 
 
 # The input files a command line names, by option (destination): what messages call them.
-INPUT_FILES = {"case": "case file", "shape": "shape file", "data": "dataset", "surrogate": "surrogate file"}
+INPUT_FILES = {
+    "case": "case file",
+    "shape": "shape file",
+    "data": "dataset",
+    "surrogate": "surrogate file",
+    "model": "designer file",
+}
 
 
 def check_input_files(args: argparse.Namespace) -> None:

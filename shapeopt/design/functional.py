@@ -19,6 +19,7 @@ from shapeopt.fem.problem import DragProblem, Evaluation
 from shapeopt.geometry.bodies import BodyShapes
 from shapeopt.geometry.outlines import extent, tip_angles
 from shapeopt.geometry.shapes import RadialShape
+from shapeopt.space import DesignSpace
 
 # A trial shape that fails with these is refused: the optimizer shortens its step (the mesh cannot follow
 # the shape, or Newton does not converge there even with continuation).
@@ -73,11 +74,11 @@ class ShapeSummary:
 
 class ReducedFunctional:
     """The objective J(s) by FEM + adjoint at Reynolds number `re` (default: the case's), with the shape
-    constraints."""
+    constraints of `space` (default: the case's)."""
 
-    def __init__(self, problem: DragProblem, re: float | None = None):
+    def __init__(self, problem: DragProblem, re: float | None = None, space: DesignSpace | None = None):
         self.problem = problem
-        self.space = problem.space
+        self.space = problem.space if space is None else space
         self.re = problem.case.re if re is None else float(re)
 
     @property
