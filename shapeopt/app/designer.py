@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +191,14 @@ class DesignerModel:
                 len(meta["spec"]["names"]), members=meta["members"], width=meta["width"], depth=meta["depth"]
             )
             ensemble.load_state_dicts(stored["members"])
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError) as error:
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            RuntimeError,
+            EOFError,
+            pickle.UnpicklingError,
+        ) as error:
             raise CaseError(f"cannot read the designer {path}: {error}") from None
         return cls(ensemble, meta)

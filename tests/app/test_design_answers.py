@@ -1,0 +1,133 @@
+"""Learned answers on the FEM side: exact projection, the solver's Newton targets, the `design` command.
+
+A small designer is trained on the coarse mesh of `cylinder-re40.toml` from three circles (not optima: the
+plumbing is under test here, the answers' quality in `bench/designer.py`) and one PG round of two fresh
+conditions, so that it holds local models and predicts gaps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from shapeopt.app.atlas_starts import Conditions, case_for
+from shapeopt.app.design_answers import Designer
+from shapeopt.app.designer import AtlasOptima, DesignerModel
+from shapeopt.app.designer_physics import FEMDesignPhysics
+from shapeopt.cases import load_case
+from shapeopt.cli import main
+from shapeopt.fem import MPI
+from shapeopt.fem.problem import DragProblem
+from surrogates.designer_training import DesignerTraining
+from tests.helpers import CASES
+
+CASE = CASES / "cylinder-re40.toml"
+CONDITIONS = np.array([[3.0, 0.95, 0.0], [8.0, 1.05, 0.45], [20.0, 1.0, 0.3]])
+
+
+@pytest.fixture(scope="module")
+def coarse_case():
+    return dataclasses.replace(load_case(CASE), level="coarse")
+
+
+@pytest.fixture(scope="module")
+def model_file(coarse_case, tmp_path_factory):
+    seed_conditions = np.array([[2.0, 0.9, 0.0], [5.0, 1.0, 0.5], [10.0, 1.1, 0.0]])
+    with DragProblem(case_for(coarse_case, Conditions(5.0, 1.0, 0.0)), MPI.COMM_SELF) as problem:
+        physics = FEMDesignPhysics(problem)
+        seed = AtlasOptima(seed_conditions, physics.answer(seed_conditions, np.zeros((3, problem.size))), 0)
+        settings = DesignerTraining(method="pg", rounds=1, per_round=2, fit_iterations=30)
+        model, record = DesignerModel.train(problem, seed, settings, np.random.default_rng(0), members=2)
+    assert record.solves == [2] and record.hessians == [2] and model.meta["fem_solves"] == 2
+    path = tmp_path_factory.mktemp("designer") / "designer.pt"
+    model.save(path)
+    return path
+
+
+def test_answers_are_admissible_for_their_conditions_and_come_with_a_gap(coarse_case, model_file):
+    with Designer(coarse_case, model_file) as designer:
+        shapes, gaps = designer.answers(CONDITIONS)
+        for c, s in zip(CONDITIONS, shapes, strict=True):
+            space = designer.physics.space(Conditions(*c))
+            assert space.feasible(s), c
+            assert np.min(space.thickness(s)[0], initial=0.0) >= -1e-9  # chords ≥ the least thickness
+        assert designer.problem.fem_solves == 0
+    assert np.all(np.isfinite(gaps)) and np.all(gaps >= 0)
+
+
+def test_a_newton_target_of_the_solver_is_nearer_to_stationarity(coarse_case):
+    """From the circle at Re 5 with a thickness of 0.9 D (active), one constrained Newton step on the
+    exact Hessian cuts the stationarity residual: quadratic convergence from a start this far is not
+    expected, a large cut is."""
+    conditions = np.array([[5.0, 1.0, 0.9]])
+    with DragProblem(case_for(coarse_case, Conditions(5.0, 1.0, 0.9)), MPI.COMM_SELF) as problem:
+        physics = FEMDesignPhysics(problem)
+        start = physics.answer(conditions, np.zeros((1, problem.size)))
+        before = physics.local(conditions, start, hessian=True)
+        after = physics.local(conditions, before.newton, hessian=False)
+    assert np.max(np.abs(after.residual)) < 0.2 * np.max(np.abs(before.residual))
+    drop = (before.objective - after.objective) / before.objective
+    assert drop[0] > 0 and abs(drop[0] / before.model_gap[0] - 1) < 0.3  # the model's predicted gap
+
+
+def test_the_design_command_writes_the_answer_without_a_solve(model_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["design", str(CASE), "--level", "coarse", "--re", "8", "--area-ratio", "1.05"]
+    code = main([*argv, "--min-thickness", "0.45", "--model", str(model_file), "--json", "--out", str(out)])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["fem_solves"] == 0 and summary["verified"] is None and summary["predicted_gap"] >= 0
+    shape = json.loads((out / "shape.json").read_text())
+    assert shape["s"] == summary["s"] and shape["cd"] is None and abs(shape["area_ratio"] - 1.05) < 1e-9
+    assert {p.name for p in out.iterdir()} == {
+        "design.json",
+        "shape.json",
+        "outline.csv",
+        "outline.dat",
+        "shapes.png",
+    }
+
+
+def test_design_verify_takes_newton_from_the_answer_to_the_fem_optimum(model_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["design", str(CASE), "--level", "coarse", "--re", "3", "--area-ratio", "0.95", "--model"]
+    code = main([*argv, str(model_file), "--verify", "--gap-tolerance", "1e-12", "--json", "--out", str(out)])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["verified"] == "newton" and summary["converged"] and summary["kkt"] <= 1e-5
+    assert summary["gap"] >= -1e-12 and summary["fem_solves"] >= 1
+    run = json.loads((out / "summary.json").read_text())
+    assert run["final"]["cd"] == summary["cd"] and (out / "flow.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--re", "100"], "Re 100 is outside the designer's range [1, 40]"),
+        (["--min-thickness", "0.8"], "min thickness 0.8 is outside the designer's range [0, 0.5]"),
+        (["--gap-tolerance", "0"], "--gap-tolerance must be > 0"),
+    ],
+)
+def test_bad_conditions_are_refused_in_one_line_before_anything_is_written(
+    model_file, tmp_path, capsys, options, message
+):
+    out = tmp_path / "run"
+    argv = ["design", str(CASE), "--level", "coarse", "--model", str(model_file), "--out", str(out), *options]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not out.exists()
+
+
+def test_a_file_that_is_no_designer_is_refused_in_one_line(tmp_path, capsys):
+    other = tmp_path / "other.pt"
+    other.write_bytes(b"not a designer")
+    assert (
+        main(["design", str(CASE), "--level", "coarse", "--model", str(other), "--out", str(tmp_path / "r")])
+        == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot read the designer" in err[0], err
