@@ -123,7 +123,7 @@ def replace_regular_file(tmp: Path, path: Path) -> None:
 
 
 # The files that make a folder a run folder (`solve`, `optimize`, `run`), replaceable by a new run.
-RUN_FILES = ("summary.json", "history.json")
+RUN_FILES = ("summary.json", "history.json", "design.json")
 
 
 def check_output_folder(path: Path, inputs: Iterable[Path | None] = ()) -> None:

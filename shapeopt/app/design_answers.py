@@ -4,14 +4,17 @@
 shipped for the default design space, `DEFAULT_MODEL`) for a case, after checking that it answers for the
 case's parametrisation, reference mesh and objective. `Designer.answers(conditions)` answers many
 conditions (n, 3) per call: admissible shapes (n, m) and predicted gaps (n,), no FEM solve.
-`design_case` answers one condition into a run folder (shape.json, outline files, shapes.png, design.json)
-and with `verify` spends FEM solves: Newton from the answer where the predicted gap exceeds the tolerance
-(the folder is then an optimization run as `optimize` writes it), else one solve for its FEM drag.
+`design_conditions` answers conditions into run folders (shape.json, outline files, shapes.png,
+design.json) and with `verify` spends FEM solves: Newton from the answer where the predicted gap exceeds
+the tolerance (the folder is then an optimization run as `optimize` writes it, beside design.json), else
+one solve for its FEM drag.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -94,53 +97,97 @@ class Designer:
         return self.model.answer(self.physics, conditions)
 
 
-def design_case(
+def design_conditions(
     case: Case,
-    conditions: Conditions,
+    grid: list[Conditions],
     out: Path,
     model: Path | None = None,
     verify: bool = False,
     tolerance: float = GAP_TOLERANCE,
-    progress=None,
+    progress: Callable[[str], None] | None = None,
     comm=MPI.COMM_WORLD,
 ) -> dict[str, Any]:
-    """The designer's answer for `conditions` on `case`'s design space, written to `out`; with `verify`
-    checked by FEM (see the module docstring). Returns the summary written to design.json."""
-    problem_case = case_for(case, conditions)
+    """The designer's answers for every conditions of `grid` on `case`'s design space (one batch, no FEM
+    solve), written to `out` (one condition) or `out/<name>/` (several, with `out/design.json` holding
+    every row); with `verify` checked by FEM (module docstring). A condition whose folder holds a
+    design.json of the same model and verification is read back, not answered again. `progress` gets
+    one line per condition. Returns the summary (one condition) or {"rows": [...]}."""
     start = time.perf_counter()
-    with Designer(problem_case, model, comm) as designer:
-        shapes, gaps = designer.answers(
-            np.array([[conditions.re, conditions.area_ratio, conditions.min_thickness]])
-        )
-        s, predicted = shapes[0], float(gaps[0])  # NaN: the designer predicts no gap
-        summary = {
-            "case": case.name,
-            "conditions": asdict(conditions),
-            "model": str(designer.path),
-            "method": designer.model.meta["method"],
-            "s": s.tolist(),
-            "predicted_gap": None if np.isnan(predicted) else predicted,
-            "answer_seconds": time.perf_counter() - start,
-            "fem_solves": 0,
+    with Designer(case_for(case, grid[0]), model, comm) as designer:
+        conditions = np.array([[c.re, c.area_ratio, c.min_thickness] for c in grid])
+        shapes, gaps = designer.answers(conditions)
+        seconds = (time.perf_counter() - start) / len(grid)
+        rows, pending = [], []
+        for c, s, predicted in zip(grid, shapes, gaps, strict=True):
+            folder = out if len(grid) == 1 else out / c.name
+            row = {
+                "case": case.name,
+                "conditions": asdict(c),
+                "model": str(designer.path),
+                "method": designer.model.meta["method"],
+                "s": s.tolist(),
+                "predicted_gap": None if np.isnan(predicted) else float(predicted),  # NaN: no prediction
+                "answer_seconds": seconds,
+                "fem_solves": 0,
+                "verify": verify,
+            }
+            done = _finished(folder, row)
+            if done is not None:
+                rows.append(done)
+            elif verify and not predicted <= tolerance:
+                rows.append(row)
+                pending.append((len(rows) - 1, c, s, folder))  # Newton, after the designer's mesh is freed
+            else:
+                with staged_folder(folder, comm) as work:
+                    row |= _write_answer(designer, c, s, float(predicted), work, verify, comm)
+                    write_json(row, work / "design.json", comm.rank)
+                rows.append(row)
+            newton_later = bool(pending) and pending[-1][0] == len(rows) - 1
+            if progress is not None and not newton_later:
+                progress(_row_line(rows[-1]))
+    for index, c, s, folder in pending:
+        result, _ = optimize_case(case_for(case, c), folder, "newton", start=s, comm=comm)
+        rows[index] |= {
+            "verified": "newton",
+            "cd": result.final.objective_value,
+            "cd_answer": result.initial.objective_value,
+            "gap": result.initial.objective_value / result.final.objective_value - 1,
+            "kkt": result.history[-1].kkt_residual,
+            "fem_solves": result.fem_solves,
+            "converged": result.converged,
         }
-        newton = verify and not predicted <= tolerance  # NaN: no prediction, so verify
-        if not newton:
-            with staged_folder(out, comm) as work:
-                summary |= _write_answer(designer, conditions, s, predicted, work, verify, comm)
-                write_json(summary, work / "design.json", comm.rank)
-            return summary
-    result, _ = optimize_case(problem_case, out, "newton", start=s, progress=progress, comm=comm)
-    summary |= {
-        "verified": "newton",
-        "cd": result.final.objective_value,
-        "cd_answer": result.initial.objective_value,
-        "gap": result.initial.objective_value / result.final.objective_value - 1,
-        "kkt": result.history[-1].kkt_residual,
-        "fem_solves": result.fem_solves,
-        "converged": result.converged,
-    }
-    write_json(summary, out / "design.json", comm.rank)
-    return summary
+        write_json(rows[index], folder / "design.json", comm.rank)
+        if progress is not None:
+            progress(_row_line(rows[index]))
+    if len(grid) == 1:
+        return rows[0]
+    table = {"case": case.name, "rows": rows}
+    write_json(table, out / "design.json", comm.rank)
+    return table
+
+
+def _finished(folder: Path, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The row of `folder`'s design.json where it answers the same conditions by the same model with the
+    same verification, else None."""
+    try:
+        done = json.loads((folder / "design.json").read_text())
+    except (OSError, ValueError):
+        return None
+    keys = ("conditions", "model", "method", "verify")
+    return done if isinstance(done, dict) and all(done.get(k) == row[k] for k in keys) else None
+
+
+def _row_line(row: dict[str, Any]) -> str:
+    """One progress line: the conditions, the predicted gap and what verification found."""
+    text = Conditions(**row["conditions"]).text()
+    predicted = row["predicted_gap"]
+    line = f"{text}: predicted gap {'none' if predicted is None else f'{predicted:.1e}'}"
+    if row.get("verified") == "newton":
+        line += f", Newton C_D {row['cd_answer']:.6f} → {row['cd']:.6f} (gap {row['gap']:.1e}, "
+        line += f"{row['fem_solves']} FEM solves)"
+    elif row.get("verified") == "solve":
+        line += f", FEM C_D {row['cd']:.6f}, KKT {row['kkt']:.1e}"
+    return line
 
 
 def _write_answer(

@@ -230,10 +230,24 @@ def _add_design_command(commands: argparse._SubParsersAction) -> None:
         "design", help="least-drag shape for given conditions from the designer network (no FEM solve)"
     )
     _add_case_arguments(design)
-    design.add_argument("--re", type=float, help="Reynolds number (default: the case's)")
-    design.add_argument("--area-ratio", type=float, help="body area over the circle's (default: the case's)")
     design.add_argument(
-        "--min-thickness", type=float, help="least chord through the centre in D (default: the case's)"
+        "--re",
+        type=atlas_command.number_list("Reynolds numbers", 0.0, low_allowed=False),
+        metavar="RE[,RE...]",
+        help="comma-separated Reynolds numbers (default: the case's)",
+    )
+    design.add_argument(
+        "--area-ratio",
+        type=atlas_command.number_list("area ratios", 0.0, low_allowed=False),
+        metavar="RATIO[,RATIO...]",
+        help="body areas over the reference circle's (default: the case's)",
+    )
+    design.add_argument(
+        "--min-thickness",
+        type=atlas_command.number_list("minimum thicknesses", 0.0, low_allowed=True),
+        metavar="D[,D...]",
+        help="least chords through the centre in D (default: the case's); several values of any: every "
+        "combination, each in OUT/<conditions>/",
     )
     design.add_argument(
         "--model", type=Path, help="designer file (default: the one shipped for the default space)"

@@ -1,4 +1,4 @@
-"""The `design` command: the least-drag shape for one set of conditions from the designer network."""
+"""The `design` command: least-drag shapes for conditions from the designer network."""
 
 from __future__ import annotations
 
@@ -6,33 +6,59 @@ import argparse
 
 from shapeopt.cli.common import load_args, print_result, status_line
 from shapeopt.errors import CaseError
-from shapeopt.files import check_run_folder
+from shapeopt.files import check_output_folder, check_run_folder
 
 
 def design_command(args: argparse.Namespace) -> int:
-    from shapeopt.app.atlas_starts import Conditions
-    from shapeopt.app.design_answers import design_case
-    from shapeopt.app.optimizers import progress_line
+    from shapeopt.app.atlas_starts import atlas_grid
+    from shapeopt.app.design_answers import design_conditions
     from shapeopt.fem import MPI
 
     comm = MPI.COMM_WORLD
     case = load_args(args)
-    area = case.constraints.area_ratio if args.area_ratio is None else args.area_ratio
-    thickness = case.constraints.min_thickness if args.min_thickness is None else args.min_thickness
-    conditions = Conditions(args.re if args.re is not None else case.re, area, thickness)
+    grid = atlas_grid(
+        args.re or (case.re,),
+        args.area_ratio or (case.constraints.area_ratio,),
+        args.min_thickness or (case.constraints.min_thickness,),
+    )
     if args.gap_tolerance <= 0:
         raise CaseError(f"--gap-tolerance must be > 0, got {args.gap_tolerance:g}")
-    check_run_folder(args.out, inputs=[args.case, args.model])
+    if len(grid) == 1:
+        check_run_folder(args.out, inputs=[args.case, args.model])
+    else:
+        check_output_folder(args.out, inputs=[args.case, args.model])
 
-    def progress(step) -> None:
-        if comm.rank == 0:
-            status_line(progress_line("newton", step))
+    def progress(line: str) -> None:
+        if comm.rank == 0 and len(grid) > 1:
+            status_line(line)
 
-    summary = design_case(
-        case, conditions, args.out, args.model, args.verify, args.gap_tolerance, progress, comm
+    summary = design_conditions(
+        case, grid, args.out, args.model, args.verify, args.gap_tolerance, progress, comm
     )
-    print_result(args, summary, _design_text(summary, args.out), comm.rank)
-    return 0 if summary.get("converged", True) else 6
+    rows = summary.get("rows", [summary])
+    text = _design_text(summary, args.out) if len(grid) == 1 else _table_text(rows, args.out)
+    print_result(args, summary, text, comm.rank)
+    return 0 if all(row.get("converged", True) for row in rows) else 6
+
+
+def _table_text(rows: list[dict], out) -> str:
+    lines = [
+        f"designer ({rows[0]['method']}): {len(rows)} conditions",
+        "     Re  area  thick   predicted gap   C_D answer   C_D Newton    gap      FEM solves",
+    ]
+    for row in rows:
+        c, predicted = row["conditions"], row["predicted_gap"]
+        cells = [f"{c['re']:7.3g} {c['area_ratio']:5.3g} {c['min_thickness']:6.3g}"]
+        cells.append(f"{'none' if predicted is None else f'{predicted:.1e}':>15}")
+        if row.get("verified") == "newton":
+            cells.append(
+                f"{row['cd_answer']:12.6f} {row['cd']:12.6f} {row['gap']:9.1e} {row['fem_solves']:>10}"
+            )
+        elif row.get("verified") == "solve":
+            cells.append(f"{row['cd']:12.6f} {'':>12} {'':>9} {row['fem_solves']:>10}")
+        lines.append("  ".join(cells))
+    lines.append(f"  wrote {out}/design.json and a folder per condition")
+    return "\n".join(lines)
 
 
 def _design_text(summary: dict, out) -> str:

@@ -23,7 +23,9 @@ def optimum(conditions: np.ndarray) -> np.ndarray:
 
 
 def draw(rng: np.random.Generator, n: int) -> np.ndarray:
-    return np.column_stack([np.exp(rng.uniform(0, np.log(40), n)), rng.uniform(0.9, 1.1, n), rng.uniform(0, 0.5, n)])
+    return np.column_stack(
+        [np.exp(rng.uniform(0, np.log(40), n)), rng.uniform(0.9, 1.1, n), rng.uniform(0, 0.5, n)]
+    )
 
 
 class ToyPhysics:
