@@ -9,7 +9,7 @@ from typing import NoReturn
 
 from shapeopt.app.settings import RunSettings
 from shapeopt.cases import LEVELS
-from shapeopt.cli import atlas_command, design_command, flow_commands, learning_commands
+from shapeopt.cli import atlas_command, designer_commands, flow_commands, learning_commands
 from shapeopt.cli.common import RenamedFlag, add_options, check_input_files, renamed_value
 from shapeopt.cli.signals import Stop, sigterm_as_interrupt
 from shapeopt.data.settings import DatasetSettings, PhysicsSettings
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_optimize_command,
         _add_atlas_command,
         _add_design_command,
+        _add_train_designer_command,
         _add_dataset_command,
         _add_run_command,
         _add_show_command,
@@ -259,7 +260,29 @@ def _add_design_command(commands: argparse._SubParsersAction) -> None:
     )
     design.add_argument("--gap-tolerance", type=float, default=1e-4, help="relative C_D (default: 1e-4)")
     design.add_argument("--out", type=Path, required=True, help="run directory")
-    design.set_defaults(run=design_command.design_command)
+    design.set_defaults(run=designer_commands.design_command)
+
+
+def _add_train_designer_command(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train-designer", help="train the designer network from an atlas's optima, through the solver"
+    )
+    _add_case_arguments(train)
+    train.add_argument("--atlas", type=Path, required=True, help="finished atlas folder: the seed optima")
+    train.add_argument(
+        "--method",
+        choices=["pg", "hig", "dp", "supervised"],
+        default="pg",
+        help="pg (default): regress onto the answer after a constrained Newton step on the exact Hessian; "
+        "hig: half-inverse steps on the stationarity residual; dp: the adjoint gradient through the "
+        "network; supervised: the atlas's optima only (no FEM)",
+    )
+    train.add_argument("--rounds", type=int, default=6, help="rounds of fresh conditions (default 6)")
+    train.add_argument("--per-round", type=int, default=10, help="fresh conditions per round (default 10)")
+    train.add_argument("--members", type=int, default=4, help="ensemble members (default 4)")
+    train.add_argument("--seed", type=_seed, default=0, help="seed of the fresh conditions (default 0)")
+    train.add_argument("--out", type=Path, required=True, help="designer file (.pt)")
+    train.set_defaults(run=designer_commands.train_designer_command)
 
 
 def _add_dataset_command(commands: argparse._SubParsersAction) -> None:

@@ -1,4 +1,4 @@
-"""The `design` command: least-drag shapes for conditions from the designer network."""
+"""The designer's commands: `design` (least-drag shapes for conditions, no FEM) and `train-designer`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 from shapeopt.cli.common import load_args, print_result, status_line
 from shapeopt.errors import CaseError
-from shapeopt.files import check_output_folder, check_run_folder
+from shapeopt.files import check_output_file, check_output_folder, check_run_folder
 
 
 def design_command(args: argparse.Namespace) -> int:
@@ -79,3 +79,51 @@ def _design_text(summary: dict, out) -> str:
         )
     lines.append(f"  wrote {out}/")
     return "\n".join(lines)
+
+
+def train_designer_command(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from shapeopt.app.atlas_starts import Conditions, case_for
+    from shapeopt.app.designer import DesignerModel, read_atlas_optima
+    from shapeopt.fem import MPI
+    from shapeopt.fem.problem import DragProblem
+    from shapeopt.files import written_whole
+    from surrogates.designer_training import DesignerTraining
+
+    case = load_args(args)
+    check_output_file(args.out, "designer.pt", inputs=[args.case])
+    seed = read_atlas_optima(args.atlas)
+    rounds = 0 if args.method == "supervised" else args.rounds
+    settings = DesignerTraining(method=args.method, rounds=rounds, per_round=args.per_round)
+
+    def progress(done: int, record, ensemble) -> None:
+        status_line(
+            f"round {done}/{rounds}: {record.solves[-1]} FEM solves, {record.hessians[-1]} Hessians, "
+            f"mean |stationarity residual| / J of the round's answers {record.mean_residual[-1]:.1e}"
+        )
+
+    with DragProblem(case_for(case, Conditions(*seed.conditions[0])), MPI.COMM_SELF) as problem:
+        if seed.optima.shape[1] != problem.size:
+            raise CaseError(
+                f"{args.atlas}: its optima have {seed.optima.shape[1]} parameters, the case {problem.size}"
+            )
+        model, record = DesignerModel.train(
+            problem, seed, settings, np.random.default_rng(args.seed), args.members, progress
+        )
+    with written_whole(args.out) as partial:
+        model.save(partial)
+    summary = {
+        "out": str(args.out),
+        "method": args.method,
+        "fem_solves": model.meta["fem_solves"],
+        "hessians": model.meta["hessians"],
+        "gap_factor": model.meta["gap_factor"],
+    }
+    fresh = record.solves[-1] if record.solves else 0
+    text = (
+        f"designer ({args.method}) from {len(seed.optima)} optima of {args.atlas} and {fresh} fresh solves: "
+        f"{summary['fem_solves']} FEM solves and {summary['hessians']} Hessians in all; wrote {args.out}"
+    )
+    print_result(args, summary, text)
+    return 0
