@@ -10,7 +10,8 @@ from the RBF answer; cached in `--truth`). Answers, none of which spends an FEM 
 - `rbf-seed`, `supervised-seed`: the same RBF, and the designer regressed, on the smaller atlas `--seed`;
 - `supervised`: the designer regressed onto the optima of `--atlas`;
 - `pg`, `dp`, `hig`: the designer trained from `--seed` through the solver (`--rounds` of `--per-round`
-  fresh conditions), its gap measured after every `--every` rounds (the learning curve);
+  fresh conditions), its gap measured after every `--every` rounds (the learning curve); `pg-steered`,
+  `hig-steered`: each round's conditions picked where the members disagree most (of 8× as many drawn);
 - `rbf-pg`: the RBF through the seed's optima and PG's Newton targets (the same data as `pg`).
 Every answer is projected exactly onto its constraints. Prints one table: FEM solves and Hessians spent
 to build the answer, median and maximum gap, the predicted gap's coverage (learned answers with Hessians),
@@ -41,6 +42,7 @@ from shapeopt.fem.problem import DragProblem
 from surrogates.designer_training import DesignerTraining
 
 HELD_OUT_SEED = 2026
+STEER = 8  # `METHOD-steered`: each round picks its conditions from 8 times as many drawn
 
 
 def coordinates(conditions: np.ndarray) -> np.ndarray:
@@ -165,7 +167,9 @@ def main() -> None:
             start = time.perf_counter()
             data = full if method == "supervised" else seed
             rounds = 0 if method == "supervised" else args.rounds
-            settings = DesignerTraining(method=method, rounds=rounds, per_round=args.per_round)
+            trained_by, _, steered = method.partition("-")
+            steer = STEER if steered == "steered" else 1
+            settings = DesignerTraining(trained_by, rounds=rounds, per_round=args.per_round, steer=steer)
 
             def curve(done, record, ensemble, method=method, start=start):
                 if done % args.every == 0 and done < args.rounds:
@@ -191,7 +195,7 @@ def main() -> None:
                 time.perf_counter() - start,
                 predicted,
             )
-            if method == "pg":
+            if trained_by == "pg":
                 targets = AtlasOptima(np.concatenate(record.conditions), np.concatenate(record.targets), 0)
                 measure(
                     "rbf-pg",

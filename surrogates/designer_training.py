@@ -60,12 +60,15 @@ class DesignPhysics(Protocol):
 
 @dataclass
 class DesignerTraining:
-    """Settings of a training run: method, rounds of fresh conditions and their size, L-BFGS iterations
-    per fit, DP's Adam learning rate, HIG's learning rate, truncation and steps per round."""
+    """Settings of a training run: method, rounds of fresh conditions and their size, how many drawn
+    conditions each round picks from (`steer` × `per_round`, those where the members disagree most:
+    sampling steered by the model; 1 takes the draw as it is), L-BFGS iterations per fit, DP's Adam
+    learning rate, HIG's learning rate, truncation and steps per round."""
 
     method: str = "pg"
     rounds: int = 6
     per_round: int = 8
+    steer: int = 1
     fit_iterations: int = 400
     dp_lr: float = 3e-3
     hig_lr: float = 0.5
@@ -114,7 +117,7 @@ def train_designer(
     linearised: list[tuple[np.ndarray, LocalModels]] = []
     solves = hessians = 0
     for round_ in range(settings.rounds):
-        conditions = draw(settings.per_round)
+        conditions = _steered(ensemble, draw, settings)
         raw, spread = ensemble(conditions)
         s = physics.answer(conditions, raw)
         local = physics.local(conditions, s, hessian=settings.method != "dp")
@@ -142,6 +145,16 @@ def train_designer(
         if progress is not None:
             progress(round_ + 1, record, ensemble)
     return record
+
+
+def _steered(ensemble: DesignerEnsemble, draw: Draw, settings: DesignerTraining) -> np.ndarray:
+    """The round's conditions (per_round, 3): of `steer` × `per_round` drawn, those where the members'
+    answers spread most (sum of squared standard deviations of s)."""
+    drawn = draw(settings.per_round * settings.steer)
+    if settings.steer == 1:
+        return drawn
+    _, spread = ensemble(drawn)
+    return drawn[np.argsort(-np.sum(spread**2, axis=1), kind="stable")[: settings.per_round]]
 
 
 def _dp_step(net: DesignerNet, optimiser: torch.optim.Optimizer, conditions: np.ndarray, local: LocalModels):
