@@ -5,7 +5,7 @@ shipped for the default design space, `DEFAULT_MODEL`) for a case, after checkin
 case's parametrisation, reference mesh and objective. `Designer.answers(conditions)` answers many
 conditions (n, 3) per call: admissible shapes (n, m) and predicted gaps (n,), no FEM solve.
 `design_conditions` answers conditions into run folders (shape.json, outline files, shapes.png,
-design.json) and with `verify` spends FEM solves: Newton from the answer where the predicted gap exceeds
+design.json) and with `verify` spends FEM solves: Newton from the answer where the predicted gap reaches
 the tolerance (the folder is then an optimization run as `optimize` writes it, beside design.json), else
 one solve for its FEM drag.
 """
@@ -37,7 +37,7 @@ from shapeopt.viz.plots import plot_shapes
 from surrogates.spec import ParameterSpec
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "designer-bspline16-medium.pt"
-# `--verify` runs Newton from an answer whose predicted gap exceeds this (relative C_D).
+# `--verify` runs Newton from an answer whose predicted gap reaches this (relative C_D).
 GAP_TOLERANCE = 1e-4
 
 
@@ -134,7 +134,7 @@ def design_conditions(
             done = _finished(folder, row)
             if done is not None:
                 rows.append(done)
-            elif verify and not predicted <= tolerance:
+            elif verify and not predicted < tolerance:
                 rows.append(row)
                 pending.append((len(rows) - 1, c, s, folder))  # Newton, after the designer's mesh is freed
             else:

@@ -84,6 +84,17 @@ def _seed(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    """A count option: an integer ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (`shapeopt COMMAND --help` shows each)."""
     parser = OneLineParser(
@@ -256,9 +267,14 @@ def _add_design_command(commands: argparse._SubParsersAction) -> None:
     design.add_argument(
         "--verify",
         action="store_true",
-        help="FEM: Newton from the answer where its predicted gap exceeds --gap-tolerance, else one solve",
+        help="FEM: Newton from the answer where its predicted gap reaches --gap-tolerance, else one solve",
     )
-    design.add_argument("--gap-tolerance", type=float, default=1e-4, help="relative C_D (default: 1e-4)")
+    design.add_argument(
+        "--gap-tolerance",
+        type=float,
+        default=1e-4,
+        help="relative C_D (default: 1e-4); 0: Newton from every answer",
+    )
     design.add_argument("--out", type=Path, required=True, help="run directory")
     design.set_defaults(run=designer_commands.design_command)
 
@@ -277,9 +293,16 @@ def _add_train_designer_command(commands: argparse._SubParsersAction) -> None:
         "hig: half-inverse steps on the stationarity residual; dp: the adjoint gradient through the "
         "network; supervised: the atlas's optima only (no FEM)",
     )
-    train.add_argument("--rounds", type=int, default=6, help="rounds of fresh conditions (default 6)")
-    train.add_argument("--per-round", type=int, default=10, help="fresh conditions per round (default 10)")
-    train.add_argument("--members", type=int, default=4, help="ensemble members (default 4)")
+    train.add_argument("--rounds", type=_count, default=6, help="rounds of fresh conditions (default 6)")
+    train.add_argument("--per-round", type=_count, default=10, help="fresh conditions per round (default 10)")
+    train.add_argument(
+        "--steer",
+        type=_count,
+        default=8,
+        help="each round picks its conditions where the members disagree most, of this many times as many "
+        "drawn (default 8; 1: as drawn)",
+    )
+    train.add_argument("--members", type=_count, default=4, help="ensemble members (default 4)")
     train.add_argument("--seed", type=_seed, default=0, help="seed of the fresh conditions (default 0)")
     train.add_argument("--out", type=Path, required=True, help="designer file (.pt)")
     train.set_defaults(run=designer_commands.train_designer_command)

@@ -21,8 +21,8 @@ def design_command(args: argparse.Namespace) -> int:
         args.area_ratio or (case.constraints.area_ratio,),
         args.min_thickness or (case.constraints.min_thickness,),
     )
-    if args.gap_tolerance <= 0:
-        raise CaseError(f"--gap-tolerance must be > 0, got {args.gap_tolerance:g}")
+    if not args.gap_tolerance >= 0:
+        raise CaseError(f"--gap-tolerance must be ≥ 0, got {args.gap_tolerance:g}")
     if len(grid) == 1:
         check_run_folder(args.out, inputs=[args.case, args.model])
     else:
@@ -95,7 +95,7 @@ def train_designer_command(args: argparse.Namespace) -> int:
     check_output_file(args.out, "designer.pt", inputs=[args.case])
     seed = read_atlas_optima(args.atlas)
     rounds = 0 if args.method == "supervised" else args.rounds
-    settings = DesignerTraining(method=args.method, rounds=rounds, per_round=args.per_round)
+    settings = DesignerTraining(args.method, rounds=rounds, per_round=args.per_round, steer=args.steer)
 
     def progress(done: int, record, ensemble) -> None:
         status_line(

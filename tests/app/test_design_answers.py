@@ -94,7 +94,7 @@ def test_the_design_command_writes_the_answer_without_a_solve(model_file, tmp_pa
 def test_design_verify_takes_newton_from_the_answer_to_the_fem_optimum(model_file, tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["design", str(CASE), "--level", "coarse", "--re", "3", "--area-ratio", "0.95", "--model"]
-    code = main([*argv, str(model_file), "--verify", "--gap-tolerance", "1e-12", "--json", "--out", str(out)])
+    code = main([*argv, str(model_file), "--verify", "--gap-tolerance", "0", "--json", "--out", str(out)])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["verified"] == "newton" and summary["converged"] and summary["kkt"] <= 1e-5
@@ -108,7 +108,7 @@ def test_design_verify_takes_newton_from_the_answer_to_the_fem_optimum(model_fil
     [
         (["--re", "100"], "Re 100 is outside the designer's range [1, 40]"),
         (["--min-thickness", "0.8"], "min thickness 0.8 is outside the designer's range [0, 0.5]"),
-        (["--gap-tolerance", "0"], "--gap-tolerance must be > 0"),
+        (["--gap-tolerance", "-1"], "--gap-tolerance must be ≥ 0"),
     ],
 )
 def test_bad_conditions_are_refused_in_one_line_before_anything_is_written(
