@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from surrogates.designer import DesignerEnsemble, predicted_gap
-from surrogates.designer_training import DesignerTraining, LocalModels, train_designer
+from surrogates.designer_training import DesignerTraining, LocalModels, _steered, train_designer
 
 H = np.diag([1.0, 2.0, 3.0])
 
@@ -60,13 +60,17 @@ def trained(method: str, seed, rounds: int = 4) -> tuple[DesignerEnsemble, objec
     torch.manual_seed(0)
     ensemble = DesignerEnsemble(3, members=2, width=16, depth=2)
     rng = np.random.default_rng(2)
-    settings = DesignerTraining(method=method, rounds=rounds, per_round=6, fit_iterations=100, hig_steps=5)
+    settings = DesignerTraining(method=method, rounds=rounds, per_round=6, fit_iterations=60, hig_steps=5)
     record = train_designer(ensemble, ToyPhysics(), *seed, lambda n: draw(rng, n), settings)
     return ensemble, record
 
 
-def test_pg_learns_the_optima_at_fresh_conditions_beyond_its_seed(seed):
-    seed_only, _ = trained("supervised", seed)
+@pytest.fixture(scope="module")
+def seed_only(seed):
+    return trained("supervised", seed)[0]
+
+
+def test_pg_learns_the_optima_at_fresh_conditions_beyond_its_seed(seed, seed_only):
     pg, record = trained("pg", seed, rounds=3)
     assert record.solves == [6, 12, 18] and record.hessians == record.solves
     # Newton targets are the exact optima of the quadratic: 18 more points where the seed had 6
@@ -80,8 +84,7 @@ def excess(ensemble: DesignerEnsemble) -> float:
     return float(np.mean(0.5 * np.einsum("ni,ij,nj->n", d, H, d)))
 
 
-def test_hig_and_dp_lower_the_drag_of_fresh_answers_below_the_seeds(seed):
-    seed_only, _ = trained("supervised", seed)
+def test_hig_and_dp_lower_the_drag_of_fresh_answers_below_the_seeds(seed, seed_only):
     hig, _ = trained("hig", seed)
     dp, record = trained("dp", seed, rounds=6)
     assert record.hessians == [0] * 6 and record.rated == []
@@ -100,9 +103,19 @@ def test_the_predicted_gap_is_the_quadratic_model_of_the_spread():
     assert predicted_gap(spread, H, 2.0, 3.0) == pytest.approx(3.0 * 0.5 * (0.01 + 3 * 0.04) / 2.0)
 
 
-def test_the_ensemble_round_trips_through_its_state_dicts(seed):
-    ensemble, _ = trained("supervised", seed)
+def test_the_ensemble_round_trips_through_its_state_dicts(seed_only):
+    ensemble = seed_only
     copy = DesignerEnsemble(3, members=2, width=16, depth=2, seed=5)
     copy.load_state_dicts(ensemble.state_dicts())
     conditions = draw(np.random.default_rng(3), 5)
     assert np.array_equal(copy(conditions)[0], ensemble(conditions)[0])
+
+
+def test_a_steered_round_takes_the_drawn_conditions_where_the_members_disagree_most(seed_only):
+    ensemble = seed_only
+    drawn = draw(np.random.default_rng(4), 12)
+    settings = DesignerTraining(method="pg", per_round=3, steer=4)
+    chosen = _steered(ensemble, lambda n: drawn[:n], settings)
+    disagreement = np.sum(ensemble(drawn)[1] ** 2, axis=1)
+    assert np.array_equal(chosen, drawn[np.argsort(disagreement)[::-1][:3]])
+    assert np.min(np.sum(ensemble(chosen)[1] ** 2, axis=1)) > np.median(disagreement)
