@@ -70,8 +70,8 @@ class DesignerTraining:
     per_round: int = 8
     steer: int = 1
     fit_iterations: int = 400
-    dp_lr: float = 3e-3
-    hig_lr: float = 0.5
+    dp_lr: float = 1e-3  # of 1e-4, 1e-3, 3e-3, 1e-2 the best (`bench/designer_tune.py`)
+    hig_lr: float = 0.5  # with τ 1e-6 and 20 steps the best of 0.02, 0.1, 0.5 (`bench/designer_tune.py`)
     hig_tau: float = 1e-6
     hig_steps: int = 20
 
@@ -140,8 +140,9 @@ def train_designer(
         else:
             linearised.append((conditions, local))
             for net in ensemble.nets:
+                lr = settings.hig_lr
                 for _ in range(settings.hig_steps):
-                    _hig_step(net, linearised, seed_conditions, seed_optima, settings)
+                    lr = _hig_step(net, linearised, seed_conditions, seed_optima, settings.hig_tau, lr)
         if progress is not None:
             progress(round_ + 1, record, ensemble)
     return record
@@ -171,10 +172,14 @@ def _hig_step(
     linearised: list[tuple[np.ndarray, LocalModels]],
     seed_conditions: np.ndarray,
     seed_optima: np.ndarray,
-    settings: DesignerTraining,
-) -> None:
-    """One half-inverse update of `net` over the stacked residuals: the seed optima's misfits
-    (g(c) − s*) / σ_s and every linearised stationarity residual (r + H (g(c) − s)) / J."""
+    tau: float,
+    lr: float,
+) -> float:
+    """One half-inverse update of `net` (learning rate `lr`, truncation `tau`) over the stacked residuals:
+    the seed optima's misfits (g(c) − s*) / σ_s and every linearised stationarity residual
+    (r + H (g(c) − s)) / J. An update that raises |residuals| is undone (the half-inverse step is not
+    scale-free: without this it diverges on the FEM's residuals). Returns the learning rate for the next
+    update: `lr`, halved after an undone one."""
     parameters = {name: p.detach() for name, p in net.named_parameters()}
     conditions = np.concatenate([seed_conditions] + [c for c, _ in linearised])
     c = torch.as_tensor(conditions)
@@ -195,7 +200,17 @@ def _hig_step(
     r = residuals(parameters).detach()
     jacobian = jacrev(residuals)(parameters)
     flat = torch.cat([jacobian[name].reshape(len(r), -1) for name in parameters], dim=1)
-    step, _ = half_inverse_update(flat, r, settings.hig_tau, settings.hig_lr)
+    step, _ = half_inverse_update(flat, r, tau, lr)
+    _move(net, step)
+    with torch.no_grad():
+        if residuals({name: p.detach() for name, p in net.named_parameters()}).norm() <= r.norm():
+            return lr
+    _move(net, -step)
+    return lr / 2
+
+
+def _move(net: DesignerNet, step: torch.Tensor) -> None:
+    """Add the flat parameter vector `step` to the network's weights (in `parameters()` order)."""
     with torch.no_grad():
         offset = 0
         for p in net.parameters():
