@@ -91,7 +91,7 @@ def main() -> None:
     pg = fresh()
     pg.fit(np.concatenate([seed.conditions, train_c]), np.concatenate([seed.optima, train.newton]))
     rows.append(("pg", score(pg, check_c, check)))
-    for lr, tau, steps in itertools.product((0.02, 0.1, 0.5), (1e-6, 1e-3), (5, 20)):
+    for lr, tau, steps in itertools.product((0.02, 0.1, 0.5, 1.0), (1e-6, 1e-3), (5, 20, 50)):
         ensemble = fresh()
         for net in ensemble.nets:
             rate = lr

@@ -71,9 +71,9 @@ class DesignerTraining:
     steer: int = 1
     fit_iterations: int = 400
     dp_lr: float = 1e-3  # of 1e-4, 1e-3, 3e-3, 1e-2 the best (`bench/designer_tune.py`)
-    hig_lr: float = 0.5  # with τ 1e-6 and 20 steps the best of 0.02, 0.1, 0.5 (`bench/designer_tune.py`)
+    hig_lr: float = 0.5  # with τ 1e-6 the best of 0.02…1 and 5…50 steps (`bench/designer_tune.py`)
     hig_tau: float = 1e-6
-    hig_steps: int = 20
+    hig_steps: int = 50
 
 
 @dataclass
