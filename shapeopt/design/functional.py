@@ -19,6 +19,7 @@ from shapeopt.fem.problem import DragProblem, Evaluation
 from shapeopt.geometry.bodies import BodyShapes
 from shapeopt.geometry.outlines import extent, tip_angles
 from shapeopt.geometry.shapes import RadialShape
+from shapeopt.space import DesignSpace
 
 # A trial shape that fails with these is refused: the optimizer shortens its step (the mesh cannot follow
 # the shape, or Newton does not converge there even with continuation).
@@ -77,8 +78,12 @@ class ReducedFunctional:
 
     def __init__(self, problem: DragProblem, re: float | None = None):
         self.problem = problem
-        self.space = problem.space
         self.re = problem.case.re if re is None else float(re)
+
+    @property
+    def space(self) -> DesignSpace:
+        """The design space on the bodies of the problem's current mesh (it changes with a remesh)."""
+        return self.problem.space
 
     @property
     def size(self) -> int:
