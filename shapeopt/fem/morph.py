@@ -10,6 +10,10 @@ adjoint (∂X/∂s_i = d_i), the constraints and the learning side's states all 
 (`BodyShapes`) each move the mesh about their own centre, their maps ending short of the nearest other
 body (`FlowConfiguration.map_radii`), so the displacements add. The case's design space
 (`space.design_space`), built on the morph's discrete bodies, says which shapes the map holds.
+
+A mesh generated for a shape s_m (`fitted`; `DragProblem.remesh`) is mapped the same way with w = 1 on
+that body, r(θ; s_m), so the boundary moves by r(θ; s) − r(θ; s_m): the nodes are stored moved back by
+B s_m, and X(s) = (X_m − B s_m) + B s keeps the form above, linear in s with the same meaning of s.
 """
 
 from __future__ import annotations
