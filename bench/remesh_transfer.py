@@ -51,7 +51,8 @@ def main() -> None:
     parser.add_argument("--levels", nargs="+", default=["coarse", "medium"])
     args = parser.parse_args()
     print(
-        "| level | cells | Newton guess | mesh + transfer (s) | Newton iterations | solve (s) | total (s) | C_D jump |"
+        "| level | cells | Newton guess | mesh + transfer (s) | Newton iterations | solve (s) | total (s) "
+        "| C_D jump |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for level in args.levels:
