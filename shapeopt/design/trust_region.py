@@ -30,7 +30,7 @@ from shapeopt.design.functional import REFUSED, ReducedFunctional
 from shapeopt.design.results import RemeshRecord, TrustStep
 from shapeopt.errors import MeshQualityError
 from shapeopt.fem.problem import Evaluation
-from shapeopt.space.base import FEASIBILITY_TOLERANCE
+from shapeopt.space.base import FEASIBILITY_TOLERANCE, MIN_RADIUS_RATIO
 
 # A model s ↦ (value, gradient (m,)) at one design s (m,).
 Model = Callable[[np.ndarray], tuple[float, np.ndarray]]
@@ -100,6 +100,10 @@ class CorrectedModel:
         return self.curvature
 
 
+# A trial refused because a body's radius would fall to `MIN_RADIUS_RATIO` somewhere: it would pinch off.
+SPLIT_NOTE = "trial shape refused: a body would split"
+
+
 def update_radius(
     settings: TrustRegionSettings, radius: float, ratio: float, step_length: float
 ) -> tuple[float, bool]:
@@ -158,7 +162,9 @@ def try_step(
     except REFUSED as exc:
         radius, _ = update_radius(settings, radius, -np.inf, step_length)
         distorted = exc.quality if isinstance(exc, MeshQualityError) else None
-        return Trial(None, None, None, radius, False, True, "trial shape refused", distorted)
+        low, _ = J.space.shape.radius_ratio_range(candidate[None, :], 2048)
+        note = SPLIT_NOTE if low[0] <= MIN_RADIUS_RATIO else "trial shape refused"
+        return Trial(None, None, None, radius, False, True, note, distorted)
     ratio = float((current.objective - trial.objective) / predicted)
     radius, accepted = update_radius(settings, radius, ratio, step_length)
     if not np.isfinite(ratio):
@@ -348,6 +354,11 @@ def refine(
         stop = _stop(settings, step, last.radius, kkt)
         if stop is not None:
             message, converged = stop
+            if not converged and any(entry.note == SPLIT_NOTE for entry in history[-3:]):
+                message += (
+                    f"; the optimizer would split a body (its waist reaches r/r0 = {MIN_RADIUS_RATIO}, "
+                    "where a star-shaped outline stops being a simple curve): no such body holds the optimum"
+                )
             return Refined(
                 final=current,
                 state=state,
