@@ -213,12 +213,15 @@ def _remesh(
 ) -> tuple[Evaluation, np.ndarray, RemeshRecord]:
     """Regenerate the mesh for the iterate `current` of outer step `step` (a trial shape would have brought
     the old one to the least scaled Jacobian `quality`) and evaluate the iterate there again (one FEM
-    solve + adjoint), so that iterate and trial steps share one mesh for the ratio test. Returns the new
-    evaluation, its state and the record."""
+    solve + adjoint), projected onto the new mesh's constraints, so that iterate and trial steps share one
+    mesh for the ratio test. Returns the new evaluation, its state and the record."""
     start = time.perf_counter()
     reason = f"a trial shape would distort the mesh (min scaled Jacobian {quality:.3f})"
     remesh = J.problem.remesh(current.s, reason)
-    again = J.evaluate(current.s)
+    # the new mesh's design space measures area and centroid on its own boundary: the iterate, feasible on
+    # the old one, is projected onto its constraints (a move of the order of the boundaries' difference)
+    projected, admissible = J.space.project(current.s[None, :])
+    again = J.evaluate(projected[0] if admissible[0] else current.s)
     state = _solved_state(J, again, verified)
     record = RemeshRecord(
         iteration=step,
