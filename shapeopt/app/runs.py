@@ -18,7 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from shapeopt.app.optimizers import operating_range_table, optimizer, refuse_operating_range
+from shapeopt.app.optimizers import (
+    check_goal,
+    minimise_worst_regret,
+    operating_range_table,
+    optimizer,
+    refuse_operating_range,
+)
 from shapeopt.app.surrogate_route import SurrogateRoute, trained_on
 from shapeopt.cases import Case, case_from_dict
 from shapeopt.design.functional import ReducedFunctional, ShapeSummary
@@ -137,6 +143,7 @@ def optimize_case(
     """
     s0 = None if shape is None else read_shape_file(shape, body_shape(case))
     chosen = optimizer(method)
+    check_goal(case, method)
     if chosen.uses_surrogate and refit:
         refuse_operating_range(case, "--refit")
     route = _surrogate_route(surrogate, refit) if chosen.uses_surrogate else None
@@ -158,9 +165,13 @@ def optimize_case(
         if route is not None:
             # the whole operating range (its ends, not only the quadrature's points) or the points
             route.check(problem, [float(re) for re in case.objective.re_range or operating_points(J)[0]])
-        result = chosen.run(J, s0, save_step, route)
+        reference = None
+        if case.objective.goal == "worst-regret":
+            result, reference = minimise_worst_regret(J, s0, method, save_step)
+        else:
+            result = chosen.run(J, s0, save_step, route)
         table = (
-            {"extra": {"operating_range": operating_range_table(J, result)}}
+            {"extra": {"operating_range": operating_range_table(J, result, reference)}}
             if case.objective.multipoint
             else {}
         )
