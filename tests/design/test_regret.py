@@ -42,4 +42,3 @@ def test_the_minimax_body_balances_the_regrets_at_both_ends():
     assert fresh.min() > 0.0 and min(crossed) > 2 * fresh.max()
     assert fresh[0] == pytest.approx(fresh[1], rel=1e-3)
     assert all(r.converged and r.final.violation < 1e-8 for r in reference)
-
