@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import reprlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,7 @@ def optimize_case(
     refit: bool = False,
     progress: Callable | None = None,
     comm=MPI.COMM_WORLD,
+    workers: int = 1,
 ) -> tuple[OptimizationResult, dict]:
     """Minimise the case's objective by `method` (`OPTIMIZERS`: `newton`, `adjoint` or `surrogate`, the last
     with the surrogate file `surrogate`, refit on its dataset with `refit`) and write the run directory.
@@ -139,6 +141,7 @@ def optimize_case(
     (`staged_folder`): interrupted, an earlier run in `out` stays as it was and the new history is kept
     beside it (`NAME.partial`, named in the error), or in `out` if it held no run.
     `progress(step)` gets each iteration (`Iteration` or `TrustStep`) after history.json has it.
+    Over an operating range of Re, `workers` processes solve its K flows (`MultipointFunctional`).
     Returns the result and the summary written to summary.json.
     """
     s0 = None if shape is None else read_shape_file(shape, body_shape(case))
@@ -151,9 +154,17 @@ def optimize_case(
         refuse_writing_over_inputs(out, [trained_on(route.model, route.source)], folder=True)
     problem = DragProblem(case, comm)
     # over an operating range of Re: K flows on the one mesh
-    J = MultipointFunctional(problem) if case.objective.multipoint else ReducedFunctional(problem)
+    J = (
+        MultipointFunctional(problem, workers=workers)
+        if case.objective.multipoint
+        else ReducedFunctional(problem)
+    )
     history: list[dict] = []
-    with problem, staged_folder(out, comm) as work:  # the problem's PETSc objects destroyed on every rank
+    with (
+        problem,
+        _closing(J),
+        staged_folder(out, comm) as work,
+    ):  # the problem's PETSc objects destroyed on every rank
 
         def save_step(step) -> None:
             history.append(asdict(step))
@@ -177,6 +188,16 @@ def optimize_case(
         )
         summary = write_run(result, J, work, comm, **table)
     return result, summary
+
+
+@contextmanager
+def _closing(J: ReducedFunctional) -> Iterator[None]:
+    """End J's worker processes, if it has any (`MultipointFunctional.close`), when the block ends."""
+    try:
+        yield
+    finally:
+        if isinstance(J, MultipointFunctional):
+            J.close()
 
 
 def _surrogate_route(path: Path | None, refit: bool) -> SurrogateRoute:
