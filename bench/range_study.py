@@ -11,11 +11,12 @@ For a case with `objective.re_range` (default cases/cylinder-re5-40-range.toml) 
 4. every body, the middle-Re optimum and the two end optima among them, evaluated on the grid: C_D(Re),
    the regret C_D / C_D* − 1, the mean (the case's quadrature) and the worst regret over the grid.
 
-Writes OUT/range-study.json, OUT/NAME-cd.png (C_D against Re), OUT/NAME-regret.png (regret curves),
-OUT/NAME-outlines.png (outlines overlaid) and prints a Markdown table (mean J, worst regret,
-length/height, tip angles, FEM solves and seconds of each body's own optimization).
+Writes OUT/NAME-study.json, and IMAGES/NAME-cd.png (C_D and C_D − C_D* against Re),
+IMAGES/NAME-regret.png (regret curves), IMAGES/NAME-outlines.png (outlines overlaid), and prints a
+Markdown table (mean J, worst regret, length/height, tip angles, FEM solves and seconds of each body's
+own optimization).
 
-    python bench/range_study.py cases/cylinder-re5-40-range.toml --level coarse --out docs/images
+    python bench/range_study.py cases/cylinder-re5-40-range.toml --level coarse --images docs/images
 """
 
 from __future__ import annotations
@@ -121,21 +122,28 @@ def pictures(data: dict, out: Path, name: str) -> list[Path]:
     """C_D against Re, regret curves and outlines of the shown bodies (PNG)."""
     grid, bodies = np.array(data["grid"]), shown(data)
     paths = []
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.loglog(grid, data["cd_star"], "k-", lw=2.5, alpha=0.3, label="each Re's own optimum C_D*")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    top.semilogx(grid, data["cd_star"], "k-", lw=3, alpha=0.25, label="each Re's own optimum C_D*")
     for k, (label, body) in enumerate(bodies.items()):
-        ax.loglog(grid, body["cd"], marker="o", ms=3, color=f"C{k}", lw=1, label=label)
-    ax.set_xlabel("Re")
-    ax.set_ylabel("C_D")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{name}: C_D over the range ({data['level']} mesh)")
+        top.semilogx(grid, body["cd"], marker="o", ms=3, color=f"C{k}", lw=1, label=label)
+        bottom.semilogx(grid, np.array(body["cd"]) - data["cd_star"], marker="o", ms=3, color=f"C{k}")
+    top.set_ylabel("C_D")
+    bottom.set_ylabel("C_D − C_D*(Re)")
+    bottom.set_xlabel("Re")
+    for ax in (top, bottom):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_xticks(grid[::2], [f"{r:.3g}" for r in grid[::2]])
+        ax.minorticks_off()
+    top.legend(fontsize=8)
+    top.set_title(f"{name}: C_D over the range ({data['level']} mesh)")
     paths.append(out / f"{name}-cd.png")
     fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(7, 4))
     for k, (label, body) in enumerate(bodies.items()):
         ax.semilogx(grid, 100 * np.array(body["regret"]), marker="o", ms=3, color=f"C{k}", label=label)
+    ax.set_xticks(grid[::2], [f"{r:.3g}" for r in grid[::2]])
+    ax.minorticks_off()
     ax.set_xlabel("Re")
     ax.set_ylabel("regret C_D / C_D* − 1 (%)")
     ax.grid(True, which="both", alpha=0.3)
@@ -144,13 +152,13 @@ def pictures(data: dict, out: Path, name: str) -> list[Path]:
     paths.append(out / f"{name}-regret.png")
     fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
     plt.close(fig)
-    fig, ax = plt.subplots(figsize=(7, 3.4))
+    fig, ax = plt.subplots(figsize=(7, 4))
     for k, (label, body) in enumerate(bodies.items()):
         points = np.array(body["outline"])
         points = np.vstack([points, points[:1]])
         ax.plot(points[:, 0], points[:, 1], color=f"C{k}", lw=1, label=label)
     ax.set_aspect("equal")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
     ax.set_title(f"{name}: outlines (flow from the left)")
     paths.append(out / f"{name}-outlines.png")
     fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
@@ -167,7 +175,8 @@ def table(data: dict) -> str:
     for label, body in shown(data).items():
         worst = int(np.argmax(body["regret"]))
         lines.append(
-            f"| {label} | {body['mean']:.6f} | {body['regret'][worst]:.3%} | {data['grid'][worst]:.3g} | "
+            f"| {label} | {body['mean']:.6f} | {100 * body['regret'][worst]:.3f} % | "
+            f"{data['grid'][worst]:.3g} | "
             f"{body['length_height']:.2f} | {body['tips'][0]:.0f}° / {body['tips'][1]:.0f}° | "
             f"{body['solves']} | {body['seconds']:.1f} |"
         )
@@ -180,13 +189,21 @@ def main() -> None:
     parser.add_argument("--level", default="coarse")
     parser.add_argument("--grid", type=int, default=9, help="Reynolds numbers of the grid (odd)")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path("runs/range-study"))
+    parser.add_argument("--out", type=Path, default=Path("runs/range-study"), help="NAME-study.json")
+    parser.add_argument("--images", type=Path, help="folder of the pictures (default: --out)")
+    parser.add_argument("--replot", action="store_true", help="draw from OUT/NAME-study.json, no solves")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    data = study(args.case, args.level, args.grid, args.workers)
     name = args.case.stem
-    (args.out / f"{name}-study.json").write_text(json.dumps(data))
-    pictures(data, args.out, name)
+    record = args.out / f"{name}-study.json"
+    if args.replot:
+        data = json.loads(record.read_text())
+    else:
+        data = study(args.case, args.level, args.grid, args.workers)
+        args.out.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(data))
+    images = args.images or args.out
+    images.mkdir(parents=True, exist_ok=True)
+    pictures(data, images, name)
     print(f"{data['objective']}, {args.level} mesh, grid Re {', '.join(f'{r:.3g}' for r in data['grid'])}")
     print(table(data))
 
