@@ -234,3 +234,12 @@ def test_an_operating_range_reads_back_and_leaves_other_objectives_as_they_were(
     assert sample_identity(lift)["objective"] == {"body": 0, "lift_weight": 0.5}
     assert "objective" not in sample_identity(dataclasses.replace(case, objective=Objective()))
     assert sample_identity(case)["objective"]["re_range"] == [5.0, 40.0]
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_workers_are_for_an_operating_range_only(write_case, tmp_path, capsys, workers):
+    out = tmp_path / "run"
+    assert main(["optimize", str(write_case(GOOD)), "--workers", workers, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--workers {workers}: give 1 or more" in err and err.count("\n") == 1
+    assert not out.exists()

@@ -131,11 +131,11 @@ def minimise_worst_regret(
     return result, reference
 
 
-def progress_line(method: str, step: Iteration | TrustStep) -> str:
-    """One iterate of `method` as a line: its number and C_D, the optimizer's own fields, the KKT residual,
-    the FEM solves and seconds so far."""
+def progress_line(method: str, step: Iteration | TrustStep, name: str = "C_D") -> str:
+    """One iterate of `method` as a line: its number and objective (called `name`), the optimizer's own
+    fields, the KKT residual, the FEM solves and seconds so far."""
     fields = _slsqp_fields if isinstance(step, Iteration) else optimizer(method).fields
     return (
-        f"iter {step.iteration:3d}  C_D {step.cd:.8f}  {fields(step)}  "
+        f"iter {step.iteration:3d}  {name} {step.cd:.8f}  {fields(step)}  "
         f"KKT {step.kkt_residual:.1e}  FEM solves {step.fem_solves}  {step.seconds:.1f} s"
     )

@@ -138,9 +138,11 @@ def optimize_command(args: argparse.Namespace) -> int:
         raise CaseError("--workers is for a serial run; under MPI the ranks share each solve")
     check_run_folder(args.out, inputs=[args.case, args.shape, args.surrogate])
 
+    name = "worst regret" if case.objective.goal == "worst-regret" else "C_D"
+
     def progress(step) -> None:
         if comm.rank == 0:
-            status_line(progress_line(args.method, step))
+            status_line(progress_line(args.method, step, name))
 
     result, summary = optimize_case(
         case, args.out, args.method, args.shape, args.surrogate, args.refit, progress, comm, args.workers
