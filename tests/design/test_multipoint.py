@@ -110,22 +110,3 @@ def test_surrogate_route_refuses_a_range_outside_the_trained_one(functional, tmp
     assert code == 2 and err.count("\n") == 1, err
     assert "Re range [5.0, 40.0] is not inside the trained [1.0, 20.0]" in err
     assert not out.exists()
-
-
-def test_two_processes_give_the_serial_value_gradient_and_hessian(functional):
-    """The Re 7.76 flow in a worker process, Re 25.8 here (`PointPool`): the same numbers as one process
-    to 1e-9 (warm starts differ, Newton converges to its tolerance); one solve fewer for the Hessian
-    (each block's last Re reuses its solve), and the worker's solves counted here."""
-    J, evaluation = functional
-    serial_hessian = evaluation.hessian  # the fixture's, one process
-    shared = MultipointFunctional(J.problem, workers=2)
-    try:
-        solves = J.problem.fem_solves
-        parallel = shared.evaluate(evaluation.s)
-        hessian = shared.hessian(evaluation.s)
-        assert J.problem.fem_solves - solves == 2
-    finally:
-        shared.close()
-    assert parallel.objective == pytest.approx(evaluation.objective, rel=1e-9)
-    assert np.allclose(parallel.gradient, evaluation.gradient, rtol=0, atol=1e-9)
-    assert np.allclose(hessian, serial_hessian, rtol=0, atol=1e-7 * np.abs(serial_hessian).max())
