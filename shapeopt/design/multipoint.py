@@ -55,8 +55,7 @@ class MultipointFunctional(ReducedFunctional):
         return self._points
 
     def close(self) -> None:
-        """End the worker processes, if any (the functional can still evaluate in this process only
-        if it had none)."""
+        """End the worker processes, if any (a functional that had some cannot evaluate afterwards)."""
         self._pool.close()
 
     def evaluate(self, s: np.ndarray) -> Evaluation:

@@ -118,6 +118,7 @@ class PointPool:
         self._own = PointSolver(problem, tuple(res[k] for k in parts[-1]))
         self._connections: list = []
         self._processes: list = []
+        self._remote_blocks = len(parts) - 1
         if len(parts) > 1:
             self._start(problem.case, [tuple(res[k] for k in part) for part in parts[:-1]])
 
@@ -158,6 +159,8 @@ class PointPool:
     def _gather(self, message: tuple, own: Callable[[], list]) -> list:
         """Send `message` to the workers, compute `own()` here meanwhile, and return all results in the
         order of Re. Every worker's answer is read before a refusal is raised, so none is left waiting."""
+        if len(self._connections) != self._remote_blocks:
+            raise ShapeoptError("the operating-range worker processes have ended (closed or failed)")
         for connection in self._connections:
             connection.send(message)
         mine, refusal = [], None
