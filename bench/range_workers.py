@@ -3,9 +3,10 @@
 For K = 2, 4, 8 Reynolds numbers over Re 5–40 (Gauss–Legendre in ln Re) on the coarse mesh of
 cases/cylinder-re5-40-range.toml (16 B-spline coefficients) and `--workers` 1 and 2: the seconds to start
 the workers, of a first evaluation with gradients (each state from Stokes or its neighbour), of three
-further evaluations with gradients at nearby shapes (warm-started, as inside an optimization) and of one
-Hessian. Prints a Markdown table, with the machine's core count and its load average (a shared machine
-gives no speed-up where its cores are busy).
+further evaluations with gradients at nearby shapes (warm-started, as inside an optimization; with the
+calling process's own CPU seconds, the wall time an idle machine would approach) and of one Hessian.
+Prints a Markdown table, with the machine's core count and its load average (a shared machine gives no
+speed-up where its cores are busy).
 
     python bench/range_workers.py
 """
@@ -38,9 +39,10 @@ def measure(count: int, workers: int) -> dict[str, float]:
             start = time.perf_counter()
             J.evaluate(shapes[0])
             times["first"] = time.perf_counter() - start
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             values = [J.evaluate(s).objective for s in shapes[1:]]
             times["warm"] = (time.perf_counter() - start) / 3
+            times["warm_cpu"] = (time.process_time() - cpu) / 3
             start = time.perf_counter()
             J.hessian(shapes[-1])
             times["hessian"] = time.perf_counter() - start
@@ -55,13 +57,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.1f}")
-    print("| K | workers | start s | first evaluation s | evaluation s (warm) | Hessian s | load | mean J |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| K | workers | start s | first evaluation s | evaluation s (warm) | this process's CPU s (warm) "
+        "| Hessian s | load | mean J |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for count in args.counts:
         for workers in args.workers:
             t = measure(count, workers)
             print(
                 f"| {count} | {workers} | {t['start']:.2f} | {t['first']:.2f} | {t['warm']:.2f} | "
+                f"{t['warm_cpu']:.2f} | "
                 f"{t['hessian']:.2f} | {os.getloadavg()[0]:.1f} | {t['value']:.10f} |",
                 flush=True,
             )
