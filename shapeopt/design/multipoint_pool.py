@@ -29,14 +29,19 @@ _COUNTERS = ("fem_solves", "adjoint_solves", "hessians")
 
 
 class PointSolver:
-    """The Reynolds numbers `res` (k,), increasing, on `problem`, each with its last state."""
+    """The Reynolds numbers `res` (k,), increasing, on `problem`, each with its last state (kept while the
+    problem solves on the same mesh: a regenerated mesh has another DOF layout)."""
 
     def __init__(self, problem: DragProblem, res: tuple[float, ...]):
         self.problem, self.res = problem, res
         self._states: list[np.ndarray | None] = [None] * len(res)
+        self._mesh = problem.flow_mesh.sha256
 
     def points(self, s: np.ndarray, gradient: bool) -> list[Evaluation]:
         """The evaluations at `s` (m,), one per Re (a solve each; adjoints if `gradient`)."""
+        if self.problem.flow_mesh.sha256 != self._mesh:  # the states belong to another mesh
+            self._states = [None] * len(self.res)
+            self._mesh = self.problem.flow_mesh.sha256
         evaluations = []
         for k, re in enumerate(self.res):
             neighbour = self._states[k - 1] if k > 0 else None
@@ -119,6 +124,7 @@ class PointPool:
         self._connections: list = []
         self._processes: list = []
         self._remote_blocks = len(parts) - 1
+        self._mesh = problem.flow_mesh.sha256  # the workers' mesh (each builds the case's own)
         if len(parts) > 1:
             self._start(problem.case, [tuple(res[k] for k in part) for part in parts[:-1]])
 
@@ -161,6 +167,11 @@ class PointPool:
         order of Re. Every worker's answer is read before a refusal is raised, so none is left waiting."""
         if len(self._connections) != self._remote_blocks:
             raise ShapeoptError("the operating-range worker processes have ended (closed or failed)")
+        if self._connections and self.problem.flow_mesh.sha256 != self._mesh:
+            raise ShapeoptError(
+                "the mesh was regenerated during the run and the worker processes do not follow it yet: "
+                "run with --workers 1"
+            )
         for connection in self._connections:
             connection.send(message)
         mine, refusal = [], None
