@@ -88,6 +88,8 @@ class Constraints:
 # The weightings of an operating range (`objective.weight`): name → (words, whether uniform in ln Re).
 WEIGHTINGS = {"uniform-log": ("uniform in ln Re", True), "uniform": ("uniform in Re", False)}
 MAX_POINTS = 16  # Reynolds numbers of an operating range: each costs one FEM solve per evaluation
+# What is minimised over an operating range (`objective.goal`): name → words.
+GOALS = {"mean": "mean", "worst-regret": "worst relative regret of"}
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,11 @@ class Objective:
     With an operating range the objective is the weighted mean of that J over Reynolds numbers Re_k:
     J(s) = Σ_k w_k J(s, Re_k) / Σ_k w_k (`quadrature`). `re_range` (low, high) with `weight` (a name of
     `WEIGHTINGS`) and `points_count` K Gauss–Legendre points in ln Re (or in Re), or `points`, the
-    (Re, weight) pairs themselves. None of them: one Reynolds number, the case's."""
+    (Re, weight) pairs themselves. None of them: one Reynolds number, the case's.
+
+    `goal` "worst-regret" minimises max_k J(s, Re_k) / J*(Re_k) − 1 instead, J* each Re's own optimum; its
+    K points then include the range's ends: evenly spaced in ln Re (or Re), trapezoid weights (the mean
+    reported beside it)."""
 
     body: int = 0
     lift_weight: float = 0.0
@@ -106,6 +112,7 @@ class Objective:
     weight: str = "uniform-log"
     points_count: int = 4
     points: tuple[tuple[float, float], ...] | None = None
+    goal: str = "mean"
 
     @property
     def multipoint(self) -> bool:
@@ -121,9 +128,14 @@ class Objective:
             return re, weights / weights.sum()
         if self.re_range is None:
             raise ValueError("the objective has no operating range")
-        nodes, weights = np.polynomial.legendre.leggauss(self.points_count)
         in_log = WEIGHTINGS[self.weight][1]
         low, high = np.log(self.re_range) if in_log else np.array(self.re_range)
+        if self.goal == "worst-regret":  # the ends included: where the regret is largest
+            x = np.linspace(low, high, self.points_count)
+            weights = np.ones(self.points_count)
+            weights[[0, -1]] = 0.5
+            return (np.exp(x) if in_log else x), weights / weights.sum()
+        nodes, weights = np.polynomial.legendre.leggauss(self.points_count)
         x = 0.5 * (low + high) + 0.5 * (high - low) * nodes
         return (np.exp(x) if in_log else x), weights / weights.sum()
 
@@ -134,15 +146,13 @@ class Objective:
         text += f" + {self.lift_weight:g} C_L" if self.lift_weight else ""
         if not self.multipoint:
             return text
-        text = text if text == "C_D" else f"({text})"
+        text = f"{GOALS[self.goal]} " + (text if text == "C_D" else f"({text})")
         if self.points is not None:
             re, weights = np.array(sorted(self.points)).T
             listed = ", ".join(f"{value:g}" for value in re)
-            return f"mean {text} over Re {listed} (weights {', '.join(f'{w:g}' for w in weights)})"
+            return f"{text} over Re {listed} (weights {', '.join(f'{w:g}' for w in weights)})"
         low, high = self.re_range
-        return (
-            f"mean {text} over Re {low:g}–{high:g} ({self.points_count} points, {WEIGHTINGS[self.weight][0]})"
-        )
+        return f"{text} over Re {low:g}–{high:g} ({self.points_count} points, {WEIGHTINGS[self.weight][0]})"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data as a case file gives it: body and lift weight, and the operating range's settings
@@ -156,6 +166,8 @@ class Objective:
             }
         if self.points is not None:
             data["points"] = [list(point) for point in self.points]
+        if self.goal != "mean":
+            data["goal"] = self.goal
         return data
 
 
@@ -258,6 +270,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "weight": ((str,), "a string"),
         "points_count": ((int,), "an integer"),
         "points": ((list,), "a list of [re, weight] points"),
+        "goal": ((str,), "a string"),
     },
 }
 _REQUIRED = (("domain", "kind"), ("flow", "re"))
@@ -372,7 +385,14 @@ def _check_operating_range(errors: list[str], objective: dict[str, Any]) -> None
         errors.append(
             f"unknown objective.weight '{objective['weight']}' (expected one of {', '.join(WEIGHTINGS)})"
         )
+    goal = objective.get("goal", "mean")
+    if goal not in GOALS:
+        errors.append(f"unknown objective.goal '{goal}' (expected one of {', '.join(GOALS)})")
+    elif goal != "mean" and not ("points" in objective or "re_range" in objective):
+        errors.append(f"'objective.goal' \"{goal}\" needs an operating range (objective.re_range or points)")
     count = objective.get("points_count", 4)
+    if goal == "worst-regret" and "re_range" in objective and count < 2:
+        errors.append(f"'objective.goal' \"worst-regret\" needs points_count ≥ 2 (both ends), got {count}")
     if not 1 <= count <= MAX_POINTS:
         errors.append(
             f"'objective.points_count' must be in [1, {MAX_POINTS}] (each point costs one FEM solve per "

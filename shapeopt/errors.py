@@ -31,6 +31,16 @@ class ShapeError(ShapeoptError):
     exit_code = 5
 
 
+class MeshQualityError(ShapeError):
+    """A shape the mesh map would follow only by degrading cells below the quality floor (`quality`, the
+    least scaled Jacobian it would reach): a mesh generated for a nearer shape may hold it (the trust
+    region regenerates the mesh for its current shape)."""
+
+    def __init__(self, message: str, quality: float):
+        super().__init__(message)
+        self.quality = quality
+
+
 class InterruptedWorkError(ShapeoptError):
     """Ctrl-C: the work stopped early; what was finished is kept."""
 

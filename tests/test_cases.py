@@ -99,6 +99,13 @@ def test_defaults_and_overrides(write_case):
             "'objective.points' weights must be ≥ 0 and sum to a positive number",
         ),
         (GOOD + "[objective]\npoints = []\n", "'objective.points' must be 1 to 16 [re, weight] pairs"),
+        (GOOD + "[objective]\npoints = [[-5, 1], [40, 1]]\n", "'objective.points' must be a finite number"),
+        (GOOD + "[objective]\nre_range = [5, 40]\ngoal = 'best'\n", "unknown objective.goal 'best'"),
+        (GOOD + "[objective]\ngoal = 'worst-regret'\n", "needs an operating range"),
+        (
+            GOOD + "[objective]\nre_range = [5, 40]\ngoal = 'worst-regret'\npoints_count = 1\n",
+            "needs points_count ≥ 2 (both ends), got 1",
+        ),
         (
             GOOD + "[objective]\npoints = [[5, 1]]\nre_range = [5, 40]\n",
             "'objective.points' gives the Reynolds numbers itself: leave out re_range",
@@ -115,6 +122,27 @@ def test_bad_case_is_one_line_and_exit_code_2(write_case, capsys, text, expected
     err = capsys.readouterr().err
     assert expected in err
     assert err.count("\n") == 1 and err.startswith("shapeopt: error: ")
+
+
+@pytest.mark.parametrize(
+    ("objective", "method", "expected"),
+    [
+        ("re_range = [40, 5]", "newton", "'objective.re_range' must satisfy low < high"),
+        ("points = [[5, 1], [40, -1]]", "slsqp", "weights must be ≥ 0 and sum to a positive number"),
+        ("re_range = [5, 40]\ngoal = 'worst-regret'", "surrogate", "not yet by --method surrogate"),
+    ],
+)
+def test_optimize_refuses_a_bad_operating_range_and_writes_nothing(
+    write_case, tmp_path, capsys, objective, method, expected
+):
+    out = tmp_path / "run"
+    (tmp_path / "any.pt").write_bytes(b"")  # the goal is refused before the surrogate is read
+    extra = ["--surrogate", str(tmp_path / "any.pt")] if method == "surrogate" else []
+    path = write_case(GOOD + f"[objective]\n{objective}\n")
+    assert main(["optimize", str(path), "--method", method, *extra, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1
+    assert not out.exists()
 
 
 SECTIONS = {
@@ -206,3 +234,12 @@ def test_an_operating_range_reads_back_and_leaves_other_objectives_as_they_were(
     assert sample_identity(lift)["objective"] == {"body": 0, "lift_weight": 0.5}
     assert "objective" not in sample_identity(dataclasses.replace(case, objective=Objective()))
     assert sample_identity(case)["objective"]["re_range"] == [5.0, 40.0]
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_workers_are_for_an_operating_range_only(write_case, tmp_path, capsys, workers):
+    out = tmp_path / "run"
+    assert main(["optimize", str(write_case(GOOD)), "--workers", workers, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--workers {workers}: give 1 or more" in err and err.count("\n") == 1
+    assert not out.exists()

@@ -13,6 +13,7 @@ from shapeopt.cases import Case
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.multipoint import MultipointFunctional
 from shapeopt.design.newton import optimize_newton
+from shapeopt.design.regret import optimize_worst_regret, reference_optima
 from shapeopt.design.results import Iteration, OptimizationResult, TrustStep
 from shapeopt.design.slsqp import optimize_slsqp
 from shapeopt.errors import CaseError
@@ -85,18 +86,56 @@ def refuse_operating_range(case: Case, what: str) -> None:
         )
 
 
-def operating_range_table(J: MultipointFunctional, result: OptimizationResult) -> list[dict[str, float]]:
+def operating_range_table(
+    J: MultipointFunctional, result: OptimizationResult, reference: list[OptimizationResult] | None = None
+) -> list[dict[str, float]]:
     """Rows {re, weight, cd, initial_cd}: each Re's objective at the final and at the initial shape of
-    `result` (`MultipointFunctional.per_re`; up to 2K solves after the run, outside its count)."""
+    `result` (`MultipointFunctional.per_re`; up to 2K solves after the run, outside its count); with the
+    Re's own optima `reference`, also {cd_star, regret, initial_regret, reference_converged}."""
     initial = J.per_re(np.asarray(result.initial.s))
     final = J.per_re(np.asarray(result.final.s))
-    return [row | {"initial_cd": start["cd"]} for row, start in zip(final, initial, strict=True)]
+    rows = [row | {"initial_cd": start["cd"]} for row, start in zip(final, initial, strict=True)]
+    for row, optimum in zip(rows, reference or [], strict=False):
+        star = optimum.final.objective_value
+        row |= {
+            "cd_star": star,
+            "regret": row["cd"] / star - 1.0,
+            "initial_regret": row["initial_cd"] / star - 1.0,
+            "reference_converged": optimum.converged,
+        }
+    return rows
 
 
-def progress_line(method: str, step: Iteration | TrustStep) -> str:
-    """One iterate of `method` as a line: its number and C_D, the optimizer's own fields, the KKT residual,
-    the FEM solves and seconds so far."""
+def check_goal(case: Case, method: str) -> None:
+    """`CaseError` in one line where `method` cannot minimise the case's `objective.goal`."""
+    if case.objective.goal == "worst-regret" and method not in ("newton", "slsqp"):
+        raise CaseError(
+            f'objective.goal "worst-regret": not yet by --method {method}; use --method newton or slsqp '
+            "(both solve it as an epigraph SLSQP)"
+        )
+
+
+def minimise_worst_regret(
+    J: MultipointFunctional, s0: np.ndarray | None, method: str, progress: Progress
+) -> tuple[OptimizationResult, list[OptimizationResult]]:
+    """The case's goal "worst-regret": each Re's own optimum first (`reference_optima`, Newton from `s0`
+    and along Re), then the epigraph SLSQP (`optimize_worst_regret`) from the optimum of the Re nearest
+    the range's middle in ln Re. `method` newton or slsqp (both solve it so); the surrogate route does
+    not take this goal yet (`check_goal`). Returns the result and the reference optima."""
+    check_goal(J.problem.case, method)
+    reference = reference_optima(J, s0)
+    middle = int(np.argmin(np.abs(np.log(J.res) - np.log(J.res).mean())))
+    stars = np.array([r.final.objective_value for r in reference])
+    start = np.asarray(reference[middle].final.s)
+    result = optimize_worst_regret(J, stars, start, progress)
+    return result, reference
+
+
+def progress_line(method: str, step: Iteration | TrustStep, name: str = "C_D") -> str:
+    """One iterate of `method` as a line: its number and objective (called `name`), the optimizer's own
+    fields, the KKT residual, the FEM solves and seconds so far."""
+    fields = _slsqp_fields if isinstance(step, Iteration) else optimizer(method).fields
     return (
-        f"iter {step.iteration:3d}  C_D {step.cd:.8f}  {optimizer(method).fields(step)}  "
+        f"iter {step.iteration:3d}  {name} {step.cd:.8f}  {fields(step)}  "
         f"KKT {step.kkt_residual:.1e}  FEM solves {step.fem_solves}  {step.seconds:.1f} s"
     )

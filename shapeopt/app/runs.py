@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import reprlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from shapeopt.app.optimizers import operating_range_table, optimizer, refuse_operating_range
+from shapeopt.app.optimizers import (
+    check_goal,
+    minimise_worst_regret,
+    operating_range_table,
+    optimizer,
+    refuse_operating_range,
+)
 from shapeopt.app.surrogate_route import SurrogateRoute, trained_on
 from shapeopt.cases import Case, case_from_dict
 from shapeopt.design.functional import ReducedFunctional, ShapeSummary
@@ -125,6 +132,7 @@ def optimize_case(
     refit: bool = False,
     progress: Callable | None = None,
     comm=MPI.COMM_WORLD,
+    workers: int = 1,
     start: np.ndarray | None = None,
 ) -> tuple[OptimizationResult, dict]:
     """Minimise the case's objective by `method` (`OPTIMIZERS`: `newton`, `adjoint` or `surrogate`, the last
@@ -133,12 +141,14 @@ def optimize_case(
     The run is written to a fresh folder that takes the place of `out` when it is complete
     (`staged_folder`): interrupted, an earlier run in `out` stays as it was and the new history is kept
     beside it (`NAME.partial`, named in the error), or in `out` if it held no run.
-    `progress(step)` gets each iteration (`Iteration` or `TrustStep`) after history.json has it. The
+    `progress(step)` gets each iteration (`Iteration` or `TrustStep`) after history.json has it.
+    Over an operating range of Re, `workers` processes solve its K flows (`MultipointFunctional`). The
     start is the shape file `shape`, else the parameters `start` (m,), else the case's shape.
     Returns the result and the summary written to summary.json.
     """
     s0 = start if shape is None else read_shape_file(shape, body_shape(case))
     chosen = optimizer(method)
+    check_goal(case, method)
     if chosen.uses_surrogate and refit:
         refuse_operating_range(case, "--refit")
     route = _surrogate_route(surrogate, refit) if chosen.uses_surrogate else None
@@ -146,9 +156,17 @@ def optimize_case(
         refuse_writing_over_inputs(out, [trained_on(route.model, route.source)], folder=True)
     problem = DragProblem(case, comm)
     # over an operating range of Re: K flows on the one mesh
-    J = MultipointFunctional(problem) if case.objective.multipoint else ReducedFunctional(problem)
+    J = (
+        MultipointFunctional(problem, workers=workers)
+        if case.objective.multipoint
+        else ReducedFunctional(problem)
+    )
     history: list[dict] = []
-    with problem, staged_folder(out, comm) as work:  # the problem's PETSc objects destroyed on every rank
+    with (
+        problem,
+        _closing(J),
+        staged_folder(out, comm) as work,
+    ):  # the problem's PETSc objects destroyed on every rank
 
         def save_step(step) -> None:
             history.append(asdict(step))
@@ -160,14 +178,28 @@ def optimize_case(
         if route is not None:
             # the whole operating range (its ends, not only the quadrature's points) or the points
             route.check(problem, [float(re) for re in case.objective.re_range or operating_points(J)[0]])
-        result = chosen.run(J, s0, save_step, route)
+        reference = None
+        if case.objective.goal == "worst-regret":
+            result, reference = minimise_worst_regret(J, s0, method, save_step)
+        else:
+            result = chosen.run(J, s0, save_step, route)
         table = (
-            {"extra": {"operating_range": operating_range_table(J, result)}}
+            {"extra": {"operating_range": operating_range_table(J, result, reference)}}
             if case.objective.multipoint
             else {}
         )
         summary = write_run(result, J, work, comm, **table)
     return result, summary
+
+
+@contextmanager
+def _closing(J: ReducedFunctional) -> Iterator[None]:
+    """End J's worker processes, if it has any (`MultipointFunctional.close`), when the block ends."""
+    try:
+        yield
+    finally:
+        if isinstance(J, MultipointFunctional):
+            J.close()
 
 
 def _surrogate_route(path: Path | None, refit: bool) -> SurrogateRoute:

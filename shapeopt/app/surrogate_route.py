@@ -92,7 +92,7 @@ class SurrogateRoute:
         parametrisation and mesh) at every Re of `re_values`, or a dataset a refit could not extend."""
         try:
             self.model.check_compatible(
-                parameter_spec(problem.case), problem.flow_mesh.sha256, (min(re_values), max(re_values))
+                parameter_spec(problem.case), problem.reference_sha256, (min(re_values), max(re_values))
             )
         except surrogates.IncompatibleSurrogateError as exc:
             raise CaseError(f"{self.source}: {exc}") from None
@@ -141,5 +141,6 @@ class SurrogateRoute:
 
 
 def _identity(problem: DragProblem) -> dict:
-    """What a dataset's samples must share with the problem's (`sample_identity`, the mesh's hash)."""
-    return sample_identity(problem.case) | {"mesh_sha256": problem.flow_mesh.sha256}
+    """What a dataset's samples must share with the problem's (`sample_identity`, the reference mesh's
+    hash: verified samples are those solved on it, `trust_region._solved_state`)."""
+    return sample_identity(problem.case) | {"mesh_sha256": problem.reference_sha256}

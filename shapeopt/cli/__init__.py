@@ -153,6 +153,12 @@ def _add_optimize_command(commands: argparse._SubParsersAction) -> None:
         "surrogate, then FEM-verified trust-region refinement (not yet for an operating range of Re: a "
         "case whose objective gives re_range or points)",
     )
+    optimize.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes for the K flows of an operating range of Re (this one included; default 1)",
+    )
     optimize.add_argument("--surrogate", type=Path, help="trained surrogate (.pt) for --method surrogate")
     optimize.add_argument(
         "--refit",

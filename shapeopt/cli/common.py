@@ -168,9 +168,10 @@ def optimize_text(result, out, operating_range: list[dict] | None = None) -> str
             f"front {body['front']:.0f}° rear {body['rear']:.0f}°"
         )
     for row in operating_range or []:
+        regret = f"  regret {row['initial_regret']:.3%} → {row['regret']:.3%}" if "regret" in row else ""
         lines.append(
             f"  Re {row['re']:9.4f}  weight {row['weight']:.4f}  C_D {row['initial_cd']:.6f} → "
-            f"{row['cd']:.6f} ({row['cd'] / row['initial_cd'] - 1:+.2%})"
+            f"{row['cd']:.6f} ({row['cd'] / row['initial_cd'] - 1:+.2%})" + regret
         )
     files = "shape.json, summary.json, history.json, shapes.png, history.png, iterates.png, flow.png"
     lines.append(f"  wrote {out}/{files}")

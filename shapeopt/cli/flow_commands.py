@@ -129,14 +129,23 @@ def optimize_command(args: argparse.Namespace) -> int:
     case = load_args(args)
     if args.method != "surrogate" and (args.surrogate is not None or args.refit):
         raise CaseError("--surrogate and --refit apply to --method surrogate only")
+    if args.workers < 1 or (args.workers > 1 and not case.objective.multipoint):
+        raise CaseError(
+            f"--workers {args.workers}: give 1 or more, and more than 1 only for an operating range of Re "
+            "(objective.re_range or points)"
+        )
+    if args.workers > 1 and comm.size > 1:
+        raise CaseError("--workers is for a serial run; under MPI the ranks share each solve")
     check_run_folder(args.out, inputs=[args.case, args.shape, args.surrogate])
+
+    name = "worst regret" if case.objective.goal == "worst-regret" else "C_D"
 
     def progress(step) -> None:
         if comm.rank == 0:
-            status_line(progress_line(args.method, step))
+            status_line(progress_line(args.method, step, name))
 
     result, summary = optimize_case(
-        case, args.out, args.method, args.shape, args.surrogate, args.refit, progress, comm
+        case, args.out, args.method, args.shape, args.surrogate, args.refit, progress, comm, args.workers
     )
     text = optimize_text(result, args.out, summary.get("operating_range"))
     print_result(args, summary, text, comm.rank)

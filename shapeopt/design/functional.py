@@ -78,8 +78,14 @@ class ReducedFunctional:
 
     def __init__(self, problem: DragProblem, re: float | None = None, space: DesignSpace | None = None):
         self.problem = problem
-        self.space = problem.space if space is None else space
+        self._space = space
         self.re = problem.case.re if re is None else float(re)
+
+    @property
+    def space(self) -> DesignSpace:
+        """The design space given, else the case's on the bodies of the problem's current mesh (it changes
+        with a remesh)."""
+        return self.problem.space if self._space is None else self._space
 
     @property
     def size(self) -> int:

@@ -5,7 +5,8 @@ one morphed mesh: one mesh map, K states. Its value, adjoint gradient (m,) and e
 the weighted sums of the single-Re ones (`DragProblem.evaluate`). Each Re keeps its last state and starts
 its next solve from it (on the first evaluation, from its neighbour in Re just solved), so an evaluation
 costs K FEM solves (`DragProblem.fem_solves` counts each). The optimizers see it as they see
-`ReducedFunctional`.
+`ReducedFunctional`. With `workers` > 1 the K solves are shared among that many processes
+(`multipoint_pool.PointPool`); `close` ends them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from shapeopt.design.functional import ReducedFunctional
+from shapeopt.design.multipoint_pool import PointPool
 from shapeopt.fem.forces import Coefficients
 from shapeopt.fem.problem import DragProblem, Evaluation
 
@@ -20,10 +22,15 @@ from shapeopt.fem.problem import DragProblem, Evaluation
 class MultipointFunctional(ReducedFunctional):
     """The weighted mean J(s) = Σ_k w_k J(s, Re_k) of the case's objective over the Reynolds numbers `res`
     (K,) with weights `weights` (K,), by default the case's operating range (`Objective.quadrature`).
-    `re` is the case's Reynolds number (that of `solve`); the combined `Evaluation` carries it."""
+    `re` is the case's Reynolds number (that of `solve`); the combined `Evaluation` carries it. `workers`
+    processes solve the K flows (this one included: `PointPool`)."""
 
     def __init__(
-        self, problem: DragProblem, res: np.ndarray | None = None, weights: np.ndarray | None = None
+        self,
+        problem: DragProblem,
+        res: np.ndarray | None = None,
+        weights: np.ndarray | None = None,
+        workers: int = 1,
     ):
         super().__init__(problem)
         if res is None:
@@ -31,7 +38,7 @@ class MultipointFunctional(ReducedFunctional):
         weights = np.ones(len(res)) if weights is None else np.asarray(weights, dtype=float)
         self.res = tuple(float(re) for re in res)
         self.weights = weights / weights.sum()
-        self._states: list[np.ndarray | None] = [None] * len(self.res)
+        self._pool = PointPool(problem, self.res, workers)
         self._points: list[Evaluation] = []  # of the last shape, one per Re
         self._combined: Evaluation | None = None
 
@@ -43,14 +50,13 @@ class MultipointFunctional(ReducedFunctional):
         if last and np.array_equal(last[0].s, s) and (not gradient or last[-1].gradient is not None):
             return last
         self._combined = None
-        evaluations = []
-        for k, re in enumerate(self.res):
-            neighbour = self._states[k - 1] if k > 0 else None
-            self.problem.start_from(self._states[k] if self._states[k] is not None else neighbour)
-            evaluations.append(self.problem.evaluate(s, gradient=gradient, re=re))
-            self._states[k] = self.problem.state()
-        self._points = evaluations
-        return evaluations
+        self._points = []
+        self._points = self._pool.points(s, gradient)
+        return self._points
+
+    def close(self) -> None:
+        """End the worker processes, if any (a functional that had some cannot evaluate afterwards)."""
+        self._pool.close()
 
     def evaluate(self, s: np.ndarray) -> Evaluation:
         """The weighted mean objective and lift at `s` with their adjoint gradients (K solves and adjoints,
@@ -75,10 +81,8 @@ class MultipointFunctional(ReducedFunctional):
         Hessian's tangent solves need that Re's factorisation."""
         combined = self.evaluate(s)
         if combined.hessian is None:
-            total = np.zeros((self.size, self.size))
-            for k in reversed(range(len(self.res))):
-                total += self.weights[k] * self._resolved(combined.s, k).hessian
-            combined.hessian = total
+            hessians = self._pool.hessians(combined.s)
+            combined.hessian = sum(w * h for w, h in zip(self.weights, hessians, strict=True))
         return combined.hessian
 
     def per_re(self, s: np.ndarray) -> list[dict[str, float]]:
@@ -87,19 +91,6 @@ class MultipointFunctional(ReducedFunctional):
             {"re": re, "weight": float(w), "cd": point.objective, "cl": point.lift}
             for re, w, point in zip(self.res, self.weights, self.points(s), strict=True)
         ]
-
-    def _resolved(self, s: np.ndarray, k: int) -> Evaluation:
-        """Re_k's evaluation at `s` with its Hessian, on a factorisation of that Re's Jacobian: solved again
-        from its state unless it is the problem's last solve; from Stokes where Newton took no step."""
-        problem, re = self.problem, self.res[k]
-        problem.start_from(self._states[k])
-        if k < len(self.res) - 1:
-            problem.move_to(s)  # a solve, not the cached evaluation of another Re
-        problem.evaluate(s, re=re)
-        if problem.newton.iterations == 0:  # no factorisation at this Re
-            problem.start_from(None)
-            problem.move_to(s)
-        return problem.evaluate(s, re=re, hessian=True)
 
     def _combine(self, points: list[Evaluation]) -> Evaluation:
         """The weighted sums of `points`' objective, lift, gradients and per-body coefficients."""

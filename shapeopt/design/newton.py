@@ -51,4 +51,5 @@ def optimize_newton(
         hessians=problem.hessians,
         seconds=time.perf_counter() - start,
         final_state=refined.state,
+        remeshes=[record.to_dict() for record in refined.remeshes],
     )

@@ -50,6 +50,34 @@ class TrustStep:
 
 
 @dataclass(frozen=True)
+class RemeshRecord:
+    """A mesh generated for the iterate of outer step `iteration` (its shape `s`) because a trial shape
+    would have distorted the old one (`reason`): its cells and DOFs, its hash, the objective at the
+    iterate on the old and the new mesh (their difference is the discretisation's, `jump`), the KKT
+    residual on the new mesh, and the seconds to mesh, carry the state over and solve there."""
+
+    iteration: int
+    s: list[float]
+    reason: str
+    cells: int
+    dofs: int
+    mesh_sha256: str
+    cd_before: float
+    cd_after: float
+    kkt_residual: float
+    seconds: float
+
+    @property
+    def jump(self) -> float:
+        """The relative change of the objective at the same shape, new mesh against old."""
+        return self.cd_after / self.cd_before - 1
+
+    def to_dict(self) -> dict:
+        """Plain data for JSON, with the `jump`."""
+        return dataclasses.asdict(self) | {"jump": self.jump}
+
+
+@dataclass(frozen=True)
 class SearchReport:
     """What the surrogate search did: designs drawn, those feasible (all queried), the best surrogate C_D,
     the seconds of the global search; `extra`: surrogate queries and the multistart's best C_D."""
@@ -67,8 +95,10 @@ class OptimizationResult:
 
     `history` holds `Iteration`s (adjoint) or `TrustStep`s (newton, surrogate); `search` the surrogate
     search's report (`SearchReport` as a dict; empty otherwise); `refused` counts trial shapes the mesh
-    could not follow or Newton could not solve; `seconds` is wall time. `final_state` is the FEM state w
-    (local DOFs, float64) at the final shape, for its flow picture; it is not part of `to_dict`.
+    could not follow or Newton could not solve; `remeshes` the meshes generated for shapes the map could
+    not follow further (`RemeshRecord.to_dict`; the final shape is solved on the last); `seconds` is
+    wall time. `final_state` is the FEM state w (local DOFs, float64) at the final shape, for its flow
+    picture; it is not part of `to_dict`.
     `feasible` says whether the final shape meets the constraints (`final.violation` at most
     `FEASIBILITY_TOLERANCE`); one that does not is never converged, and its message says so
     (`__post_init__`, whichever optimizer made it).
@@ -87,6 +117,7 @@ class OptimizationResult:
     hessians: int = 0  # exact FEM Hessians (method newton)
     seconds: float = 0.0
     refit: dict = field(default_factory=dict)  # `--refit`: dataset, samples appended, test metrics after
+    remeshes: list[dict] = field(default_factory=list)  # meshes generated on the way (`RemeshRecord`)
     final_state: np.ndarray | None = field(default=None, repr=False, compare=False)
     feasible: bool = field(init=False)
 

@@ -217,8 +217,12 @@ def optimize_surrogate(
     starts; with "secant" it is the corrected surrogate (`CorrectedModel`, `SecantCurvature`).
     """
     settings = settings or TrustRegionSettings()
-    start = time.perf_counter()
     problem = J.problem
+    # The case's initial shape, for the report only, on the reference mesh (generated for it) before any
+    # remesh: not part of the optimization's FEM count or time.
+    initial = _initial(J) if report_initial else None
+    reporting_solves = problem.fem_solves
+    start = time.perf_counter()
     mirrored = MirroredSurrogate(surrogate, flow_mirror(J), *operating_points(J))
     candidates, search = search_surrogate(J, mirrored, settings, known)
     first, refused = _first_meshable(J, [*candidates, J.space.feasible_start(np.zeros(J.size))[0]])
@@ -227,13 +231,11 @@ def optimize_surrogate(
     else:
         refined = refine(J, mirrored, settings, first, SecantCurvature(), progress, verified, start)
     final = J.shape_summary(refined.final)
-    fem_solves, adjoint_solves = problem.fem_solves, problem.adjoint_solves
+    fem_solves, adjoint_solves = problem.fem_solves - reporting_solves, problem.adjoint_solves
     seconds = time.perf_counter() - start
-    # The case's initial shape, for the report only: not part of the optimization's FEM count.
-    initial = J.shape_summary(_initial(J) if report_initial else first)
     return OptimizationResult(
         method="surrogate",
-        initial=initial,
+        initial=J.shape_summary(first if initial is None else initial),
         final=final,
         history=refined.history,
         message=refined.message,
@@ -245,4 +247,5 @@ def optimize_surrogate(
         hessians=problem.hessians,
         seconds=seconds,
         final_state=refined.state,
+        remeshes=[record.to_dict() for record in refined.remeshes],
     )

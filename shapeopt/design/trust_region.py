@@ -8,6 +8,11 @@ first-order criterion (KKT residual), so the answer is a stationary point of the
 The curvature B_k comes from a strategy (`Curvature`): the exact FEM Hessian at each accepted iterate
 (`ExactCurvature`; with S = 0, `no_surrogate`, Newton steps: `newton.optimize_newton`), or SR1 updates of
 the curvature of the error C − S of a surrogate S (`SecantCurvature`; `surrogate_search`).
+
+A trial shape that the mesh map would follow only below its quality floor does not end the loop: the
+mesh is regenerated for the iterate (`DragProblem.remesh`), the iterate evaluated on it again, and the
+same step tried from there, so that the ratio test compares two solves on one mesh and the stop is
+measured on the mesh of the final shape (`RemeshRecord` in `Refined.remeshes`).
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ import numpy as np
 from scipy.optimize import minimize
 
 from shapeopt.design.functional import REFUSED, ReducedFunctional
-from shapeopt.design.results import TrustStep
+from shapeopt.design.results import RemeshRecord, TrustStep
+from shapeopt.errors import MeshQualityError
 from shapeopt.fem.problem import Evaluation
-from shapeopt.space.base import FEASIBILITY_TOLERANCE
+from shapeopt.space.base import FEASIBILITY_TOLERANCE, MIN_RADIUS_RATIO
 
 # A model s ↦ (value, gradient (m,)) at one design s (m,).
 Model = Callable[[np.ndarray], tuple[float, np.ndarray]]
@@ -48,6 +54,7 @@ class TrustRegionSettings:
     search_radius: float = 0.3  # multistart moves at most this far (∞-norm) from a drawn design
     seed: int = 0
     curvature: str = "exact"  # the refinement's model: "exact" FEM Hessian, or "secant" corrected surrogate
+    remesh: bool = True  # regenerate the mesh at the iterate when a trial shape distorts it (`refine`)
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,10 @@ class CorrectedModel:
         return self.curvature
 
 
+# A trial refused because a body's radius would fall to `MIN_RADIUS_RATIO` somewhere: it would pinch off.
+SPLIT_NOTE = "trial shape refused: a body would split"
+
+
 def update_radius(
     settings: TrustRegionSettings, radius: float, ratio: float, step_length: float
 ) -> tuple[float, bool]:
@@ -122,6 +133,7 @@ class Trial:
     accepted: bool
     refused: bool = False
     note: str = ""
+    distorted: float | None = None  # refused on the mesh quality floor: the least scaled Jacobian
 
 
 def try_step(
@@ -147,9 +159,12 @@ def try_step(
     try:
         trial = J.evaluate(candidate)
         state = _solved_state(J, trial, verified)
-    except REFUSED:
+    except REFUSED as exc:
         radius, _ = update_radius(settings, radius, -np.inf, step_length)
-        return Trial(None, None, None, radius, False, refused=True, note="trial shape refused")
+        distorted = exc.quality if isinstance(exc, MeshQualityError) else None
+        low, _ = J.space.shape.radius_ratio_range(candidate[None, :], 2048)
+        note = SPLIT_NOTE if low[0] <= MIN_RADIUS_RATIO else "trial shape refused"
+        return Trial(None, None, None, radius, False, True, note, distorted)
     ratio = float((current.objective - trial.objective) / predicted)
     radius, accepted = update_radius(settings, radius, ratio, step_length)
     if not np.isfinite(ratio):
@@ -180,11 +195,59 @@ def minimise_model(
 
 
 def _solved_state(J: ReducedFunctional, evaluation: Evaluation, verified: Verified | None) -> np.ndarray:
-    """A copy of the FEM state (local DOFs) of `evaluation`, the last solve, passed to `verified`."""
+    """A copy of the FEM state (local DOFs) of `evaluation`, the last solve, passed to `verified` where it
+    was solved on the case's reference mesh: samples of datasets and surrogates share that mesh's DOF
+    layout, which a regenerated mesh's states do not have."""
     state = J.problem.state()
-    if verified is not None:
+    if verified is not None and evaluation.mesh_sha256 == J.problem.reference_sha256:
         verified(evaluation, state)
     return state
+
+
+def _remesh(
+    J: ReducedFunctional,
+    current: Evaluation,
+    step: int,
+    quality: float,
+    verified: Verified | None,
+) -> tuple[Evaluation, np.ndarray, RemeshRecord]:
+    """Regenerate the mesh for the iterate `current` of outer step `step` (a trial shape would have brought
+    the old one to the least scaled Jacobian `quality`) and evaluate the iterate there again (one FEM
+    solve + adjoint), projected onto the new mesh's constraints, so that iterate and trial steps share one
+    mesh for the ratio test. Returns the new evaluation, its state and the record."""
+    start = time.perf_counter()
+    reason = f"a trial shape would distort the mesh (min scaled Jacobian {quality:.3f})"
+    remesh = J.problem.remesh(current.s, reason)
+    # the new mesh's design space measures area and centroid on its own boundary: the iterate, feasible on
+    # the old one, is projected onto its constraints (a move of the order of the boundaries' difference)
+    projected, admissible = J.space.project(current.s[None, :])
+    again = J.evaluate(projected[0] if admissible[0] else current.s)
+    state = _solved_state(J, again, verified)
+    record = RemeshRecord(
+        iteration=step,
+        s=current.s.tolist(),
+        reason=reason,
+        cells=remesh.cells,
+        dofs=remesh.dofs,
+        mesh_sha256=remesh.mesh_sha256,
+        cd_before=current.objective,
+        cd_after=again.objective,
+        kkt_residual=J.space.kkt_residual(again.s, again.gradient),
+        seconds=time.perf_counter() - start,
+    )
+    return again, state, record
+
+
+def may_remesh(J: ReducedFunctional, settings: TrustRegionSettings, trial: Trial, s: np.ndarray) -> bool:
+    """Whether the loop regenerates the mesh at the iterate s (m,) after `trial`: the trial shape was
+    refused on the quality floor, remeshing is on, the flow is plane, and the mesh was not generated for
+    s already (then a nearer mesh cannot exist, and the radius shrinks as for any refusal)."""
+    return (
+        trial.distorted is not None
+        and settings.remesh
+        and not J.problem.case.domain.flow.revolution
+        and not np.array_equal(J.problem.morph.fitted, s)
+    )
 
 
 def _stop(settings: TrustRegionSettings, step: int, radius: float, kkt: float) -> tuple[str, bool] | None:
@@ -207,6 +270,7 @@ class Refined:
     message: str
     converged: bool
     refused: int
+    remeshes: list[RemeshRecord]
 
 
 class Curvature(Protocol):
@@ -266,6 +330,7 @@ def refine(
     last = Trial(current, state, None, settings.radius, True, note="start")
     hessian = curvature.first(current)
     history: list[TrustStep] = []
+    remeshes: list[RemeshRecord] = []
     refused = 0
     for step in itertools.count():  # `_stop` ends it at step `settings.max_steps` at the latest
         model = CorrectedModel.at(surrogate, current, hessian)
@@ -292,6 +357,11 @@ def refine(
         stop = _stop(settings, step, last.radius, kkt)
         if stop is not None:
             message, converged = stop
+            if not converged and any(entry.note == SPLIT_NOTE for entry in history[-3:]):
+                message += (
+                    f"; the optimizer would split a body (its waist reaches r/r0 = {MIN_RADIUS_RATIO}, "
+                    "where a star-shaped outline stops being a simple curve): no such body holds the optimum"
+                )
             return Refined(
                 final=current,
                 state=state,
@@ -299,8 +369,16 @@ def refine(
                 message=message,
                 converged=converged,
                 refused=refused,
+                remeshes=remeshes,
             )
-        last = try_step(J, settings, model, last.radius, verified)
+        radius = last.radius
+        last = try_step(J, settings, model, radius, verified)
+        if may_remesh(J, settings, last, current.s):
+            current, state, record = _remesh(J, current, step, last.distorted, verified)
+            remeshes.append(record)
+            hessian = curvature.first(current)
+            last = Trial(current, state, None, radius, True, note=f"remeshed: {record.cells} cells")
+            continue
         refused += last.refused
         if last.evaluation is not None:
             hessian = curvature.after(model, last.evaluation, last.accepted)

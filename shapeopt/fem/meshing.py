@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,9 @@ from shapeopt.errors import MeshError
 from shapeopt.flows import MeshSizes
 
 FLUID, INLET, OUTLET, WALLS, BODY, AXIS = 1, 2, 3, 4, 5, 6
+
+# A star-shaped body's outline about its centre: angles θ (n,) → points (n, 2).
+Outline = Callable[[np.ndarray], np.ndarray]
 
 _REFINEMENT = {"coarse": 1.0, "medium": 2.0, "fine": 4.0}
 MESH_DIR = Path(os.environ.get("SHAPEOPT_MESHES", Path(__file__).resolve().parents[2] / "meshes"))
@@ -64,19 +67,21 @@ def build_mesh(
     case: Case,
     comm: MPI.Comm = MPI.COMM_WORLD,
     store: bool = False,
-    body: Callable[[np.ndarray], np.ndarray] | None = None,
+    bodies: Sequence[Outline] | None = None,
 ) -> FlowMesh:
     """The case's mesh, distributed over `comm`: read from `meshes/` when stored there, else generated.
 
     With `store`, a generated freestream reference mesh is written to `meshes/` so that every later
-    run (and every surrogate trained on it) uses exactly these nodes. With `body`, a map θ (n,) → points
-    (n, 2) of a star-shaped outline about the centre, the mesh fits that body instead of the circle (a
-    body-fitted mesh of one shape, never stored).
+    run (and every surrogate trained on it) uses exactly these nodes. With `bodies`, one map θ (n,) →
+    points (n, 2) of a star-shaped outline per centre, the mesh fits those bodies instead of the circles
+    (a body-fitted mesh of one shape, with the reference mesh's size fields, never stored).
     """
     start = time.perf_counter()
     flow = case.domain.flow
     box, centers, radius = flow.box(case.domain), case.domain.centres, flow.body_radius
-    stored = reference_mesh_path(case) if body is None else None
+    stored = reference_mesh_path(case) if bodies is None else None
+    if bodies is not None and (flow.revolution or len(bodies) != len(centers)):
+        raise MeshError(f"case '{case.name}': a body-fitted mesh needs one outline per body, in a plane flow")
     sha, failure = None, None
     if comm.rank == 0:
         gmsh.initialize(interruptible=False)
@@ -91,7 +96,7 @@ def build_mesh(
                     if flow.revolution:
                         _half_body_on_axis(box, radius, mesh_sizes(case))
                     else:
-                        _body_in_box(box, centers, radius, mesh_sizes(case), body)
+                        _body_in_box(box, centers, radius, mesh_sizes(case), bodies)
                     if store and stored is not None:
                         _write_whole(stored)
             sha = _content_hash()
@@ -151,10 +156,10 @@ def _body_in_box(
     centers: tuple[tuple[float, float], ...],
     radius: float,
     sizes: MeshSizes,
-    body: Callable[[np.ndarray], np.ndarray] | None = None,
+    bodies: Sequence[Outline] | None = None,
 ) -> None:
     """Build the geometry, size fields and an order-2 mesh in the current gmsh model: circles of `radius`
-    at `centers` (BODY all), or about the one centre the outline `body` (θ ↦ points), each body as four
+    at `centers` (BODY all), or about each centre its outline in `bodies` (θ ↦ points), each body as four
     quarters sharing their end points, so that the stagnation points are mesh vertices."""
     x0, x1, y0, y1 = box
     occ = gmsh.model.occ
@@ -166,8 +171,8 @@ def _body_in_box(
     ]
     bottom, right, top, left = (occ.addLine(corners[i], corners[(i + 1) % 4]) for i in range(4))
     quarters, rears = [], []
-    for cx, cy in centers:
-        if body is None:
+    for k, (cx, cy) in enumerate(centers):
+        if bodies is None:
             centre = occ.addPoint(cx, cy, 0)
             ends = [
                 occ.addPoint(cx + radius * np.cos(a), cy + radius * np.sin(a), 0)
@@ -178,7 +183,7 @@ def _body_in_box(
             rears.append((cx + radius, cy))
         else:
             theta = np.linspace(0.0, 2 * np.pi, 4 * OUTLINE_POINTS, endpoint=False)
-            points = body(theta)
+            points = bodies[k](theta)
             tags = [occ.addPoint(x, y, 0) for x, y in points]
             splines = [tags[q * OUTLINE_POINTS : (q + 1) * OUTLINE_POINTS + 1] for q in range(3)]
             splines.append(tags[3 * OUTLINE_POINTS :] + tags[:1])

@@ -10,6 +10,10 @@ adjoint (∂X/∂s_i = d_i), the constraints and the learning side's states all 
 (`BodyShapes`) each move the mesh about their own centre, their maps ending short of the nearest other
 body (`FlowConfiguration.map_radii`), so the displacements add. The case's design space
 (`space.design_space`), built on the morph's discrete bodies, says which shapes the map holds.
+
+A mesh generated for a shape s_m (`fitted`; `DragProblem.remesh`) is mapped the same way with w = 1 on
+that body, r(θ; s_m), so the boundary moves by r(θ; s) − r(θ; s_m): the nodes are stored moved back by
+B s_m, and X(s) = (X_m − B s_m) + B s keeps the form above, linear in s with the same meaning of s.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from mpi4py import MPI
 
 from shapeopt.cases import Case
 from shapeopt.designs import body_shape
-from shapeopt.errors import ShapeError
+from shapeopt.errors import MeshQualityError, ShapeError
 from shapeopt.fem.meshing import BODY, FlowMesh
 from shapeopt.geometry.bodies import BodyShapes
 from shapeopt.geometry.discrete_body import DiscreteBody, orient_edges
@@ -40,7 +44,7 @@ class MeshMorph:
     (`cases.body_shape`: a `RadialShape`, or several bodies' `BodyShapes`), each body's map radius its
     flow configuration's, and the case's design space `design_space` on the mesh's discrete bodies."""
 
-    def __init__(self, flow_mesh: FlowMesh, case: Case):
+    def __init__(self, flow_mesh: FlowMesh, case: Case, fitted: np.ndarray | None = None):
         shape = body_shape(case)
         self.flow_mesh, self.shape, self.min_quality = flow_mesh, shape, case.shape.min_quality
         map_radii = case.domain.flow.map_radii(case.domain)
@@ -57,10 +61,14 @@ class MeshMorph:
         self.node_dofs = np.empty(len(self.reference), dtype=np.int32)
         self.node_dofs[mesh.geometry.dofmaps[0].ravel()] = self.space.dofmap.list.ravel()
         self.maps = [RadialMap(part.r0, radius) for part, radius in zip(self.parts, map_radii, strict=True)]
+        self.fitted = np.zeros(shape.size) if fitted is None else np.asarray(fitted, dtype=float).copy()
         self.fields = self._radial_basis()  # (m, n_local_dofs * 2) arrays on `space`
         self.basis = np.stack(
             [f.reshape(-1, 2)[self.node_dofs] for f in self.fields], axis=-1
         )  # (n_nodes, 2, m)
+        # The mesh holds the shape `fitted`: X(s) = X(fitted) + B (s − fitted) = reference + B s, with the
+        # reference the nodes moved back to the circle (on the body exactly; elsewhere a virtual layout).
+        self.reference[:, :2] -= self.basis @ self.fitted
         n_cells = mesh.topology.index_map(2).size_local
         self._cells = np.arange(n_cells, dtype=np.int32)
         self._jacobian = fem.Expression(ufl.JacobianDeterminant(mesh), _QUALITY_POINTS)
@@ -68,15 +76,25 @@ class MeshMorph:
         self.bodies = self._discrete_bodies()
         reach = [radial_map.max_body_radius for radial_map in self.maps]
         self.design_space: DesignSpace = design_space(case, self.bodies, reach)
-        self.s = np.zeros(shape.size)
+        self.s = self.fitted.copy()
+
+    @property
+    def regenerated(self) -> bool:
+        """Whether the mesh was generated for a shape other than the circle (`fitted` ≠ 0)."""
+        return bool(np.any(self.fitted != 0))
 
     def _radial_basis(self) -> list[np.ndarray]:
-        """d_i(x) = w(r) r₀ φ_i(θ) e(θ) at every DOF of `space`, (r, θ) polar about the centre of the body
-        that parameter i shapes."""
+        """d_i(x) = w(r, θ) r₀ φ_i(θ) e(θ) at every DOF of `space`, (r, θ) polar about the centre of the
+        body that parameter i shapes; w is 1 on the body the mesh fits (r = r(θ; fitted)) and 0 at the map
+        radius, so the map moves the boundary by r(θ; s) − r(θ; fitted)."""
         points = self.space.tabulate_dof_coordinates()[:, :2]
         displacement = np.zeros((len(points), 2, self.shape.size))
         for part, block, radial_map in zip(self.parts, self.blocks, self.maps, strict=True):
-            weights = radial_map.weight(np.linalg.norm(points - np.asarray(part.center), axis=1))
+            offset = points - np.asarray(part.center)
+            theta = np.arctan2(offset[:, 1], offset[:, 0])
+            weights = radial_map.weight(
+                np.linalg.norm(offset, axis=1), part.radius(theta, self.fitted[block])
+            )
             displacement[:, :, block] = part.displacement_basis(points) * weights[:, None, None]
         return [np.ascontiguousarray(displacement[:, :, i]).reshape(-1) for i in range(self.shape.size)]
 
@@ -118,14 +136,16 @@ class MeshMorph:
         quality = self.quality()
         if not quality >= self.min_quality:
             mesh.geometry.x[:] = previous
-            raise ShapeError(
+            raise MeshQualityError(
                 f"shape s={design_text(s)} distorts the mesh: min scaled Jacobian {quality:.3f} "
-                f"(relative to the reference) is below {self.min_quality}"
+                f"(relative to the mesh as generated) is below {self.min_quality}; the optimizers "
+                "regenerate the mesh for their current shape and go on",
+                quality,
             )
         self.s = s.copy()
         return quality
 
     def quality(self) -> float:
-        """Minimum over cells and sample points of det J(s) / det J(reference); ≤ 0 means inverted."""
+        """Minimum over cells and sample points of det J(s) / det J(as generated); ≤ 0 means inverted."""
         local = np.min(self._jacobian.eval(self.flow_mesh.mesh, self._cells) / self._reference_jacobian)
         return self.flow_mesh.mesh.comm.allreduce(float(local), op=MPI.MIN)

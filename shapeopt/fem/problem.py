@@ -1,12 +1,14 @@
-"""The FEM drag problem `s ↦ (C_D, C_L)` with adjoint gradients, on one morphed reference mesh.
+"""The FEM drag problem `s ↦ (C_D, C_L)` with adjoint gradients, on one morphed mesh.
 
 One object serves the FEM-adjoint optimizer, the `gradient` command, dataset generation and the
-trust-region loop: it owns the reference mesh, the morph, the flow solver and the adjoint, counts FEM
-solves, and holds the case's design space (`shapeopt.space`), which the morph builds on its mesh's bodies.
+trust-region loop: it owns the mesh (the case's reference mesh, or one generated for a shape the map
+could not follow from it: `remesh`), the morph, the flow solver and the adjoint, counts FEM solves, and
+holds the case's design space (`shapeopt.space`), which the morph builds on its mesh's bodies.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -17,13 +19,14 @@ from dolfinx.fem.petsc import assemble_matrix
 from mpi4py import MPI
 
 from shapeopt.cases import Case
-from shapeopt.errors import SolverError
+from shapeopt.errors import ShapeError, SolverError
 from shapeopt.fem.adjoint import ShapeGradient
 from shapeopt.fem.flow import FlowSolver, NewtonReport
 from shapeopt.fem.forces import Coefficients, ForceEvaluator
 from shapeopt.fem.hessian import ShapeHessian
-from shapeopt.fem.meshing import build_mesh
+from shapeopt.fem.meshing import FlowMesh, build_mesh
 from shapeopt.fem.morph import MeshMorph
+from shapeopt.fem.transfer import transferred_state
 from shapeopt.space import DesignSpace
 
 
@@ -44,26 +47,80 @@ class Evaluation:
     lift_gradient: np.ndarray | None = None  # dC_L/ds (m,)
     hessian: np.ndarray | None = None  # d²J/ds² (m, m)
     bodies: list[Coefficients] | None = None
+    mesh_sha256: str = ""  # of the mesh it was solved on (`DragProblem.reference_sha256` or a remesh's)
+
+
+@dataclass(frozen=True)
+class Remesh:
+    """A mesh generated for the shape `s` (m,) in place of the one the map could not follow: why, its
+    cells and DOFs, its hash, and the seconds to mesh it and carry the flow state over."""
+
+    s: np.ndarray
+    reason: str
+    cells: int
+    dofs: int
+    mesh_sha256: str
+    seconds: float
 
 
 class DragProblem:
-    """C_D(s), C_L(s) and their gradients by FEM + adjoint on one morphed reference mesh."""
+    """C_D(s), C_L(s) and their gradients by FEM + adjoint on one morphed mesh (`remesh` replaces it)."""
 
     def __init__(self, case: Case, comm: MPI.Comm = MPI.COMM_WORLD):
         self.case = case
-        self.flow_mesh = build_mesh(case, comm, store=True)
-        self.morph = MeshMorph(self.flow_mesh, case)
-        self.solver = FlowSolver(self.flow_mesh, case)
-        self.forces = ForceEvaluator(self.solver, case.domain.centres, case.objective)
-        self.adjoint = ShapeGradient(self.solver, self.forces, self.morph)
-        self._hessian: ShapeHessian | None = None  # built on first use (its forms take a while to compile)
-        self.space: DesignSpace = self.morph.design_space  # the case's design space on the mesh's bodies
+        self._build(build_mesh(case, comm, store=True))
+        self.reference_sha256 = self.flow_mesh.sha256  # the case's reference mesh: datasets' and surrogates'
         self.fem_solves = 0
         self.adjoint_solves = 0
         self.hessians = 0
         self.newton: NewtonReport | None = None  # of the last solve
         self._last: Evaluation | None = None
         self._warm: np.ndarray | None = None
+
+    def _build(self, flow_mesh: FlowMesh, fitted: np.ndarray | None = None) -> None:
+        """The mesh map, flow solver, forces and adjoint on `flow_mesh`, generated for the shape `fitted`
+        (default: the reference circle), and the case's design space on its bodies."""
+        self.flow_mesh = flow_mesh
+        self.morph = MeshMorph(flow_mesh, self.case, fitted)
+        self.solver = FlowSolver(flow_mesh, self.case)
+        self.forces = ForceEvaluator(self.solver, self.case.domain.centres, self.case.objective)
+        self.adjoint = ShapeGradient(self.solver, self.forces, self.morph)
+        self._hessian: ShapeHessian | None = None  # built on first use (its forms take a while to compile)
+        self.space: DesignSpace = self.morph.design_space  # the case's design space on the mesh's bodies
+
+    @property
+    def on_reference(self) -> bool:
+        """Whether the problem solves on the case's reference mesh (no remesh yet)."""
+        return self.flow_mesh.sha256 == self.reference_sha256
+
+    def remesh(self, s: np.ndarray, reason: str, carry_state: bool = True) -> Remesh:
+        """Generate a mesh for the shape `s` (m,) at the case's level with the reference mesh's size fields
+        (`build_mesh` with the bodies' outlines) and solve on it from now on: the map then moves the
+        boundary by r(θ; s') − r(θ; s), so designs keep their meaning. The last solve's state, interpolated
+        onto the new mesh (`transferred_state`), is the next solve's Newton guess (`carry_state`; else it
+        starts from Stokes). Refuses (MeshError) a body of revolution, whose profile meets the axis."""
+        start = time.perf_counter()
+        s = np.asarray(s, dtype=float)
+        problem = self.space.unmappable(s)
+        if problem is not None:
+            raise ShapeError(problem)
+        outlines = [
+            functools.partial(part.outline_at, s=s[block])
+            for part, block in zip(self.morph.parts, self.morph.blocks, strict=True)
+        ]
+        flow_mesh = build_mesh(self.case, self.flow_mesh.mesh.comm, bodies=outlines)
+        old_solver, old_adjoint, old_hessian = self.solver, self.adjoint, self._hessian
+        self._build(flow_mesh, s)
+        self._warm = transferred_state(old_solver, self.solver) if carry_state and self._last else None
+        self._last = None
+        if old_hessian is not None:
+            old_hessian.destroy()
+        old_adjoint.destroy()
+        old_solver.destroy()
+        cells = flow_mesh.mesh.topology.index_map(2).size_global
+        return Remesh(
+            s.copy(), reason, cells, self.solver.dofs, flow_mesh.sha256, time.perf_counter() - start
+        )
 
     def close(self) -> None:
         """Destroy the solver's and the adjoint's PETSc objects now, on every rank at the same point (their
@@ -159,5 +216,6 @@ class DragProblem:
             newton_iterations=report.iterations,
             seconds=time.perf_counter() - start,
             bodies=self.forces.per_body() if several else None,
+            mesh_sha256=self.flow_mesh.sha256,
         )
         return self._last

@@ -19,9 +19,11 @@ class RadialMap:
             raise ValueError(f"map radius {radius} must exceed the reference radius {r0}")
         self.r0, self.radius = r0, radius
 
-    def weight(self, r: np.ndarray) -> np.ndarray:
-        """w at radii r (n,)."""
-        t = np.clip((np.asarray(r) - self.r0) / (self.radius - self.r0), 0.0, 1.0)
+    def weight(self, r: np.ndarray, inner: np.ndarray | None = None) -> np.ndarray:
+        """w at radii r (n,). `inner` (n,): the radius of the body the mesh fits in each point's direction
+        (a mesh generated for a shape other than the circle), where w is 1; default r₀."""
+        inner = self.r0 if inner is None else np.asarray(inner)
+        t = np.clip((np.asarray(r) - inner) / (self.radius - inner), 0.0, 1.0)
         return (1 - t) ** 2 * (1 + 2 * t)
 
     @property

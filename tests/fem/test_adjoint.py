@@ -152,7 +152,7 @@ def test_a_strongly_deformed_body_solves_on_a_valid_mesh_and_agrees_with_a_body_
     assert length / height > 3.5
     morphed = problem.evaluate(s)
     assert morphed.quality > 0.5
-    fitted = build_mesh(problem.case, body=functools.partial(problem.space.shape.outline_at, s=s))
+    fitted = build_mesh(problem.case, bodies=[functools.partial(problem.space.shape.outline_at, s=s)])
     solver = FlowSolver(fitted, problem.case)
     solver.solve()
     regenerated = ForceEvaluator(solver).volume().cd

@@ -60,7 +60,9 @@ def trained(method: str, seed, rounds: int = 4) -> tuple[DesignerEnsemble, objec
     torch.manual_seed(0)
     ensemble = DesignerEnsemble(3, members=2, width=16, depth=2)
     rng = np.random.default_rng(2)
-    settings = DesignerTraining(method, rounds=rounds, per_round=6, fit_iterations=60, dp_lr=3e-3, hig_steps=5)
+    settings = DesignerTraining(
+        method, rounds=rounds, per_round=6, fit_iterations=60, dp_lr=3e-3, hig_steps=5
+    )
     record = train_designer(ensemble, ToyPhysics(), *seed, lambda n: draw(rng, n), settings)
     return ensemble, record
 

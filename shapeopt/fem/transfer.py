@@ -1,0 +1,41 @@
+"""A flow state carried from one mesh of a shape to another: velocity and pressure interpolated at the new
+mesh's DOF points (`dolfinx.fem.Function.interpolate_nonmatching`), a Newton guess on the new mesh.
+
+Both meshes fill the same domain up to the body's discretisation (P2 edges through different points of one
+curve), so a new DOF point lies in an old cell or within a bounding-box padding of one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from dolfinx import fem
+
+from shapeopt.fem.flow import FlowSolver
+
+# Absolute bounding-box padding (case length units) for points just outside the old mesh's curved body.
+PADDING = 1e-6
+
+
+def transferred_state(source: FlowSolver, target: FlowSolver) -> np.ndarray | None:
+    """The state (u, p) of `source` interpolated onto `target`'s DOF layout: (n_local,) float64, the
+    boundary values of `target` set exactly; None where a point cannot be located in the old mesh's
+    curved cells (the pull-back's Newton iteration fails in a strongly distorted cell)."""
+    try:
+        return _interpolated(source, target)
+    except RuntimeError:
+        return None
+
+
+def _interpolated(source: FlowSolver, target: FlowSolver) -> np.ndarray:
+    u_old, p_old = source.split()
+    state = target.w.x.array.copy()
+    for old, space, to_mixed in ((u_old, target.V, target.V_to_W), (p_old, target.Q, target.Q_to_W)):
+        cells = np.arange(space.mesh.topology.index_map(2).size_local, dtype=np.int32)
+        data = fem.create_interpolation_data(space, old.function_space, cells, padding=PADDING)
+        new = fem.Function(space)
+        new.interpolate_nonmatching(old, cells, data)
+        new.x.scatter_forward()
+        state[to_mixed] = new.x.array
+    for bc in target.bcs:
+        bc.set(state)
+    return state
