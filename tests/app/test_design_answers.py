@@ -1,6 +1,6 @@
 """Learned answers on the FEM side: exact projection, the solver's Newton targets, the `design` command.
 
-A small designer is trained on the coarse mesh of `cylinder-re40.toml` from three circles (not optima: the
+A small designer is trained on the coarse mesh of `fourier4-re40.toml` from three circles (not optima: the
 plumbing is under test here, the answers' quality in `bench/designer.py`) and one PG round of two fresh
 conditions, so that it holds local models and predicts gaps.
 """
@@ -24,7 +24,7 @@ from shapeopt.fem.problem import DragProblem
 from surrogates.designer_training import DesignerTraining
 from tests.helpers import CASES
 
-CASE = CASES / "cylinder-re40.toml"
+CASE = CASES / "fourier4-re40.toml"
 CONDITIONS = np.array([[3.0, 0.95, 0.0], [8.0, 1.05, 0.45], [20.0, 1.0, 0.3]])
 
 
@@ -131,3 +131,53 @@ def test_a_file_that_is_no_designer_is_refused_in_one_line(tmp_path, capsys):
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot read the designer" in err[0], err
+
+
+def fake_atlas(folder, conditions: np.ndarray, size: int) -> None:
+    """An atlas folder as `shapeopt atlas` leaves it, holding the circle (s = 0) as every optimum."""
+    rows = [
+        {"re": re, "area_ratio": a, "min_thickness": t, "fem_solves": 2, "reference_solves": 1}
+        for re, a, t in conditions
+    ]
+    for row in rows:
+        problem = folder / "problems" / Conditions.of_row(row).name
+        problem.mkdir(parents=True)
+        (problem / "summary.json").write_text(json.dumps({"row": row, "final": {"s": [0.0] * size}}))
+    (folder / "atlas.json").write_text(json.dumps({"rows": rows}))
+
+
+def test_train_designer_fits_an_atlas_and_design_answers_from_it(tmp_path, capsys):
+    atlas = tmp_path / "atlas"
+    fake_atlas(atlas, np.array([[2.0, 1.0, 0.0], [10.0, 1.0, 0.0], [30.0, 1.0, 0.0]]), 9)
+    model = tmp_path / "d.pt"
+    argv = ["train-designer", str(CASE), "--level", "coarse", "--atlas", str(atlas), "--method", "supervised"]
+    assert main([*argv, "--members", "1", "--json", "--out", str(model)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["fem_solves"] == 9 and summary["hessians"] == 0  # the atlas's, counted whole
+    out = tmp_path / "run"
+    assert (
+        main(
+            ["design", str(CASE), "--level", "coarse", "--re", "5", "--model", str(model), "--out", str(out)]
+        )
+        == 0
+    )
+    answer = json.loads((out / "shape.json").read_text())
+    assert np.max(np.abs(answer["s"])) < 1e-5  # the circle everywhere (to the fit's residual)
+    assert json.loads((out / "design.json").read_text())["predicted_gap"] is None  # no local models
+
+
+def test_train_designer_refuses_a_folder_that_is_no_atlas_in_one_line(tmp_path, capsys):
+    argv = [
+        "train-designer",
+        str(CASE),
+        "--level",
+        "coarse",
+        "--atlas",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "d.pt"),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a finished atlas" in err[0], err
+    assert not (tmp_path / "d.pt").exists()
