@@ -276,6 +276,12 @@ def _add_design_command(commands: argparse._SubParsersAction) -> None:
         help="FEM: Newton from the answer where its predicted gap reaches --gap-tolerance, else one solve",
     )
     design.add_argument(
+        "--verify-sample",
+        type=_count,
+        metavar="K",
+        help="Newton from the answers of K conditions drawn at random, the others answered alone",
+    )
+    design.add_argument(
         "--gap-tolerance",
         type=float,
         default=1e-4,

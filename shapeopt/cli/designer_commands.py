@@ -32,8 +32,21 @@ def design_command(args: argparse.Namespace) -> int:
         if comm.rank == 0 and len(grid) > 1:
             status_line(line)
 
+    if args.verify_sample is not None and (args.verify or args.verify_sample > len(grid)):
+        raise CaseError(
+            f"--verify-sample {args.verify_sample}: at most the {len(grid)} conditions given, and not "
+            "with --verify"
+        )
     summary = design_conditions(
-        case, grid, args.out, args.model, args.verify, args.gap_tolerance, progress, comm
+        case,
+        grid,
+        args.out,
+        args.model,
+        args.verify,
+        args.gap_tolerance,
+        progress,
+        comm,
+        args.verify_sample or 0,
     )
     rows = summary.get("rows", [summary])
     text = _design_text(summary, args.out) if len(grid) == 1 else _table_text(rows, args.out)
@@ -42,6 +55,8 @@ def design_command(args: argparse.Namespace) -> int:
 
 
 def _table_text(rows: list[dict], out) -> str:
+    import numpy as np
+
     lines = [
         f"designer ({rows[0]['method']}): {len(rows)} conditions",
         "     Re  area  thick   predicted gap   C_D answer   C_D Newton    gap      FEM solves",
@@ -57,6 +72,17 @@ def _table_text(rows: list[dict], out) -> str:
         elif row.get("verified") == "solve":
             cells.append(f"{row['cd']:12.6f} {'':>12} {'':>9} {row['fem_solves']:>10}")
         lines.append("  ".join(cells))
+    checked = [row for row in rows if row.get("verified") == "newton"]
+    if checked:
+        gaps = sorted(row["gap"] for row in checked)
+        covered = sum(
+            row["predicted_gap"] is not None and row["predicted_gap"] >= row["gap"] for row in checked
+        )
+        lines.append(
+            f"  Newton from {len(checked)} answers: gap median {np.median(gaps):.1e}, max {gaps[-1]:.1e}; "
+            f"the predicted gap covers {covered} of {len(checked)}; "
+            f"{sum(row['fem_solves'] for row in checked)} FEM solves"
+        )
     lines.append(f"  wrote {out}/design.json and a folder per condition")
     return "\n".join(lines)
 
