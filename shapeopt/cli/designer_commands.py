@@ -79,7 +79,8 @@ def _table_text(rows: list[dict], out) -> str:
             row["predicted_gap"] is not None and row["predicted_gap"] >= row["gap"] for row in checked
         )
         lines.append(
-            f"  Newton from {len(checked)} answers: gap median {np.median(gaps):.1e}, max {gaps[-1]:.1e}; "
+            f"  Newton from {len(checked)} answer{'s' * (len(checked) != 1)}: "
+            f"gap median {np.median(gaps):.1e}, max {gaps[-1]:.1e}; "
             f"the predicted gap covers {covered} of {len(checked)}; "
             f"{sum(row['fem_solves'] for row in checked)} FEM solves"
         )
