@@ -26,7 +26,7 @@ from shapeopt.cases import case_from_dict
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem
 from surrogates.designer import DesignerEnsemble
-from surrogates.designer_training import LocalModels, _dp_step, _hig_step
+from surrogates.designer_training import LocalModels, dp_step, hig_step
 
 FIELDS = ("conditions", "s", "objective", "residual", "hessian", "newton")
 
@@ -96,12 +96,12 @@ def main() -> None:
         for net in ensemble.nets:
             rate = lr
             for _ in range(steps):
-                rate = _hig_step(net, [(train_c, train)], seed.conditions, seed.optima, tau, rate)
+                rate = hig_step(net, [(train_c, train)], seed.conditions, seed.optima, tau, rate)
         rows.append((f"hig lr {lr:g}, tau {tau:g}, {steps} steps", score(ensemble, check_c, check)))
     for lr in (1e-4, 1e-3, 3e-3, 1e-2):
         ensemble = fresh()
         for net in ensemble.nets:
-            _dp_step(net, torch.optim.Adam(net.parameters(), lr=lr), train_c, train)
+            dp_step(net, torch.optim.Adam(net.parameters(), lr=lr), train_c, train)
         rows.append((f"dp lr {lr:g}, 1 step", score(ensemble, check_c, check)))
     print("| setting | quadratic-model gap on the second round |\n|---|---|")
     for name, value in rows:

@@ -117,7 +117,7 @@ def train_designer(
     linearised: list[tuple[np.ndarray, LocalModels]] = []
     solves = hessians = 0
     for round_ in range(settings.rounds):
-        conditions = _steered(ensemble, draw, settings)
+        conditions = steered_conditions(ensemble, draw, settings)
         raw, spread = ensemble(conditions)
         s = physics.answer(conditions, raw)
         local = physics.local(conditions, s, hessian=settings.method != "dp")
@@ -136,19 +136,19 @@ def train_designer(
             )
         elif settings.method == "dp":
             for net, optimiser in zip(ensemble.nets, optimisers, strict=True):
-                _dp_step(net, optimiser, conditions, local)
+                dp_step(net, optimiser, conditions, local)
         else:
             linearised.append((conditions, local))
             for net in ensemble.nets:
                 lr = settings.hig_lr
                 for _ in range(settings.hig_steps):
-                    lr = _hig_step(net, linearised, seed_conditions, seed_optima, settings.hig_tau, lr)
+                    lr = hig_step(net, linearised, seed_conditions, seed_optima, settings.hig_tau, lr)
         if progress is not None:
             progress(round_ + 1, record, ensemble)
     return record
 
 
-def _steered(ensemble: DesignerEnsemble, draw: Draw, settings: DesignerTraining) -> np.ndarray:
+def steered_conditions(ensemble: DesignerEnsemble, draw: Draw, settings: DesignerTraining) -> np.ndarray:
     """The round's conditions (per_round, 3): of `steer` × `per_round` drawn, those where the members'
     answers spread most (sum of squared standard deviations of s)."""
     drawn = draw(settings.per_round * settings.steer)
@@ -158,7 +158,7 @@ def _steered(ensemble: DesignerEnsemble, draw: Draw, settings: DesignerTraining)
     return drawn[np.argsort(-np.sum(spread**2, axis=1), kind="stable")[: settings.per_round]]
 
 
-def _dp_step(net: DesignerNet, optimiser: torch.optim.Optimizer, conditions: np.ndarray, local: LocalModels):
+def dp_step(net: DesignerNet, optimiser: torch.optim.Optimizer, conditions: np.ndarray, local: LocalModels):
     """One Adam step along the adjoint gradient of mean J/J₀ back-propagated through the network."""
     optimiser.zero_grad()
     shapes = net(torch.as_tensor(conditions))
@@ -167,7 +167,7 @@ def _dp_step(net: DesignerNet, optimiser: torch.optim.Optimizer, conditions: np.
     optimiser.step()
 
 
-def _hig_step(
+def hig_step(
     net: DesignerNet,
     linearised: list[tuple[np.ndarray, LocalModels]],
     seed_conditions: np.ndarray,

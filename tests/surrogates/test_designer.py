@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from surrogates.designer import DesignerEnsemble, predicted_gap
-from surrogates.designer_training import DesignerTraining, LocalModels, _steered, train_designer
+from surrogates.designer_training import DesignerTraining, LocalModels, steered_conditions, train_designer
 
 H = np.diag([1.0, 2.0, 3.0])
 
@@ -117,7 +117,7 @@ def test_a_steered_round_takes_the_drawn_conditions_where_the_members_disagree_m
     ensemble = seed_only
     drawn = draw(np.random.default_rng(4), 12)
     settings = DesignerTraining(method="pg", per_round=3, steer=4)
-    chosen = _steered(ensemble, lambda n: drawn[:n], settings)
+    chosen = steered_conditions(ensemble, lambda n: drawn[:n], settings)
     disagreement = np.sum(ensemble(drawn)[1] ** 2, axis=1)
     assert np.array_equal(chosen, drawn[np.argsort(disagreement)[::-1][:3]])
     assert np.min(np.sum(ensemble(chosen)[1] ** 2, axis=1)) > np.median(disagreement)
