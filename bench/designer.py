@@ -12,7 +12,7 @@ from the RBF answer; cached in `--truth`). Answers, none of which spends an FEM 
 - `pg`, `dp`, `hig`: the designer trained from `--seed` through the solver (`--rounds` of `--per-round`
   fresh conditions), its gap measured after every `--every` rounds (the learning curve); `pg-steered`,
   `hig-steered`: each round's conditions picked where the members disagree most (of 8× as many drawn);
-- `rbf-pg`: the RBF through the seed's optima and PG's Newton targets (the same data as `pg`).
+- `rbf-pg`, `rbf-pg-steered`: the RBF through the seed's optima and PG's Newton targets (PG's data).
 Every answer is projected exactly onto its constraints. Prints one table: FEM solves and Hessians spent
 to build the answer, median and maximum gap, the predicted gap's coverage (learned answers with Hessians),
 and with `--newton` the median FEM solves of Newton from the answer to KKT ≤ 1e-5.
@@ -198,7 +198,7 @@ def main() -> None:
             if trained_by == "pg":
                 targets = AtlasOptima(np.concatenate(record.conditions), np.concatenate(record.targets), 0)
                 measure(
-                    "rbf-pg",
+                    f"rbf-{method}",
                     rbf_answers(physics, targets, conditions),
                     model.meta["fem_solves"],
                     model.meta["hessians"],
