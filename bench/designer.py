@@ -169,7 +169,9 @@ def main() -> None:
             rounds = 0 if method == "supervised" else args.rounds
             trained_by, _, steered = method.partition("-")
             steer = STEER if steered == "steered" else 1
-            settings = DesignerTraining(trained_by, rounds=rounds, per_round=args.per_round, steer=steer)
+            settings = DesignerTraining(
+                trained_by, rounds, args.per_round, steer, hig_tau=args.hig_tau, hig_steps=args.hig_steps
+            )
 
             def curve(done, record, ensemble, method=method, start=start):
                 if done % args.every == 0 and done < args.rounds:
