@@ -181,3 +181,15 @@ def test_train_designer_refuses_a_folder_that_is_no_atlas_in_one_line(tmp_path, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not a finished atlas" in err[0], err
     assert not (tmp_path / "d.pt").exists()
+
+
+def test_the_shipped_designer_answers_for_the_default_design_space():
+    """`shapeopt/models/`: trained by PG (steered) from a 12-problem atlas, 99 FEM solves in all; its
+    answers are admissible and its predicted gaps small inside its ranges (the measured gaps:
+    docs/learned-answers.md)."""
+    with Designer(load_case(CASES / "cylinder-re40.toml")) as designer:
+        assert designer.model.meta["method"] == "pg" and designer.model.meta["fem_solves"] == 99
+        shapes, gaps = designer.answers(CONDITIONS)
+        for c, s in zip(CONDITIONS, shapes, strict=True):
+            assert designer.physics.space(Conditions(*c)).feasible(s), c
+    assert np.all(gaps < 1e-4), gaps
