@@ -127,6 +127,10 @@ def main() -> None:
     parser.add_argument(
         "--every", type=int, default=2, help="measure the learning curve every this many rounds"
     )
+    parser.add_argument("--hig-tau", type=float, default=DesignerTraining.hig_tau, help="HIG's truncation")
+    parser.add_argument(
+        "--hig-steps", type=int, default=DesignerTraining.hig_steps, help="HIG steps per round"
+    )
     parser.add_argument("--newton", action="store_true", help="count Newton's solves from the best answers")
     parser.add_argument("--save", type=Path, help="folder to save each trained designer in (METHOD.pt)")
     args = parser.parse_args()
