@@ -28,7 +28,7 @@ from shapeopt.fem.problem import DragProblem
 from surrogates.designer import DesignerEnsemble
 from surrogates.designer_training import LocalModels, dp_step, hig_step
 
-FIELDS = ("conditions", "s", "objective", "residual", "hessian", "newton")
+FIELDS = ("conditions", "s", "objective", "residual", "hessian", "newton", "model_gap", "tangent")
 
 
 def record(seed_folder: Path, cache: Path, per_round: int) -> list[tuple[np.ndarray, LocalModels]]:

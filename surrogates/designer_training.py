@@ -34,8 +34,9 @@ METHODS = ("supervised", "pg", "dp", "hig")
 class LocalModels:
     """What the physics says about shapes s (n, m) at conditions (n, 3): the objective J (n,), the
     stationarity residual (n, m) (zero at a KKT point), the exact Hessian on the constraints' tangent
-    space (n, m, m), the shape after one constrained Newton step (n, m) and the gap that step's model
-    predicts, (J(s) − q(s + Δs)) / J (n,) (None where not asked for)."""
+    space (n, m, m), the shape after one constrained Newton step (n, m), the gap that step's model
+    predicts, (J(s) − q(s + Δs)) / J (n,), and the projector onto that tangent space (n, m, m; None: no
+    constraints) (None where not asked for)."""
 
     s: np.ndarray
     objective: np.ndarray
@@ -43,6 +44,7 @@ class LocalModels:
     hessian: np.ndarray | None = None
     newton: np.ndarray | None = None
     model_gap: np.ndarray | None = None
+    tangent: np.ndarray | None = None
 
 
 class DesignPhysics(Protocol):
@@ -177,17 +179,15 @@ def hig_step(
 ) -> float:
     """One half-inverse update of `net` (learning rate `lr`, truncation `tau`) over the stacked residuals:
     the seed optima's misfits (g(c) − s*) / σ_s and every linearised stationarity residual
-    (r + H (g(c) − s)) / J. An update that raises |residuals| is undone (the half-inverse step is not
-    scale-free: without this it diverges on the FEM's residuals). Returns the learning rate for the next
-    update: `lr`, halved after an undone one."""
+    r / J + K (g(c) − s), K from `_stiffness`. An update that raises |residuals| is undone (the
+    half-inverse step is not scale-free: without this it diverges on the FEM's residuals). Returns the
+    learning rate for the next update: `lr`, halved after an undone one."""
     parameters = {name: p.detach() for name, p in net.named_parameters()}
     conditions = np.concatenate([seed_conditions] + [c for c, _ in linearised])
     c = torch.as_tensor(conditions)
     n_seed = len(seed_conditions)
     seed = torch.as_tensor(seed_optima)
-    hessians = torch.as_tensor(
-        np.concatenate([m.hessian / m.objective[:, None, None] for _, m in linearised])
-    )
+    hessians = torch.as_tensor(np.concatenate([_stiffness(m) for _, m in linearised]))
     residual0 = torch.as_tensor(np.concatenate([m.residual / m.objective[:, None] for _, m in linearised]))
     where = torch.as_tensor(np.concatenate([m.s for _, m in linearised]))
 
@@ -207,6 +207,19 @@ def hig_step(
             return lr
     _move(net, -step)
     return lr / 2
+
+
+def _stiffness(local: LocalModels) -> np.ndarray:
+    """(n, m, m) the Jacobian of a linearised residual in the network's output: P H P / J along the
+    constraints' tangent space and its mean curvature across it (I − P), so that the network's output is
+    held on the constraints (P H P alone leaves it free to drift off them, and the projection of a drifted
+    output lands elsewhere along them)."""
+    scaled = local.hessian / local.objective[:, None, None]
+    if local.tangent is None:
+        return scaled
+    normal = np.eye(scaled.shape[1]) - local.tangent
+    curvature = np.trace(scaled, axis1=1, axis2=2) / np.trace(local.tangent, axis1=1, axis2=2)
+    return scaled + curvature[:, None, None] * normal
 
 
 def _move(net: DesignerNet, step: torch.Tensor) -> None:

@@ -78,7 +78,7 @@ class FEMDesignPhysics:
     def local(self, conditions: np.ndarray, s: np.ndarray, hessian: bool) -> LocalModels:
         """J, stationarity residual and (with `hessian`) the tangent-projected exact Hessian P H P, the
         Newton target and its model's gap at each shape (n, m) of conditions (n, 3)."""
-        objective, residual, hessians, targets, gaps = [], [], [], [], []
+        objective, residual, hessians, targets, gaps, tangents = [], [], [], [], [], []
         for c, shape in zip(conditions_of(conditions), s, strict=True):
             space = self.space(c)
             evaluation = self.problem.evaluate(shape, gradient=True, re=c.re, hessian=hessian)
@@ -87,6 +87,7 @@ class FEMDesignPhysics:
             residual.append(stationarity)
             if hessian:
                 hessians.append(tangent @ evaluation.hessian @ tangent)
+                tangents.append(tangent)
                 target = newton_target(space, shape, evaluation.gradient, evaluation.hessian)
                 d = target - shape
                 decrease = -(evaluation.gradient @ d + 0.5 * d @ evaluation.hessian @ d)
@@ -99,4 +100,5 @@ class FEMDesignPhysics:
             hessian=np.array(hessians) if hessian else None,
             newton=np.array(targets) if hessian else None,
             model_gap=np.array(gaps) if hessian else None,
+            tangent=np.array(tangents) if hessian else None,
         )
