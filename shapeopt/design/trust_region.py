@@ -17,6 +17,7 @@ measured on the mesh of the final shape (`RemeshRecord` in `Refined.remeshes`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections.abc import Callable
@@ -213,12 +214,15 @@ def _remesh(
 ) -> tuple[Evaluation, np.ndarray, RemeshRecord]:
     """Regenerate the mesh for the iterate `current` of outer step `step` (a trial shape would have brought
     the old one to the least scaled Jacobian `quality`) and evaluate the iterate there again (one FEM
-    solve + adjoint), so that iterate and trial steps share one mesh for the ratio test. Returns the new
-    evaluation, its state and the record."""
+    solve + adjoint), so that iterate and trial steps share one mesh for the ratio test. The iterate is first
+    projected onto the constraints as measured on the new mesh's boundary (its area and centroid differ
+    from the old mesh's by the boundary's discretisation, ~1e-5 relative), so that every iterate stays
+    feasible. Returns the new evaluation, its state and the record."""
     start = time.perf_counter()
     reason = f"a trial shape would distort the mesh (min scaled Jacobian {quality:.3f})"
     remesh = J.problem.remesh(current.s, reason)
-    again = J.evaluate(current.s)
+    projected, feasible = J.space.project(current.s[None, :])
+    again = J.evaluate(projected[0] if feasible[0] else current.s)
     state = _solved_state(J, again, verified)
     record = RemeshRecord(
         iteration=step,
@@ -235,15 +239,23 @@ def _remesh(
     return again, state, record
 
 
-def may_remesh(J: ReducedFunctional, settings: TrustRegionSettings, trial: Trial, s: np.ndarray) -> bool:
+def may_remesh(
+    J: ReducedFunctional,
+    settings: TrustRegionSettings,
+    trial: Trial,
+    s: np.ndarray,
+    remeshed: np.ndarray | None,
+) -> bool:
     """Whether the loop regenerates the mesh at the iterate s (m,) after `trial`: the trial shape was
     refused on the quality floor, remeshing is on, the flow is plane, and the mesh was not generated for
-    s already (then a nearer mesh cannot exist, and the radius shrinks as for any refusal)."""
+    s already, nor s the iterate `remeshed` (m,) of the last remesh (then a nearer mesh cannot exist, and
+    the radius shrinks as for any refusal)."""
     return (
         trial.distorted is not None
         and settings.remesh
         and not J.problem.case.domain.flow.revolution
         and not np.array_equal(J.problem.morph.fitted, s)
+        and not (remeshed is not None and np.array_equal(remeshed, s))
     )
 
 
@@ -325,19 +337,22 @@ def refine(
     start = time.perf_counter() if start is None else start
     state = _solved_state(J, current, verified)
     last = Trial(current, state, None, settings.radius, True, note="start")
-    hessian = curvature.first(current)
+    # B_k is computed only once the loop goes on from the iterate (an exact Hessian costs about two solves)
+    pending_curvature: Callable[[], np.ndarray] | None = functools.partial(curvature.first, current)
+    hessian = np.zeros((0, 0))
     history: list[TrustStep] = []
     remeshes: list[RemeshRecord] = []
+    remeshed: np.ndarray | None = None  # the iterate of the last remesh
     refused = 0
     for step in itertools.count():  # `_stop` ends it at step `settings.max_steps` at the latest
-        model = CorrectedModel.at(surrogate, current, hessian)
+        surrogate_cd, surrogate_gradient = surrogate(current.s)
         kkt = J.space.kkt_residual(current.s, current.gradient)
         history.append(
             TrustStep(
                 iteration=step,
                 s=current.s.tolist(),
                 cd=current.objective,
-                surrogate_cd=model.surrogate_cd,
+                surrogate_cd=surrogate_cd,
                 model_cd=current.objective,
                 radius=last.radius,
                 ratio=last.ratio,
@@ -368,16 +383,20 @@ def refine(
                 refused=refused,
                 remeshes=remeshes,
             )
+        if pending_curvature is not None:
+            hessian, pending_curvature = pending_curvature(), None
+        model = CorrectedModel(surrogate, current, surrogate_cd, surrogate_gradient, hessian)
         radius = last.radius
         last = try_step(J, settings, model, radius, verified)
-        if may_remesh(J, settings, last, current.s):
+        if may_remesh(J, settings, last, current.s, remeshed):
             current, state, record = _remesh(J, current, step, last.distorted, verified)
             remeshes.append(record)
-            hessian = curvature.first(current)
+            remeshed = current.s
+            pending_curvature = functools.partial(curvature.first, current)
             last = Trial(current, state, None, radius, True, note=f"remeshed: {record.cells} cells")
             continue
         refused += last.refused
         if last.evaluation is not None:
-            hessian = curvature.after(model, last.evaluation, last.accepted)
+            pending_curvature = functools.partial(curvature.after, model, last.evaluation, last.accepted)
         if last.accepted:
             current, state = last.evaluation, last.state
