@@ -78,7 +78,8 @@ def picture_window(case: Case) -> tuple[float, float, float, float]:
 
 
 def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, comm=MPI.COMM_WORLD) -> dict:
-    """One flow solve (of the case's body, or of `shape` on the morphed reference mesh); with `out`,
+    """One flow solve (of the case's body, or of `shape` on the morphed reference mesh, or on a mesh
+    generated for it where the reference one cannot follow it: `DragProblem.follow`); with `out`,
     fields (VTX), flow.png and summary.json are written there (replacing an earlier run there whole).
     Returns the summary."""
     if shape is None:
@@ -88,6 +89,7 @@ def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, c
         s = read_shape_file(shape, body_shape(case))
         start = time.perf_counter()
         problem = DragProblem(case, comm)
+        problem.follow(s, "the reference mesh cannot follow the shape")
         evaluation = problem.evaluate(s)
         problem.adjoint.destroy()  # collective, on every rank here (`FlowSolver.destroy`)
         solver = problem.solver
@@ -98,6 +100,7 @@ def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, c
             "shape": str(shape),
             "s": evaluation.s.tolist(),
             "mesh_quality": evaluation.quality,
+            "mesh": problem.mesh_text(),
         }
     if out is not None:
         with staged_folder(out, comm) as work:  # replaces an earlier run in `out` whole

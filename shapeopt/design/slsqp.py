@@ -10,6 +10,7 @@ from scipy.optimize import OptimizeResult, minimize
 
 from shapeopt.design.functional import REFUSED, ReducedFunctional
 from shapeopt.design.results import Iteration, OptimizationResult
+from shapeopt.design.trust_region import evaluate_start
 from shapeopt.errors import ShapeoptError
 from shapeopt.fem.problem import Evaluation
 
@@ -85,7 +86,8 @@ def optimize_slsqp(
     start = time.perf_counter()
     problem = J.problem
     s0, _ = J.space.feasible_start(np.zeros(J.size) if s0 is None else s0)
-    initial = J.evaluate(s0)
+    initial, start_remesh = evaluate_start(J, s0)
+    s0 = initial.s
     run = _SlsqpRun(J, initial, start, progress)
     run.log_iterate(s0)
     settings = problem.case.optimize
@@ -115,4 +117,5 @@ def optimize_slsqp(
         adjoint_solves=problem.adjoint_solves,
         seconds=time.perf_counter() - start,
         final_state=problem.state(),  # the final evaluation was the last solve (or its cached repeat)
+        remeshes=[] if start_remesh is None else [start_remesh.to_dict()],
     )

@@ -239,6 +239,33 @@ def _remesh(
     return again, state, record
 
 
+def evaluate_start(J: ReducedFunctional, s: np.ndarray) -> tuple[Evaluation, RemeshRecord | None]:
+    """The FEM evaluation (with gradient) of an optimization's start `s` (m,): on the current mesh where
+    its map follows `s`, else on a mesh generated for `s` (`DragProblem.follow`), where `s` is first
+    projected onto the constraints as measured on that mesh's boundary. Returns the evaluation and the
+    remesh's record (outer step 0; None without one)."""
+    start = time.perf_counter()
+    reason = "the mesh cannot follow the start"
+    remesh = J.problem.follow(s, reason)
+    if remesh is None:
+        return J.evaluate(s), None
+    projected, feasible = J.space.project(s[None, :])
+    evaluation = J.evaluate(projected[0] if feasible[0] else s)
+    record = RemeshRecord(
+        iteration=0,
+        s=s.tolist(),
+        reason=remesh.reason,
+        cells=remesh.cells,
+        dofs=remesh.dofs,
+        mesh_sha256=remesh.mesh_sha256,
+        cd_before=None,
+        cd_after=evaluation.objective,
+        kkt_residual=J.space.kkt_residual(evaluation.s, evaluation.gradient),
+        seconds=time.perf_counter() - start,
+    )
+    return evaluation, record
+
+
 def may_remesh(
     J: ReducedFunctional,
     settings: TrustRegionSettings,

@@ -19,7 +19,7 @@ from dolfinx.fem.petsc import assemble_matrix
 from mpi4py import MPI
 
 from shapeopt.cases import Case
-from shapeopt.errors import ShapeError, SolverError
+from shapeopt.errors import MeshQualityError, ShapeError, SolverError
 from shapeopt.fem.adjoint import ShapeGradient
 from shapeopt.fem.flow import FlowSolver, NewtonReport
 from shapeopt.fem.forces import Coefficients, ForceEvaluator
@@ -93,6 +93,13 @@ class DragProblem:
         """Whether the problem solves on the case's reference mesh (no remesh yet)."""
         return self.flow_mesh.sha256 == self.reference_sha256
 
+    def mesh_text(self) -> str:
+        """Which mesh the problem solves on, in words: "reference", or the cells of one generated for a
+        shape (`remesh`)."""
+        if self.on_reference:
+            return "reference"
+        return f"generated for the shape ({self.flow_mesh.mesh.topology.index_map(2).size_global} cells)"
+
     def remesh(self, s: np.ndarray, reason: str, carry_state: bool = True) -> Remesh:
         """Generate a mesh for the shape `s` (m,) at the case's level with the reference mesh's size fields
         (`build_mesh` with the bodies' outlines) and solve on it from now on: the map then moves the
@@ -121,6 +128,18 @@ class DragProblem:
         return Remesh(
             s.copy(), reason, cells, self.solver.dofs, flow_mesh.sha256, time.perf_counter() - start
         )
+
+    def follow(self, s: np.ndarray, reason: str) -> Remesh | None:
+        """Make the mesh hold the shape `s` (m,): the current mesh where its map follows `s` above the
+        quality floor (moved there; nothing solved), else a mesh generated for `s` (`remesh`, with
+        `reason` and the quality the map would have reached), whose record it returns."""
+        if self._last is not None and np.array_equal(self._last.s, s):
+            return None
+        try:
+            self.move_to(s)
+        except MeshQualityError as exc:
+            return self.remesh(s, f"{reason} (min scaled Jacobian {exc.quality:.3f})")
+        return None
 
     def close(self) -> None:
         """Destroy the solver's and the adjoint's PETSc objects now, on every rank at the same point (their
