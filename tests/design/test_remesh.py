@@ -5,15 +5,20 @@ samples come only from the reference mesh."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import json
 
 import numpy as np
 import pytest
+from mpi4py import MPI
 
 from shapeopt.cases import load_case
+from shapeopt.cli.flow_commands import _gradient_of
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import NEWTON_SETTINGS, optimize_newton
 from shapeopt.design.trust_region import ExactCurvature, no_surrogate, refine
+from shapeopt.errors import MeshQualityError
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.verify import taylor_test
 from tests.helpers import CASES
@@ -71,3 +76,26 @@ def test_an_optimization_crossing_a_remesh_reaches_the_optimum_of_one_started_on
     assert started.converged and not started.remeshes, started.message
     assert abs(started.final.objective_value - refined.final.objective) < 1e-6
     assert np.max(np.abs(np.subtract(started.final.s, refined.final.s))) < 1e-3
+
+
+def test_a_start_the_reference_mesh_cannot_follow_is_meshed_for_directly(crossing, capsys):
+    """The crossing's optimum distorts the reference mesh below its floor: Newton started there, and
+    `gradient` there, solve on a mesh generated for it (step 0 of `remeshes`, no old C_D) and say so."""
+    _, refined, _ = crossing
+    s_final = np.asarray(refined.final.s)
+    with DragProblem(CASE) as problem:
+        with pytest.raises(MeshQualityError):
+            problem.move_to(s_final)
+        only_the_start = dataclasses.replace(NEWTON_SETTINGS, max_steps=0)
+        result = optimize_newton(ReducedFunctional(problem), s_final, settings=only_the_start)
+        (start,) = result.remeshes
+        assert (start["iteration"], start["cd_before"], start["jump"]) == (0, None, None)
+        assert (
+            np.allclose(start["s"], s_final, atol=1e-3) and start["mesh_sha256"] == problem.flow_mesh.sha256
+        )
+        assert result.fem_solves == 1 and result.final.violation < 1e-9  # projected on the new mesh's body
+        args = argparse.Namespace(check=False, json=True, seed=0)
+        assert _gradient_of(args, problem, np.asarray(result.final.s), MPI.COMM_WORLD) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["mesh"].startswith("generated for the shape") and out["mesh_sha256"] == start["mesh_sha256"]
+    assert out["cd"] == result.final.objective_value
