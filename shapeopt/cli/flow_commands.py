@@ -61,10 +61,10 @@ def gradient_command(args: argparse.Namespace) -> int:
     shape = body_shape(case)
     s = np.zeros(shape.size) if args.shape is None else read_shape_file(args.shape, shape)
     with DragProblem(case, comm) as problem:  # its PETSc objects destroyed on every rank at the end
-        return _gradient_of(args, problem, s, comm)
+        return gradient_of(args, problem, s, comm)
 
 
-def _gradient_of(args: argparse.Namespace, problem, s: np.ndarray, comm) -> int:
+def gradient_of(args: argparse.Namespace, problem, s: np.ndarray, comm) -> int:
     """The `gradient` command on a built problem: dC_D/ds, dC_L/ds at `s`, and the Taylor test if asked."""
     from shapeopt.fem.verify import taylor_test
 

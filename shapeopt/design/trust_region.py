@@ -29,7 +29,7 @@ from scipy.optimize import minimize
 
 from shapeopt.design.functional import REFUSED, ReducedFunctional
 from shapeopt.design.results import RemeshRecord, TrustStep
-from shapeopt.errors import MeshQualityError
+from shapeopt.errors import MeshQualityError, ReachError
 from shapeopt.fem.problem import Evaluation
 from shapeopt.space.base import FEASIBILITY_TOLERANCE, MIN_RADIUS_RATIO
 
@@ -103,6 +103,8 @@ class CorrectedModel:
 
 # A trial refused because a body's radius would fall to `MIN_RADIUS_RATIO` somewhere: it would pinch off.
 SPLIT_NOTE = "trial shape refused: a body would split"
+# A trial refused because a body would reach its mesh map's radius, which no regenerated mesh moves.
+REACH_NOTE = "trial shape refused: a body would reach past its mesh map"
 
 
 def update_radius(
@@ -134,7 +136,7 @@ class Trial:
     accepted: bool
     refused: bool = False
     note: str = ""
-    distorted: float | None = None  # refused on the mesh quality floor: the least scaled Jacobian
+    remesh_reason: str | None = None  # refused where a mesh generated for the iterate may hold it: why
 
 
 def try_step(
@@ -162,10 +164,12 @@ def try_step(
         state = _solved_state(J, trial, verified)
     except REFUSED as exc:
         radius, _ = update_radius(settings, radius, -np.inf, step_length)
-        distorted = exc.quality if isinstance(exc, MeshQualityError) else None
+        remesh_reason = mesh_refusal(exc)
         low, _ = J.space.shape.radius_ratio_range(candidate[None, :], 2048)
         note = SPLIT_NOTE if low[0] <= MIN_RADIUS_RATIO else "trial shape refused"
-        return Trial(None, None, None, radius, False, True, note, distorted)
+        if isinstance(exc, ReachError) and J.problem.morph.beyond_any_map(candidate) is not None:
+            note, remesh_reason = REACH_NOTE, None
+        return Trial(None, None, None, radius, False, True, note, remesh_reason)
     ratio = float((current.objective - trial.objective) / predicted)
     radius, accepted = update_radius(settings, radius, ratio, step_length)
     if not np.isfinite(ratio):
@@ -209,17 +213,16 @@ def _remesh(
     J: ReducedFunctional,
     current: Evaluation,
     step: int,
-    quality: float,
+    reason: str,
     verified: Verified | None,
 ) -> tuple[Evaluation, np.ndarray, RemeshRecord]:
-    """Regenerate the mesh for the iterate `current` of outer step `step` (a trial shape would have brought
-    the old one to the least scaled Jacobian `quality`) and evaluate the iterate there again (one FEM
-    solve + adjoint), so that iterate and trial steps share one mesh for the ratio test. The iterate is first
-    projected onto the constraints as measured on the new mesh's boundary (its area and centroid differ
-    from the old mesh's by the boundary's discretisation, ~1e-5 relative), so that every iterate stays
-    feasible. Returns the new evaluation, its state and the record."""
+    """Regenerate the mesh for the iterate `current` of outer step `step` (a trial shape was refused for
+    `reason`, `mesh_refusal`) and evaluate the iterate there again (one FEM solve + adjoint), so that
+    iterate and trial steps share one mesh for the ratio test. The iterate is first projected onto the
+    constraints as measured on the new mesh's boundary (its area and centroid differ from the old mesh's
+    by the boundary's discretisation, ~1e-5 relative), so that every iterate stays feasible. Returns the
+    new evaluation, its state and the record."""
     start = time.perf_counter()
-    reason = f"a trial shape would distort the mesh (min scaled Jacobian {quality:.3f})"
     remesh = J.problem.remesh(current.s, reason)
     projected, feasible = J.space.project(current.s[None, :])
     again = J.evaluate(projected[0] if feasible[0] else current.s)
@@ -237,6 +240,17 @@ def _remesh(
         seconds=time.perf_counter() - start,
     )
     return again, state, record
+
+
+def mesh_refusal(exc: Exception) -> str | None:
+    """Why the current mesh refused a shape, where a mesh generated for a nearer shape may hold it: its
+    cells would fall below the quality floor, or the shape reaches beyond the map (which reaches further
+    from a body the mesh was generated for); None for other refusals (not a simple curve, no solve)."""
+    if isinstance(exc, MeshQualityError):
+        return f"a trial shape would distort the mesh (min scaled Jacobian {exc.quality:.3f})"
+    if isinstance(exc, ReachError):
+        return "a trial shape would reach beyond the mesh map"
+    return None
 
 
 def evaluate_start(J: ReducedFunctional, s: np.ndarray) -> tuple[Evaluation, RemeshRecord | None]:
@@ -274,11 +288,11 @@ def may_remesh(
     remeshed: np.ndarray | None,
 ) -> bool:
     """Whether the loop regenerates the mesh at the iterate s (m,) after `trial`: the trial shape was
-    refused on the quality floor, remeshing is on, the flow is plane, and the mesh was not generated for
-    s already, nor s the iterate `remeshed` (m,) of the last remesh (then a nearer mesh cannot exist, and
-    the radius shrinks as for any refusal)."""
+    refused on the quality floor or the map's reach (`mesh_refusal`), remeshing is on, the flow is
+    plane, and the mesh was not generated for s already, nor s the iterate `remeshed` (m,) of the last
+    remesh (then a nearer mesh cannot exist, and the radius shrinks as for any refusal)."""
     return (
-        trial.distorted is not None
+        trial.remesh_reason is not None
         and settings.remesh
         and not J.problem.case.domain.flow.revolution
         and not np.array_equal(J.problem.morph.fitted, s)
@@ -293,6 +307,23 @@ def _stop(settings: TrustRegionSettings, step: int, radius: float, kkt: float) -
     if radius < settings.min_radius or step == settings.max_steps:
         return f"stopped: trust radius {radius:.1e}, KKT residual {kkt:.1e}", False
     return None
+
+
+def _shape_limit(history: list[TrustStep]) -> str:
+    """What stopped an unconverged loop where its last trial shapes were refused for their shape, in
+    words to append to its message; "" for other stops."""
+    notes = {entry.note for entry in history[-3:]}
+    if SPLIT_NOTE in notes:
+        return (
+            f"; the optimizer would split a body (its waist reaches r/r0 = {MIN_RADIUS_RATIO}, "
+            "where a star-shaped outline stops being a simple curve): no such body holds the optimum"
+        )
+    if REACH_NOTE in notes:
+        return (
+            "; a body would reach past its mesh map's radius (which ends 0.25 D short of the nearest "
+            "other body's reference circle): the bodies stand too close for the optimum"
+        )
+    return ""
 
 
 @dataclass(frozen=True)
@@ -396,16 +427,11 @@ def refine(
         stop = _stop(settings, step, last.radius, kkt)
         if stop is not None:
             message, converged = stop
-            if not converged and any(entry.note == SPLIT_NOTE for entry in history[-3:]):
-                message += (
-                    f"; the optimizer would split a body (its waist reaches r/r0 = {MIN_RADIUS_RATIO}, "
-                    "where a star-shaped outline stops being a simple curve): no such body holds the optimum"
-                )
             return Refined(
                 final=current,
                 state=state,
                 history=history,
-                message=message,
+                message=message if converged else message + _shape_limit(history),
                 converged=converged,
                 refused=refused,
                 remeshes=remeshes,
@@ -416,7 +442,7 @@ def refine(
         radius = last.radius
         last = try_step(J, settings, model, radius, verified)
         if may_remesh(J, settings, last, current.s, remeshed):
-            current, state, record = _remesh(J, current, step, last.distorted, verified)
+            current, state, record = _remesh(J, current, step, last.remesh_reason, verified)
             remeshes.append(record)
             remeshed = current.s
             pending_curvature = functools.partial(curvature.first, current)

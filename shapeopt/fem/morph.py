@@ -27,13 +27,14 @@ from mpi4py import MPI
 
 from shapeopt.cases import Case
 from shapeopt.designs import body_shape
-from shapeopt.errors import MeshQualityError, ShapeError
+from shapeopt.errors import MeshQualityError, ReachError, ShapeError
 from shapeopt.fem.meshing import BODY, FlowMesh
 from shapeopt.geometry.bodies import BodyShapes
 from shapeopt.geometry.discrete_body import DiscreteBody, orient_edges
 from shapeopt.geometry.radial_map import RadialMap
 from shapeopt.space import DesignSpace, design_space
 from shapeopt.space.base import design_text
+from shapeopt.space.radial import REACH_ANGLES
 
 # Points of the reference triangle where the Jacobian determinant is compared (vertices, mid-edges, centre).
 _QUALITY_POINTS = np.array([[0, 0], [1, 0], [0, 1], [0.5, 0], [0.5, 0.5], [0, 0.5], [1 / 3, 1 / 3]])
@@ -75,13 +76,40 @@ class MeshMorph:
         self._reference_jacobian = self._jacobian.eval(mesh, self._cells)
         self.bodies = self._discrete_bodies()
         reach = [radial_map.max_body_radius for radial_map in self.maps]
-        self.design_space: DesignSpace = design_space(case, self.bodies, reach)
+        self.design_space: DesignSpace = design_space(case, self.bodies, reach, self._reach_limits())
         self.s = self.fitted.copy()
 
     @property
     def regenerated(self) -> bool:
         """Whether the mesh was generated for a shape other than the circle (`fitted` ≠ 0)."""
         return bool(np.any(self.fitted != 0))
+
+    def _reach_limits(self) -> list[np.ndarray] | None:
+        """Per body, how far it may reach in each direction of `REACH_ANGLES` (2048,) on a mesh generated
+        for `fitted` (`RadialMap.reach` from that body's radius there): further than on the reference mesh
+        where the fitted body already reaches out; None on the reference mesh (`max_body_radius`)."""
+        if not self.regenerated:
+            return None
+        return [
+            radial_map.reach(part.radius(REACH_ANGLES, self.fitted[block]))
+            for part, block, radial_map in zip(self.parts, self.blocks, self.maps, strict=True)
+        ]
+
+    def beyond_any_map(self, s: np.ndarray) -> str | None:
+        """Why no mesh could hold the design s (m,) with these maps: a body that is not a simple curve
+        (`DesignSpace.simple`), or one reaching its map's radius R somewhere (a mesh generated for it
+        would leave no room for its map); None where a mesh generated for s may hold it."""
+        if not self.design_space.simple(s):
+            return self.design_space.unmappable(s)
+        for k, (part, block, radial_map) in enumerate(zip(self.parts, self.blocks, self.maps, strict=True)):
+            reach = float(np.max(part.radius(REACH_ANGLES, s[block])))
+            if reach >= radial_map.radius:
+                label = f"body {k + 1} of " if len(self.parts) > 1 else ""
+                return (
+                    f"{label}shape s={design_text(s)} reaches {reach:.3g} D from its centre, as far as its "
+                    f"mesh map ({radial_map.radius:.3g} D, short of the nearest other body or the box)"
+                )
+        return None
 
     def _radial_basis(self) -> list[np.ndarray]:
         """d_i(x) = w(r, θ) r₀ φ_i(θ) e(θ) at every DOF of `space`, (r, θ) polar about the centre of the
@@ -129,7 +157,7 @@ class MeshMorph:
         s = np.asarray(s, dtype=float)
         problem = self.design_space.unmappable(s)
         if problem is not None:
-            raise ShapeError(problem)
+            raise (ReachError if self.design_space.simple(s) else ShapeError)(problem)
         mesh = self.flow_mesh.mesh
         previous = mesh.geometry.x.copy()
         mesh.geometry.x[:, :2] = self.reference[:, :2] + self.basis @ s

@@ -19,7 +19,7 @@ from dolfinx.fem.petsc import assemble_matrix
 from mpi4py import MPI
 
 from shapeopt.cases import Case
-from shapeopt.errors import MeshQualityError, ShapeError, SolverError
+from shapeopt.errors import MeshQualityError, ReachError, ShapeError, SolverError
 from shapeopt.fem.adjoint import ShapeGradient
 from shapeopt.fem.flow import FlowSolver, NewtonReport
 from shapeopt.fem.forces import Coefficients, ForceEvaluator
@@ -105,10 +105,11 @@ class DragProblem:
         (`build_mesh` with the bodies' outlines) and solve on it from now on: the map then moves the
         boundary by r(θ; s') − r(θ; s), so designs keep their meaning. The last solve's state, interpolated
         onto the new mesh (`transferred_state`), is the next solve's Newton guess (`carry_state`; else it
-        starts from Stokes). Refuses (MeshError) a body of revolution, whose profile meets the axis."""
+        starts from Stokes). Refuses (MeshError) a body of revolution, whose profile meets the axis, and
+        (ShapeError) a shape no mesh could hold with the case's maps (`MeshMorph.beyond_any_map`)."""
         start = time.perf_counter()
         s = np.asarray(s, dtype=float)
-        problem = self.space.unmappable(s)
+        problem = self.morph.beyond_any_map(s)
         if problem is not None:
             raise ShapeError(problem)
         outlines = [
@@ -139,6 +140,8 @@ class DragProblem:
             self.move_to(s)
         except MeshQualityError as exc:
             return self.remesh(s, f"{reason} (min scaled Jacobian {exc.quality:.3f})")
+        except ReachError:
+            return self.remesh(s, f"{reason} (beyond the map's reach)")
         return None
 
     def close(self) -> None:

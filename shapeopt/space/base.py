@@ -70,6 +70,11 @@ class DesignSpace(ABC):
         """Mask (b,) of the designs s (b, m) that are simple curves the mesh map holds."""
 
     @abstractmethod
+    def simple(self, s: np.ndarray) -> bool:
+        """Whether the design s (m,) is made of simple curves (min r/r₀ above `MIN_RADIUS_RATIO`), whether or
+        not the mesh map reaches them."""
+
+    @abstractmethod
     def unmappable(self, s: np.ndarray) -> str | None:
         """Why the mesh map cannot hold the design s (m,) (not a simple curve, or reaching past the map),
         in words; None where it can. The mesh map (`fem.morph.MeshMorph`) asks this before it moves."""

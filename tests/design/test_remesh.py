@@ -14,7 +14,7 @@ import pytest
 from mpi4py import MPI
 
 from shapeopt.cases import load_case
-from shapeopt.cli.flow_commands import _gradient_of
+from shapeopt.cli.flow_commands import gradient_of
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.newton import NEWTON_SETTINGS, optimize_newton
 from shapeopt.design.trust_region import ExactCurvature, no_surrogate, refine
@@ -95,7 +95,7 @@ def test_a_start_the_reference_mesh_cannot_follow_is_meshed_for_directly(crossin
         )
         assert result.fem_solves == 1 and result.final.violation < 1e-9  # projected on the new mesh's body
         args = argparse.Namespace(check=False, json=True, seed=0)
-        assert _gradient_of(args, problem, np.asarray(result.final.s), MPI.COMM_WORLD) == 0
+        assert gradient_of(args, problem, np.asarray(result.final.s), MPI.COMM_WORLD) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["mesh"].startswith("generated for the shape") and out["mesh_sha256"] == start["mesh_sha256"]
     assert out["cd"] == result.final.objective_value
