@@ -218,14 +218,14 @@ def _remesh(
 ) -> tuple[Evaluation, np.ndarray, RemeshRecord]:
     """Regenerate the mesh for the iterate `current` of outer step `step` (a trial shape was refused for
     `reason`, `mesh_refusal`) and evaluate the iterate there again (one FEM solve + adjoint), so that
-    iterate and trial steps share one mesh for the ratio test. The iterate is first projected onto the
-    constraints as measured on the new mesh's boundary (its area and centroid differ from the old mesh's
-    by the boundary's discretisation, ~1e-5 relative), so that every iterate stays feasible. Returns the
-    new evaluation, its state and the record."""
+    iterate and trial steps share one mesh for the ratio test. The iterate is first moved to the nearest
+    design that meets the constraints as measured on the new mesh's boundary (`nearest_feasible`: its
+    area and centroid differ from the old mesh's by the boundaries' discretisation, ~1e-4 relative on
+    coarse), so that every iterate stays feasible. Returns the new evaluation, its state and the record."""
     start = time.perf_counter()
     remesh = J.problem.remesh(current.s, reason)
-    projected, feasible = J.space.project(current.s[None, :])
-    again = J.evaluate(projected[0] if feasible[0] else current.s)
+    projected, feasible = J.space.nearest_feasible(current.s)
+    again = J.evaluate(projected if feasible else current.s)
     state = _solved_state(J, again, verified)
     record = RemeshRecord(
         iteration=step,
@@ -256,15 +256,16 @@ def mesh_refusal(exc: Exception) -> str | None:
 def evaluate_start(J: ReducedFunctional, s: np.ndarray) -> tuple[Evaluation, RemeshRecord | None]:
     """The FEM evaluation (with gradient) of an optimization's start `s` (m,): on the current mesh where
     its map follows `s`, else on a mesh generated for `s` (`DragProblem.follow`), where `s` is first
-    projected onto the constraints as measured on that mesh's boundary. Returns the evaluation and the
+    moved to the nearest design that meets the constraints as measured on that mesh's boundary
+    (`nearest_feasible`). Returns the evaluation and the
     remesh's record (outer step 0; None without one)."""
     start = time.perf_counter()
     reason = "the mesh cannot follow the start"
     remesh = J.problem.follow(s, reason)
     if remesh is None:
         return J.evaluate(s), None
-    projected, feasible = J.space.project(s[None, :])
-    evaluation = J.evaluate(projected[0] if feasible[0] else s)
+    projected, feasible = J.space.nearest_feasible(s)
+    evaluation = J.evaluate(projected if feasible else s)
     record = RemeshRecord(
         iteration=0,
         s=s.tolist(),

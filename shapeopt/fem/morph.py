@@ -29,6 +29,7 @@ from shapeopt.cases import Case
 from shapeopt.designs import body_shape
 from shapeopt.errors import MeshQualityError, ReachError, ShapeError
 from shapeopt.fem.meshing import BODY, FlowMesh
+from shapeopt.flows.freestream import MAP_CLEARANCE
 from shapeopt.geometry.bodies import BodyShapes
 from shapeopt.geometry.discrete_body import DiscreteBody, orient_edges
 from shapeopt.geometry.radial_map import RadialMap
@@ -40,6 +41,27 @@ from shapeopt.space.radial import REACH_ANGLES
 _QUALITY_POINTS = np.array([[0, 0], [1, 0], [0, 1], [0.5, 0], [0.5, 0.5], [0, 0.5], [1 / 3, 1 / 3]])
 
 
+def map_radii_for(case: Case, fitted: np.ndarray) -> list[float]:
+    """Each body's map radius on a mesh generated for the design `fitted` (m,): the flow configuration's
+    (`map_radii`: short of the other bodies' reference circles), and with several bodies also
+    `MAP_CLEARANCE` short of the other bodies' outlines r(θ; fitted), so that no body's boundary moves
+    with another body's parameters."""
+    radii = list(case.domain.flow.map_radii(case.domain))
+    shape = body_shape(case)
+    if not isinstance(shape, BodyShapes) or not np.any(fitted):
+        return radii
+    outlines = [
+        part.outline_at(REACH_ANGLES, fitted[block])
+        for part, block in zip(shape.shapes, shape.blocks, strict=True)
+    ]
+    for k, part in enumerate(shape.shapes):
+        for j, outline in enumerate(outlines):
+            if j != k:
+                nearest = float(np.min(np.linalg.norm(outline - np.asarray(part.center), axis=1)))
+                radii[k] = min(radii[k], nearest - MAP_CLEARANCE)
+    return radii
+
+
 class MeshMorph:
     """Owns the reference coordinates and the basis displacements of the case's mesh for its body's shape
     (`cases.body_shape`: a `RadialShape`, or several bodies' `BodyShapes`), each body's map radius its
@@ -47,11 +69,17 @@ class MeshMorph:
 
     def __init__(self, flow_mesh: FlowMesh, case: Case, fitted: np.ndarray | None = None):
         shape = body_shape(case)
-        self.flow_mesh, self.shape, self.min_quality = flow_mesh, shape, case.shape.min_quality
-        map_radii = case.domain.flow.map_radii(case.domain)
+        self.case, self.flow_mesh, self.shape, self.min_quality = (
+            case,
+            flow_mesh,
+            shape,
+            case.shape.min_quality,
+        )
         several = isinstance(shape, BodyShapes)
         self.parts = shape.shapes if several else (shape,)  # one RadialShape per body
         self.blocks = shape.blocks if several else (slice(0, shape.size),)  # their parameters in s
+        self.fitted = np.zeros(shape.size) if fitted is None else np.asarray(fitted, dtype=float).copy()
+        self.map_radii = map_radii_for(case, self.fitted)
         mesh = flow_mesh.mesh
         self.reference = mesh.geometry.x.copy()
         degree = mesh.geometry.cmaps[0].degree
@@ -61,8 +89,9 @@ class MeshMorph:
         # Geometry node -> dof of `space` (same element, same local ordering per cell).
         self.node_dofs = np.empty(len(self.reference), dtype=np.int32)
         self.node_dofs[mesh.geometry.dofmaps[0].ravel()] = self.space.dofmap.list.ravel()
-        self.maps = [RadialMap(part.r0, radius) for part, radius in zip(self.parts, map_radii, strict=True)]
-        self.fitted = np.zeros(shape.size) if fitted is None else np.asarray(fitted, dtype=float).copy()
+        self.maps = [
+            RadialMap(part.r0, radius) for part, radius in zip(self.parts, self.map_radii, strict=True)
+        ]
         self.fields = self._radial_basis()  # (m, n_local_dofs * 2) arrays on `space`
         self.basis = np.stack(
             [f.reshape(-1, 2)[self.node_dofs] for f in self.fields], axis=-1
@@ -97,17 +126,19 @@ class MeshMorph:
 
     def beyond_any_map(self, s: np.ndarray) -> str | None:
         """Why no mesh could hold the design s (m,) with these maps: a body that is not a simple curve
-        (`DesignSpace.simple`), or one reaching its map's radius R somewhere (a mesh generated for it
-        would leave no room for its map); None where a mesh generated for s may hold it."""
+        (`DesignSpace.simple`), or one reaching its map's radius R on a mesh generated for s
+        (`map_radii_for`) somewhere, which would leave no room for its map; None where such a mesh may
+        hold it."""
         if not self.design_space.simple(s):
             return self.design_space.unmappable(s)
-        for k, (part, block, radial_map) in enumerate(zip(self.parts, self.blocks, self.maps, strict=True)):
+        radii = map_radii_for(self.case, s)
+        for k, (part, block, radius) in enumerate(zip(self.parts, self.blocks, radii, strict=True)):
             reach = float(np.max(part.radius(REACH_ANGLES, s[block])))
-            if reach >= radial_map.radius:
+            if reach >= radius:
                 label = f"body {k + 1} of " if len(self.parts) > 1 else ""
                 return (
                     f"{label}shape s={design_text(s)} reaches {reach:.3g} D from its centre, as far as its "
-                    f"mesh map ({radial_map.radius:.3g} D, short of the nearest other body or the box)"
+                    f"mesh map ({radius:.3g} D, {MAP_CLEARANCE:g} D short of the nearest other body)"
                 )
         return None
 
