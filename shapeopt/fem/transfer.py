@@ -19,7 +19,12 @@ PADDING = 1e-6
 def transferred_state(source: FlowSolver, target: FlowSolver) -> np.ndarray | None:
     """The state (u, p) of `source` interpolated onto `target`'s DOF layout: (n_local,) float64, the
     boundary values of `target` set exactly; None where a point cannot be located in the old mesh's
-    curved cells (the pull-back's Newton iteration fails in a strongly distorted cell)."""
+    curved cells (the pull-back's Newton iteration fails in a strongly distorted cell), and None on more
+    than one rank: there that failure would come on the rank that owns the cell, between the
+    interpolation's collective exchanges, and leave the other ranks waiting in them, which no decision
+    taken afterwards (an allreduce of the outcome) can undo; a solve from Stokes costs about as much."""
+    if target.flow_mesh.mesh.comm.size > 1:
+        return None
     try:
         return _interpolated(source, target)
     except RuntimeError:
