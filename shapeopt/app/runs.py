@@ -264,6 +264,10 @@ def show_run(
     initial and optimized outlines; off screen to `screenshot`, else in a window. Returns (path, C_D)."""
     case, initial, final = read_run(directory, level)
     problem = DragProblem(case)
+    fitted = last_mesh_shape(directory) if level is None else None
+    if fitted is not None:  # the run's final mesh: generated for that shape, mapped to the optimum
+        problem.remesh(fitted, "the run's last mesh")
+    problem.follow(final, "the reference mesh cannot follow the optimum")
     evaluation = problem.evaluate(final)
     u, p = problem.solver.split()
     outlines = [
@@ -282,6 +286,15 @@ def show_run(
         title=f"{case.name}  Re={case.re:g}  {case.objective.describe()}={evaluation.objective:.5f}",
     )
     return path, evaluation.objective
+
+
+def last_mesh_shape(directory: Path) -> np.ndarray | None:
+    """The shape (m,) the last mesh of the optimization run in `directory` was generated for (its
+    `remeshes`), None where it ended on the reference mesh; `read_run` has checked the summary."""
+    remeshes = read_json(Path(directory) / "summary.json", "run summary").get("remeshes")
+    if not remeshes:
+        return None
+    return shape_parameters(remeshes[-1]["s"], f"{directory}: remeshes")
 
 
 def read_run(directory: Path, level: str | None = None) -> tuple[Case, np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
+from shapeopt.app.runs import last_mesh_shape
 from shapeopt.cases import load_case
 from shapeopt.cli.flow_commands import gradient_of
 from shapeopt.design.functional import ReducedFunctional
@@ -99,3 +100,11 @@ def test_a_start_the_reference_mesh_cannot_follow_is_meshed_for_directly(crossin
     out = json.loads(capsys.readouterr().out)
     assert out["mesh"].startswith("generated for the shape") and out["mesh_sha256"] == start["mesh_sha256"]
     assert out["cd"] == result.final.objective_value
+
+
+def test_show_regenerates_the_last_mesh_of_a_run(tmp_path):
+    """`show` pictures a run on its final mesh: the one generated for the shape of its last remesh."""
+    (tmp_path / "summary.json").write_text(json.dumps({"remeshes": [{"s": [0.1, 0.2]}, {"s": [0.3, 0.4]}]}))
+    assert last_mesh_shape(tmp_path).tolist() == [0.3, 0.4]
+    (tmp_path / "summary.json").write_text(json.dumps({"remeshes": []}))
+    assert last_mesh_shape(tmp_path) is None
