@@ -105,6 +105,9 @@ class CorrectedModel:
 SPLIT_NOTE = "trial shape refused: a body would split"
 # A trial refused because a body would reach its mesh map's radius, which no regenerated mesh moves.
 REACH_NOTE = "trial shape refused: a body would reach past its mesh map"
+# A trial refused because a body would reach further than the current mesh's map: each mesh generated for
+# the iterate lets it reach half-way to the map's radius.
+BEYOND_REACH_NOTE = "trial shape refused: beyond the map's reach"
 
 
 def update_radius(
@@ -167,8 +170,10 @@ def try_step(
         remesh_reason = mesh_refusal(exc)
         low, _ = J.space.shape.radius_ratio_range(candidate[None, :], 2048)
         note = SPLIT_NOTE if low[0] <= MIN_RADIUS_RATIO else "trial shape refused"
-        if isinstance(exc, ReachError) and J.problem.morph.beyond_any_map(candidate) is not None:
-            note, remesh_reason = REACH_NOTE, None
+        if isinstance(exc, ReachError):
+            note = BEYOND_REACH_NOTE
+            if J.problem.morph.beyond_any_map(candidate) is not None:
+                note, remesh_reason = REACH_NOTE, None
         return Trial(None, None, None, radius, False, True, note, remesh_reason)
     ratio = float((current.objective - trial.objective) / predicted)
     radius, accepted = update_radius(settings, radius, ratio, step_length)
@@ -319,10 +324,11 @@ def _shape_limit(history: list[TrustStep]) -> str:
             f"; the optimizer would split a body (its waist reaches r/r0 = {MIN_RADIUS_RATIO}, "
             "where a star-shaped outline stops being a simple curve): no such body holds the optimum"
         )
-    if REACH_NOTE in notes:
+    if REACH_NOTE in notes or BEYOND_REACH_NOTE in notes:
         return (
-            "; a body would reach past its mesh map's radius (which ends 0.25 D short of the nearest "
-            "other body's reference circle): the bodies stand too close for the optimum"
+            "; a body reaches out towards its mesh map's radius (5 D, or 0.25 D short of the nearest other "
+            "body), which each generated mesh lets it approach half-way and none lets it pass: the optimum "
+            "lies beyond it"
         )
     return ""
 
