@@ -132,16 +132,22 @@ class DragProblem:
 
     def follow(self, s: np.ndarray, reason: str) -> Remesh | None:
         """Make the mesh hold the shape `s` (m,): the current mesh where its map follows `s` above the
-        quality floor (moved there; nothing solved), else a mesh generated for `s` (`remesh`, with
-        `reason` and the quality the map would have reached), whose record it returns."""
+        quality floor and within its reach (moved there; nothing solved), else a mesh generated for `s`
+        (`remesh`, with `reason` and why the map could not), whose record it returns. A body of revolution
+        is never remeshed: its refusal (`MeshQualityError`, `ReachError`) is raised."""
         if self._last is not None and np.array_equal(self._last.s, s):
             return None
         try:
             self.move_to(s)
-        except MeshQualityError as exc:
-            return self.remesh(s, f"{reason} (min scaled Jacobian {exc.quality:.3f})")
-        except ReachError:
-            return self.remesh(s, f"{reason} (beyond the map's reach)")
+        except (MeshQualityError, ReachError) as exc:
+            if self.case.domain.flow.revolution:  # its profile meets the axis: never remeshed
+                raise
+            why = (
+                f"min scaled Jacobian {exc.quality:.3f}"
+                if isinstance(exc, MeshQualityError)
+                else "beyond reach"
+            )
+            return self.remesh(s, f"{reason} ({why})")
         return None
 
     def close(self) -> None:
