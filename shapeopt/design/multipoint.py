@@ -31,8 +31,7 @@ class MultipointFunctional(ReducedFunctional):
         weights = np.ones(len(res)) if weights is None else np.asarray(weights, dtype=float)
         self.res = tuple(float(re) for re in res)
         self.weights = weights / weights.sum()
-        self._states: list[np.ndarray | None] = [None] * len(self.res)  # on the layout of mesh `_mesh`
-        self._mesh = problem.flow_mesh.sha256
+        self._states: list[np.ndarray | None] = [None] * len(self.res)
         self._points: list[Evaluation] = []  # of the last shape, one per Re
         self._combined: Evaluation | None = None
 
@@ -40,9 +39,6 @@ class MultipointFunctional(ReducedFunctional):
         """The single-Re evaluations at `s`, one per Re of `res` (K FEM solves, with adjoints if
         `gradient`; none where the last call was at `s` and had what is asked)."""
         s = np.asarray(s, dtype=float)
-        if self.problem.flow_mesh.sha256 != self._mesh:  # regenerated (`DragProblem.remesh`): other DOFs
-            self._states, self._points, self._combined = [None] * len(self.res), [], None
-            self._mesh = self.problem.flow_mesh.sha256
         last = self._points
         if last and np.array_equal(last[0].s, s) and (not gradient or last[-1].gradient is not None):
             return last
@@ -50,8 +46,7 @@ class MultipointFunctional(ReducedFunctional):
         evaluations = []
         for k, re in enumerate(self.res):
             neighbour = self._states[k - 1] if k > 0 else None
-            if k > 0 or self._states[0] is not None:  # else the problem's own guess (Stokes, or carried over)
-                self.problem.start_from(self._states[k] if self._states[k] is not None else neighbour)
+            self.problem.start_from(self._states[k] if self._states[k] is not None else neighbour)
             evaluations.append(self.problem.evaluate(s, gradient=gradient, re=re))
             self._states[k] = self.problem.state()
         self._points = evaluations
