@@ -214,7 +214,7 @@ def _solved_state(J: ReducedFunctional, evaluation: Evaluation, verified: Verifi
     return state
 
 
-def _remesh(
+def remesh_iterate(
     J: ReducedFunctional,
     current: Evaluation,
     step: int,
@@ -449,7 +449,7 @@ def refine(
         radius = last.radius
         last = try_step(J, settings, model, radius, verified)
         if may_remesh(J, settings, last, current.s, remeshed):
-            current, state, record = _remesh(J, current, step, last.remesh_reason, verified)
+            current, state, record = remesh_iterate(J, current, step, last.remesh_reason, verified)
             remeshes.append(record)
             remeshed = current.s
             pending_curvature = functools.partial(curvature.first, current)
