@@ -18,7 +18,6 @@ import numpy as np
 from shapeopt.errors import CaseError
 from shapeopt.files import check_input_file
 from shapeopt.flows import FLOWS, FlowConfiguration, flow_of
-from shapeopt.geometry.radial_map import RadialMap
 from shapeopt.geometry.shapes import PARAMETRISATIONS, RadialShape
 
 LEVELS = ("coarse", "medium", "fine")
@@ -634,8 +633,8 @@ def _reachability_problems(domain: Domain, shape: ShapeSettings, constraints: Co
             "(the diameter of the circle of the body's area)"
         )
     reach = body.r0 * (1 + body.radius_ratio_bound(shape.bound))
-    if len(domain.bodies) > 1:  # each body stays inside its mesh map, which ends halfway to its neighbour
-        reach = min(reach, RadialMap(body.r0, min(domain.flow.map_radii(domain))).max_body_radius)
+    if len(domain.bodies) > 1:  # each body stays inside its mesh map, which ends short of its neighbour
+        reach = min(reach, min(domain.flow.map_radii(domain)))  # on a mesh generated for a body out there
     x, y = np.array(domain.bodies).T
     extents = {"upstream": -x.min(), "downstream": x.max(), "half_width": np.abs(y).max()}
     for key in ("upstream", "downstream", "half_width") if not domain.flow.fixed_box else ():

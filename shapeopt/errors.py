@@ -41,6 +41,11 @@ class MeshQualityError(ShapeError):
         self.quality = quality
 
 
+class ReachError(ShapeError):
+    """A simple curve that reaches further from its centre than the mesh map holds on the current mesh: a
+    mesh generated for a nearer shape reaches further (up to the map's radius), so it may hold it."""
+
+
 class InterruptedWorkError(ShapeoptError):
     """Ctrl-C: the work stopped early; what was finished is kept."""
 

@@ -287,7 +287,7 @@ def _solve_grid(base, grid, out, cold, progress, comm, route, setup) -> dict[str
     summaries = finished_problems(out, body_shape(base).size)
     rows = {name: ROW_DEFAULTS | summary["row"] for name, summary in summaries.items()}
     found = {name: (Conditions.of_row(s["row"]), np.array(s["final"]["s"])) for name, s in summaries.items()}
-    states: dict[str, np.ndarray] = {}  # the flow at the optima solved in this run (local DOFs)
+    states: dict[str, np.ndarray | None] = {}  # the flow at this run's optima (local DOFs; None: remeshed)
     try:
         for index, conditions in enumerate(grid, 1):
             folder = out / PROBLEMS / conditions.name
@@ -376,17 +376,18 @@ def solve_problem(
     found: dict[str, tuple[Conditions, np.ndarray]],
     circles: dict[float, float],
     folder: Path,
-    states: dict[str, np.ndarray] | None = None,
+    states: dict[str, np.ndarray | None] | None = None,
     comm=MPI.COMM_WORLD,
     route: SurrogateRoute | None = None,
-) -> tuple[dict[str, Any], np.ndarray]:
+) -> tuple[dict[str, Any], np.ndarray | None]:
     """Find the least-drag body of one problem from the nearest of the optima `found` (`warm_start`;
     none: the circle), or with `route` from the surrogate's optimum among them and Sobol designs
     (`SurrogateRoute.optimize`), and write its folder (summary.json, outline.csv, outline.dat) whole.
     The first solve starts from the nearest optimum's flow if `states` (name → state, local DOFs) holds
     it, else from Stokes. The circle's C_D is the first iterate's when the optimizer starts there, else
     taken from `circles` (Re → C_D of the circle, s = 0), else one more FEM solve, counted apart as a
-    reference solve. Returns the summary and the flow at the optimum (local DOFs)."""
+    reference solve. Returns the summary and the flow at the optimum (local DOFs; None where the problem
+    ended on a regenerated mesh, whose layout the next problem's reference mesh does not share)."""
     case = case_for(base, conditions)
     with DragProblem(case, comm) as problem:
         J = ReducedFunctional(problem)
@@ -424,7 +425,9 @@ def solve_problem(
             if comm.rank == 0:
                 write_optimum_outline(J, result.final, work / "outline.csv")
             write_json(summary, work / "summary.json", comm.rank)  # last: the mark of a finished problem
-    return summary, result.final_state
+        # a flow on a regenerated mesh has another DOF layout: no guess for the next problem's mesh
+        state = result.final_state if problem.on_reference else None
+    return summary, state
 
 
 def _mesh_takes(problem: DragProblem, s: np.ndarray) -> bool:

@@ -85,7 +85,8 @@ def picture_window(case: Case) -> tuple[float, float, float, float]:
 
 
 def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, comm=MPI.COMM_WORLD) -> dict:
-    """One flow solve (of the case's body, or of `shape` on the morphed reference mesh); with `out`,
+    """One flow solve (of the case's body, or of `shape` on the morphed reference mesh, or on a mesh
+    generated for it where the reference one cannot follow it: `DragProblem.follow`); with `out`,
     fields (VTX), flow.png and summary.json are written there (replacing an earlier run there whole).
     Returns the summary."""
     if shape is None:
@@ -95,6 +96,7 @@ def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, c
         s = read_shape_file(shape, body_shape(case))
         start = time.perf_counter()
         problem = DragProblem(case, comm)
+        problem.follow(s, "the reference mesh cannot follow the shape")
         evaluation = problem.evaluate(s)
         problem.adjoint.destroy()  # collective, on every rank here (`FlowSolver.destroy`)
         solver = problem.solver
@@ -105,6 +107,7 @@ def solve_case(case: Case, shape: Path | None = None, out: Path | None = None, c
             "shape": str(shape),
             "s": evaluation.s.tolist(),
             "mesh_quality": evaluation.quality,
+            "mesh": problem.mesh_text(),
         }
     if out is not None:
         with staged_folder(out, comm) as work:  # replaces an earlier run in `out` whole
@@ -295,6 +298,10 @@ def show_run(
     initial and optimized outlines; off screen to `screenshot`, else in a window. Returns (path, C_D)."""
     case, initial, final = read_run(directory, level)
     problem = DragProblem(case)
+    fitted = last_mesh_shape(directory) if level is None else None
+    if fitted is not None:  # the run's final mesh: generated for that shape, mapped to the optimum
+        problem.remesh(fitted, "the run's last mesh")
+    problem.follow(final, "the reference mesh cannot follow the optimum")
     evaluation = problem.evaluate(final)
     u, p = problem.solver.split()
     outlines = [
@@ -313,6 +320,15 @@ def show_run(
         title=f"{case.name}  Re={case.re:g}  {case.objective.describe()}={evaluation.objective:.5f}",
     )
     return path, evaluation.objective
+
+
+def last_mesh_shape(directory: Path) -> np.ndarray | None:
+    """The shape (m,) the last mesh of the optimization run in `directory` was generated for (its
+    `remeshes`), None where it ended on the reference mesh; `read_run` has checked the summary."""
+    remeshes = read_json(Path(directory) / "summary.json", "run summary").get("remeshes")
+    if not remeshes:
+        return None
+    return shape_parameters(remeshes[-1]["s"], f"{directory}: remeshes")
 
 
 def read_run(directory: Path, level: str | None = None) -> tuple[Case, np.ndarray, np.ndarray]:

@@ -147,7 +147,12 @@ def optimize_text(result, out, operating_range: list[dict] | None = None) -> str
         f"{result.adjoint_solves} adjoint gradients, "
         + (f"{result.hessians} Hessians, " if result.hessians else "")
         + f"{result.refused} refused trial shapes, "
-        f"{result.seconds:.1f} s",
+        + (
+            f"{len(result.remeshes)} mesh{'es' * (len(result.remeshes) > 1)} generated, "
+            if result.remeshes
+            else ""
+        )
+        + f"{result.seconds:.1f} s",
         f"  s = [{', '.join(f'{v:.5f}' for v in f.s)}]",
     ]
     if result.refit:

@@ -33,6 +33,8 @@ def _solve_text(s: dict) -> str:
     ]
     if s["pressure_drop"] is not None:
         lines.append(f"  Δp   {s['pressure_drop']:.8f}")
+    if s.get("mesh", "reference") != "reference":
+        lines.append(f"  mesh {s['mesh']}")
     for k, body in enumerate(s.get("bodies") or [], 1):
         x, y = body["center"]
         lines.append(f"  body {k} at ({x:g}, {y:g}): C_D {body['cd']:.8f}  C_L {body['cl']:.8f}")
@@ -59,20 +61,23 @@ def gradient_command(args: argparse.Namespace) -> int:
     shape = body_shape(case)
     s = np.zeros(shape.size) if args.shape is None else read_shape_file(args.shape, shape)
     with DragProblem(case, comm) as problem:  # its PETSc objects destroyed on every rank at the end
-        return _gradient_of(args, problem, s, comm)
+        return gradient_of(args, problem, s, comm)
 
 
-def _gradient_of(args: argparse.Namespace, problem, s: np.ndarray, comm) -> int:
+def gradient_of(args: argparse.Namespace, problem, s: np.ndarray, comm) -> int:
     """The `gradient` command on a built problem: dC_D/ds, dC_L/ds at `s`, and the Taylor test if asked."""
     from shapeopt.fem.verify import taylor_test
 
     case = problem.case
     start = time.perf_counter()
+    problem.follow(s, "the reference mesh cannot follow the shape")
     evaluation = problem.evaluate(s, gradient=True)
     out = {
         "case": case.name,
         "re": case.re,
         "level": case.level,
+        "mesh": problem.mesh_text(),
+        "mesh_sha256": problem.flow_mesh.sha256,
         "names": problem.space.shape.names(),
         "s": s.tolist(),
         "cd": evaluation.objective,
@@ -102,7 +107,7 @@ def _gradient_of(args: argparse.Namespace, problem, s: np.ndarray, comm) -> int:
 
 def _gradient_text(out: dict) -> str:
     lines = [
-        f"case {out['case']}  Re {out['re']:g}  level {out['level']}",
+        f"case {out['case']}  Re {out['re']:g}  level {out['level']}  mesh {out['mesh']}",
         f"  C_D {out['cd']:.8f}   C_L {out['cl']:.8f}",
         "  parameter        s       dC_D/ds      dC_L/ds",
     ]

@@ -18,7 +18,13 @@ import numpy as np
 
 from shapeopt.design.functional import ReducedFunctional
 from shapeopt.design.results import OptimizationResult, TrustStep
-from shapeopt.design.trust_region import ExactCurvature, TrustRegionSettings, no_surrogate, refine
+from shapeopt.design.trust_region import (
+    ExactCurvature,
+    TrustRegionSettings,
+    evaluate_start,
+    no_surrogate,
+    refine,
+)
 
 # Newton steps may be long far from the optimum (the circle to a slender body moves coefficients by ~1).
 NEWTON_SETTINGS = TrustRegionSettings(radius=0.5, max_radius=4.0, kkt_tolerance=1e-5)
@@ -36,7 +42,7 @@ def optimize_newton(
     start = time.perf_counter()
     problem = J.problem
     s0, _ = J.space.feasible_start(np.zeros(J.size) if s0 is None else s0)
-    initial = J.evaluate(s0)
+    initial, start_remesh = evaluate_start(J, s0)
     refined = refine(J, no_surrogate, settings, initial, ExactCurvature(J), progress, start=start)
     return OptimizationResult(
         method="newton",
@@ -51,5 +57,5 @@ def optimize_newton(
         hessians=problem.hessians,
         seconds=time.perf_counter() - start,
         final_state=refined.state,
-        remeshes=[record.to_dict() for record in refined.remeshes],
+        remeshes=[record.to_dict() for record in [start_remesh, *refined.remeshes] if record is not None],
     )

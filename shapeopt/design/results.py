@@ -52,9 +52,10 @@ class TrustStep:
 @dataclass(frozen=True)
 class RemeshRecord:
     """A mesh generated for the iterate of outer step `iteration` (its shape `s`) because a trial shape
-    would have distorted the old one (`reason`): its cells and DOFs, its hash, the objective at the
-    iterate on the old and the new mesh (their difference is the discretisation's, `jump`), the KKT
-    residual on the new mesh, and the seconds to mesh, carry the state over and solve there."""
+    would have distorted the old one, or for a start the old one cannot follow (`reason`): its cells and
+    DOFs, its hash, the objective at the iterate on the old (None: never solved there) and the new mesh
+    (their difference is the discretisation's, `jump`), the KKT residual on the new mesh, and the seconds
+    to mesh, carry the state over and solve there."""
 
     iteration: int
     s: list[float]
@@ -62,15 +63,15 @@ class RemeshRecord:
     cells: int
     dofs: int
     mesh_sha256: str
-    cd_before: float
+    cd_before: float | None
     cd_after: float
     kkt_residual: float
     seconds: float
 
     @property
-    def jump(self) -> float:
-        """The relative change of the objective at the same shape, new mesh against old."""
-        return self.cd_after / self.cd_before - 1
+    def jump(self) -> float | None:
+        """The relative change of the objective at the same shape, new mesh against old (None: no old)."""
+        return None if self.cd_before is None else self.cd_after / self.cd_before - 1
 
     def to_dict(self) -> dict:
         """Plain data for JSON, with the `jump`."""

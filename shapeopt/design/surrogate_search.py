@@ -23,12 +23,13 @@ from scipy.stats import qmc
 
 from shapeopt.design.functional import REFUSED, ReducedFunctional
 from shapeopt.design.multipoint import MultipointFunctional
-from shapeopt.design.results import OptimizationResult, SearchReport, TrustStep
+from shapeopt.design.results import OptimizationResult, RemeshRecord, SearchReport, TrustStep
 from shapeopt.design.trust_region import (
     ExactCurvature,
     SecantCurvature,
     TrustRegionSettings,
     Verified,
+    evaluate_start,
     minimise_model,
     no_surrogate,
     refine,
@@ -173,15 +174,19 @@ def search_surrogate(
     return candidates, dataclasses.replace(report, extra=extra)
 
 
-def _first_meshable(J: ReducedFunctional, candidates: list[np.ndarray]) -> tuple[Evaluation, int]:
-    """FEM evaluation of the first candidate the mesh can follow (the last one is the case's own shape, made
-    feasible), and the number of candidates refused before it."""
+def _first_meshable(
+    J: ReducedFunctional, candidates: list[np.ndarray]
+) -> tuple[Evaluation, int, RemeshRecord | None]:
+    """FEM evaluation of the first candidate that a mesh can hold (the last one is the case's own shape,
+    made feasible): on the current mesh, or on one generated for it where the current map would crush
+    cells (`evaluate_start`); the remesh's record (None without one), and the number of candidates
+    refused before it (not simple curves, out of the map's reach, or unsolvable)."""
     for refused, s in enumerate(candidates[:-1]):
         try:
-            return J.evaluate(s), refused
+            return (*evaluate_start(J, s), refused)
         except REFUSED:
             pass
-    return J.evaluate(candidates[-1]), len(candidates) - 1
+    return (*evaluate_start(J, candidates[-1]), len(candidates) - 1)
 
 
 def _initial(J: ReducedFunctional) -> Evaluation:
@@ -225,7 +230,9 @@ def optimize_surrogate(
     start = time.perf_counter()
     mirrored = MirroredSurrogate(surrogate, flow_mirror(J), *operating_points(J))
     candidates, search = search_surrogate(J, mirrored, settings, known)
-    first, refused = _first_meshable(J, [*candidates, J.space.feasible_start(np.zeros(J.size))[0]])
+    first, first_remesh, refused = _first_meshable(
+        J, [*candidates, J.space.feasible_start(np.zeros(J.size))[0]]
+    )
     if settings.curvature == "exact":
         refined = refine(J, no_surrogate, settings, first, ExactCurvature(J), progress, verified, start)
     else:
@@ -247,5 +254,5 @@ def optimize_surrogate(
         hessians=problem.hessians,
         seconds=seconds,
         final_state=refined.state,
-        remeshes=[record.to_dict() for record in refined.remeshes],
+        remeshes=[record.to_dict() for record in [first_remesh, *refined.remeshes] if record is not None],
     )

@@ -17,6 +17,7 @@ measured on the mesh of the final shape (`RemeshRecord` in `Refined.remeshes`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from scipy.optimize import minimize
 
 from shapeopt.design.functional import REFUSED, ReducedFunctional
 from shapeopt.design.results import RemeshRecord, TrustStep
-from shapeopt.errors import MeshQualityError
+from shapeopt.errors import MeshQualityError, ReachError
 from shapeopt.fem.problem import Evaluation
 from shapeopt.space.base import FEASIBILITY_TOLERANCE, MIN_RADIUS_RATIO
 
@@ -102,6 +103,11 @@ class CorrectedModel:
 
 # A trial refused because a body's radius would fall to `MIN_RADIUS_RATIO` somewhere: it would pinch off.
 SPLIT_NOTE = "trial shape refused: a body would split"
+# A trial refused because a body would reach its mesh map's radius, which no regenerated mesh moves.
+REACH_NOTE = "trial shape refused: a body would reach past its mesh map"
+# A trial refused because a body would reach further than the current mesh's map: each mesh generated for
+# the iterate lets it reach half-way to the map's radius.
+BEYOND_REACH_NOTE = "trial shape refused: beyond the map's reach"
 
 
 def update_radius(
@@ -133,7 +139,7 @@ class Trial:
     accepted: bool
     refused: bool = False
     note: str = ""
-    distorted: float | None = None  # refused on the mesh quality floor: the least scaled Jacobian
+    remesh_reason: str | None = None  # refused where a mesh generated for the iterate may hold it: why
 
 
 def try_step(
@@ -161,10 +167,14 @@ def try_step(
         state = _solved_state(J, trial, verified)
     except REFUSED as exc:
         radius, _ = update_radius(settings, radius, -np.inf, step_length)
-        distorted = exc.quality if isinstance(exc, MeshQualityError) else None
+        remesh_reason = mesh_refusal(exc)
         low, _ = J.space.shape.radius_ratio_range(candidate[None, :], 2048)
         note = SPLIT_NOTE if low[0] <= MIN_RADIUS_RATIO else "trial shape refused"
-        return Trial(None, None, None, radius, False, True, note, distorted)
+        if isinstance(exc, ReachError):
+            note = BEYOND_REACH_NOTE
+            if J.problem.morph.beyond_any_map(candidate) is not None:
+                note, remesh_reason = REACH_NOTE, None
+        return Trial(None, None, None, radius, False, True, note, remesh_reason)
     ratio = float((current.objective - trial.objective) / predicted)
     radius, accepted = update_radius(settings, radius, ratio, step_length)
     if not np.isfinite(ratio):
@@ -204,24 +214,23 @@ def _solved_state(J: ReducedFunctional, evaluation: Evaluation, verified: Verifi
     return state
 
 
-def _remesh(
+def remesh_iterate(
     J: ReducedFunctional,
     current: Evaluation,
     step: int,
-    quality: float,
+    reason: str,
     verified: Verified | None,
 ) -> tuple[Evaluation, np.ndarray, RemeshRecord]:
-    """Regenerate the mesh for the iterate `current` of outer step `step` (a trial shape would have brought
-    the old one to the least scaled Jacobian `quality`) and evaluate the iterate there again (one FEM
-    solve + adjoint), projected onto the new mesh's constraints, so that iterate and trial steps share one
-    mesh for the ratio test. Returns the new evaluation, its state and the record."""
+    """Regenerate the mesh for the iterate `current` of outer step `step` (a trial shape was refused for
+    `reason`, `mesh_refusal`) and evaluate the iterate there again (one FEM solve + adjoint), so that
+    iterate and trial steps share one mesh for the ratio test. The iterate is first moved to the nearest
+    design that meets the constraints as measured on the new mesh's boundary (`nearest_feasible`: its
+    area and centroid differ from the old mesh's by the boundaries' discretisation, ~1e-4 relative on
+    coarse), so that every iterate stays feasible. Returns the new evaluation, its state and the record."""
     start = time.perf_counter()
-    reason = f"a trial shape would distort the mesh (min scaled Jacobian {quality:.3f})"
     remesh = J.problem.remesh(current.s, reason)
-    # the new mesh's design space measures area and centroid on its own boundary: the iterate, feasible on
-    # the old one, is projected onto its constraints (a move of the order of the boundaries' difference)
-    projected, admissible = J.space.project(current.s[None, :])
-    again = J.evaluate(projected[0] if admissible[0] else current.s)
+    projected, feasible = J.space.nearest_feasible(current.s)
+    again = J.evaluate(projected if feasible else current.s)
     state = _solved_state(J, again, verified)
     record = RemeshRecord(
         iteration=step,
@@ -238,15 +247,62 @@ def _remesh(
     return again, state, record
 
 
-def may_remesh(J: ReducedFunctional, settings: TrustRegionSettings, trial: Trial, s: np.ndarray) -> bool:
+def mesh_refusal(exc: Exception) -> str | None:
+    """Why the current mesh refused a shape, where a mesh generated for a nearer shape may hold it: its
+    cells would fall below the quality floor, or the shape reaches beyond the map (which reaches further
+    from a body the mesh was generated for); None for other refusals (not a simple curve, no solve)."""
+    if isinstance(exc, MeshQualityError):
+        return f"a trial shape would distort the mesh (min scaled Jacobian {exc.quality:.3f})"
+    if isinstance(exc, ReachError):
+        return "a trial shape would reach beyond the mesh map"
+    return None
+
+
+def evaluate_start(J: ReducedFunctional, s: np.ndarray) -> tuple[Evaluation, RemeshRecord | None]:
+    """The FEM evaluation (with gradient) of an optimization's start `s` (m,): on the current mesh where
+    its map follows `s`, else on a mesh generated for `s` (`DragProblem.follow`), where `s` is first
+    moved to the nearest design that meets the constraints as measured on that mesh's boundary
+    (`nearest_feasible`). Returns the evaluation and the
+    remesh's record (outer step 0; None without one)."""
+    start = time.perf_counter()
+    reason = "the mesh cannot follow the start"
+    remesh = J.problem.follow(s, reason)
+    if remesh is None:
+        return J.evaluate(s), None
+    projected, feasible = J.space.nearest_feasible(s)
+    evaluation = J.evaluate(projected if feasible else s)
+    record = RemeshRecord(
+        iteration=0,
+        s=s.tolist(),
+        reason=remesh.reason,
+        cells=remesh.cells,
+        dofs=remesh.dofs,
+        mesh_sha256=remesh.mesh_sha256,
+        cd_before=None,
+        cd_after=evaluation.objective,
+        kkt_residual=J.space.kkt_residual(evaluation.s, evaluation.gradient),
+        seconds=time.perf_counter() - start,
+    )
+    return evaluation, record
+
+
+def may_remesh(
+    J: ReducedFunctional,
+    settings: TrustRegionSettings,
+    trial: Trial,
+    s: np.ndarray,
+    remeshed: np.ndarray | None,
+) -> bool:
     """Whether the loop regenerates the mesh at the iterate s (m,) after `trial`: the trial shape was
-    refused on the quality floor, remeshing is on, the flow is plane, and the mesh was not generated for
-    s already (then a nearer mesh cannot exist, and the radius shrinks as for any refusal)."""
+    refused on the quality floor or the map's reach (`mesh_refusal`), remeshing is on, the flow is
+    plane, and the mesh was not generated for s already, nor s the iterate `remeshed` (m,) of the last
+    remesh (then a nearer mesh cannot exist, and the radius shrinks as for any refusal)."""
     return (
-        trial.distorted is not None
+        trial.remesh_reason is not None
         and settings.remesh
         and not J.problem.case.domain.flow.revolution
         and not np.array_equal(J.problem.morph.fitted, s)
+        and not (remeshed is not None and np.array_equal(remeshed, s))
     )
 
 
@@ -257,6 +313,24 @@ def _stop(settings: TrustRegionSettings, step: int, radius: float, kkt: float) -
     if radius < settings.min_radius or step == settings.max_steps:
         return f"stopped: trust radius {radius:.1e}, KKT residual {kkt:.1e}", False
     return None
+
+
+def _shape_limit(history: list[TrustStep]) -> str:
+    """What stopped an unconverged loop where its last trial shapes were refused for their shape, in
+    words to append to its message; "" for other stops."""
+    notes = {entry.note for entry in history[-3:]}
+    if SPLIT_NOTE in notes:
+        return (
+            f"; the optimizer would split a body (its waist reaches r/r0 = {MIN_RADIUS_RATIO}, "
+            "where a star-shaped outline stops being a simple curve): no such body holds the optimum"
+        )
+    if REACH_NOTE in notes or BEYOND_REACH_NOTE in notes:
+        return (
+            "; a body reaches out towards its mesh map's radius (5 D, or 0.25 D short of the nearest other "
+            "body), which each generated mesh lets it approach half-way and none lets it pass: the optimum "
+            "lies beyond it"
+        )
+    return ""
 
 
 @dataclass(frozen=True)
@@ -328,19 +402,22 @@ def refine(
     start = time.perf_counter() if start is None else start
     state = _solved_state(J, current, verified)
     last = Trial(current, state, None, settings.radius, True, note="start")
-    hessian = curvature.first(current)
+    # B_k is computed only once the loop goes on from the iterate (an exact Hessian costs about two solves)
+    pending_curvature: Callable[[], np.ndarray] | None = functools.partial(curvature.first, current)
+    hessian = np.zeros((0, 0))
     history: list[TrustStep] = []
     remeshes: list[RemeshRecord] = []
+    remeshed: np.ndarray | None = None  # the iterate of the last remesh
     refused = 0
     for step in itertools.count():  # `_stop` ends it at step `settings.max_steps` at the latest
-        model = CorrectedModel.at(surrogate, current, hessian)
+        surrogate_cd, surrogate_gradient = surrogate(current.s)
         kkt = J.space.kkt_residual(current.s, current.gradient)
         history.append(
             TrustStep(
                 iteration=step,
                 s=current.s.tolist(),
                 cd=current.objective,
-                surrogate_cd=model.surrogate_cd,
+                surrogate_cd=surrogate_cd,
                 model_cd=current.objective,
                 radius=last.radius,
                 ratio=last.ratio,
@@ -357,30 +434,29 @@ def refine(
         stop = _stop(settings, step, last.radius, kkt)
         if stop is not None:
             message, converged = stop
-            if not converged and any(entry.note == SPLIT_NOTE for entry in history[-3:]):
-                message += (
-                    f"; the optimizer would split a body (its waist reaches r/r0 = {MIN_RADIUS_RATIO}, "
-                    "where a star-shaped outline stops being a simple curve): no such body holds the optimum"
-                )
             return Refined(
                 final=current,
                 state=state,
                 history=history,
-                message=message,
+                message=message if converged else message + _shape_limit(history),
                 converged=converged,
                 refused=refused,
                 remeshes=remeshes,
             )
+        if pending_curvature is not None:
+            hessian, pending_curvature = pending_curvature(), None
+        model = CorrectedModel(surrogate, current, surrogate_cd, surrogate_gradient, hessian)
         radius = last.radius
         last = try_step(J, settings, model, radius, verified)
-        if may_remesh(J, settings, last, current.s):
-            current, state, record = _remesh(J, current, step, last.distorted, verified)
+        if may_remesh(J, settings, last, current.s, remeshed):
+            current, state, record = remesh_iterate(J, current, step, last.remesh_reason, verified)
             remeshes.append(record)
-            hessian = curvature.first(current)
+            remeshed = current.s
+            pending_curvature = functools.partial(curvature.first, current)
             last = Trial(current, state, None, radius, True, note=f"remeshed: {record.cells} cells")
             continue
         refused += last.refused
         if last.evaluation is not None:
-            hessian = curvature.after(model, last.evaluation, last.accepted)
+            pending_curvature = functools.partial(curvature.after, model, last.evaluation, last.accepted)
         if last.accepted:
             current, state = last.evaluation, last.state

@@ -27,16 +27,39 @@ from mpi4py import MPI
 
 from shapeopt.cases import Case
 from shapeopt.designs import body_shape
-from shapeopt.errors import MeshQualityError, ShapeError
+from shapeopt.errors import MeshQualityError, ReachError, ShapeError
 from shapeopt.fem.meshing import BODY, FlowMesh
+from shapeopt.flows.freestream import MAP_CLEARANCE
 from shapeopt.geometry.bodies import BodyShapes
 from shapeopt.geometry.discrete_body import DiscreteBody, orient_edges
 from shapeopt.geometry.radial_map import RadialMap
 from shapeopt.space import DesignSpace, design_space
 from shapeopt.space.base import design_text
+from shapeopt.space.radial import REACH_ANGLES
 
 # Points of the reference triangle where the Jacobian determinant is compared (vertices, mid-edges, centre).
 _QUALITY_POINTS = np.array([[0, 0], [1, 0], [0, 1], [0.5, 0], [0.5, 0.5], [0, 0.5], [1 / 3, 1 / 3]])
+
+
+def map_radii_for(case: Case, fitted: np.ndarray) -> list[float]:
+    """Each body's map radius on a mesh generated for the design `fitted` (m,): the flow configuration's
+    (`map_radii`: short of the other bodies' reference circles), and with several bodies also
+    `MAP_CLEARANCE` short of the other bodies' outlines r(θ; fitted), so that no body's boundary moves
+    with another body's parameters."""
+    radii = list(case.domain.flow.map_radii(case.domain))
+    shape = body_shape(case)
+    if not isinstance(shape, BodyShapes) or not np.any(fitted):
+        return radii
+    outlines = [
+        part.outline_at(REACH_ANGLES, fitted[block])
+        for part, block in zip(shape.shapes, shape.blocks, strict=True)
+    ]
+    for k, part in enumerate(shape.shapes):
+        for j, outline in enumerate(outlines):
+            if j != k:
+                nearest = float(np.min(np.linalg.norm(outline - np.asarray(part.center), axis=1)))
+                radii[k] = min(radii[k], nearest - MAP_CLEARANCE)
+    return radii
 
 
 class MeshMorph:
@@ -46,11 +69,17 @@ class MeshMorph:
 
     def __init__(self, flow_mesh: FlowMesh, case: Case, fitted: np.ndarray | None = None):
         shape = body_shape(case)
-        self.flow_mesh, self.shape, self.min_quality = flow_mesh, shape, case.shape.min_quality
-        map_radii = case.domain.flow.map_radii(case.domain)
+        self.case, self.flow_mesh, self.shape, self.min_quality = (
+            case,
+            flow_mesh,
+            shape,
+            case.shape.min_quality,
+        )
         several = isinstance(shape, BodyShapes)
         self.parts = shape.shapes if several else (shape,)  # one RadialShape per body
         self.blocks = shape.blocks if several else (slice(0, shape.size),)  # their parameters in s
+        self.fitted = np.zeros(shape.size) if fitted is None else np.asarray(fitted, dtype=float).copy()
+        self.map_radii = map_radii_for(case, self.fitted)
         mesh = flow_mesh.mesh
         self.reference = mesh.geometry.x.copy()
         degree = mesh.geometry.cmaps[0].degree
@@ -60,8 +89,9 @@ class MeshMorph:
         # Geometry node -> dof of `space` (same element, same local ordering per cell).
         self.node_dofs = np.empty(len(self.reference), dtype=np.int32)
         self.node_dofs[mesh.geometry.dofmaps[0].ravel()] = self.space.dofmap.list.ravel()
-        self.maps = [RadialMap(part.r0, radius) for part, radius in zip(self.parts, map_radii, strict=True)]
-        self.fitted = np.zeros(shape.size) if fitted is None else np.asarray(fitted, dtype=float).copy()
+        self.maps = [
+            RadialMap(part.r0, radius) for part, radius in zip(self.parts, self.map_radii, strict=True)
+        ]
         self.fields = self._radial_basis()  # (m, n_local_dofs * 2) arrays on `space`
         self.basis = np.stack(
             [f.reshape(-1, 2)[self.node_dofs] for f in self.fields], axis=-1
@@ -75,13 +105,42 @@ class MeshMorph:
         self._reference_jacobian = self._jacobian.eval(mesh, self._cells)
         self.bodies = self._discrete_bodies()
         reach = [radial_map.max_body_radius for radial_map in self.maps]
-        self.design_space: DesignSpace = design_space(case, self.bodies, reach)
+        self.design_space: DesignSpace = design_space(case, self.bodies, reach, self._reach_limits())
         self.s = self.fitted.copy()
 
     @property
     def regenerated(self) -> bool:
         """Whether the mesh was generated for a shape other than the circle (`fitted` ≠ 0)."""
         return bool(np.any(self.fitted != 0))
+
+    def _reach_limits(self) -> list[np.ndarray] | None:
+        """Per body, how far it may reach in each direction of `REACH_ANGLES` (2048,) on a mesh generated
+        for `fitted` (`RadialMap.reach` from that body's radius there): further than on the reference mesh
+        where the fitted body already reaches out; None on the reference mesh (`max_body_radius`)."""
+        if not self.regenerated:
+            return None
+        return [
+            radial_map.reach(part.radius(REACH_ANGLES, self.fitted[block]))
+            for part, block, radial_map in zip(self.parts, self.blocks, self.maps, strict=True)
+        ]
+
+    def beyond_any_map(self, s: np.ndarray) -> str | None:
+        """Why no mesh could hold the design s (m,) with these maps: a body that is not a simple curve
+        (`DesignSpace.simple`), or one reaching its map's radius R on a mesh generated for s
+        (`map_radii_for`) somewhere, which would leave no room for its map; None where such a mesh may
+        hold it."""
+        if not self.design_space.simple(s):
+            return self.design_space.unmappable(s)
+        radii = map_radii_for(self.case, s)
+        for k, (part, block, radius) in enumerate(zip(self.parts, self.blocks, radii, strict=True)):
+            reach = float(np.max(part.radius(REACH_ANGLES, s[block])))
+            if reach >= radius:
+                label = f"body {k + 1} of " if len(self.parts) > 1 else ""
+                return (
+                    f"{label}shape s={design_text(s)} reaches {reach:.3g} D from its centre, as far as its "
+                    f"mesh map ({radius:.3g} D, {MAP_CLEARANCE:g} D short of the nearest other body)"
+                )
+        return None
 
     def _radial_basis(self) -> list[np.ndarray]:
         """d_i(x) = w(r, θ) r₀ φ_i(θ) e(θ) at every DOF of `space`, (r, θ) polar about the centre of the
@@ -129,7 +188,7 @@ class MeshMorph:
         s = np.asarray(s, dtype=float)
         problem = self.design_space.unmappable(s)
         if problem is not None:
-            raise ShapeError(problem)
+            raise (ReachError if self.design_space.simple(s) else ShapeError)(problem)
         mesh = self.flow_mesh.mesh
         previous = mesh.geometry.x.copy()
         mesh.geometry.x[:, :2] = self.reference[:, :2] + self.basis @ s

@@ -19,7 +19,7 @@ from dolfinx.fem.petsc import assemble_matrix
 from mpi4py import MPI
 
 from shapeopt.cases import Case
-from shapeopt.errors import ShapeError, SolverError
+from shapeopt.errors import MeshQualityError, ReachError, ShapeError, SolverError
 from shapeopt.fem.adjoint import ShapeGradient
 from shapeopt.fem.flow import FlowSolver, NewtonReport
 from shapeopt.fem.forces import Coefficients, ForceEvaluator
@@ -93,15 +93,23 @@ class DragProblem:
         """Whether the problem solves on the case's reference mesh (no remesh yet)."""
         return self.flow_mesh.sha256 == self.reference_sha256
 
+    def mesh_text(self) -> str:
+        """Which mesh the problem solves on, in words: "reference", or the cells of one generated for a
+        shape (`remesh`)."""
+        if self.on_reference:
+            return "reference"
+        return f"generated for the shape ({self.flow_mesh.mesh.topology.index_map(2).size_global} cells)"
+
     def remesh(self, s: np.ndarray, reason: str, carry_state: bool = True) -> Remesh:
         """Generate a mesh for the shape `s` (m,) at the case's level with the reference mesh's size fields
         (`build_mesh` with the bodies' outlines) and solve on it from now on: the map then moves the
         boundary by r(θ; s') − r(θ; s), so designs keep their meaning. The last solve's state, interpolated
         onto the new mesh (`transferred_state`), is the next solve's Newton guess (`carry_state`; else it
-        starts from Stokes). Refuses (MeshError) a body of revolution, whose profile meets the axis."""
+        starts from Stokes). Refuses (MeshError) a body of revolution, whose profile meets the axis, and
+        (ShapeError) a shape no mesh could hold with the case's maps (`MeshMorph.beyond_any_map`)."""
         start = time.perf_counter()
         s = np.asarray(s, dtype=float)
-        problem = self.space.unmappable(s)
+        problem = self.morph.beyond_any_map(s)
         if problem is not None:
             raise ShapeError(problem)
         outlines = [
@@ -121,6 +129,26 @@ class DragProblem:
         return Remesh(
             s.copy(), reason, cells, self.solver.dofs, flow_mesh.sha256, time.perf_counter() - start
         )
+
+    def follow(self, s: np.ndarray, reason: str) -> Remesh | None:
+        """Make the mesh hold the shape `s` (m,): the current mesh where its map follows `s` above the
+        quality floor and within its reach (moved there; nothing solved), else a mesh generated for `s`
+        (`remesh`, with `reason` and why the map could not), whose record it returns. A body of revolution
+        is never remeshed: its refusal (`MeshQualityError`, `ReachError`) is raised."""
+        if self._last is not None and np.array_equal(self._last.s, s):
+            return None
+        try:
+            self.move_to(s)
+        except (MeshQualityError, ReachError) as exc:
+            if self.case.domain.flow.revolution:  # its profile meets the axis: never remeshed
+                raise
+            why = (
+                f"min scaled Jacobian {exc.quality:.3f}"
+                if isinstance(exc, MeshQualityError)
+                else "beyond reach"
+            )
+            return self.remesh(s, f"{reason} ({why})")
+        return None
 
     def close(self) -> None:
         """Destroy the solver's and the adjoint's PETSc objects now, on every rank at the same point (their

@@ -30,4 +30,11 @@ class RadialMap:
     def max_body_radius(self) -> float:
         """How far from its centre a body may reach and the map stay one-to-one: bodies reaching less far
         keep ∂ρ/∂r ≥ 1/4 (max |w'| = 1.5 / (R − r₀))."""
-        return self.r0 + 0.5 * (self.radius - self.r0)
+        return float(self.reach(np.asarray(self.r0)))
+
+    def reach(self, inner: np.ndarray) -> np.ndarray:
+        """How far from the centre a body may reach, direction by direction, on a mesh that fits the body
+        of radius `inner` (n,) in those directions (the circle r₀, or a shape the mesh was generated
+        for): inner + ½ (R − inner), which keeps ∂ρ/∂r ≥ 1/4 (max |w'| = 1.5 / (R − inner))."""
+        inner = np.asarray(inner, dtype=float)
+        return inner + 0.5 * (self.radius - inner)

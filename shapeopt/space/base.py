@@ -70,6 +70,11 @@ class DesignSpace(ABC):
         """Mask (b,) of the designs s (b, m) that are simple curves the mesh map holds."""
 
     @abstractmethod
+    def simple(self, s: np.ndarray) -> bool:
+        """Whether the design s (m,) is made of simple curves (min r/r₀ above `MIN_RADIUS_RATIO`), whether or
+        not the mesh map reaches them."""
+
+    @abstractmethod
     def unmappable(self, s: np.ndarray) -> str | None:
         """Why the mesh map cannot hold the design s (m,) (not a simple curve, or reaching past the map),
         in words; None where it can. The mesh map (`fem.morph.MeshMorph`) asks this before it moves."""
@@ -239,6 +244,24 @@ class DesignSpace(ABC):
         thick = np.all(self.thickness_batch(s)[0] >= 0, axis=1)
         feasible = (np.max(np.abs(values), axis=1) < 1e-10) & inside & thick & self.mappable(s)
         return s, feasible & np.all(np.isfinite(s), axis=1)
+
+    def nearest_feasible(self, s: np.ndarray, iterations: int = 30) -> tuple[np.ndarray, bool]:
+        """The design nearest s (m,) that meets the equalities g = 0: Gauss–Newton steps of least norm,
+        Δs = −J⁺ g, from s (a design feasible on another mesh's discrete body moves by the difference of
+        the two boundaries, where `project` would move its dependent parameters alone, and far where they
+        barely change g). Returns the design (m,) and whether it converged inside the bounds, meets the
+        thickness constraint and is a simple curve the mesh map holds."""
+        s = np.array(s, dtype=float)
+        for _ in range(iterations):
+            values, jacobian = self.constraints(s)
+            if np.max(np.abs(values)) < 1e-13:
+                break
+            s -= np.linalg.lstsq(jacobian, values, rcond=None)[0]
+        values, _ = self.constraints(s)
+        inside = bool(np.all((s >= self.bounds[:, 0]) & (s <= self.bounds[:, 1])))
+        thick = bool(np.all(self.thickness_batch(s[None, :])[0] >= 0))
+        feasible = np.max(np.abs(values)) < 1e-10 and inside and thick and bool(self.mappable(s[None, :])[0])
+        return s, feasible and bool(np.all(np.isfinite(s)))
 
     def admissible(self, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Designs (b, m) made admissible: their dependent parameters solved for by `project` (from the

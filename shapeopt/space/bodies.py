@@ -29,13 +29,19 @@ class BodiesDesignSpace(DesignSpace):
 
     @classmethod
     def from_case(
-        cls, case: Case, bodies: list[DiscreteBody], max_body_radii: list[float]
+        cls,
+        case: Case,
+        bodies: list[DiscreteBody],
+        max_body_radii: list[float],
+        reach_limits: list[np.ndarray | None] | None = None,
     ) -> BodiesDesignSpace:
         """The case's parametrisation, bounds and constraints for each body on its discrete boundary,
-        each reaching at most its `max_body_radii` from its centre (its mesh map's)."""
+        each reaching at most its `max_body_radii` from its centre (its mesh map's), or its
+        `reach_limits` direction by direction (`RadialDesignSpace`)."""
+        limits = reach_limits or [None] * len(bodies)
         parts = tuple(
-            RadialDesignSpace.from_case(case, body, radius, index=k)
-            for k, (body, radius) in enumerate(zip(bodies, max_body_radii, strict=True))
+            RadialDesignSpace.from_case(case, body, radius, index=k, reach_limits=limit)
+            for k, (body, radius, limit) in enumerate(zip(bodies, max_body_radii, limits, strict=True))
         )
         return cls(parts=parts, shape=BodyShapes(tuple(part.shape for part in parts)))
 
@@ -86,6 +92,10 @@ class BodiesDesignSpace(DesignSpace):
     def mappable(self, s: np.ndarray) -> np.ndarray:
         """Mask (b,) of the designs whose every body its mesh map holds."""
         return np.logical_and.reduce(self._each("mappable", np.atleast_2d(s)))
+
+    def simple(self, s: np.ndarray) -> bool:
+        """Whether every body of the design s (m,) is a simple curve (`RadialDesignSpace.simple`)."""
+        return all(part.simple(own) for part, own in zip(self.parts, self.shape.split(s), strict=True))
 
     def unmappable(self, s: np.ndarray) -> str | None:
         """The first body the mesh map cannot hold at s (m,), named with the whole design

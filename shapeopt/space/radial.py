@@ -24,6 +24,7 @@ from shapeopt.geometry.shapes import RadialShape
 from shapeopt.space.base import MIN_RADIUS_RATIO, DesignSpace, Measure, design_text
 
 THICKNESS_ANGLES = 180  # chords through the centre checked by the thickness constraint
+REACH_ANGLES = np.linspace(0.0, 2 * np.pi, 2048, endpoint=False)  # where a body's reach is checked
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,7 +32,9 @@ class RadialDesignSpace(DesignSpace):
     """Admissible shapes of one radial body: bounds, constraints, projection, draws.
 
     body: the discrete boundary whose area and centroid the constraints fix; max_body_radius: how far
-    from the centre a body may reach and the mesh still follow it; bounds (m, 2) per parameter;
+    from the centre a body may reach and the mesh still follow it, or, on a mesh generated for another
+    shape, `reach_limits` (2048,): how far in each direction of `REACH_ANGLES` (`RadialMap.reach` from
+    that shape's radius); bounds (m, 2) per parameter;
     min_thickness: the least chord through the centre. Lengths in the case's unit (D in the free stream,
     metres in the DFG channel, whose reference circle has D = 0.1 m). `revolution`: the body is the
     meridional profile (y ≥ 0) of a body of revolution about the x axis; `area_ratio` then fixes its
@@ -46,13 +49,19 @@ class RadialDesignSpace(DesignSpace):
     fix_centroid: bool = True
     min_thickness: float = 0.0
     revolution: bool = False
+    reach_limits: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_case(
-        cls, case: Case, body: DiscreteBody, max_body_radius: float, index: int = 0
+        cls,
+        case: Case,
+        body: DiscreteBody,
+        max_body_radius: float,
+        index: int = 0,
+        reach_limits: np.ndarray | None = None,
     ) -> RadialDesignSpace:
         """The case's parametrisation, bounds and constraints of its body `index` on the discrete `body`
-        of its mesh."""
+        of its mesh (reaching `max_body_radius`, or `reach_limits` (2048,) direction by direction)."""
         constraints = case.constraints
         shape = body_shapes(case)[index]
         return cls(
@@ -64,6 +73,7 @@ class RadialDesignSpace(DesignSpace):
             fix_centroid=constraints.fix_centroid,
             min_thickness=constraints.min_thickness * 2 * shape.r0,  # D → the case's length unit
             revolution=case.domain.flow.revolution,
+            reach_limits=reach_limits,
         )
 
     @cached_property
@@ -149,7 +159,15 @@ class RadialDesignSpace(DesignSpace):
     def mappable(self, s: np.ndarray) -> np.ndarray:
         """Mask (b,) of the designs s (b, m) that are simple curves the mesh map holds."""
         low, high = self.shape.radius_ratio_range(s)
-        return (low > MIN_RADIUS_RATIO) & (high * self.shape.r0 < self.max_body_radius)
+        if self.reach_limits is None:
+            return (low > MIN_RADIUS_RATIO) & (high * self.shape.r0 < self.max_body_radius)
+        radii = self.shape.r0 * (1.0 + np.atleast_2d(s) @ self.shape.basis(REACH_ANGLES).T)
+        return (low > MIN_RADIUS_RATIO) & np.all(radii < self.reach_limits, axis=1)
+
+    def simple(self, s: np.ndarray) -> bool:
+        """Whether the design s (m,) is a simple curve (min r/r₀ on 2048 angles above `MIN_RADIUS_RATIO`),
+        whether or not the mesh map reaches it."""
+        return self.shape.min_radius_ratio(s) > MIN_RADIUS_RATIO
 
     def unmappable(self, s: np.ndarray) -> str | None:
         """Why the mesh map cannot hold the design s (m,), None where it can (`reach_problem`)."""
@@ -163,6 +181,17 @@ class RadialDesignSpace(DesignSpace):
         ratio = self.shape.min_radius_ratio(s)
         if ratio <= MIN_RADIUS_RATIO:
             return f"{label}shape s={design_text(shown)} is not a simple curve (min r/r0 = {ratio:.3f})"
+        if self.reach_limits is not None:
+            excess = self.shape.radius(REACH_ANGLES, s) - self.reach_limits
+            worst = int(np.argmax(excess))
+            if excess[worst] >= 0:
+                reach, limit = excess[worst] + self.reach_limits[worst], self.reach_limits[worst]
+                return (
+                    f"{label}shape s={design_text(shown)} reaches {reach:.3g} D from its centre at "
+                    f"{np.degrees(REACH_ANGLES[worst]):.0f}°, where the mesh map of a mesh generated for "
+                    f"another shape holds bodies up to {limit:.3g} D"
+                )
+            return None
         reach = self.shape.max_radius_ratio(s) * self.shape.r0
         if reach >= self.max_body_radius:
             return (

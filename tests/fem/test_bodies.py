@@ -13,13 +13,16 @@ import pytest
 
 from shapeopt.cases import Objective, load_case
 from shapeopt.cli import main
-from shapeopt.designs import mirror_symmetric
+from shapeopt.designs import body_shape, mirror_symmetric
 from shapeopt.errors import CaseError
+from shapeopt.fem.morph import map_radii_for
 from shapeopt.fem.physics import FEMPhysics
 from shapeopt.fem.problem import DragProblem
 from shapeopt.fem.simulate import run_solve
 from shapeopt.fem.verify import taylor_test
+from shapeopt.flows.freestream import MAP_CLEARANCE
 from shapeopt.geometry.outlines import read_outline
+from shapeopt.space.radial import REACH_ANGLES
 from tests.helpers import CASES, shapeopt_command, surrogate_route
 
 TANDEM = CASES / "tandem-re20.toml"
@@ -190,3 +193,21 @@ def test_the_solver_in_the_loop_labels_states_with_the_objective_as_the_dataset_
     assert np.allclose(coefficients, labels, rtol=1e-10)
     assert np.allclose(target_gradient, gradient, rtol=1e-8, atol=1e-12)
     assert np.allclose(solved_state, state, rtol=1e-8, atol=1e-12)
+
+
+def test_on_a_mesh_generated_for_two_bodies_no_map_reaches_the_other_body():
+    """A mesh generated for the tandem pair with the front body's tail reaching towards the rear body: each
+    map ends `MAP_CLEARANCE` short of the other body's outline there (else the rear body's boundary would
+    move with the front body's parameters), and on the circles the maps are the configuration's."""
+    case = load_case(TANDEM)
+    shape = body_shape(case)
+    assert map_radii_for(case, np.zeros(shape.size)) == case.domain.flow.map_radii(case.domain)
+    fitted = np.zeros(shape.size)
+    tail = slice(shape.blocks[0].start, shape.blocks[0].start + 2)
+    fitted[tail] = 2.5  # the front body's tail (θ = 0) pulled out
+    front = shape.shapes[0].outline_at(REACH_ANGLES, fitted[shape.blocks[0]])
+    radii = map_radii_for(case, fitted)
+    gap_to_front = np.min(np.linalg.norm(front - np.array(shape.shapes[1].center), axis=1))
+    assert gap_to_front < case.domain.flow.map_radii(case.domain)[1] + MAP_CLEARANCE  # the rule bites
+    assert radii[1] == pytest.approx(gap_to_front - MAP_CLEARANCE, abs=1e-12)
+    assert radii[0] == case.domain.flow.map_radii(case.domain)[0]  # the rear circle is as far as before

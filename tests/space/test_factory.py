@@ -7,7 +7,9 @@ import pytest
 
 from shapeopt.cases import load_case
 from shapeopt.designs import body_shapes
+from shapeopt.geometry.radial_map import RadialMap
 from shapeopt.space import BodiesDesignSpace, DesignSpace, RadialDesignSpace, design_space
+from shapeopt.space.radial import REACH_ANGLES
 from tests.helpers import CASES
 from tests.space.test_radial import circle_body
 
@@ -63,3 +65,24 @@ def test_the_space_says_why_the_mesh_map_cannot_hold_a_shape():
     pinched[16:] = -0.97  # the second body shrunk to a point
     assert two.unmappable(pinched).startswith("body 2 of shape s=[0, 0,")
     assert "is not a simple curve (min r/r0 = 0.030)" in two.unmappable(pinched)
+
+
+def test_a_mesh_generated_for_a_body_that_reaches_out_lets_it_reach_further():
+    """On a mesh generated for a shape the map reaches from that shape, r + ½ (R − r) in each direction
+    (`RadialMap.reach`), where the reference mesh's map reaches r₀ + ½ (R − r₀) everywhere."""
+    case = load_case(CASES / "fourier4-re40.toml")
+    (shape,) = body_shapes(case)
+    radial_map = RadialMap(shape.r0, 1.5)  # reaches 1 D from the reference circle
+    fitted, grown = np.zeros(shape.size), np.zeros(shape.size)
+    fitted[0], grown[0] = 0.8, 1.3  # the circle grown to r = 0.9 D, and to 1.15 D
+    limits = radial_map.reach(shape.radius(REACH_ANGLES, fitted))
+    assert radial_map.max_body_radius == 1.0 and np.allclose(limits, 0.9 + 0.5 * (1.5 - 0.9))
+    reference = space_of("fourier4-re40.toml", reach=radial_map.max_body_radius)
+    regenerated = design_space(case, [circle_body(shape)], [1.0], [limits])
+    assert not reference.mappable(grown[None])[0] and regenerated.mappable(grown[None])[0]
+    assert regenerated.unmappable(grown) is None and regenerated.simple(grown)
+    further = grown.copy()
+    further[0] = 1.7  # r = 1.35 D, past 1.2 D
+    assert regenerated.unmappable(further).endswith(
+        "of a mesh generated for another shape holds bodies up to 1.2 D"
+    )
