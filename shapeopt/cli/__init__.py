@@ -175,27 +175,7 @@ def _add_atlas_command(commands: argparse._SubParsersAction) -> None:
         "atlas", help="least-drag body for every combination of Re, area ratio and minimum thickness"
     )
     _add_case_arguments(atlas)
-    atlas.add_argument(
-        "--re",
-        type=atlas_command.number_list(
-            "Reynolds numbers", 0.0, low_allowed=False, check=atlas_command.reynolds_number
-        ),
-        required=True,
-        metavar="RE[,RE...]",
-        help="comma-separated Reynolds numbers, e.g. 1,2,5,10,20,40 (within a range case's range)",
-    )
-    atlas.add_argument(
-        "--area-ratio",
-        type=atlas_command.number_list("area ratios", 0.0, low_allowed=False),
-        metavar="RATIO[,RATIO...]",
-        help="comma-separated body areas over the reference circle's (default: the case's)",
-    )
-    atlas.add_argument(
-        "--min-thickness",
-        type=atlas_command.number_list("minimum thicknesses", 0.0, low_allowed=True),
-        metavar="D[,D...]",
-        help="comma-separated least chords through the centre in D, 0: none (default: the case's)",
-    )
+    _add_condition_lists(atlas, re_required=True)
     atlas.add_argument(
         "--cold",
         action="store_true",
@@ -248,25 +228,7 @@ def _add_design_command(commands: argparse._SubParsersAction) -> None:
         "design", help="least-drag shape for given conditions from the designer network (no FEM solve)"
     )
     _add_case_arguments(design)
-    design.add_argument(
-        "--re",
-        type=atlas_command.number_list("Reynolds numbers", 0.0, low_allowed=False),
-        metavar="RE[,RE...]",
-        help="comma-separated Reynolds numbers (default: the case's)",
-    )
-    design.add_argument(
-        "--area-ratio",
-        type=atlas_command.number_list("area ratios", 0.0, low_allowed=False),
-        metavar="RATIO[,RATIO...]",
-        help="body areas over the reference circle's (default: the case's)",
-    )
-    design.add_argument(
-        "--min-thickness",
-        type=atlas_command.number_list("minimum thicknesses", 0.0, low_allowed=True),
-        metavar="D[,D...]",
-        help="least chords through the centre in D (default: the case's); several values of any: every "
-        "combination, each in OUT/<conditions>/",
-    )
+    _add_condition_lists(design, re_required=False)
     design.add_argument(
         "--model", type=Path, help="designer file (default: the one shipped for the default space)"
     )
@@ -431,6 +393,33 @@ def _tuned_text(key: str) -> str:
     default = getattr(TrainSettings, key)
     return "tuned per method: " + ", ".join(
         f"{name} {method.tuned.get(key, default):g}" for name, method in REGISTRY.items()
+    )
+
+
+def _add_condition_lists(parser: argparse.ArgumentParser, re_required: bool) -> None:
+    """--re, --area-ratio and --min-thickness as comma-separated lists (every combination is a problem);
+    --re required (a positive Re within a range case's range) or defaulting to the case's."""
+    parser.add_argument(
+        "--re",
+        type=atlas_command.number_list(
+            "Reynolds numbers", 0.0, low_allowed=False, check=atlas_command.reynolds_number
+        ),
+        required=re_required,
+        metavar="RE[,RE...]",
+        help="comma-separated Reynolds numbers, e.g. 1,2,5,10,20,40 (within a range case's range)"
+        + ("" if re_required else "; default: the case's"),
+    )
+    parser.add_argument(
+        "--area-ratio",
+        type=atlas_command.number_list("area ratios", 0.0, low_allowed=False),
+        metavar="RATIO[,RATIO...]",
+        help="comma-separated body areas over the reference circle's (default: the case's)",
+    )
+    parser.add_argument(
+        "--min-thickness",
+        type=atlas_command.number_list("minimum thicknesses", 0.0, low_allowed=True),
+        metavar="D[,D...]",
+        help="comma-separated least chords through the centre in D, 0: none (default: the case's)",
     )
 
 
