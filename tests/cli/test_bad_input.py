@@ -354,6 +354,8 @@ COMMAND_LINES = {
     "gradient": ({"case": "CASE"}, ["--level", "coarse"]),
     "optimize": ({"case": "CASE", "surrogate": "FILE", "out": "NEW"}, ["--method", "surrogate"]),
     "atlas": ({"case": "CASE", "surrogate": "FILE", "out": "NEW"}, ["--re", "10"]),
+    "design": ({"case": "CASE", "model": "FILE", "out": "NEW"}, []),
+    "train-designer": ({"case": "CASE", "atlas": "RUN", "out": "NEW"}, []),
     "dataset": ({"case": "RANGE", "out": "NEW"}, ["--samples", "2"]),
     "run": ({"case": "CASE", "out": "NEW"}, []),
     "show": ({"directory": "RUN"}, []),
