@@ -38,13 +38,17 @@ def main() -> None:
         if name not in POINTS and match:
             curves.setdefault(match["method"], []).append(row)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    colours = iter(plt.get_cmap("tab20").colors)
+    colour = {name: next(colours) for name in [*sorted(curves), *POINTS]}
     for ax, key, title in zip(axes, ("median", "max"), ("median gap", "maximum gap"), strict=True):
         for method, points in sorted(curves.items()):
             points = sorted(points, key=lambda r: r["solves"])
-            ax.plot([p["solves"] for p in points], [max(p[key], 1e-10) for p in points], "o-", label=method)
+            values = [max(p[key], 1e-10) for p in points]
+            ax.plot([p["solves"] for p in points], values, "o-", color=colour[method], label=method)
         for name in POINTS:
             if name in rows:
-                ax.plot(rows[name]["solves"], max(rows[name][key], 1e-10), "s", label=name)
+                value = max(rows[name][key], 1e-10)
+                ax.plot(rows[name]["solves"], value, "s", color=colour[name], label=name)
         ax.set_yscale("log")
         ax.set_xlabel("FEM solves to build the answer (seed atlas and rounds)")
         ax.set_title(f"{title} over the held-out conditions")
