@@ -203,6 +203,9 @@ def test_ctrl_c_or_sigterm_during_a_refit_ends_it_keeping_the_best_network(tmp_p
     settings = TrainSettings(method="supervised", epochs=2, device="cpu", width=16, depth=1)
     train(read_dataset(data), settings, {"dataset": str(data)}).surrogate.save(path)
     model = surrogates.load(path)
+    # Python's own SIGINT handler, installed again at the C level: a library an earlier test of this
+    # process loaded may have put its own there, which would swallow the Ctrl-C this test sends
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.5, os.kill, (os.getpid(), sig))
     with sigterm_as_interrupt() as stop:
         timer.start()
