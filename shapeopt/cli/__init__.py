@@ -73,26 +73,23 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2)
 
 
-def _seed(text: str) -> int:
-    """An option's seed: an integer ≥ 0 (numpy's generators take no negative seed)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {value}")
-    return value
+def _integer_at_least(least: int):
+    """An argparse `type`: an integer ≥ `least`, else one line naming the value."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer ≥ {least}, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be ≥ {least}, got {value}")
+        return value
+
+    return parse
 
 
-def _count(text: str) -> int:
-    """A count option: an integer ≥ 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
-    return value
+_seed = _integer_at_least(0)  # an option's seed (numpy's generators take no negative seed)
+_count = _integer_at_least(1)  # a count option
 
 
 def build_parser() -> argparse.ArgumentParser:
