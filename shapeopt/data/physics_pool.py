@@ -17,39 +17,32 @@ from typing import Any
 import numpy as np
 
 from shapeopt.cases import Case
-from shapeopt.data.workers import end_with_parent, single_threaded_children
+from shapeopt.data.workers import serve, single_threaded_children
 from shapeopt.errors import CaseError, ShapeoptError
 from surrogates.physics import Physics
 
 
 def _serve(connection, case: Case, parent: int) -> None:
-    """A worker: build the case's physics, then answer batches of calls until told to stop (None) or the
-    parent is gone (its end of the pipe closed; `end_with_parent` ends the worker in any case)."""
+    """A worker: build the case's physics, then answer batches of calls (`serve`)."""
     from shapeopt.fem import MPI
     from shapeopt.fem.physics import FEMPhysics
     from shapeopt.fem.problem import DragProblem
 
-    end_with_parent(parent)
-    try:
+    def start() -> tuple[FEMPhysics, str]:
         problem = DragProblem(case, MPI.COMM_SELF)
-        physics = FEMPhysics(problem)
-        connection.send(("ready", problem.flow_mesh.sha256))
-    except Exception as exc:  # reported to the parent as one line
-        connection.send(("error", f"{type(exc).__name__}: {exc}"))
-        return
-    while True:
-        try:
-            message = connection.recv()
-        except EOFError:
-            return
-        if message is None:
-            return
-        name, calls = message
-        try:
-            method = getattr(physics, name)
-            connection.send(("ok", [method(*call) for call in calls]))
-        except Exception as exc:
-            connection.send(("error", f"{name}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+        return FEMPhysics(problem), problem.flow_mesh.sha256
+
+    serve(connection, parent, start, _answer)
+
+
+def _answer(physics, message: tuple[str, list]) -> tuple[str, Any]:
+    """("ok", the results of the calls `message` names) or ("error", what went wrong)."""
+    name, calls = message
+    try:
+        method = getattr(physics, name)
+        return "ok", [method(*call) for call in calls]
+    except Exception as exc:
+        return "error", f"{name}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
 
 
 class _Pending:

@@ -17,8 +17,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -38,6 +39,34 @@ def single_threaded_children() -> Iterator[multiprocessing.context.SpawnContext]
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def serve(
+    connection,
+    parent: int,
+    start: Callable[[], tuple[Any, Any]],
+    answer: Callable[[Any, Any], tuple],
+    trailer: tuple = (),
+) -> None:
+    """A worker's life: `end_with_parent(parent)`, then `start()` → (what it serves, the payload of its
+    ("ready", payload) message; a failure goes back as ("error", one line)), then `answer(served,
+    message)` sent back for each message until told to stop (None) or the parent is gone (its end of the
+    pipe closed). `trailer` ends the ready and error messages (a protocol whose answers carry more)."""
+    end_with_parent(parent)
+    try:
+        served, payload = start()
+    except Exception as exc:  # reported to the parent as one line
+        connection.send(("error", f"{type(exc).__name__}: {exc}", *trailer))
+        return
+    connection.send(("ready", payload, *trailer))
+    while True:
+        try:
+            message = connection.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        connection.send(answer(served, message))
 
 
 def end_with_parent(parent: int) -> None:

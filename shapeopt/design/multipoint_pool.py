@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from shapeopt.cases import Case
-from shapeopt.data.workers import end_with_parent, single_threaded_children
+from shapeopt.data.workers import serve, single_threaded_children
 from shapeopt.errors import ShapeoptError
 from shapeopt.fem.problem import DragProblem, Evaluation
 
@@ -74,37 +74,31 @@ class PointSolver:
 
 
 def _serve(connection, case: Case, res: tuple[float, ...], parent: int) -> None:
-    """A worker: build the case's problem, then answer ("points", s, gradient) and ("hessians", s) with
-    (status, results, counts since the last answer) until told to stop (None) or the parent is gone. A
+    """A worker: build the case's problem for the Reynolds numbers `res`, then answer ("points", s,
+    gradient) and ("hessians", s) with (status, results, counts since the last answer) (`serve`). A
     `ShapeoptError` goes back as ("refused", exception) so the caller raises it (a refused trial shape)."""
     from shapeopt.fem import MPI
 
-    end_with_parent(parent)
+    def start() -> tuple[PointSolver, None]:
+        return PointSolver(DragProblem(case, MPI.COMM_SELF), res), None
+
+    serve(connection, parent, start, _answer, trailer=({},))
+
+
+def _answer(solver: PointSolver, message: tuple) -> tuple:
+    """(status, results, the solver's counts of solves, adjoints and Hessians this message cost)."""
+    before = solver.counts()
     try:
-        solver = PointSolver(DragProblem(case, MPI.COMM_SELF), res)
-        connection.send(("ready", None, {}))
+        if message[0] == "points":
+            answer = ("ok", solver.points(message[1], message[2]))
+        else:
+            answer = ("ok", solver.hessians(message[1]))
+    except ShapeoptError as exc:
+        answer = ("refused", exc)
     except Exception as exc:
-        connection.send(("error", f"{type(exc).__name__}: {exc}", {}))
-        return
-    while True:
-        try:
-            message = connection.recv()
-        except EOFError:
-            return
-        if message is None:
-            return
-        before = solver.counts()
-        try:
-            if message[0] == "points":
-                answer = ("ok", solver.points(message[1], message[2]))
-            else:
-                answer = ("ok", solver.hessians(message[1]))
-        except ShapeoptError as exc:
-            answer = ("refused", exc)
-        except Exception as exc:
-            answer = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-        after = solver.counts()
-        connection.send((*answer, {name: after[name] - before[name] for name in _COUNTERS}))
+        answer = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+    after = solver.counts()
+    return (*answer, {name: after[name] - before[name] for name in _COUNTERS})
 
 
 def blocks(count: int, workers: int) -> list[range]:
