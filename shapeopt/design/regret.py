@@ -14,6 +14,7 @@ ends), so the worst regret is that over those K Reynolds numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -129,16 +130,8 @@ class _EpigraphRun:
         """The combined evaluation at `s` with the worst regret as its objective (for `ShapeSummary`)."""
         combined = self.J.evaluate(s)
         worst = float(regrets(self.J.points(s, gradient=True), self.reference).max())
-        return Evaluation(
-            s=combined.s,
-            re=combined.re,
-            objective=worst,
-            lift=combined.lift,
-            quality=combined.quality,
-            newton_iterations=combined.newton_iterations,
-            seconds=combined.seconds,
-            bodies=combined.bodies,
-        )
+        # the mean's gradients and Hessian are not the worst regret's: left out
+        return dataclasses.replace(combined, objective=worst, gradient=None, lift_gradient=None, hessian=None)
 
 
 def _on_shape(constraint: dict) -> dict:

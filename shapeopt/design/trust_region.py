@@ -30,7 +30,7 @@ from scipy.optimize import minimize
 from shapeopt.design.functional import REFUSED, ReducedFunctional
 from shapeopt.design.results import RemeshRecord, TrustStep
 from shapeopt.errors import MeshQualityError, ReachError
-from shapeopt.fem.problem import Evaluation
+from shapeopt.fem.problem import Evaluation, Remesh
 from shapeopt.space.base import FEASIBILITY_TOLERANCE, MIN_RADIUS_RATIO
 
 # A model s ↦ (value, gradient (m,)) at one design s (m,).
@@ -229,22 +229,8 @@ def remesh_iterate(
     coarse), so that every iterate stays feasible. Returns the new evaluation, its state and the record."""
     start = time.perf_counter()
     remesh = J.problem.remesh(current.s, reason)
-    projected, feasible = J.space.nearest_feasible(current.s)
-    again = J.evaluate(projected if feasible else current.s)
-    state = _solved_state(J, again, verified)
-    record = RemeshRecord(
-        iteration=step,
-        s=current.s.tolist(),
-        reason=reason,
-        cells=remesh.cells,
-        dofs=remesh.dofs,
-        mesh_sha256=remesh.mesh_sha256,
-        cd_before=current.objective,
-        cd_after=again.objective,
-        kkt_residual=J.space.kkt_residual(again.s, again.gradient),
-        seconds=time.perf_counter() - start,
-    )
-    return again, state, record
+    again, record = _solved_on_new_mesh(J, remesh, current.s, step, current.objective, start)
+    return again, _solved_state(J, again, verified), record
 
 
 def mesh_refusal(exc: Exception) -> str | None:
@@ -269,16 +255,26 @@ def evaluate_start(J: ReducedFunctional, s: np.ndarray) -> tuple[Evaluation, Rem
     remesh = J.problem.follow(s, reason)
     if remesh is None:
         return J.evaluate(s), None
+    return _solved_on_new_mesh(J, remesh, s, 0, None, start)
+
+
+def _solved_on_new_mesh(
+    J: ReducedFunctional, remesh: Remesh, s: np.ndarray, step: int, cd_before: float | None, start: float
+) -> tuple[Evaluation, RemeshRecord]:
+    """After a mesh was generated for `s` (m,) at outer step `step` (`remesh`): `s` moved to the nearest
+    design that meets the constraints as the new mesh's boundary measures them (`nearest_feasible`),
+    solved there with its adjoint (one FEM solve), and the record (`cd_before`: the objective on the old
+    mesh, None if never solved there; seconds since `start`)."""
     projected, feasible = J.space.nearest_feasible(s)
     evaluation = J.evaluate(projected if feasible else s)
     record = RemeshRecord(
-        iteration=0,
+        iteration=step,
         s=s.tolist(),
         reason=remesh.reason,
         cells=remesh.cells,
         dofs=remesh.dofs,
         mesh_sha256=remesh.mesh_sha256,
-        cd_before=None,
+        cd_before=cd_before,
         cd_after=evaluation.objective,
         kkt_residual=J.space.kkt_residual(evaluation.s, evaluation.gradient),
         seconds=time.perf_counter() - start,
