@@ -131,27 +131,19 @@ def pictures(data: dict, out: Path, name: str) -> list[Path]:
     bottom.set_ylabel("C_D − C_D*(Re)")
     bottom.set_xlabel("Re")
     for ax in (top, bottom):
-        ax.grid(True, which="both", alpha=0.3)
-        ax.set_xticks(grid[::2], [f"{r:.3g}" for r in grid[::2]])
-        ax.minorticks_off()
+        _re_axis(ax, grid)
     top.legend(fontsize=8)
     top.set_title(f"{name}: C_D over the range ({data['level']} mesh)")
-    paths.append(out / f"{name}-cd.png")
-    fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    paths.append(_saved(fig, out / f"{name}-cd.png"))
     fig, ax = plt.subplots(figsize=(7, 4))
     for k, (label, body) in enumerate(bodies.items()):
         ax.semilogx(grid, 100 * np.array(body["regret"]), marker="o", ms=3, color=f"C{k}", label=label)
-    ax.set_xticks(grid[::2], [f"{r:.3g}" for r in grid[::2]])
-    ax.minorticks_off()
+    _re_axis(ax, grid)
     ax.set_xlabel("Re")
     ax.set_ylabel("regret C_D / C_D* − 1 (%)")
-    ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"{name}: relative regret over the range ({data['level']} mesh)")
-    paths.append(out / f"{name}-regret.png")
-    fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    paths.append(_saved(fig, out / f"{name}-regret.png"))
     fig, ax = plt.subplots(figsize=(7, 4))
     for k, (label, body) in enumerate(bodies.items()):
         points = np.array(body["outline"])
@@ -160,10 +152,22 @@ def pictures(data: dict, out: Path, name: str) -> list[Path]:
     ax.set_aspect("equal")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
     ax.set_title(f"{name}: outlines (flow from the left)")
-    paths.append(out / f"{name}-outlines.png")
-    fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    paths.append(_saved(fig, out / f"{name}-outlines.png"))
     return paths
+
+
+def _re_axis(ax, grid) -> None:
+    """An axis over Re: ticks at every second Re of the grid, no minor ticks, a light grid."""
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_xticks(grid[::2], [f"{r:.3g}" for r in grid[::2]])
+    ax.minorticks_off()
+
+
+def _saved(fig, path: Path) -> Path:
+    """`fig` written to `path` (PNG) and closed; returns the path."""
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 
 def table(data: dict) -> str:
