@@ -25,7 +25,7 @@ import torch
 from torch.func import functional_call, jacrev
 
 from surrogates.designer import DesignerEnsemble, DesignerNet
-from surrogates.half_inverse import half_inverse_update
+from surrogates.half_inverse import half_inverse_update, move_parameters
 
 METHODS = ("supervised", "pg", "dp", "hig")
 
@@ -201,11 +201,11 @@ def hig_step(
     jacobian = jacrev(residuals)(parameters)
     flat = torch.cat([jacobian[name].reshape(len(r), -1) for name in parameters], dim=1)
     step, _ = half_inverse_update(flat, r, tau, lr)
-    _move(net, step)
+    move_parameters(net, step)
     with torch.no_grad():
         if residuals({name: p.detach() for name, p in net.named_parameters()}).norm() <= r.norm():
             return lr
-    _move(net, -step)
+    move_parameters(net, -step)
     return lr / 2
 
 
@@ -220,12 +220,3 @@ def _stiffness(local: LocalModels) -> np.ndarray:
     normal = np.eye(scaled.shape[1]) - local.tangent
     curvature = np.trace(scaled, axis1=1, axis2=2) / np.trace(local.tangent, axis1=1, axis2=2)
     return scaled + curvature[:, None, None] * normal
-
-
-def _move(net: DesignerNet, step: torch.Tensor) -> None:
-    """Add the flat parameter vector `step` to the network's weights (in `parameters()` order)."""
-    with torch.no_grad():
-        offset = 0
-        for p in net.parameters():
-            p += step[offset : offset + p.numel()].reshape(p.shape)
-            offset += p.numel()

@@ -35,6 +35,15 @@ def half_inverse_factor(sigma: torch.Tensor, damping: float) -> torch.Tensor:
     return torch.sqrt(sigma / (sigma**2 + damping * sigma.max() ** 2))
 
 
+def move_parameters(net: torch.nn.Module, step: torch.Tensor) -> None:
+    """Add the flat parameter vector `step` (P,) to the network's weights (in `parameters()` order)."""
+    with torch.no_grad():
+        offset = 0
+        for p in net.parameters():
+            p += step[offset : offset + p.numel()].reshape(p.shape)
+            offset += p.numel()
+
+
 def half_inverse_update(
     jacobian: torch.Tensor,
     residual: torch.Tensor,

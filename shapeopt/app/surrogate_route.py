@@ -101,7 +101,10 @@ class SurrogateRoute:
 
     def trained_designs(self) -> np.ndarray | None:
         """The designs (k, m) of the surrogate's dataset (FEM-verified optima of earlier refits included),
-        if it is here and readable."""
+        if it is here and readable; for a surrogate of the path of optima (`train-path`), the shapes it
+        was trained on."""
+        if "trained_shapes" in self.model.meta:
+            return np.array(self.model.meta["trained_shapes"], dtype=float)
         try:
             return read_dataset(surrogate_dataset(self.model, self.source)).s
         except (CaseError, DatasetError):
@@ -116,11 +119,14 @@ class SurrogateRoute:
         progress: Callable[[TrustStep], None] | None = None,
         key: str | None = None,
     ) -> tuple[OptimizationResult, float]:
-        """The surrogate's search among `known` designs (k, m) and Sobol ones, then the FEM-verified trust
-        region (`optimize_surrogate`, with `settings`, `report_initial` and `progress`); with a refit, the
-        verified samples grow the dataset (once per `key`, an atlas problem's name: `append_verified`) and
-        the surrogate is fine-tuned (the result's `refit`: dataset, samples appended, test metrics, on
-        rank 0 which ran it). Returns the result and the refit's seconds."""
+        """The surrogate's search among `known` designs (k, m) and Sobol ones (none for a surrogate of the
+        path of optima), then the FEM-verified trust region (`optimize_surrogate`, with `settings`,
+        `report_initial` and `progress`); with a refit, the verified samples grow the dataset (once per
+        `key`, an atlas problem's name: `append_verified`) and the surrogate is fine-tuned (the result's
+        `refit`: dataset, samples appended, test metrics, on rank 0 which ran it). Returns the result and
+        the refit's seconds."""
+        if "trained_shapes" in self.model.meta:  # it knows the path of optima only: searched from there
+            settings = replace(settings or TrustRegionSettings(), global_samples=0)
         rows: list[dict] = []
         verified = (lambda e, w: rows.append(sample_row(e, w))) if self.dataset is not None else None
         result = optimize_surrogate(

@@ -9,7 +9,7 @@ from typing import NoReturn
 
 from shapeopt.app.settings import RunSettings
 from shapeopt.cases import LEVELS
-from shapeopt.cli import atlas_command, designer_commands, flow_commands, learning_commands
+from shapeopt.cli import atlas_command, designer_commands, flow_commands, learning_commands, path_commands
 from shapeopt.cli.common import RenamedFlag, add_options, check_input_files, renamed_value
 from shapeopt.cli.signals import Stop, sigterm_as_interrupt
 from shapeopt.data.settings import DatasetSettings, PhysicsSettings
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_atlas_command,
         _add_design_command,
         _add_train_designer_command,
+        _add_train_path_command,
         _add_dataset_command,
         _add_run_command,
         _add_show_command,
@@ -277,6 +278,31 @@ def _add_train_designer_command(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=_seed, default=0, help="seed of the fresh conditions (default 0)")
     train.add_argument("--out", type=Path, required=True, help="designer file (.pt)")
     train.set_defaults(run=designer_commands.train_designer_command)
+
+
+def _add_train_path_command(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train-path",
+        help="train the drag surrogate on the path of an atlas's optima (C_D, gradients, exact Hessians), "
+        "steered where its own minimum lies",
+    )
+    _add_case_arguments(train)
+    train.add_argument("--atlas", type=Path, required=True, help="finished atlas folder: the path of optima")
+    train.add_argument(
+        "--method",
+        choices=["sobolev", "pg", "hig", "dp"],
+        default="pg",
+        help="each round labels the surrogate's minima at fresh conditions; pg (default): adds the "
+        "second-order model's labels at the constrained Newton step from each; sobolev: the labels "
+        "alone; hig: half-inverse steps instead of Adam and L-BFGS; dp: steps on the FEM drag at the "
+        "minima, through the surrogate's minimum",
+    )
+    train.add_argument("--order", type=int, choices=[0, 1, 2], default=2, help="Sobolev order (default 2)")
+    train.add_argument("--rounds", type=_integer_at_least(0), default=4, help="steered rounds (default 4)")
+    train.add_argument("--per-round", type=_count, default=10, help="fresh conditions per round (default 10)")
+    train.add_argument("--seed", type=_seed, default=0, help="seed of the fresh conditions (default 0)")
+    train.add_argument("--out", type=Path, required=True, help="surrogate file (.pt)")
+    train.set_defaults(run=path_commands.train_path_command)
 
 
 def _add_dataset_command(commands: argparse._SubParsersAction) -> None:

@@ -1,0 +1,207 @@
+"""The drag surrogate's own minimum and its off-design drag, trained on the path of optima by each method.
+
+At the 20 held-out conditions of `bench/designer.py` (seed 2026; their Newton optima C_D* cached in
+`--truth`), the gap of the surrogate's own minimum (`surrogate_minimum`, no FEM solve) is
+(C_D(s) − C_D*) / C_D*, one FEM solve each. Off design: the first 10 held-out optima, each at 3 other
+Reynolds numbers drawn log-uniform in [1, 40] (seed 2027), the surrogate's C_D against the FEM's.
+Surrogates (the network and loss of `surrogates.path_training`):
+- `random-N`: Sobolev order 1 on N random admissible shapes (the datasets' draw) at Re log-uniform;
+- `path-0/1/2`: order 0, 1, 2 on the optima of `--atlas` (Hessians at their own Re, gradients at the
+  atlas's other Re: `path_data`);
+- `sobolev`, `pg`, `dp`: from the optima of the smaller `--seed` atlas (`path_data`), then `--rounds`
+  of `--per-round` fresh conditions labelled at the surrogate's minimum (`steer`).
+FEM solves count the atlas's Newton solves, the labels' and the rounds'. Labels are cached in `--cache`.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/path_surrogate.py --atlas runs/atlas36 --seed runs/atlas12 \\
+        --truth runs/designer-truth.json --cache runs/path-cache
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from shapeopt.app.atlas_starts import Conditions, case_for
+from shapeopt.app.designer import atlas_case, draw_conditions, read_atlas_optima
+from shapeopt.app.designer_physics import conditions_of
+from shapeopt.app.path_surrogate import (
+    Steering,
+    label,
+    path_data,
+    path_surrogate,
+    steer,
+    surrogate_minimum,
+)
+from shapeopt.cases import case_from_dict
+from shapeopt.designs import parameter_spec
+from shapeopt.fem import MPI
+from shapeopt.fem.problem import DragProblem
+from surrogates.path_training import PathSamples, PathTraining, fit_path
+
+HELD_OUT_SEED, OFF_DESIGN_SEED, RANDOM_SEED = 2026, 2027, 2028
+
+
+def cached(path: Path, make) -> PathSamples:
+    """The samples in `path` (npz), or `make()`'s, saved there."""
+    if path.exists():
+        with np.load(path) as f:
+            return PathSamples(f["s"], f["re"], f["cd"], f["gradient"], f["hessian"])
+    start = time.perf_counter()
+    samples = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        path, s=samples.s, re=samples.re, cd=samples.cd, gradient=samples.gradient, hessian=samples.hessian
+    )
+    print(f"  labelled {len(samples)} samples into {path} ({time.perf_counter() - start:.0f} s)", flush=True)
+    return samples
+
+
+def random_shapes(problem: DragProblem, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """n admissible shapes of the datasets' draw (n, m) and Re log-uniform in [1, 40] (n,)."""
+    rng = np.random.default_rng(RANDOM_SEED)
+    shapes = []
+    while len(shapes) < n:
+        s, ok = problem.space.draw(rng.random((4 * n, problem.size)))
+        shapes.extend(s[ok])
+    return np.array(shapes[:n]), np.exp(rng.uniform(0, math.log(40), n))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--atlas", type=Path, required=True)
+    parser.add_argument("--seed", type=Path, required=True)
+    parser.add_argument(
+        "--truth", type=Path, required=True, help="held-out Newton optima (bench/designer.py)"
+    )
+    parser.add_argument("--cache", type=Path, required=True, help="folder of labelled samples (npz)")
+    parser.add_argument("--methods", default="random,path-0,path-1,path-2,sobolev,pg,hig,dp")
+    parser.add_argument("--random", type=int, default=100, help="random shapes of `random`")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--per-round", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=PathTraining.steps)
+    parser.add_argument("--out", type=Path, help="JSON of the rows")
+    args = parser.parse_args()
+    full, small = read_atlas_optima(args.atlas), read_atlas_optima(args.seed)
+    base = case_from_dict(atlas_case(args.atlas), str(args.atlas))
+    truth = json.loads(args.truth.read_text())
+    conditions = draw_conditions(np.random.default_rng(HELD_OUT_SEED), 20)
+    if not np.allclose(conditions, np.array(truth["conditions"])):
+        raise SystemExit(f"{args.truth} holds other held-out conditions")
+    best = np.array(truth["objective"])
+    optima = np.array(truth["s"])[:10]
+    off_re = np.exp(np.random.default_rng(OFF_DESIGN_SEED).uniform(0, math.log(40), (10, 3)))
+    rows: list[dict] = []
+    with DragProblem(case_for(base, Conditions(*conditions[0])), MPI.COMM_SELF) as problem:
+        state = problem.state()
+        weights = np.ones_like(state)
+        meta = {
+            "spec": parameter_spec(problem.case).to_dict(),
+            "mesh_sha256": problem.flow_mesh.sha256,
+            "re_range": [1.0, 40.0],
+        }
+
+        def wrap(net):
+            return path_surrogate(net, state, weights, meta)
+
+        off_truth = cached(
+            args.cache / "off-design.npz",
+            lambda: label(problem, np.repeat(optima, 3, axis=0), off_re.ravel(), hessian=False),
+        )
+        sets = {
+            "full": cached(
+                args.cache / "path-full.npz", lambda: path_data(problem, full.conditions, full.optima)
+            ),
+            "seed": cached(
+                args.cache / "path-seed.npz", lambda: path_data(problem, small.conditions, small.optima)
+            ),
+        }
+
+        def measure(name, surrogate, known, solves, hessians, seconds):
+            minima = surrogate_minimum(surrogate, problem.space, conditions, known)
+            values = np.array(
+                [
+                    problem.evaluate(s, re=c.re).objective
+                    for c, s in zip(conditions_of(conditions), minima, strict=True)
+                ]
+            )
+            gap = (values - best) / best
+            predicted = surrogate.drag(off_truth.s, off_truth.re)
+            off = np.abs(predicted - off_truth.cd) / off_truth.cd
+            rows.append(
+                dict(
+                    answer=name,
+                    solves=solves,
+                    hessians=hessians,
+                    seconds=seconds,
+                    median=float(np.median(gap)),
+                    max=float(np.max(gap)),
+                    off_median=float(np.median(off)),
+                    off_max=float(np.max(off)),
+                    gaps=gap.tolist(),
+                )
+            )
+            print(
+                f"  {name}: {solves} solves, {hessians} Hessians, gap median {np.median(gap):.2e} max "
+                f"{np.max(gap):.2e}; off-design median {np.median(off):.2e} max {np.max(off):.2e}",
+                flush=True,
+            )
+
+        training = PathTraining(steps=args.steps)
+        for method in args.methods.split(","):
+            start = time.perf_counter()
+            if method == "random":
+                data = cached(
+                    args.cache / f"random-{args.random}.npz",
+                    lambda: label(problem, *random_shapes(problem, args.random), hessian=False),
+                )
+                net, _ = fit_path(data, PathTraining(order=1, steps=args.steps))
+                measure(
+                    f"random-{args.random}", wrap(net), data.s, args.random, 0, time.perf_counter() - start
+                )
+            elif method.startswith("path-"):
+                data = sets["full"]
+                net, _ = fit_path(data, PathTraining(order=int(method[-1]), steps=args.steps))
+                measure(
+                    method,
+                    wrap(net),
+                    data.s,
+                    full.fem_solves + len(data),
+                    len(full.optima),
+                    time.perf_counter() - start,
+                )
+            else:
+                data = sets["seed"]
+                rng = np.random.default_rng(7)
+                steering = Steering(method, args.rounds, args.per_round)
+                surrogate, record = steer(
+                    problem, data, training, steering, lambda n, rng=rng: draw_conditions(rng, n), wrap
+                )
+                measure(
+                    method,
+                    surrogate,
+                    record.samples.s,
+                    small.fem_solves + len(data) + record.solves[-1],
+                    len(small.optima) + record.hessians[-1],
+                    time.perf_counter() - start,
+                )
+    print(
+        "\n| surrogate | FEM solves | Hessians | s | gap median | gap max | off-design median "
+        "| off-design max |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['answer']} | {r['solves']} | {r['hessians']} | {r['seconds']:.0f} | {r['median']:.1e} | "
+            f"{r['max']:.1e} | {r['off_median']:.1e} | {r['off_max']:.1e} |"
+        )
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

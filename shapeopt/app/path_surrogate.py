@@ -1,0 +1,222 @@
+"""The drag surrogate on the path of optima: its FEM labels, its own minimum, and its training rounds.
+
+- `label` solves at shapes (one FEM solve and adjoint each, and the exact Hessian where asked):
+  `PathSamples` of C_D, dC_D/ds and ∇²C_D.
+- `path_data` labels an atlas's optima at their own Reynolds number (with Hessians) and at the atlas's
+  other Reynolds numbers (gradients): the path of optima, and the off-design drag of optimal bodies.
+- `surrogate_minimum` is the surrogate's own answer for a condition, with no FEM solve: the route's
+  search (`search_surrogate`: the mirror-averaged surrogate, SLSQP multistart under the condition's exact
+  constraints) started from the shapes the surrogate was trained on.
+- `steer` spends rounds of FEM work where the surrogate puts the optimum: at fresh conditions it labels
+  the surrogate's minimum and retrains (`sobolev`; `hig` by half-inverse steps); `pg` also adds the
+  second-order model's labels at the constrained Newton step from there (the solver's local inverse);
+  `dp` takes Adam steps on the FEM drag at the surrogate's minimum, differentiated through it
+  (`dp_gradient`).
+- `path_surrogate` wraps a trained network as a `Surrogate` file (no POD modes: it predicts C_D only;
+  its state is the mean of the labelled states).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import torch
+
+from shapeopt.app.designer import RE_RANGE, AtlasOptima, draw_conditions
+from shapeopt.app.designer_physics import conditions_of, newton_target, space_for
+from shapeopt.design.surrogate_search import MirroredSurrogate, search_surrogate
+from shapeopt.design.trust_region import TrustRegionSettings
+from shapeopt.designs import parameter_spec
+from shapeopt.fem.problem import DragProblem
+from shapeopt.space import DesignSpace
+from surrogates.artifact import Surrogate
+from surrogates.network import DragNet
+from surrogates.path_training import PathSamples, PathTraining, dp_gradient, fit_path, hig_fit
+from surrogates.pod import POD
+
+STEER_METHODS = ("sobolev", "pg", "hig", "dp")
+SEARCH = TrustRegionSettings(global_samples=0, starts=8)  # multistart from the trained shapes only
+
+
+def label(problem: DragProblem, s: np.ndarray, re: np.ndarray, hessian: bool) -> PathSamples:
+    """C_D, gradient and (with `hessian`) exact Hessian at shapes s (n, m) and Reynolds numbers re (n,)."""
+    m = problem.size
+    cd, gradients, hessians = [], [], []
+    for shape, r in zip(s, re, strict=True):
+        evaluation = problem.evaluate(shape, gradient=True, re=float(r), hessian=hessian)
+        cd.append(evaluation.objective)
+        gradients.append(evaluation.gradient)
+        hessians.append(evaluation.hessian if hessian else np.full((m, m), np.nan))
+    return PathSamples(
+        np.array(s), np.array(re, dtype=float), np.array(cd), np.array(gradients), np.array(hessians)
+    )
+
+
+def path_data(
+    problem: DragProblem, conditions: np.ndarray, optima: np.ndarray, off_design: bool = True
+) -> PathSamples:
+    """An atlas's optima (n, m) labelled at their conditions' (n, 3) Reynolds numbers with Hessians, and
+    (with `off_design`) at each other Reynolds number of the atlas with gradients."""
+    res = np.array(conditions)[:, 0]
+    samples = label(problem, optima, res, hessian=True)
+    if off_design:
+        others = [(s, r) for s, own in zip(optima, res, strict=True) for r in np.unique(res) if r != own]
+        if others:
+            s, r = map(np.array, zip(*others, strict=True))
+            samples = samples.joined(label(problem, s, r, hessian=False))
+    return samples
+
+
+def surrogate_minimum(
+    surrogate: Surrogate, reference: DesignSpace, conditions: np.ndarray, known: np.ndarray
+) -> np.ndarray:
+    """The surrogate's minimum (n, m) under each condition's (n, 3) constraints, searched from the circle
+    and the `known` shapes (k, m) projected onto them (`SEARCH`)."""
+    answers = []
+    for c in conditions_of(conditions):
+        space = space_for(reference, c)
+        J = SimpleNamespace(space=space, size=space.size)
+        mirrored = MirroredSurrogate(surrogate, space.shape.mirror(), c.re)
+        answers.append(search_surrogate(J, mirrored, SEARCH, known)[0][0])
+    return np.array(answers)
+
+
+def path_surrogate(
+    net: DragNet, mean_state: np.ndarray, weights: np.ndarray, meta: dict[str, Any]
+) -> Surrogate:
+    """A `Surrogate` of a drag-only network: no POD modes, the state w̄ = `mean_state` (N,)."""
+    n = len(mean_state)
+    pod = POD(mean_state, np.zeros((n, 0)), weights, np.zeros(0), 1.0)
+    return Surrogate(net, pod, meta)
+
+
+@dataclass(frozen=True)
+class Steering:
+    """Rounds of `per_round` fresh conditions labelled at the surrogate's minimum, trained by `method`
+    (`STEER_METHODS`): `sobolev` and `pg` retrain by Adam, `hig` takes `hig_steps` half-inverse steps
+    (`hig_fit`), `dp` takes `dp_steps` Adam steps of rate `dp_lr` per round."""
+
+    method: str = "sobolev"
+    rounds: int = 4
+    per_round: int = 10
+    dp_steps: int = 20
+    dp_lr: float = 1e-4
+    hig_steps: int = 100
+
+
+@dataclass
+class SteerRecord:
+    """FEM solves and Hessians of the labels after each round (from 0), and the samples trained on at the
+    end."""
+
+    solves: list[int]
+    hessians: list[int]
+    samples: PathSamples
+
+
+def steer(
+    problem: DragProblem,
+    samples: PathSamples,
+    training: PathTraining,
+    steering: Steering,
+    draw: Callable[[int], np.ndarray],
+    wrap: Callable[[DragNet], Surrogate],
+    progress: Callable[[int, Surrogate], None] | None = None,
+) -> tuple[Surrogate, SteerRecord]:
+    """Train on `samples`, then `steering.rounds` rounds at conditions `draw(n)` (n, 3): label the
+    surrogate's minimum there (`label`, with Hessians but for dp) and retrain, or for dp step along
+    `dp_gradient`. `wrap` makes a network a `Surrogate`; `progress(round, surrogate)` after each."""
+    net, _ = fit_path(samples, training)
+    surrogate = wrap(net)
+    reference = problem.space
+    solves, hessians = [0], [0]
+    for done in range(1, steering.rounds + 1):
+        conditions = draw(steering.per_round)
+        minima = surrogate_minimum(surrogate, reference, conditions, np.unique(samples.s, axis=0))
+        with_hessian = steering.method != "dp"
+        fresh = label(problem, minima, conditions[:, 0], hessian=with_hessian)
+        if steering.method == "dp":
+            _dp_steps(net, fresh, conditions, reference, steering)
+        else:
+            samples = samples.joined(fresh)
+            if steering.method == "hig":
+                net = hig_fit(samples, training, net, steering.hig_steps)
+            elif steering.method == "pg":
+                targets = [
+                    newton_target(space_for(reference, c), s, g, h)
+                    for c, s, g, h in zip(
+                        conditions_of(conditions), minima, fresh.gradient, fresh.hessian, strict=True
+                    )
+                ]
+                samples = samples.joined(fresh.newton_targets(np.array(targets)))
+            if steering.method != "hig":
+                net, _ = fit_path(samples, training, net)
+        surrogate = wrap(net)
+        solves.append(solves[-1] + len(fresh))
+        hessians.append(hessians[-1] + len(fresh) * with_hessian)
+        if progress is not None:
+            progress(done, surrogate)
+    return surrogate, SteerRecord(solves, hessians, samples)
+
+
+def _dp_steps(
+    net: DragNet, fresh: PathSamples, conditions: np.ndarray, reference: DesignSpace, steering: Steering
+) -> None:
+    """Adam steps on Σ C_FEM(s*(θ)) / C_FEM at the round's minima, through the surrogate's minimum."""
+    tangents = np.array(
+        [
+            space_for(reference, c).stationarity(s, g)[1]
+            for c, s, g in zip(conditions_of(conditions), fresh.s, fresh.gradient, strict=True)
+        ]
+    )
+    relative = fresh.gradient / fresh.cd[:, None]
+    optimiser = torch.optim.Adam(net.parameters(), lr=steering.dp_lr)
+    for _ in range(steering.dp_steps):
+        optimiser.zero_grad()
+        for parameter, gradient in zip(
+            net.parameters(), dp_gradient(net, fresh.s, fresh.re, tangents, relative), strict=True
+        ):
+            parameter.grad = gradient
+        optimiser.step()
+
+
+def train_on_atlas(
+    problem: DragProblem,
+    atlas: AtlasOptima,
+    training: PathTraining,
+    steering: Steering,
+    rng: np.random.Generator,
+    progress: Callable[[int, Surrogate], None] | None = None,
+) -> tuple[Surrogate, dict[str, Any]]:
+    """The drag surrogate of `problem`'s case on the path of the atlas's optima (`path_data`), steered by
+    `steering` at conditions drawn by `draw_conditions` with `rng`; with its record: the FEM solves and
+    Hessians of the atlas and of the labels, and the shapes it was trained on (its search's starts)."""
+    samples = path_data(problem, atlas.conditions, atlas.optima)
+    state = problem.state()
+    meta = {
+        "spec": parameter_spec(problem.case).to_dict(),
+        "mesh_sha256": problem.reference_sha256,
+        "re_range": list(RE_RANGE),
+    }
+
+    def wrap(net: DragNet) -> Surrogate:
+        return path_surrogate(net, state, np.ones_like(state), meta)
+
+    surrogate, record = steer(
+        problem, samples, training, steering, lambda n: draw_conditions(rng, n), wrap, progress
+    )
+    hessians = len(atlas.optima) + record.hessians[-1]
+    surrogate.meta |= {
+        "trained_on": "path of optima",
+        "method": steering.method,
+        "order": training.order,
+        "rounds": steering.rounds,
+        "fem_solves": atlas.fem_solves + len(samples) + record.solves[-1],
+        "hessians": hessians,
+        "trained_shapes": np.unique(record.samples.s, axis=0).tolist(),
+    }
+    return surrogate, surrogate.meta
