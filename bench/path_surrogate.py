@@ -79,11 +79,15 @@ def main() -> None:
         "--truth", type=Path, required=True, help="held-out Newton optima (bench/designer.py)"
     )
     parser.add_argument("--cache", type=Path, required=True, help="folder of labelled samples (npz)")
-    parser.add_argument("--methods", default="random,path-0,path-1,path-2,sobolev,pg,hig,dp")
+    parser.add_argument(
+        "--methods",
+        default="random,path-0,path-1,path-2,sobolev,pg,hig,dp,sobolev@seed,pg@seed",
+        help="random, path-ORDER, or a steering method (steered from --atlas, or @seed: from --seed)",
+    )
     parser.add_argument("--random", type=int, default=100, help="random shapes of `random`")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--per-round", type=int, default=10)
-    parser.add_argument("--steps", type=int, default=PathTraining.steps)
+    parser.add_argument("--every", type=int, default=1, help="measure after every this many rounds")
     parser.add_argument("--out", type=Path, help="JSON of the rows")
     args = parser.parse_args()
     full, small = read_atlas_optima(args.atlas), read_atlas_optima(args.seed)
@@ -105,8 +109,8 @@ def main() -> None:
             "re_range": [1.0, 40.0],
         }
 
-        def wrap(net):
-            return path_surrogate(net, state, weights, meta)
+        def wrap(net, samples):
+            return path_surrogate(net, samples, state, weights, meta)
 
         off_truth = cached(
             args.cache / "off-design.npz",
@@ -121,8 +125,8 @@ def main() -> None:
             ),
         }
 
-        def measure(name, surrogate, known, solves, hessians, seconds):
-            minima = surrogate_minimum(surrogate, problem.space, conditions, known)
+        def measure(name, surrogate, solves, hessians, seconds):
+            minima = surrogate_minimum(surrogate, problem.space, conditions)
             values = np.array(
                 [
                     problem.evaluate(s, re=c.re).objective
@@ -151,7 +155,6 @@ def main() -> None:
                 flush=True,
             )
 
-        training = PathTraining(steps=args.steps)
         for method in args.methods.split(","):
             start = time.perf_counter()
             if method == "random":
@@ -159,36 +162,38 @@ def main() -> None:
                     args.cache / f"random-{args.random}.npz",
                     lambda: label(problem, *random_shapes(problem, args.random), hessian=False),
                 )
-                net, _ = fit_path(data, PathTraining(order=1, steps=args.steps))
-                measure(
-                    f"random-{args.random}", wrap(net), data.s, args.random, 0, time.perf_counter() - start
-                )
-            elif method.startswith("path-"):
-                data = sets["full"]
-                net, _ = fit_path(data, PathTraining(order=int(method[-1]), steps=args.steps))
-                measure(
-                    method,
-                    wrap(net),
-                    data.s,
-                    full.fem_solves + len(data),
-                    len(full.optima),
-                    time.perf_counter() - start,
-                )
-            else:
-                data = sets["seed"]
-                rng = np.random.default_rng(7)
-                steering = Steering(method, args.rounds, args.per_round)
-                surrogate, record = steer(
-                    problem, data, training, steering, lambda n, rng=rng: draw_conditions(rng, n), wrap
-                )
-                measure(
-                    method,
-                    surrogate,
-                    record.samples.s,
-                    small.fem_solves + len(data) + record.solves[-1],
-                    len(small.optima) + record.hessians[-1],
-                    time.perf_counter() - start,
-                )
+                net, _ = fit_path(data, PathTraining(order=1))
+                measure(f"random-{args.random}", wrap(net, data), args.random, 0, time.perf_counter() - start)
+                continue
+            trained_by, _, on = method.partition("@")  # METHOD@seed: steered from the small atlas
+            atlas, data = (small, sets["seed"]) if on == "seed" else (full, sets["full"])
+            base_solves, base_hessians = atlas.fem_solves + len(data), len(atlas.optima)
+            if trained_by.startswith("path-"):
+                net, _ = fit_path(data, PathTraining(order=int(trained_by[-1])))
+                measure(method, wrap(net, data), base_solves, base_hessians, time.perf_counter() - start)
+                continue
+            rng = np.random.default_rng(7)
+            steering = Steering(trained_by, args.rounds, args.per_round)
+
+            def curve(done, surrogate, record, method=method, start=start, base=(base_solves, base_hessians)):
+                if done % args.every == 0:
+                    measure(
+                        f"{method} after {done} rounds",
+                        surrogate,
+                        base[0] + record.solves[-1],
+                        base[1] + record.hessians[-1],
+                        time.perf_counter() - start,
+                    )
+
+            steer(
+                problem,
+                data,
+                PathTraining(),
+                steering,
+                lambda n, rng=rng: draw_conditions(rng, n),
+                wrap,
+                curve,
+            )
     print(
         "\n| surrogate | FEM solves | Hessians | s | gap median | gap max | off-design median "
         "| off-design max |"

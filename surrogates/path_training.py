@@ -35,20 +35,29 @@ from surrogates.network import DragNet
 @dataclass
 class PathSamples:
     """Labelled shapes: s (n, m), Re (n,), C_D (n,), gradient dC_D/ds (n, m; NaN rows: none) and the
-    exact Hessian (n, m, m; NaN: none)."""
+    exact Hessian (n, m, m; NaN: none); `source` (n,): the rows of the shapes asked for that these are
+    (None: all of them, in order)."""
 
     s: np.ndarray
     re: np.ndarray
     cd: np.ndarray
     gradient: np.ndarray
     hessian: np.ndarray
+    source: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.cd)
 
     @classmethod
     def empty(cls, m: int) -> PathSamples:
-        return cls(np.zeros((0, m)), np.zeros(0), np.zeros(0), np.zeros((0, m)), np.zeros((0, m, m)))
+        return cls(
+            np.zeros((0, m)),
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros((0, m)),
+            np.zeros((0, m, m)),
+            np.zeros(0, int),
+        )
 
     def joined(self, other: PathSamples) -> PathSamples:
         """These samples followed by `other`'s."""

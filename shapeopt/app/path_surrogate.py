@@ -28,6 +28,7 @@ import torch
 
 from shapeopt.app.designer import RE_RANGE, AtlasOptima, draw_conditions
 from shapeopt.app.designer_physics import conditions_of, newton_target, space_for
+from shapeopt.design.functional import REFUSED
 from shapeopt.design.surrogate_search import MirroredSurrogate, search_surrogate
 from shapeopt.design.trust_region import TrustRegionSettings
 from shapeopt.designs import parameter_spec
@@ -43,16 +44,29 @@ SEARCH = TrustRegionSettings(global_samples=0, starts=8)  # multistart from the 
 
 
 def label(problem: DragProblem, s: np.ndarray, re: np.ndarray, hessian: bool) -> PathSamples:
-    """C_D, gradient and (with `hessian`) exact Hessian at shapes s (n, m) and Reynolds numbers re (n,)."""
+    """C_D, gradient and (with `hessian`) exact Hessian at shapes s (n, m) and Reynolds numbers re (n,),
+    on the reference mesh; shapes it refuses (the map cannot follow them, or no solve converges) are
+    left out (`PathSamples.source` says which rows remain)."""
     m = problem.size
-    cd, gradients, hessians = [], [], []
-    for shape, r in zip(s, re, strict=True):
-        evaluation = problem.evaluate(shape, gradient=True, re=float(r), hessian=hessian)
+    rows, cd, gradients, hessians = [], [], [], []
+    for row, (shape, r) in enumerate(zip(s, re, strict=True)):
+        try:
+            evaluation = problem.evaluate(shape, gradient=True, re=float(r), hessian=hessian)
+        except REFUSED:
+            continue
+        rows.append(row)
         cd.append(evaluation.objective)
         gradients.append(evaluation.gradient)
         hessians.append(evaluation.hessian if hessian else np.full((m, m), np.nan))
+    if not rows:
+        return PathSamples.empty(m)
     return PathSamples(
-        np.array(s), np.array(re, dtype=float), np.array(cd), np.array(gradients), np.array(hessians)
+        np.array(s)[rows],
+        np.array(re, dtype=float)[rows],
+        np.array(cd),
+        np.array(gradients),
+        np.array(hessians),
+        np.array(rows),
     )
 
 
@@ -71,11 +85,10 @@ def path_data(
     return samples
 
 
-def surrogate_minimum(
-    surrogate: Surrogate, reference: DesignSpace, conditions: np.ndarray, known: np.ndarray
-) -> np.ndarray:
+def surrogate_minimum(surrogate: Surrogate, reference: DesignSpace, conditions: np.ndarray) -> np.ndarray:
     """The surrogate's minimum (n, m) under each condition's (n, 3) constraints, searched from the circle
-    and the `known` shapes (k, m) projected onto them (`SEARCH`)."""
+    and the shapes it was trained on (its `trained_shapes`) projected onto them (`SEARCH`)."""
+    known = np.array(surrogate.meta["trained_shapes"], dtype=float)
     answers = []
     for c in conditions_of(conditions):
         space = space_for(reference, c)
@@ -86,12 +99,14 @@ def surrogate_minimum(
 
 
 def path_surrogate(
-    net: DragNet, mean_state: np.ndarray, weights: np.ndarray, meta: dict[str, Any]
+    net: DragNet, samples: PathSamples, mean_state: np.ndarray, weights: np.ndarray, meta: dict[str, Any]
 ) -> Surrogate:
-    """A `Surrogate` of a drag-only network: no POD modes, the state w̄ = `mean_state` (N,)."""
+    """A `Surrogate` of a drag-only network trained on `samples`: no POD modes, the state w̄ =
+    `mean_state` (N,), inner-product `weights` (N,), and `meta` with the distinct shapes it was trained
+    on (`trained_shapes`, where its search starts: `surrogate_minimum`, `SurrogateRoute`)."""
     n = len(mean_state)
     pod = POD(mean_state, np.zeros((n, 0)), weights, np.zeros(0), 1.0)
-    return Surrogate(net, pod, meta)
+    return Surrogate(net, pod, meta | {"trained_shapes": np.unique(samples.s, axis=0).tolist()})
 
 
 @dataclass(frozen=True)
@@ -124,43 +139,59 @@ def steer(
     training: PathTraining,
     steering: Steering,
     draw: Callable[[int], np.ndarray],
-    wrap: Callable[[DragNet], Surrogate],
-    progress: Callable[[int, Surrogate], None] | None = None,
+    wrap: Callable[[DragNet, PathSamples], Surrogate],
+    progress: Callable[[int, Surrogate, SteerRecord], None] | None = None,
 ) -> tuple[Surrogate, SteerRecord]:
     """Train on `samples`, then `steering.rounds` rounds at conditions `draw(n)` (n, 3): label the
     surrogate's minimum there (`label`, with Hessians but for dp) and retrain, or for dp step along
-    `dp_gradient`. `wrap` makes a network a `Surrogate`; `progress(round, surrogate)` after each."""
+    `dp_gradient`. `wrap(net, samples)` makes a network trained on `samples` a `Surrogate`;
+    `progress(round, surrogate, record so far)` after each."""
     net, _ = fit_path(samples, training)
-    surrogate = wrap(net)
+    surrogate = wrap(net, samples)
     reference = problem.space
     solves, hessians = [0], [0]
     for done in range(1, steering.rounds + 1):
         conditions = draw(steering.per_round)
-        minima = surrogate_minimum(surrogate, reference, conditions, np.unique(samples.s, axis=0))
-        with_hessian = steering.method != "dp"
-        fresh = label(problem, minima, conditions[:, 0], hessian=with_hessian)
-        if steering.method == "dp":
-            _dp_steps(net, fresh, conditions, reference, steering)
-        else:
-            samples = samples.joined(fresh)
-            if steering.method == "hig":
-                net = hig_fit(samples, training, net, steering.hig_steps)
-            elif steering.method == "pg":
-                targets = [
-                    newton_target(space_for(reference, c), s, g, h)
-                    for c, s, g, h in zip(
-                        conditions_of(conditions), minima, fresh.gradient, fresh.hessian, strict=True
-                    )
-                ]
-                samples = samples.joined(fresh.newton_targets(np.array(targets)))
-            if steering.method != "hig":
-                net, _ = fit_path(samples, training, net)
-        surrogate = wrap(net)
-        solves.append(solves[-1] + len(fresh))
-        hessians.append(hessians[-1] + len(fresh) * with_hessian)
+        minima = surrogate_minimum(surrogate, reference, conditions)
+        before = problem.fem_solves, problem.hessians
+        fresh = label(problem, minima, conditions[:, 0], hessian=steering.method != "dp")
+        conditions = conditions[fresh.source]
+        if len(fresh):  # else every minimum was refused: nothing to learn this round
+            net, samples = _learn(net, samples, fresh, conditions, reference, training, steering)
+        surrogate = wrap(net, samples)
+        solves.append(solves[-1] + problem.fem_solves - before[0])
+        hessians.append(hessians[-1] + problem.hessians - before[1])
         if progress is not None:
-            progress(done, surrogate)
+            progress(done, surrogate, SteerRecord(solves, hessians, samples))
     return surrogate, SteerRecord(solves, hessians, samples)
+
+
+def _learn(
+    net: DragNet,
+    samples: PathSamples,
+    fresh: PathSamples,
+    conditions: np.ndarray,
+    reference: DesignSpace,
+    training: PathTraining,
+    steering: Steering,
+) -> tuple[DragNet, PathSamples]:
+    """One round's update from the labels `fresh` at the surrogate's minima for `conditions` (n, 3): the
+    network and the samples it has been trained on (`steer`)."""
+    if steering.method == "dp":
+        _dp_steps(net, fresh, conditions, reference, steering)
+        return net, samples
+    samples = samples.joined(fresh)
+    if steering.method == "hig":
+        return hig_fit(samples, training, net, steering.hig_steps), samples
+    if steering.method == "pg":
+        targets = [
+            newton_target(space_for(reference, c), s, g, h)
+            for c, s, g, h in zip(
+                conditions_of(conditions), fresh.s, fresh.gradient, fresh.hessian, strict=True
+            )
+        ]
+        samples = samples.joined(fresh.newton_targets(np.array(targets)))
+    return fit_path(samples, training, net)[0], samples
 
 
 def _dp_steps(
@@ -190,7 +221,7 @@ def train_on_atlas(
     training: PathTraining,
     steering: Steering,
     rng: np.random.Generator,
-    progress: Callable[[int, Surrogate], None] | None = None,
+    progress: Callable[[int, Surrogate, SteerRecord], None] | None = None,
 ) -> tuple[Surrogate, dict[str, Any]]:
     """The drag surrogate of `problem`'s case on the path of the atlas's optima (`path_data`), steered by
     `steering` at conditions drawn by `draw_conditions` with `rng`; with its record: the FEM solves and
@@ -203,8 +234,8 @@ def train_on_atlas(
         "re_range": list(RE_RANGE),
     }
 
-    def wrap(net: DragNet) -> Surrogate:
-        return path_surrogate(net, state, np.ones_like(state), meta)
+    def wrap(net: DragNet, trained: PathSamples) -> Surrogate:
+        return path_surrogate(net, trained, state, np.ones_like(state), meta)
 
     surrogate, record = steer(
         problem, samples, training, steering, lambda n: draw_conditions(rng, n), wrap, progress
@@ -217,6 +248,5 @@ def train_on_atlas(
         "rounds": steering.rounds,
         "fem_solves": atlas.fem_solves + len(samples) + record.solves[-1],
         "hessians": hessians,
-        "trained_shapes": np.unique(record.samples.s, axis=0).tolist(),
     }
     return surrogate, surrogate.meta

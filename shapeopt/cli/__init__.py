@@ -299,6 +299,12 @@ def _add_train_path_command(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--order", type=int, choices=[0, 1, 2], default=2, help="Sobolev order (default 2)")
     train.add_argument("--rounds", type=_integer_at_least(0), default=4, help="steered rounds (default 4)")
+    train.add_argument(
+        "--fit-steps",
+        type=_count,
+        default=500,
+        help="Adam steps of each fit, then twice as many L-BFGS iterations at most (default 500)",
+    )
     train.add_argument("--per-round", type=_count, default=10, help="fresh conditions per round (default 10)")
     train.add_argument("--seed", type=_seed, default=0, help="seed of the fresh conditions (default 0)")
     train.add_argument("--out", type=Path, required=True, help="surrogate file (.pt)")

@@ -12,8 +12,9 @@ from shapeopt.files import check_output_file
 def train_path_command(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from shapeopt.app.atlas_starts import Conditions, case_for
+    from shapeopt.app.atlas_starts import case_for
     from shapeopt.app.designer import read_atlas_optima
+    from shapeopt.app.designer_physics import conditions_of
     from shapeopt.app.path_surrogate import Steering, train_on_atlas
     from shapeopt.fem import MPI
     from shapeopt.fem.problem import DragProblem
@@ -24,14 +25,15 @@ def train_path_command(args: argparse.Namespace) -> int:
     check_output_file(args.out, "surrogate.pt", inputs=[args.case])
     atlas = read_atlas_optima(args.atlas)
     steering = Steering(args.method, args.rounds, args.per_round)
-    training = PathTraining(order=args.order, seed=args.seed)
+    training = PathTraining(order=args.order, steps=args.fit_steps, lbfgs=2 * args.fit_steps, seed=args.seed)
 
-    def progress(done: int, surrogate) -> None:
+    def progress(done: int, surrogate, record) -> None:
         status_line(
-            f"round {done}/{args.rounds}: labelled the surrogate's minima at {args.per_round} conditions"
+            f"round {done}/{args.rounds}: the surrogate's minima at {args.per_round} fresh conditions "
+            f"labelled; {record.solves[-1]} FEM solves and {record.hessians[-1]} Hessians so far"
         )
 
-    with DragProblem(case_for(case, Conditions(*atlas.conditions[0])), MPI.COMM_SELF) as problem:
+    with DragProblem(case_for(case, conditions_of(atlas.conditions)[0]), MPI.COMM_SELF) as problem:
         if atlas.optima.shape[1] != problem.size:
             raise CaseError(
                 f"{args.atlas}: its optima have {atlas.optima.shape[1]} parameters, the case {problem.size}"

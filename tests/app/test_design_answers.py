@@ -16,7 +16,9 @@ import pytest
 from shapeopt.app.atlas_starts import Conditions, case_for
 from shapeopt.app.design_answers import Designer
 from shapeopt.app.designer import AtlasOptima, DesignerModel
-from shapeopt.app.designer_physics import FEMDesignPhysics
+from shapeopt.app.designer_physics import FEMDesignPhysics, space_for
+from shapeopt.app.path_surrogate import surrogate_minimum
+from shapeopt.app.surrogate_route import SurrogateRoute
 from shapeopt.cases import load_case
 from shapeopt.cli import main
 from shapeopt.fem import MPI
@@ -193,3 +195,24 @@ def test_the_shipped_designer_answers_for_the_default_design_space():
         for c, s in zip(CONDITIONS, shapes, strict=True):
             assert designer.physics.space(Conditions(*c)).feasible(s), c
     assert np.all(gaps < 1e-4), gaps
+
+
+def test_train_path_labels_an_atlas_steers_and_its_minimum_is_searched_from_its_shapes(tmp_path, capsys):
+    """`train-path` on three circles (plumbing; the answers' quality in bench/path_surrogate.py): FEM solves
+    counted whole (the atlas's 9, 3 labels with Hessians, 3 × 2 off-design labels, 1 steered); the file
+    loads as a surrogate that knows the shapes it saw, which the surrogate route searches from, and its
+    minimum for a condition is admissible there."""
+    atlas = tmp_path / "atlas"
+    fake_atlas(atlas, np.array([[2.0, 1.0, 0.0], [10.0, 1.0, 0.0], [30.0, 1.0, 0.0]]), 9)
+    model = tmp_path / "path.pt"
+    argv = ["train-path", str(CASE), "--level", "coarse", "--atlas", str(atlas), "--rounds", "1"]
+    assert main([*argv, "--per-round", "1", "--fit-steps", "20", "--json", "--out", str(model)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["fem_solves"] == 9 + 3 + 6 + 1 and summary["hessians"] == 3 + 1
+    route = SurrogateRoute.open(model)
+    assert route.trained_designs().shape == (3, 9)  # the circle, the steered minimum, its Newton target
+    condition = np.array([[4.0, 1.05, 0.3]])
+    with DragProblem(load_case(CASE).with_overrides(level="coarse"), MPI.COMM_SELF) as problem:
+        space = space_for(problem.space, Conditions(*condition[0]))
+        (answer,) = surrogate_minimum(route.model, problem.space, condition)
+        assert space.feasible(answer)

@@ -356,6 +356,7 @@ COMMAND_LINES = {
     "atlas": ({"case": "CASE", "surrogate": "FILE", "out": "NEW"}, ["--re", "10"]),
     "design": ({"case": "CASE", "model": "FILE", "out": "NEW"}, []),
     "train-designer": ({"case": "CASE", "atlas": "RUN", "out": "NEW"}, []),
+    "train-path": ({"case": "CASE", "atlas": "RUN", "out": "NEW"}, []),
     "dataset": ({"case": "RANGE", "out": "NEW"}, ["--samples", "2"]),
     "run": ({"case": "CASE", "out": "NEW"}, []),
     "show": ({"directory": "RUN"}, []),
