@@ -281,7 +281,18 @@ def test_the_optimum_outline_file_is_the_body_the_solver_used(problem, tmp_path,
     assert len(selig) == len(points) + 2 and selig[1] == selig[-1]
 
 
-RUN_OPTIONS = ("--level", "coarse", "--samples", "24", "--epochs", "300", "--search-samples", "4096")
+RUN_OPTIONS = (
+    "--level",
+    "coarse",
+    "--samples",
+    "24",
+    "--epochs",
+    "300",
+    "--search-samples",
+    "4096",
+    "--workers",
+    "1",
+)
 
 
 def run_tiny(cwd: Path) -> subprocess.CompletedProcess:

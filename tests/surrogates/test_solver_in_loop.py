@@ -180,7 +180,9 @@ def test_bench_train_compares_methods_and_resumes(tiny, tmp_path, capsys, monkey
     out = tmp_path / "bench"
     base = ["cases/cylinder-re1-40.toml", "--level", "coarse", "--data", str(path), "--out", str(out)]
     methods = "supervised,hig,hig-sobolev:damping=0.001:lr=0.1"
-    command = shapeopt_command("bench-train", *base, "--budget-seconds", "1", "--methods", methods)
+    command = shapeopt_command(
+        "bench-train", *base, "--budget-seconds", "1", "--methods", methods, "--workers", "1"
+    )
     first = subprocess.run([*command, "--json"], capture_output=True, text=True, cwd=ROOT, check=True)
     rows = json.loads(first.stdout)["rows"]
     assert [r["method"] for r in rows] == methods.split(",")
