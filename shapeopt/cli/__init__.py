@@ -193,9 +193,8 @@ def _add_atlas_command(commands: argparse._SubParsersAction) -> None:
     atlas.add_argument(
         "--refit-seconds",
         type=atlas_command.positive_seconds,
-        default=10.0,
         metavar="S",
-        help="seconds of each fine-tune (default 10)",
+        help=f"seconds of each fine-tune (default {atlas_command.ATLAS_REFIT_SECONDS:g})",
     )
     atlas.add_argument(
         "--compare-newton",
@@ -206,10 +205,24 @@ def _add_atlas_command(commands: argparse._SubParsersAction) -> None:
     atlas.add_argument(
         "--workers",
         type=atlas_command.worker_count,
-        default=1,
         metavar="N",
         help="with --compare-newton, 2 runs the Newton route in a second process beside the surrogate "
         "route (default: 1, one after the other)",
+    )
+    atlas.add_argument(
+        "--designer",
+        nargs="?",
+        const=atlas_command.SHIPPED_DESIGNER,
+        type=Path,
+        metavar="MODEL",
+        help="answer every problem from a designer file, no FEM solve (no MODEL: the shipped designer), "
+        "as `design` with lists writes it",
+    )
+    atlas.add_argument(
+        "--verify-sample",
+        type=_count,
+        metavar="K",
+        help="with --designer, Newton from the answers of K problems drawn at random",
     )
     atlas.add_argument(
         "--out",

@@ -74,6 +74,18 @@ def worker_count(text: str) -> int:
     return int(text)
 
 
+ATLAS_REFIT_SECONDS = 10.0  # seconds of each fine-tune after a problem, by default (--refit-seconds)
+SHIPPED_DESIGNER = True  # `--designer` without a file: the designer shipped for the default space
+# Options of the FEM routes, by destination: refused beside --designer, which solves nothing.
+FEM_ROUTE_OPTIONS = {
+    "cold": "--cold",
+    "surrogate": "--surrogate",
+    "refit": "--refit",
+    "refit_seconds": "--refit-seconds",
+    "compare_newton": "--compare-newton",
+    "workers": "--workers",
+}
+
 NEWTON = "newton"  # with --compare-newton, the Newton route's atlas folder inside --out
 FORMER_NEWTON = "adjoint"  # its name in atlases written before: such an atlas resumes there
 
@@ -100,19 +112,24 @@ def atlas_command(args: argparse.Namespace) -> int:
         args.area_ratio or (base.constraints.area_ratio,),
         args.min_thickness or (base.constraints.min_thickness,),
     )
+    if args.designer is not None:
+        return _designer_atlas(args, base, grid)
+    workers = args.workers or 1
     problems = grid_problems(base, grid)
     for option, given in (("--refit", args.refit), ("--compare-newton", args.compare_newton)):
         if given and args.surrogate is None:
             problems.append(f"{option} needs --surrogate FILE")
-    if args.workers > 1 and not args.compare_newton:
+    if args.verify_sample is not None:
+        problems.append("--verify-sample needs --designer (the FEM routes verify every problem)")
+    if workers > 1 and not args.compare_newton:
         problems.append("--workers 2 needs --compare-newton (the Newton route is the second process)")
-    if args.workers > 1 and comm.size > 1:
+    if workers > 1 and comm.size > 1:
         problems.append("--workers 2 runs serially: give mpirun's processes or workers, not both")
     if problems:
         raise CaseError("; ".join(problems))
     surrogate = None
     if args.surrogate is not None:
-        surrogate = SurrogateChoice(args.surrogate, args.refit, args.refit_seconds)
+        surrogate = SurrogateChoice(args.surrogate, args.refit, args.refit_seconds or ATLAS_REFIT_SECONDS)
         cost = setup_cost(load_surrogate(args.surrogate), args.surrogate) if args.compare_newton else None
         if cost is not None and cost["dataset_solves"] is None:
             raise CaseError(
@@ -130,7 +147,7 @@ def atlas_command(args: argparse.Namespace) -> int:
 
         return show
 
-    newton_process = _start_newton_route(base, grid, newton_folder(args.out)) if args.workers > 1 else None
+    newton_process = _start_newton_route(base, grid, newton_folder(args.out)) if workers > 1 else None
     try:
         table = run_atlas(base, grid, args.out, args.cold, progress(""), comm, surrogate)
         if newton_process is not None:
@@ -158,6 +175,23 @@ def atlas_command(args: argparse.Namespace) -> int:
         converged = converged and newton["totals"]["converged"] == newton["totals"]["problems"]
     print_result(args, result, text, comm.rank)
     return 0 if converged else 6
+
+
+def _designer_atlas(args: argparse.Namespace, base, grid) -> int:
+    """`atlas --designer`: every problem of `grid` answered by the designer (`design` with lists: its
+    folders, table and `--verify-sample`), after refusing the FEM routes' options and an FEM atlas's
+    folder. Returns the exit code."""
+    from shapeopt.app.atlas import RECORD
+    from shapeopt.cli.designer_commands import answer_conditions
+
+    given = [flag for dest, flag in FEM_ROUTE_OPTIONS.items() if getattr(args, dest) not in (None, False)]
+    if given:
+        raise CaseError(f"--designer answers without the FEM routes: not with {', '.join(given)}")
+    model = None if args.designer is SHIPPED_DESIGNER else args.designer
+    check_output_folder(args.out, inputs=[args.case, model])
+    if (Path(args.out) / RECORD).is_file():
+        raise CaseError(f"--out {args.out} holds an atlas of the FEM routes; give another folder")
+    return answer_conditions(args, base, grid, model, sample=args.verify_sample)
 
 
 def child_failure(exitcode: int) -> ShapeoptError:

@@ -8,6 +8,7 @@ import inspect
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from shapeopt.cases import Case, load_case
@@ -83,14 +84,16 @@ INPUT_FILES = {
     "data": "dataset",
     "surrogate": "surrogate file",
     "model": "designer file",
+    "designer": "designer file",
 }
 
 
 def check_input_files(args: argparse.Namespace) -> None:
     """Refuse, before any work, each input file of `INPUT_FILES` given on the command line that is not
-    there, cannot be looked at or is no regular file (`check_input_file`): a FIFO would wait for ever."""
+    there, cannot be looked at or is no regular file (`check_input_file`): a FIFO would wait for ever.
+    An option given without its file (`atlas --designer`: the shipped one) names none."""
     for dest, what in INPUT_FILES.items():
-        if getattr(args, dest, None) is not None:
+        if isinstance(getattr(args, dest, None), Path):
             check_input_file(getattr(args, dest), what)
 
 

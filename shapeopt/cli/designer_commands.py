@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from shapeopt.cases import Case
 from shapeopt.cli.common import load_args, print_result, status_line
 from shapeopt.errors import CaseError
 from shapeopt.files import check_output_file, check_output_folder, check_run_folder
@@ -11,43 +13,53 @@ from shapeopt.files import check_output_file, check_output_folder, check_run_fol
 
 def design_command(args: argparse.Namespace) -> int:
     from shapeopt.app.atlas_starts import atlas_grid
-    from shapeopt.app.design_answers import design_conditions
-    from shapeopt.fem import MPI
 
-    comm = MPI.COMM_WORLD
     case = load_args(args)
     grid = atlas_grid(
         args.re or (case.re,),
         args.area_ratio or (case.constraints.area_ratio,),
         args.min_thickness or (case.constraints.min_thickness,),
     )
-    if not args.gap_tolerance >= 0:
-        raise CaseError(f"--gap-tolerance must be ≥ 0, got {args.gap_tolerance:g}")
+    return answer_conditions(
+        args, case, grid, args.model, args.verify, args.gap_tolerance, args.verify_sample
+    )
+
+
+def answer_conditions(
+    args: argparse.Namespace,
+    case: Case,
+    grid: list,
+    model: Path | None,
+    verify: bool = False,
+    tolerance: float = 1e-4,
+    sample: int | None = None,
+) -> int:
+    """The designer's answers for every conditions of `grid` (`Conditions`) into `args.out`
+    (`design_conditions`), as `design` and `atlas --designer` give them: the output and the options
+    checked first, a progress line per condition for several, the table (or the one answer) printed.
+    `model`: the designer file, None for the shipped one; `verify`, `tolerance`: `design --verify
+    --gap-tolerance`; `sample`: `--verify-sample K`. Returns the exit code (6 if a Newton run did not
+    converge)."""
+    from shapeopt.app.design_answers import design_conditions
+    from shapeopt.fem import MPI
+
+    comm = MPI.COMM_WORLD
+    if not tolerance >= 0:
+        raise CaseError(f"--gap-tolerance must be ≥ 0, got {tolerance:g}")
     if len(grid) == 1:
-        check_run_folder(args.out, inputs=[args.case, args.model])
+        check_run_folder(args.out, inputs=[args.case, model])
     else:
-        check_output_folder(args.out, inputs=[args.case, args.model])
+        check_output_folder(args.out, inputs=[args.case, model])
 
     def progress(line: str) -> None:
         if comm.rank == 0 and len(grid) > 1:
             status_line(line)
 
-    if args.verify_sample is not None and (args.verify or args.verify_sample > len(grid)):
+    if sample is not None and (verify or sample > len(grid)):
         raise CaseError(
-            f"--verify-sample {args.verify_sample}: at most the {len(grid)} conditions given, and not "
-            "with --verify"
+            f"--verify-sample {sample}: at most the {len(grid)} conditions given, and not with --verify"
         )
-    summary = design_conditions(
-        case,
-        grid,
-        args.out,
-        args.model,
-        args.verify,
-        args.gap_tolerance,
-        progress,
-        comm,
-        args.verify_sample or 0,
-    )
+    summary = design_conditions(case, grid, args.out, model, verify, tolerance, progress, comm, sample or 0)
     rows = summary.get("rows", [summary])
     text = _design_text(summary, args.out) if len(grid) == 1 else _table_text(rows, args.out)
     print_result(args, summary, text, comm.rank)

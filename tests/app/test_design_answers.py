@@ -105,6 +105,33 @@ def test_design_verify_takes_newton_from_the_answer_to_the_fem_optimum(model_fil
     assert run["final"]["cd"] == summary["cd"] and (out / "flow.png").is_file()
 
 
+def test_atlas_designer_fills_the_grid_as_design_does_verifies_a_sample_and_resumes(
+    model_file, tmp_path, capsys
+):
+    grid = ["--re", "3,8", "--area-ratio", "1", "--min-thickness", "0", "--model", str(model_file)]
+    assert (
+        main(["design", str(CASE), "--level", "coarse", *grid, "--json", "--out", str(tmp_path / "d")]) == 0
+    )
+    design = json.loads(capsys.readouterr().out)
+    argv = ["atlas", str(CASE), "--level", "coarse", *grid[:6], "--designer", str(model_file)]
+    argv += ["--verify-sample", "1", "--json", "--out", str(tmp_path / "a")]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    atlas = json.loads(captured.out)
+    assert len(captured.err.strip().splitlines()) == 2  # a progress line per condition
+    assert [row["s"] for row in atlas["rows"]] == [row["s"] for row in design["rows"]]  # one function
+    verified = [row for row in atlas["rows"] if row.get("verified") == "newton"]
+    assert len(verified) == 1 and verified[0]["converged"] and verified[0]["kkt"] <= 1e-5
+    assert verified[0]["gap"] >= -1e-12 and verified[0]["cd"] <= verified[0]["cd_answer"]
+    assert sum(row["fem_solves"] for row in atlas["rows"]) == verified[0]["fem_solves"] >= 1
+    folders = {p.name for p in (tmp_path / "a").iterdir()}
+    assert folders == {p.name for p in (tmp_path / "d").iterdir()}  # the folders design writes
+    written = {p: p.stat().st_mtime_ns for p in (tmp_path / "a").glob("*/design.json")}
+    assert main(argv) == 0  # a rerun reads every condition back
+    assert json.loads(capsys.readouterr().out) == atlas
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "a").glob("*/design.json")} == written
+
+
 @pytest.mark.parametrize(
     "options, message",
     [

@@ -241,6 +241,14 @@ BAD = [
         ["--re", "5", "--surrogate", __file__, "--workers", "2"],
         "--workers 2 needs --compare-newton",
     ),  # a file
+    (
+        ["--re", "5", "--designer", "--surrogate", __file__, "--refit"],
+        "--designer answers without the FEM routes: not with --surrogate, --refit",
+    ),
+    (["--re", "5", "--designer", "--cold", "--workers", "1"], "not with --cold, --workers"),
+    (["--re", "5", "--designer", "--refit-seconds", "2"], "not with --refit-seconds"),
+    (["--re", "5", "--verify-sample", "1"], "--verify-sample needs --designer"),
+    (["--re", "5", "--designer", "--verify-sample", "2"], "--verify-sample 2: at most the 1 conditions"),
 ]
 
 

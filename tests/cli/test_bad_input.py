@@ -354,6 +354,7 @@ COMMAND_LINES = {
     "gradient": ({"case": "CASE"}, ["--level", "coarse"]),
     "optimize": ({"case": "CASE", "surrogate": "FILE", "out": "NEW"}, ["--method", "surrogate"]),
     "atlas": ({"case": "CASE", "surrogate": "FILE", "out": "NEW"}, ["--re", "10"]),
+    "atlas --designer": ({"case": "CASE", "designer": "FILE", "out": "NEW"}, ["--re", "10,20"]),
     "design": ({"case": "CASE", "model": "FILE", "out": "NEW"}, []),
     "train-designer": ({"case": "CASE", "atlas": "RUN", "out": "NEW"}, []),
     "train-path": ({"case": "CASE", "atlas": "RUN", "out": "NEW"}, []),
@@ -371,13 +372,14 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 
 
 def path_options() -> list[tuple[str, str]]:
-    """(command, destination) of every argument of the CLI that takes a path (`type=Path`)."""
+    """(command, destination) of every argument of the CLI that takes a path (`type=Path`), and the
+    output of `atlas --designer` (its own route's checks)."""
     return [
         (name, action.dest)
         for name, sub in subcommands().items()
         for action in sub._actions
         if action.type is Path
-    ]
+    ] + [("atlas --designer", "out")]
 
 
 def bad_paths(folder: Path) -> dict[str, Path]:
@@ -405,8 +407,8 @@ def command_line(command: str, swapped: str, bad: Path, files: Path, tmp_path: P
         "NEW": tmp_path / "new",
     }
     values = {dest: str(real[name]) for dest, name in paths.items()} | {swapped: str(bad)}
-    argv = [command]
-    for action in subcommands()[command]._actions:
+    argv = [command.split()[0]]
+    for action in subcommands()[argv[0]]._actions:
         if action.dest in values:
             argv += [*action.option_strings[:1], values[action.dest]]
     return argv + options

@@ -281,7 +281,18 @@ def test_the_optimum_outline_file_is_the_body_the_solver_used(problem, tmp_path,
     assert len(selig) == len(points) + 2 and selig[1] == selig[-1]
 
 
-RUN_OPTIONS = ("--level", "coarse", "--samples", "24", "--epochs", "300", "--search-samples", "4096")
+RUN_OPTIONS = (
+    "--level",
+    "coarse",
+    "--samples",
+    "24",
+    "--epochs",
+    "300",
+    "--search-samples",
+    "4096",
+    "--workers",
+    "1",
+)
 
 
 def run_tiny(cwd: Path) -> subprocess.CompletedProcess:
@@ -371,7 +382,7 @@ def test_dataset_surrogate_and_trust_region_work_in_the_wide_space(tmp_path):
     case = dataclasses.replace(
         load_case(CASES / "wide-re1-40.toml").with_overrides(level="coarse", re=40.0), re_range=(20.0, 40.0)
     )
-    summary = generate(case, tmp_path / "wide.h5", 12, workers=2)
+    summary = generate(case, tmp_path / "wide.h5", 12)
     assert summary["computed"] == 12 and summary["failed"] <= 2
     data = read_dataset(tmp_path / "wide.h5")
     settings = TrainSettings(method="sobolev", epochs=200, batch=8, width=32, depth=2, budget_seconds=60)

@@ -9,18 +9,23 @@ from pathlib import Path
 
 import pytest
 
+from shapeopt.cli import main
 from tests.helpers import CASES, MPIRUN, shapeopt_command
+
+
+def serial_json(args: tuple[str, ...], capsys) -> dict:
+    """What `shapeopt ARGS` (with --json, no --out) prints, run serially in this process."""
+    assert main(list(args)) == 0
+    return json.loads(capsys.readouterr().out)
 
 
 @pytest.mark.slow
 @pytest.mark.mpi
 @pytest.mark.skipif(not Path(MPIRUN).exists() and shutil.which("mpirun") is None, reason="no mpirun")
-def test_two_ranks_match_serial(tmp_path):
+def test_two_ranks_match_serial(tmp_path, capsys):
     mpirun = MPIRUN if Path(MPIRUN).exists() else "mpirun"
     args = ("solve", str(CASES / "dfg-2d1.toml"), "--level", "coarse", "--json")
-    serial = json.loads(
-        subprocess.run(shapeopt_command(*args), capture_output=True, text=True, check=True).stdout
-    )
+    serial = serial_json(args, capsys)
     proc = subprocess.run(
         [mpirun, "-n", "2", *shapeopt_command(*args, "--out", str(tmp_path / "run"))],
         capture_output=True,
@@ -48,12 +53,10 @@ def test_two_ranks_match_serial(tmp_path):
 @pytest.mark.slow
 @pytest.mark.mpi
 @pytest.mark.skipif(not Path(MPIRUN).exists() and shutil.which("mpirun") is None, reason="no mpirun")
-def test_adjoint_gradient_on_two_ranks_matches_serial():
+def test_adjoint_gradient_on_two_ranks_matches_serial(capsys):
     mpirun = MPIRUN if Path(MPIRUN).exists() else "mpirun"
     args = ("gradient", str(CASES / "cylinder-re20.toml"), "--level", "coarse", "--json")
-    serial = json.loads(
-        subprocess.run(shapeopt_command(*args), capture_output=True, text=True, check=True).stdout
-    )
+    serial = serial_json(args, capsys)
     proc = subprocess.run(
         [mpirun, "-n", "2", *shapeopt_command(*args)], capture_output=True, text=True, check=True
     )

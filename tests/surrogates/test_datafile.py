@@ -3,16 +3,19 @@ same settings. No FEM here: the datasets are synthetic (`tests.helpers.write_syn
 
 from __future__ import annotations
 
+import contextlib
+import io
 import signal
-import subprocess
 import time
+from types import SimpleNamespace
 
 import h5py
 import numpy as np
 import pytest
 
+from shapeopt.cli import main
 from surrogates.datafile import DatasetError, SampleFile, read_dataset, read_identity
-from tests.helpers import CASES, hold_dataset_writer, shapeopt_command, write_synthetic_dataset
+from tests.helpers import CASES, hold_dataset_writer, write_synthetic_dataset
 
 
 @pytest.fixture
@@ -105,8 +108,13 @@ def test_a_foreign_file_is_refused(tmp_path):
             read_dataset(path)
 
 
-def run_cli(*args, cwd=None):
-    return subprocess.run(shapeopt_command(*args), capture_output=True, text=True, cwd=cwd)
+def run_cli(*args: str) -> SimpleNamespace:
+    """`shapeopt ARGS` in this process (a refusal before any work needs no process of its own): exit
+    code, stdout and stderr."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(list(args))
+    return SimpleNamespace(returncode=code, stdout=stdout.getvalue(), stderr=stderr.getvalue())
 
 
 @pytest.mark.slow
