@@ -87,14 +87,16 @@ def path_data(
 
 def surrogate_minimum(surrogate: Surrogate, reference: DesignSpace, conditions: np.ndarray) -> np.ndarray:
     """The surrogate's minimum (n, m) under each condition's (n, 3) constraints, searched from the circle
-    and the shapes it was trained on (its `trained_shapes`) projected onto them (`SEARCH`)."""
+    and the shapes it was trained on (its `trained_shapes`) projected onto them (`SEARCH`): the best of
+    the multistart's optima whose outline is a simple curve."""
     known = np.array(surrogate.meta["trained_shapes"], dtype=float)
     answers = []
     for c in conditions_of(conditions):
         space = space_for(reference, c)
         J = SimpleNamespace(space=space, size=space.size)
         mirrored = MirroredSurrogate(surrogate, space.shape.mirror(), c.re)
-        answers.append(search_surrogate(J, mirrored, SEARCH, known)[0][0])
+        candidates, _ = search_surrogate(J, mirrored, SEARCH, known)
+        answers.append(next((s for s in candidates if space.simple(s)), candidates[0]))
     return np.array(answers)
 
 
