@@ -69,17 +69,16 @@ class PathSamples:
         return self.s, self.re, self.cd, self.gradient, self.hessian
 
     def newton_targets(self, targets: np.ndarray) -> PathSamples:
-        """Virtual samples at the shapes `targets` (n, m), one per sample with a Hessian: the value and
-        gradient of each sample's second-order model there, q = C + g·d + ½ dᵀHd and g + H d (d = target −
-        s), no Hessian."""
+        """Virtual samples at the shapes `targets` (n, m), one per sample with a Hessian: the gradient of
+        each sample's second-order model there, g + H d (d = target − s; its part along the constraints'
+        tangent space is zero at a constrained Newton step inside the trust radius), and no value or
+        Hessian (the model's value far from s is not trusted)."""
         has = ~np.isnan(self.hessian).any(axis=(1, 2))
         d = targets - self.s[has]
-        hd = np.einsum("nij,nj->ni", self.hessian[has], d)
-        value = self.cd[has] + np.sum(self.gradient[has] * d, axis=1) + 0.5 * np.sum(d * hd, axis=1)
+        gradient = self.gradient[has] + np.einsum("nij,nj->ni", self.hessian[has], d)
         m = self.s.shape[1]
-        return PathSamples(
-            targets, self.re[has], value, self.gradient[has] + hd, np.full((len(d), m, m), np.nan)
-        )
+        n = len(d)
+        return PathSamples(targets, self.re[has], np.full(n, np.nan), gradient, np.full((n, m, m), np.nan))
 
 
 @dataclass(frozen=True)
@@ -122,11 +121,14 @@ def network_hessian(net: DragNet, s: torch.Tensor, re: torch.Tensor) -> tuple[to
 
 def path_loss(net: DragNet, data: dict[str, torch.Tensor], settings: PathTraining) -> torch.Tensor:
     """The relative Sobolev loss of the module's docstring on tensors of `PathSamples` (`tensors`); the
-    network's Hessian is formed only at the samples with a Hessian label."""
+    network's Hessian is formed only at the samples with a Hessian label. A sample without a value label
+    (a Newton target's) scales its misfits by the network's own C_D there."""
     s = data["s"].detach().requires_grad_(settings.order >= 1)
-    m, scale = s.shape[1], data["cd"]
+    m = s.shape[1]
     _, cd, _ = net(s, data["re"])
-    loss = torch.mean(((cd - scale) / scale) ** 2)
+    known = data["has_value"]
+    scale = torch.where(known, data["cd"], cd.detach())
+    loss = torch.sum(((cd[known] - scale[known]) / scale[known]) ** 2) / max(int(known.sum()), 1)
     if settings.order >= 1:
         (gradient,) = torch.autograd.grad(cd.sum(), s, create_graph=True)
         has = data["has_gradient"]
@@ -142,7 +144,9 @@ def path_loss(net: DragNet, data: dict[str, torch.Tensor], settings: PathTrainin
 
 
 def tensors(samples: PathSamples) -> dict[str, torch.Tensor]:
-    """The samples as float64 tensors, with masks `has_gradient`, `has_hessian` (n,) and NaN labels zeroed."""
+    """The samples as float64 tensors, with masks `has_value`, `has_gradient`, `has_hessian` (n,) and NaN
+    labels zeroed."""
+    has_value = ~np.isnan(samples.cd)
     has_gradient = ~np.isnan(samples.gradient).any(axis=1)
     has_hessian = ~np.isnan(samples.hessian).any(axis=(1, 2))
     as_tensor = lambda a: torch.as_tensor(np.nan_to_num(a), dtype=torch.float64)  # noqa: E731
@@ -152,6 +156,7 @@ def tensors(samples: PathSamples) -> dict[str, torch.Tensor]:
         "cd": as_tensor(samples.cd),
         "gradient": as_tensor(samples.gradient),
         "hessian": as_tensor(samples.hessian),
+        "has_value": torch.as_tensor(has_value),
         "has_gradient": torch.as_tensor(has_gradient),
         "has_hessian": torch.as_tensor(has_hessian),
     }
@@ -217,16 +222,18 @@ def fit_path(
 
 def sobolev_residuals(net: DragNet, data: dict[str, torch.Tensor], settings: PathTraining):
     """The function θ ↦ r (M,) whose ½|r|² is the batch sum of `path_loss`'s terms for the samples `data`
-    (`tensors`): relative value misfits, √(γ₁/m) relative gradient misfits and √γ₂/m relative Hessian
-    misfits (orders ≥ 1 and 2; rows of missing labels are zero)."""
-    s, re, scale = data["s"], data["re"], data["cd"]
+    (`tensors`): relative value misfits (samples with a value), √(γ₁/m) relative gradient misfits and
+    √γ₂/m relative Hessian misfits (orders ≥ 1 and 2; rows of missing labels are zero)."""
+    s, re, known = data["s"], data["re"], data["has_value"]
     m = s.shape[1]
 
     def residuals(params: dict[str, torch.Tensor]) -> torch.Tensor:
         def drag(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
             return functional_call(net, params, (x[None], r[None]))[1][0]
 
-        parts = [(vmap(drag)(s, re) - scale) / scale * 2**0.5]
+        cd = vmap(drag)(s, re)
+        scale = torch.where(known, data["cd"], cd.detach())
+        parts = [((cd - scale) / scale * 2**0.5)[known]]
         if settings.order >= 1:
             misfit = (vmap(jacrev(drag))(s, re) - data["gradient"]) / scale[:, None]
             parts.append(
