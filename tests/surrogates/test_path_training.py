@@ -82,7 +82,7 @@ def test_second_order_labels_put_the_minimum_where_values_alone_miss():
     train, target = samples(8), torch.tensor([0.2, -0.1], dtype=torch.float64)
     worst = {}
     for order in (0, 2):
-        net, _ = fit_path(train, PathTraining(order=order, width=32, steps=300, lr=1e-2))
+        net, _ = fit_path(train, PathTraining(order=order, width=32, steps=100, lr=1e-2, lbfgs=100))
         worst[order] = max(
             float(torch.linalg.norm(_network_minimum(net, re)[0] - target)) for re in (1.5, 6.0, 30.0)
         )
@@ -93,7 +93,7 @@ def test_second_order_labels_put_the_minimum_where_values_alone_miss():
 def test_dp_gradient_is_the_derivative_through_the_minimum():
     """d/dθ of gᵀ s*(θ) for a fixed g (the FEM's gradient, frozen) against central differences along a
     random direction of the weights; no constraints (P = I)."""
-    net, _ = fit_path(samples(12), PathTraining(order=2, width=16, steps=300, lr=1e-2))
+    net, _ = fit_path(samples(12), PathTraining(order=2, width=16, steps=100, lr=1e-2, lbfgs=50))
     re, g = 7.0, np.array([0.4, -0.7])
     s_star = _network_minimum(net, re)
     analytic = dp_gradient(net, s_star.numpy(), np.array([re]), np.eye(2)[None], g[None])
