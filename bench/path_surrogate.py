@@ -227,7 +227,7 @@ def main() -> None:
                 data,
                 PathTraining(),
                 steering,
-                lambda n, rng=rng: draw_conditions(rng, n),
+                lambda k, n, rng=rng: draw_conditions(rng, n),
                 wrap,
                 curve,
             )

@@ -18,8 +18,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,6 +29,7 @@ import torch
 
 from shapeopt.app.designer import RE_RANGE, AtlasOptima, draw_conditions
 from shapeopt.app.designer_physics import conditions_of, newton_target, space_for
+from shapeopt.app.path_progress import PathProgress, RoundLabels, identity, read_progress, write_progress
 from shapeopt.design.functional import REFUSED
 from shapeopt.design.surrogate_search import MirroredSurrogate, search_surrogate
 from shapeopt.design.trust_region import TrustRegionSettings
@@ -140,45 +142,52 @@ def steer(
     samples: PathSamples,
     training: PathTraining,
     steering: Steering,
-    draw: Callable[[int], np.ndarray],
+    draw: Callable[[int, int], np.ndarray],
     wrap: Callable[[DragNet, PathSamples], Surrogate],
     progress: Callable[[int, Surrogate, SteerRecord], None] | None = None,
+    done: Sequence[RoundLabels] = (),
+    keep: Callable[[RoundLabels], None] | None = None,
 ) -> tuple[Surrogate, SteerRecord]:
-    """Train on `samples`, then `steering.rounds` rounds at conditions `draw(n)` (n, 3): label the
+    """Train on `samples`, then `steering.rounds` rounds at conditions `draw(round, n)` (n, 3): label the
     surrogate's minimum there (`label`, with Hessians but for dp) and retrain, or for dp step along
-    `dp_gradient`. `wrap(net, samples)` makes a network trained on `samples` a `Surrogate`;
-    `progress(round, surrogate, record so far)` after each."""
+    `dp_gradient`. The rounds `done` before are replayed from their labels (no FEM solve); each new
+    round's labels go to `keep`. `wrap(net, samples)` makes a network trained on `samples` a
+    `Surrogate`; `progress(round, surrogate, record so far)` after each."""
     net, _ = fit_path(samples, training)
-    surrogate = wrap(net, samples)
     reference = problem.space
     solves, hessians = [0], [0]
-    for done in range(1, steering.rounds + 1):
-        conditions = draw(steering.per_round)
-        minima = surrogate_minimum(surrogate, reference, conditions)
-        before = problem.fem_solves, problem.hessians
-        fresh = label(problem, minima, conditions[:, 0], hessian=steering.method != "dp")
-        conditions = conditions[fresh.source]
-        if len(fresh):  # else every minimum was refused: nothing to learn this round
-            net, samples = _learn(net, samples, fresh, conditions, reference, training, steering)
-        surrogate = wrap(net, samples)
-        solves.append(solves[-1] + problem.fem_solves - before[0])
-        hessians.append(hessians[-1] + problem.hessians - before[1])
+    for k in range(1, steering.rounds + 1):
+        if k <= len(done):
+            labelled = done[k - 1]
+        else:
+            conditions = draw(k, steering.per_round)
+            minima = surrogate_minimum(wrap(net, samples), reference, conditions)
+            before = problem.fem_solves, problem.hessians
+            fresh = label(problem, minima, conditions[:, 0], hessian=steering.method != "dp")
+            cost = problem.fem_solves - before[0], problem.hessians - before[1]
+            labelled = RoundLabels(conditions[fresh.source], fresh, *cost)
+            if keep is not None:
+                keep(labelled)
+        if len(labelled.labels):  # else every minimum was refused: nothing to learn this round
+            net, samples = _learn(net, samples, labelled, reference, training, steering)
+        solves.append(solves[-1] + labelled.solves)
+        hessians.append(hessians[-1] + labelled.hessians)
         if progress is not None:
-            progress(done, surrogate, SteerRecord(solves, hessians, samples))
-    return surrogate, SteerRecord(solves, hessians, samples)
+            progress(k, wrap(net, samples), SteerRecord(solves, hessians, samples))
+    return wrap(net, samples), SteerRecord(solves, hessians, samples)
 
 
 def _learn(
     net: DragNet,
     samples: PathSamples,
-    fresh: PathSamples,
-    conditions: np.ndarray,
+    labelled: RoundLabels,
     reference: DesignSpace,
     training: PathTraining,
     steering: Steering,
 ) -> tuple[DragNet, PathSamples]:
-    """One round's update from the labels `fresh` at the surrogate's minima for `conditions` (n, 3): the
-    network and the samples it has been trained on (`steer`)."""
+    """One round's update from its labels at the surrogate's minima: the network and the samples it has
+    been trained on (`steer`)."""
+    fresh, conditions = labelled.labels, labelled.conditions
     if steering.method == "dp":
         _dp_steps(net, fresh, conditions, reference, steering)
         return net, samples
@@ -222,33 +231,46 @@ def train_on_atlas(
     atlas: AtlasOptima,
     training: PathTraining,
     steering: Steering,
-    rng: np.random.Generator,
+    seed: int,
     progress: Callable[[int, Surrogate, SteerRecord], None] | None = None,
+    kept: Path | None = None,
 ) -> tuple[Surrogate, dict[str, Any]]:
     """The drag surrogate of `problem`'s case on the path of the atlas's optima (`path_data`), steered by
-    `steering` at conditions drawn by `draw_conditions` with `rng`; with its record: the FEM solves and
-    Hessians of the atlas and of the labels, and the shapes it was trained on (its search's starts)."""
-    samples = path_data(problem, atlas.conditions, atlas.optima)
-    state = problem.state()
-    meta = {
-        "spec": parameter_spec(problem.case).to_dict(),
-        "mesh_sha256": problem.reference_sha256,
-        "re_range": list(RE_RANGE),
-    }
+    `steering` at conditions drawn by `draw_conditions` (round k from the generator of [seed, k]); with
+    its record: the FEM solves and Hessians of the atlas and of the labels. With `kept`, the labels are
+    kept there as they are made and read back by a rerun (`path_progress`): a stopped run resumes."""
+    settings = {"method": steering.method, "per_round": steering.per_round, "seed": seed} | asdict(training)
+    key = identity(atlas.conditions, atlas.optima, settings)
+    done = read_progress(kept, key) if kept is not None and kept.exists() else None
+    if done is None:
+        done = PathProgress(path_data(problem, atlas.conditions, atlas.optima))
+        if kept is not None:
+            write_progress(kept, key, done)
+
+    def keep(labelled: RoundLabels) -> None:
+        done.rounds.append(labelled)
+        if kept is not None:
+            write_progress(kept, key, done)
+
+    zero_state = np.zeros_like(problem.state())  # no state model: it predicts C_D alone
+    meta = {"spec": parameter_spec(problem.case).to_dict(), "mesh_sha256": problem.reference_sha256}
+    meta["re_range"] = list(RE_RANGE)
 
     def wrap(net: DragNet, trained: PathSamples) -> Surrogate:
-        return path_surrogate(net, trained, state, np.ones_like(state), meta)
+        return path_surrogate(net, trained, zero_state, np.ones_like(zero_state), meta)
+
+    def draw(k: int, n: int) -> np.ndarray:
+        return draw_conditions(np.random.default_rng([seed, k]), n)
 
     surrogate, record = steer(
-        problem, samples, training, steering, lambda n: draw_conditions(rng, n), wrap, progress
+        problem, done.path, training, steering, draw, wrap, progress, done.rounds[: steering.rounds], keep
     )
-    hessians = len(atlas.optima) + record.hessians[-1]
     surrogate.meta |= {
         "trained_on": "path of optima",
         "method": steering.method,
         "order": training.order,
         "rounds": steering.rounds,
-        "fem_solves": atlas.fem_solves + len(samples) + record.solves[-1],
-        "hessians": hessians,
+        "fem_solves": atlas.fem_solves + len(done.path) + record.solves[-1],
+        "hessians": len(atlas.optima) + record.hessians[-1],
     }
     return surrogate, surrogate.meta

@@ -1,4 +1,8 @@
-"""`train-path`: the drag surrogate trained on the path of an atlas's optima, steered where its minimum is."""
+"""`train-path`: the drag surrogate trained on the path of an atlas's optima, steered where its minimum is.
+
+Its FEM labels are kept beside the output as they are made (`path_progress`): rerunning a stopped command
+resumes it.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,10 @@ from shapeopt.files import check_output_file
 
 
 def train_path_command(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from shapeopt.app.atlas_starts import case_for
     from shapeopt.app.designer import read_atlas_optima
     from shapeopt.app.designer_physics import conditions_of
+    from shapeopt.app.path_progress import progress_file
     from shapeopt.app.path_surrogate import Steering, train_on_atlas
     from shapeopt.fem import MPI
     from shapeopt.fem.problem import DragProblem
@@ -40,10 +43,11 @@ def train_path_command(args: argparse.Namespace) -> int:
             )
         status_line(f"labelling the {len(atlas.optima)} optima of {args.atlas} (C_D, gradients, Hessians)")
         surrogate, meta = train_on_atlas(
-            problem, atlas, training, steering, np.random.default_rng(args.seed), progress
+            problem, atlas, training, steering, args.seed, progress, progress_file(args.out)
         )
     with written_whole(args.out) as partial:
         surrogate.save(partial)
+    progress_file(args.out).unlink(missing_ok=True)
     summary = {key: meta[key] for key in ("method", "order", "rounds", "fem_solves", "hessians")}
     summary["out"] = str(args.out)
     text = (

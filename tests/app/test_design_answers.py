@@ -17,13 +17,14 @@ from shapeopt.app.atlas_starts import Conditions, case_for
 from shapeopt.app.design_answers import Designer
 from shapeopt.app.designer import AtlasOptima, DesignerModel
 from shapeopt.app.designer_physics import FEMDesignPhysics, space_for
-from shapeopt.app.path_surrogate import surrogate_minimum
+from shapeopt.app.path_surrogate import Steering, surrogate_minimum, train_on_atlas
 from shapeopt.app.surrogate_route import SurrogateRoute
 from shapeopt.cases import load_case
 from shapeopt.cli import main
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem
 from surrogates.designer_training import DesignerTraining
+from surrogates.path_training import PathTraining
 from tests.helpers import CASES
 
 CASE = CASES / "fourier4-re40.toml"
@@ -243,3 +244,25 @@ def test_train_path_labels_an_atlas_steers_and_its_minimum_is_searched_from_its_
         space = space_for(problem.space, Conditions(*condition[0]))
         (answer,) = surrogate_minimum(route.model, problem.space, condition)
         assert space.feasible(answer)
+
+
+def test_a_stopped_train_path_resumes_from_its_kept_labels_without_a_solve(tmp_path, coarse_case):
+    """Stopped after its one round's labels were kept, a rerun reads them back: no FEM solve, the same
+    FEM count and the same trained network."""
+    atlas = AtlasOptima(np.array([[2.0, 1.0, 0.0], [30.0, 1.0, 0.0]]), np.zeros((2, 9)), 4)
+    kept = tmp_path / ".path.pt.recover"
+    training, steering = PathTraining(steps=10, lbfgs=10), Steering("sobolev", rounds=1, per_round=1)
+
+    def stop(done, surrogate, record):
+        raise KeyboardInterrupt
+
+    with DragProblem(case_for(coarse_case, Conditions(2.0, 1.0, 0.0)), MPI.COMM_SELF) as problem:
+        with pytest.raises(KeyboardInterrupt):
+            train_on_atlas(problem, atlas, training, steering, 0, stop, kept)
+        solved = problem.fem_solves
+        first = train_on_atlas(problem, atlas, training, steering, 0, kept=kept)
+        assert problem.fem_solves == solved  # nothing solved again
+        second = train_on_atlas(problem, atlas, training, steering, 0, kept=kept)
+    assert first[1]["fem_solves"] == second[1]["fem_solves"] == 4 + 2 + 2 + 1
+    s = np.zeros((1, 9))
+    assert first[0].drag(s, 5.0) == pytest.approx(second[0].drag(s, 5.0), rel=1e-12)
