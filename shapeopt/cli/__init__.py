@@ -304,11 +304,12 @@ def _add_train_path_command(commands: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--method",
         choices=["sobolev", "pg", "hig", "dp"],
-        default="pg",
-        help="each round labels the surrogate's minima at fresh conditions; pg (default): adds the "
-        "second-order model's labels at the constrained Newton step from each; sobolev: the labels "
-        "alone; hig: half-inverse steps instead of Adam and L-BFGS; dp: steps on the FEM drag at the "
-        "minima, through the surrogate's minimum",
+        default="sobolev",
+        help="each round labels the surrogate's minima at fresh conditions (C_D, gradient, Hessian); "
+        "sobolev (default): retrain on them; pg: also the second-order model's gradient at the "
+        "constrained Newton step from each; hig: half-inverse steps instead of Adam and L-BFGS; dp: "
+        "steps on the FEM drag at the minima through the surrogate's minimum, no labels kept "
+        "(docs/surrogate-minimum.md)",
     )
     train.add_argument("--order", type=int, choices=[0, 1, 2], default=2, help="Sobolev order (default 2)")
     train.add_argument("--rounds", type=_integer_at_least(0), default=4, help="steered rounds (default 4)")
