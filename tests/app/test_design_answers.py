@@ -233,7 +233,18 @@ def test_train_path_labels_an_atlas_steers_and_its_minimum_is_searched_from_its_
     atlas = tmp_path / "atlas"
     fake_atlas(atlas, np.array([[2.0, 1.0, 0.0], [10.0, 1.0, 0.0], [30.0, 1.0, 0.0]]), 9)
     model = tmp_path / "path.pt"
-    argv = ["train-path", str(CASE), "--level", "coarse", "--atlas", str(atlas), "--rounds", "1"]
+    argv = [
+        "train-path",
+        str(CASE),
+        "--level",
+        "coarse",
+        "--atlas",
+        str(atlas),
+        "--rounds",
+        "1",
+        "--method",
+        "pg",
+    ]
     assert main([*argv, "--per-round", "1", "--fit-steps", "20", "--json", "--out", str(model)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["fem_solves"] == 9 + 3 + 6 + 1 and summary["hessians"] == 3 + 1
