@@ -9,11 +9,12 @@
   constraints) started from the shapes the surrogate was trained on.
 - `steer` spends rounds of FEM work where the surrogate puts the optimum: at fresh conditions it labels
   the surrogate's minimum and retrains (`sobolev`; `hig` by half-inverse steps); `pg` also adds the
-  second-order model's labels at the constrained Newton step from there (the solver's local inverse);
-  `dp` takes Adam steps on the FEM drag at the surrogate's minimum, differentiated through it
-  (`dp_gradient`).
-- `path_surrogate` wraps a trained network as a `Surrogate` file (no POD modes: it predicts C_D only;
-  its state is the mean of the labelled states).
+  second-order model's gradient at the constrained Newton step from there (the solver's local inverse);
+  `dp` labels C_D and the gradient only, retrains, and takes Adam steps on the FEM drag at the minima,
+  differentiated through the surrogate's minimum (`dp_gradient`).
+- `path_surrogate` wraps a trained network as a `Surrogate` (no POD modes: it predicts C_D only, its
+  state is zero); `train_on_atlas` is `train-path`: labels, steering, the surrogate and its record,
+  resumable from its kept labels (`path_progress`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,15 @@ from shapeopt.fem.problem import DragProblem
 from shapeopt.space import DesignSpace
 from surrogates.artifact import Surrogate
 from surrogates.network import DragNet
-from surrogates.path_training import PathSamples, PathTraining, dp_gradient, fit_path, hig_fit
+from surrogates.path_training import (
+    PathSamples,
+    PathTraining,
+    dp_gradient,
+    fit_path,
+    hig_fit,
+    path_loss,
+    tensors,
+)
 from surrogates.pod import POD
 
 STEER_METHODS = ("sobolev", "pg", "hig", "dp")
@@ -106,7 +115,7 @@ def path_surrogate(
     net: DragNet, samples: PathSamples, mean_state: np.ndarray, weights: np.ndarray, meta: dict[str, Any]
 ) -> Surrogate:
     """A `Surrogate` of a drag-only network trained on `samples`: no POD modes, the state w̄ =
-    `mean_state` (N,), inner-product `weights` (N,), and `meta` with the distinct shapes it was trained
+    `mean_state` (N,; `train_on_atlas` gives zeros), inner-product `weights` (N,), and `meta` with the distinct shapes it was trained
     on (`trained_shapes`, where its search starts: `surrogate_minimum`, `SurrogateRoute`)."""
     n = len(mean_state)
     pod = POD(mean_state, np.zeros((n, 0)), weights, np.zeros(0), 1.0)
@@ -188,10 +197,11 @@ def _learn(
     """One round's update from its labels at the surrogate's minima: the network and the samples it has
     been trained on (`steer`)."""
     fresh, conditions = labelled.labels, labelled.conditions
-    if steering.method == "dp":
-        _dp_steps(net, fresh, conditions, reference, steering)
-        return net, samples
     samples = samples.joined(fresh)
+    if steering.method == "dp":
+        net, _ = fit_path(samples, training, net)
+        _dp_steps(net, samples, fresh, conditions, reference, training, steering)
+        return net, samples
     if steering.method == "hig":
         return hig_fit(samples, training, net, steering.hig_steps), samples
     if steering.method == "pg":
@@ -206,23 +216,33 @@ def _learn(
 
 
 def _dp_steps(
-    net: DragNet, fresh: PathSamples, conditions: np.ndarray, reference: DesignSpace, steering: Steering
+    net: DragNet,
+    samples: PathSamples,
+    fresh: PathSamples,
+    conditions: np.ndarray,
+    reference: DesignSpace,
+    training: PathTraining,
+    steering: Steering,
 ) -> None:
-    """Adam steps on Σ C_FEM(s*(θ)) / C_FEM at the round's minima, through the surrogate's minimum."""
+    """Adam steps on the Sobolev loss of `samples` plus the mean of C_FEM(s*(θ)) / C_FEM over the round's
+    minima `fresh` (n) at `conditions` (n, 3), differentiated through the surrogate's minimum
+    (`dp_gradient`, the FEM gradient held at s*)."""
     tangents = np.array(
         [
             space_for(reference, c).stationarity(s, g)[1]
             for c, s, g in zip(conditions_of(conditions), fresh.s, fresh.gradient, strict=True)
         ]
     )
-    relative = fresh.gradient / fresh.cd[:, None]
+    relative = fresh.gradient / fresh.cd[:, None] / len(fresh)
+    data = tensors(samples)
     optimiser = torch.optim.Adam(net.parameters(), lr=steering.dp_lr)
     for _ in range(steering.dp_steps):
         optimiser.zero_grad()
+        path_loss(net, data, training).backward()
         for parameter, gradient in zip(
             net.parameters(), dp_gradient(net, fresh.s, fresh.re, tangents, relative), strict=True
         ):
-            parameter.grad = gradient
+            parameter.grad += gradient
         optimiser.step()
 
 

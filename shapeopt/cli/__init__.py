@@ -308,8 +308,8 @@ def _add_train_path_command(commands: argparse._SubParsersAction) -> None:
         help="each round labels the surrogate's minima at fresh conditions (C_D, gradient, Hessian); "
         "sobolev (default): retrain on them; pg: also the second-order model's gradient at the "
         "constrained Newton step from each; hig: half-inverse steps instead of Adam and L-BFGS; dp: "
-        "steps on the FEM drag at the minima through the surrogate's minimum, no labels kept "
-        "(docs/surrogate-minimum.md)",
+        "C_D and gradient labels, then steps on the FEM drag at the minima through the surrogate's "
+        "minimum (docs/surrogate-minimum.md)",
     )
     train.add_argument("--order", type=int, choices=[0, 1, 2], default=2, help="Sobolev order (default 2)")
     train.add_argument("--rounds", type=_integer_at_least(0), default=4, help="steered rounds (default 4)")
