@@ -115,8 +115,9 @@ def path_surrogate(
     net: DragNet, samples: PathSamples, mean_state: np.ndarray, weights: np.ndarray, meta: dict[str, Any]
 ) -> Surrogate:
     """A `Surrogate` of a drag-only network trained on `samples`: no POD modes, the state w̄ =
-    `mean_state` (N,; `train_on_atlas` gives zeros), inner-product `weights` (N,), and `meta` with the distinct shapes it was trained
-    on (`trained_shapes`, where its search starts: `surrogate_minimum`, `SurrogateRoute`)."""
+    `mean_state` (N,; `train_on_atlas` gives zeros), inner-product `weights` (N,), and `meta` with the
+    distinct shapes it was trained on (`trained_shapes`, where its search starts: `surrogate_minimum`,
+    `SurrogateRoute`)."""
     n = len(mean_state)
     pod = POD(mean_state, np.zeros((n, 0)), weights, np.zeros(0), 1.0)
     return Surrogate(net, pod, meta | {"trained_shapes": np.unique(samples.s, axis=0).tolist()})
