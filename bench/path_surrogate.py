@@ -199,7 +199,7 @@ def main() -> None:
                     lambda: label(problem, *random_shapes(problem, args.random), hessian=False),
                 )
                 net, _ = fit_path(data, PathTraining(order=1))
-                measure(f"random-{args.random}", wrap(net, data), args.random, 0, time.perf_counter() - start)
+                measure(f"random-{args.random}", wrap(net, data), len(data), 0, time.perf_counter() - start)
                 continue
             trained_by, _, on = method.partition("@")  # METHOD@seed: steered from the small atlas
             atlas, data = (small, sets["seed"]) if on == "seed" else (full, sets["full"])
