@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from surrogates.lbfgs import minimise_lbfgs
+
 CONDITIONS = ("re", "area_ratio", "min_thickness")
 
 
@@ -72,24 +74,12 @@ def fit(
     root-mean-square misfit in physical units of s."""
     c = torch.as_tensor(conditions, dtype=torch.float64)
     s = torch.as_tensor(targets, dtype=torch.float64)
-    optimiser = torch.optim.LBFGS(
-        net.parameters(),
-        lr=1.0,
-        max_iter=iterations,
-        history_size=50,
-        line_search_fn="strong_wolfe",
-        tolerance_grad=1e-12,
-        tolerance_change=1e-15,
-    )
 
-    def closure() -> torch.Tensor:
-        optimiser.zero_grad()
+    def loss() -> torch.Tensor:
         misfit = ((net(c) - s) / net.out_std).pow(2).mean()
-        loss = misfit + weight_decay * sum(p.pow(2).sum() for p in net.parameters())
-        loss.backward()
-        return loss
+        return misfit + weight_decay * sum(p.pow(2).sum() for p in net.parameters())
 
-    optimiser.step(closure)
+    minimise_lbfgs(net.parameters(), loss, iterations)
     with torch.no_grad():
         return float((net(c) - s).pow(2).mean().sqrt())
 

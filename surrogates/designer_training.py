@@ -22,10 +22,10 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from torch.func import functional_call, jacrev
+from torch.func import functional_call
 
 from surrogates.designer import DesignerEnsemble, DesignerNet
-from surrogates.half_inverse import half_inverse_update, move_parameters
+from surrogates.half_inverse import checked_half_inverse_step
 
 METHODS = ("supervised", "pg", "dp", "hig")
 
@@ -182,7 +182,6 @@ def hig_step(
     r / J + K (g(c) − s), K from `_stiffness`. An update that raises |residuals| is undone (the
     half-inverse step is not scale-free: without this it diverges on the FEM's residuals). Returns the
     learning rate for the next update: `lr`, halved after an undone one."""
-    parameters = {name: p.detach() for name, p in net.named_parameters()}
     conditions = np.concatenate([seed_conditions] + [c for c, _ in linearised])
     c = torch.as_tensor(conditions)
     n_seed = len(seed_conditions)
@@ -197,16 +196,7 @@ def hig_step(
         moved = residual0 + torch.einsum("nij,nj->ni", hessians, shapes[n_seed:] - where)
         return torch.cat([misfit.reshape(-1), moved.reshape(-1)])
 
-    r = residuals(parameters).detach()
-    jacobian = jacrev(residuals)(parameters)
-    flat = torch.cat([jacobian[name].reshape(len(r), -1) for name in parameters], dim=1)
-    step, _ = half_inverse_update(flat, r, tau, lr)
-    move_parameters(net, step)
-    with torch.no_grad():
-        if residuals({name: p.detach() for name, p in net.named_parameters()}).norm() <= r.norm():
-            return lr
-    move_parameters(net, -step)
-    return lr / 2
+    return checked_half_inverse_step(net, residuals, tau, lr)
 
 
 def _stiffness(local: LocalModels) -> np.ndarray:

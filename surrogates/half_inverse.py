@@ -15,6 +15,7 @@ optimiser state).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -42,6 +43,25 @@ def move_parameters(net: torch.nn.Module, step: torch.Tensor) -> None:
         for p in net.parameters():
             p += step[offset : offset + p.numel()].reshape(p.shape)
             offset += p.numel()
+
+
+def checked_half_inverse_step(
+    net: torch.nn.Module, residuals: Callable[[dict[str, torch.Tensor]], torch.Tensor], tau: float, lr: float
+) -> float:
+    """One `half_inverse_update` of `net` over the residuals θ ↦ r (M,) (a function of its named
+    parameters), undone if it raises |r| (the half-inverse step is not scale-free). Returns the learning
+    rate for the next step: `lr`, halved after an undone one."""
+    parameters = {name: p.detach() for name, p in net.named_parameters()}
+    r = residuals(parameters).detach()
+    jacobian = jacrev(residuals)(parameters)
+    flat = torch.cat([jacobian[name].reshape(len(r), -1) for name in parameters], dim=1)
+    step, _ = half_inverse_update(flat, r, tau, lr)
+    move_parameters(net, step)
+    with torch.no_grad():
+        if residuals({name: p.detach() for name, p in net.named_parameters()}).norm() <= r.norm():
+            return lr
+    move_parameters(net, -step)
+    return lr / 2
 
 
 def half_inverse_update(

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch.func import functional_call, jacrev, vmap
 
-from surrogates.half_inverse import half_inverse_update, move_parameters
+from surrogates.half_inverse import checked_half_inverse_step
+from surrogates.lbfgs import minimise_lbfgs
 from surrogates.network import DragNet
 
 
@@ -197,22 +198,7 @@ def fit_path(
         optimiser.step()
     net.load_state_dict(best_state)
     if settings.lbfgs:
-        quasi_newton = torch.optim.LBFGS(
-            net.parameters(),
-            max_iter=settings.lbfgs,
-            history_size=50,
-            line_search_fn="strong_wolfe",
-            tolerance_grad=1e-12,
-            tolerance_change=1e-15,
-        )
-
-        def closure() -> torch.Tensor:
-            quasi_newton.zero_grad()
-            loss = path_loss(net, data, settings)
-            loss.backward()
-            return loss
-
-        quasi_newton.step(closure)
+        minimise_lbfgs(net.parameters(), lambda: path_loss(net, data, settings), settings.lbfgs)
         loss = path_loss(net, data, settings).item()
         if not loss < best:  # L-BFGS failed (NaN or no progress): Adam's weights stay
             net.load_state_dict(best_state)
@@ -265,16 +251,7 @@ def hig_fit(
     for _ in range(steps):
         rows = torch.randperm(len(samples), generator=generator)[:batch]
         residuals = sobolev_residuals(net, {k: v[rows] for k, v in data.items()}, settings)
-        parameters = {name: p.detach() for name, p in net.named_parameters()}
-        r = residuals(parameters).detach()
-        jacobian = jacrev(residuals)(parameters)
-        flat = torch.cat([jacobian[name].reshape(len(r), -1) for name in parameters], dim=1)
-        step, _ = half_inverse_update(flat, r, tau, lr)
-        move_parameters(net, step)
-        with torch.no_grad():
-            if residuals({name: p.detach() for name, p in net.named_parameters()}).norm() > r.norm():
-                move_parameters(net, -step)
-                lr /= 2
+        lr = checked_half_inverse_step(net, residuals, tau, lr)
     return net
 
 
