@@ -11,6 +11,7 @@ Surrogates (the network and loss of `surrogates.path_training`):
 - `sobolev`, `pg`, `dp`: from the optima of the smaller `--seed` atlas (`path_data`), then `--rounds`
   of `--per-round` fresh conditions labelled at the surrogate's minimum (`steer`).
 FEM solves count the atlas's Newton solves, the labels' and the rounds'. Labels are cached in `--cache`.
+`--model FILE` measures a surrogate file made by `train-path` instead.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/path_surrogate.py --atlas runs/atlas36 --seed runs/atlas12 \\
         --truth runs/designer-truth.json --cache runs/path-cache
@@ -44,6 +45,7 @@ from shapeopt.design.trust_region import TrustRegionSettings
 from shapeopt.designs import parameter_spec
 from shapeopt.fem import MPI
 from shapeopt.fem.problem import DragProblem
+from surrogates import load
 from surrogates.path_training import PathSamples, PathTraining, fit_path
 
 HELD_OUT_SEED, OFF_DESIGN_SEED, RANDOM_SEED = 2026, 2027, 2028
@@ -118,6 +120,7 @@ def main() -> None:
         action="store_true",
         help="count the surrogate route's FEM solves from each final surrogate",
     )
+    parser.add_argument("--model", type=Path, help="measure this surrogate file (`train-path`) instead")
     parser.add_argument("--every", type=int, default=1, help="measure after every this many rounds")
     parser.add_argument("--out", type=Path, help="JSON of the rows")
     args = parser.parse_args()
@@ -191,7 +194,10 @@ def main() -> None:
                 flush=True,
             )
 
-        for method in args.methods.split(","):
+        if args.model is not None:
+            model = load(args.model)
+            measure(str(args.model), model, model.meta["fem_solves"], model.meta["hessians"], 0.0)
+        for method in [] if args.model is not None else args.methods.split(","):
             start, measuring[0] = time.perf_counter(), 0.0
             if method == "random":
                 data = cached(
