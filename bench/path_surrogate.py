@@ -120,6 +120,7 @@ def main() -> None:
         action="store_true",
         help="count the surrogate route's FEM solves from each final surrogate",
     )
+    parser.add_argument("--hig-steps", type=int, default=Steering.hig_steps, help="HIG steps per round")
     parser.add_argument("--model", type=Path, help="measure this surrogate file (`train-path`) instead")
     parser.add_argument("--every", type=int, default=1, help="measure after every this many rounds")
     parser.add_argument("--out", type=Path, help="JSON of the rows")
@@ -215,7 +216,7 @@ def main() -> None:
                 measure(method, wrap(net, data), base_solves, base_hessians, time.perf_counter() - start)
                 continue
             rng = np.random.default_rng(7)
-            steering = Steering(trained_by, args.rounds, args.per_round)
+            steering = Steering(trained_by, args.rounds, args.per_round, hig_steps=args.hig_steps)
 
             def curve(done, surrogate, record, method=method, start=start, base=(base_solves, base_hessians)):
                 if done % args.every == 0:
