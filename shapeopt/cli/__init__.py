@@ -264,6 +264,14 @@ def _add_design_command(commands: argparse._SubParsersAction) -> None:
     design.set_defaults(run=designer_commands.design_command)
 
 
+def _add_rounds(train: argparse.ArgumentParser, rounds_type, rounds: int, what: str) -> None:
+    """The options of training in rounds of fresh conditions: `--rounds` (`what`, default `rounds`),
+    `--per-round` and the conditions' `--seed`."""
+    train.add_argument("--rounds", type=rounds_type, default=rounds, help=f"{what} (default {rounds})")
+    train.add_argument("--per-round", type=_count, default=10, help="fresh conditions per round (default 10)")
+    train.add_argument("--seed", type=_seed, default=0, help="seed of the fresh conditions (default 0)")
+
+
 def _add_train_designer_command(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
         "train-designer", help="train the designer network from an atlas's optima, through the solver"
@@ -278,8 +286,7 @@ def _add_train_designer_command(commands: argparse._SubParsersAction) -> None:
         "hig: half-inverse steps on the stationarity residual; dp: the adjoint gradient through the "
         "network; supervised: the atlas's optima only (no FEM)",
     )
-    train.add_argument("--rounds", type=_count, default=6, help="rounds of fresh conditions (default 6)")
-    train.add_argument("--per-round", type=_count, default=10, help="fresh conditions per round (default 10)")
+    _add_rounds(train, _count, 6, "rounds of fresh conditions")
     train.add_argument(
         "--steer",
         type=_count,
@@ -288,7 +295,6 @@ def _add_train_designer_command(commands: argparse._SubParsersAction) -> None:
         "drawn (default 8; 1: as drawn)",
     )
     train.add_argument("--members", type=_count, default=4, help="ensemble members (default 4)")
-    train.add_argument("--seed", type=_seed, default=0, help="seed of the fresh conditions (default 0)")
     train.add_argument("--out", type=Path, required=True, help="designer file (.pt)")
     train.set_defaults(run=designer_commands.train_designer_command)
 
@@ -312,15 +318,13 @@ def _add_train_path_command(commands: argparse._SubParsersAction) -> None:
         "minimum (docs/surrogate-minimum.md)",
     )
     train.add_argument("--order", type=int, choices=[0, 1, 2], default=2, help="Sobolev order (default 2)")
-    train.add_argument("--rounds", type=_integer_at_least(0), default=4, help="steered rounds (default 4)")
+    _add_rounds(train, _integer_at_least(0), 4, "steered rounds")
     train.add_argument(
         "--fit-steps",
         type=_count,
         default=500,
         help="Adam steps of each fit, then twice as many L-BFGS iterations at most (default 500)",
     )
-    train.add_argument("--per-round", type=_count, default=10, help="fresh conditions per round (default 10)")
-    train.add_argument("--seed", type=_seed, default=0, help="seed of the fresh conditions (default 0)")
     train.add_argument("--out", type=Path, required=True, help="surrogate file (.pt)")
     train.set_defaults(run=path_commands.train_path_command)
 
